@@ -1,0 +1,235 @@
+/*
+ * value.h — heap objects behind cryo_value, and the operations on values that the compiler,
+ * the VM and the standard library share.
+ *
+ * Memory model
+ * ------------
+ * Every heap object starts with a cryo_obj header. A value that owns a reference has
+ * CRYO_VF_COUNTED set and the object's `rc` counts those references. A value without the flag
+ * that points to an object refers to shared, immutable data (a unit's constants; later, frozen
+ * ConstValues): retain/release skip it and it is never freed by a VM. Objects with
+ * CRYO_OBJ_SHARED in their header are such shared objects.
+ *
+ * Value semantics (Rhai): strings, arrays and maps are values. Assignment copies the reference
+ * (rc + 1); any write first makes the object unique: cv_make_unique() copies it when rc > 1 or
+ * when the value is not counted. So `let b = a; b.push(1)` copies once, at the push.
+ *
+ * Reference cycles (a closure stored in a variable it captures) are not collected; see
+ * docs/architecture.md.
+ *
+ * Allocation goes through cv_alloc/cv_free with a cryo_heap so that the VM can account the
+ * bytes (memory limit) and report failures as errors rather than crash. A NULL heap means
+ * "untracked" (used for unit constants at compile time).
+ */
+#ifndef CRYO_VALUE_H
+#define CRYO_VALUE_H
+
+#include "cryo.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* --- object header ----------------------------------------------------------------------- */
+
+#define CRYO_OBJ_SHARED 0x1 /* immutable shared object: never freed through rc, copy on write */
+
+struct cryo_obj {
+    uint32_t rc;
+    uint8_t type;  /* cryo_type of the object */
+    uint8_t flags; /* CRYO_OBJ_* */
+    uint16_t extra; /* per-type bits (range: inclusive flag; fn: kind) */
+};
+
+/* Byte accounting for one VM. `limit` 0 = unlimited. When an allocation would pass the
+ * limit, cv_alloc returns NULL and sets `exceeded`. */
+typedef struct cryo_heap {
+    size_t bytes;
+    size_t limit;
+    bool exceeded;
+} cryo_heap;
+
+void *cv_alloc(cryo_heap *h, size_t size);
+void *cv_realloc(cryo_heap *h, void *p, size_t old_size, size_t new_size);
+void cv_free(cryo_heap *h, void *p, size_t size);
+
+/* --- strings ----------------------------------------------------------------------------- */
+
+/* UTF-8 bytes, always valid UTF-8 and NUL-terminated. Scripts index by character: `nchars`
+ * caches the character count, and `ascii` (nchars == len) makes indexing O(1). */
+typedef struct cryo_string {
+    cryo_obj h;
+    uint32_t len;    /* bytes, without the NUL */
+    uint32_t cap;    /* bytes allocated for data, including the NUL */
+    uint32_t nchars; /* characters */
+    uint32_t hash;   /* 0 = not computed */
+    char *data;
+} cryo_string;
+
+/* --- arrays ------------------------------------------------------------------------------ */
+
+typedef struct cryo_array {
+    cryo_obj h;
+    uint32_t len;
+    uint32_t cap;
+    cryo_value *items;
+} cryo_array;
+
+/* --- maps -------------------------------------------------------------------------------- */
+
+/* Object maps keep their entries sorted by key bytes, as Rhai's BTreeMap does: keys(),
+ * values(), iteration and printing all follow key order. Lookup is a binary search. */
+typedef struct cryo_map_entry {
+    cryo_string *key; /* counted reference (or shared) */
+    cryo_value value;
+} cryo_map_entry;
+
+typedef struct cryo_map {
+    cryo_obj h;
+    uint32_t len;
+    uint32_t cap;
+    cryo_map_entry *entries;
+} cryo_map;
+
+/* --- ranges ------------------------------------------------------------------------------ */
+
+/* `a..b` (exclusive) and `a..=b` (inclusive), integer bounds. h.extra = 1 when inclusive. */
+typedef struct cryo_range {
+    cryo_obj h;
+    int64_t start;
+    int64_t end;
+} cryo_range;
+
+/* --- captured cells ---------------------------------------------------------------------- */
+
+/* A local variable that a closure captures lives in a cell, shared by the declaring frame and
+ * every closure that captures it (Rhai's shared values). */
+typedef struct cryo_cell {
+    cryo_obj h;
+    cryo_value v;
+} cryo_cell;
+
+/* --- function values --------------------------------------------------------------------- */
+
+typedef enum cryo_fn_kind {
+    CRYO_FN_SCRIPT = 0, /* a script function or closure: unit + proto index (+ captures) */
+    CRYO_FN_NAMED,      /* Fn("name"): resolved by name and arity when called */
+} cryo_fn_kind;
+
+/* A function value (Rhai's FnPtr). For a closure, caps[] holds the captured cells in the order
+ * of the proto's capture list. `curry` holds arguments bound by f.curry(..), passed before
+ * the call's own arguments. `name` is the function's name (closures: "anon$<n>"). */
+typedef struct cryo_fn {
+    cryo_obj h; /* h.extra = cryo_fn_kind */
+    cryo_unit *unit;       /* retained; NULL for CRYO_FN_NAMED */
+    uint32_t proto;        /* index in unit->protos */
+    uint16_t ncaps;
+    uint16_t ncurry;
+    cryo_string *name;     /* counted or shared */
+    cryo_value *curry;     /* ncurry values, owned */
+    cryo_cell *caps[];     /* ncaps cells, each a counted reference */
+} cryo_fn;
+
+/* --- inline helpers ---------------------------------------------------------------------- */
+
+static inline bool cv_is_heap(cryo_value v) { return v.type >= CRYO_T_STRING; }
+static inline cryo_obj *cv_obj(cryo_value v) { return v.as.obj; }
+static inline cryo_string *cv_str(cryo_value v) { return (cryo_string *)v.as.obj; }
+static inline cryo_array *cv_arr(cryo_value v) { return (cryo_array *)v.as.obj; }
+static inline cryo_map *cv_map(cryo_value v) { return (cryo_map *)v.as.obj; }
+static inline cryo_range *cv_range(cryo_value v) { return (cryo_range *)v.as.obj; }
+static inline cryo_fn *cv_fn(cryo_value v) { return (cryo_fn *)v.as.obj; }
+static inline cryo_cell *cv_cell(cryo_value v) { return (cryo_cell *)v.as.obj; }
+
+/* Wraps a freshly allocated object (rc already 1) in a counted value. */
+static inline cryo_value cv_from_obj(cryo_obj *o) {
+    cryo_value v = {o->type, CRYO_VF_COUNTED, 0, 0, {.obj = o}};
+    return v;
+}
+/* A non-counted reference to a shared object. */
+static inline cryo_value cv_from_shared(cryo_obj *o) {
+    cryo_value v = {o->type, 0, 0, 0, {.obj = o}};
+    return v;
+}
+
+/* Frees an object whose count reached zero (releases what it holds). */
+void cv_free_obj(cryo_heap *h, cryo_obj *o);
+
+/* The hot-path retain/release: one test of the value's flags. */
+static inline void cv_retain(cryo_value v) {
+    if (v.flags & CRYO_VF_COUNTED) v.as.obj->rc++;
+}
+static inline void cv_release(cryo_heap *h, cryo_value v) {
+    if ((v.flags & CRYO_VF_COUNTED) && --v.as.obj->rc == 0) cv_free_obj(h, v.as.obj);
+}
+/* Stores `v` (whose reference the caller gives away) into *slot, releasing the old value. */
+static inline void cv_set(cryo_heap *h, cryo_value *slot, cryo_value v) {
+    cryo_value old = *slot;
+    *slot = v;
+    cv_release(h, old);
+}
+/* True when the value is the only reference to a VM-local object, so it may be written. */
+static inline bool cv_is_unique(cryo_value v) {
+    return (v.flags & CRYO_VF_COUNTED) && v.as.obj->rc == 1;
+}
+
+/* Makes *slot (a string, array or map) uniquely owned by copying it if needed (shallow copy:
+ * elements are retained). Returns false when out of memory (heap->exceeded tells if a limit).
+ * Other types: returns true and does nothing. */
+bool cv_make_unique(cryo_heap *h, cryo_value *slot);
+
+/* --- constructors (result owned by the caller; on allocation failure the value is unit and
+ *     the function returns false or the heap's `exceeded` is set) ------------------------- */
+
+cryo_string *cv_string_new(cryo_heap *h, const char *s, size_t len); /* bytes must be UTF-8 */
+cryo_string *cv_string_new_cap(cryo_heap *h, size_t cap);            /* empty, capacity */
+/* Creates a string that is not counted and not tracked (unit constants): h.flags SHARED. */
+cryo_string *cv_string_new_shared(const char *s, size_t len);
+void cv_string_free_shared(cryo_string *s);
+bool cv_string_append(cryo_heap *h, cryo_string **s, const char *p, size_t len); /* s unique */
+bool cv_string_append_char(cryo_heap *h, cryo_string **s, uint32_t c);
+uint32_t cv_string_hash(cryo_string *s);
+/* Byte offset of character index `ci` (0 <= ci <= nchars). O(1) for ASCII strings. */
+size_t cv_string_offset(const cryo_string *s, int64_t ci);
+/* Character at index ci (0 <= ci < nchars). */
+uint32_t cv_string_char_at(const cryo_string *s, int64_t ci);
+
+cryo_array *cv_array_new(cryo_heap *h, size_t cap);
+bool cv_array_push(cryo_heap *h, cryo_array *a, cryo_value v); /* takes v's reference */
+bool cv_array_reserve(cryo_heap *h, cryo_array *a, size_t cap);
+
+cryo_map *cv_map_new(cryo_heap *h, size_t cap);
+/* Finds a key; returns the entry or NULL. */
+cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len);
+/* Sets key to v (takes v's reference; the key is retained or copied). */
+bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v);
+/* Removes a key; stores the removed value (owned) in *out if not NULL. Returns false if
+ * absent. */
+bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_value *out);
+
+cryo_range *cv_range_new(cryo_heap *h, int64_t start, int64_t end, bool inclusive);
+cryo_cell *cv_cell_new(cryo_heap *h, cryo_value v); /* takes v's reference */
+cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
+
+/* --- shared operations --------------------------------------------------------------------- */
+
+/* Rhai's `==` semantics: ints and floats compare by value across types, strings by content,
+ * chars with single-char strings are NOT equal (type mismatch gives false), arrays and maps
+ * element-wise, functions by name. */
+bool cv_equals(cryo_value a, cryo_value b);
+
+/* Ordering for <, <=, >, >=: numbers (int/float mixed), strings (byte order), chars. Returns
+ * false when the types cannot be compared (the caller raises the type error); *cmp gets
+ * -1/0/1. */
+bool cv_compare(cryo_value a, cryo_value b, int *cmp);
+
+/* Appends the text form of `v` to the string buffer *s (to_string / print form when
+ * `debug` is false; debug form quotes strings and chars). Returns false on allocation failure. */
+bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug);
+
+/* Like cv_append_repr, into a fresh malloc'd C string (for errors and the C API). */
+char *cv_to_cstring(cryo_value v, bool debug);
+
+const char *cv_type_name(cryo_value v); /* "i64", "string", "Fn", ... as type_of() gives */
+
+#endif

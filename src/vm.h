@@ -1,0 +1,162 @@
+/*
+ * vm.h — the VM's state, the host-function ABI and contexts (internal).
+ *
+ * Registers live on a segmented stack: fixed-size segments that never move, so a pointer to a
+ * register (a host function's argv, a method's `this`) stays valid while the frame lives,
+ * even when a nested call needs a new segment. A frame fits in one segment; when a call does
+ * not fit in the rest of the current segment, its arguments are copied to the next one.
+ */
+#ifndef CRYO_VM_H
+#define CRYO_VM_H
+
+#include "cryo.h"
+#include "unit.h"
+#include "value.h"
+#include <stdatomic.h>
+
+/* --- host functions ------------------------------------------------------------------------ */
+
+/* A host function. `argv[0..argc-1]` point to the arguments: borrowed, but a method's receiver
+ * (argv[0] of `x.f(..)`) may be changed in place (make it unique with cv_make_unique first) or
+ * replaced with cv_set. The function stores its result, owned, in *ret (which holds () on
+ * entry) and returns CRYO_OK, or returns the kind of an error raised with cryo_vm_raise.
+ * `userdata` is the pointer given at registration. */
+typedef cryo_error_kind (*cryo_host_fn)(cryo_vm *vm, void *userdata, int argc, cryo_value **argv,
+                                        cryo_value *ret);
+
+/* One registration: name, arity (-1 = any number of arguments), function, userdata. */
+typedef struct cryo_libreg {
+    const char *name;
+    int arity;
+    cryo_host_fn fn;
+    void *userdata;
+} cryo_libreg;
+
+/* The standard library, one table per concern (lib_*.c), each ended by a {NULL} entry. */
+extern const cryo_libreg cryo_lib_core[];   /* print, debug, type_of, Fn, call, curry, ... */
+extern const cryo_libreg cryo_lib_math[];   /* abs, sqrt, sin, floor, parse_int, to_int, ... */
+extern const cryo_libreg cryo_lib_string[]; /* len, sub_string, split, trim, replace, ... */
+extern const cryo_libreg cryo_lib_array[];  /* push, pop, insert, remove, map, filter, sort, ... */
+extern const cryo_libreg cryo_lib_map[];    /* keys, values, remove, contains, mixin, ... */
+
+/* A context: an immutable hash table of (name, arity) -> registration. */
+struct cryo_context {
+    uint32_t nentries;
+    uint32_t mask;                      /* buckets - 1 */
+    const cryo_libreg **buckets;        /* open addressing */
+};
+
+/* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none. */
+const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
+                                     int arity);
+
+/* The host slots of one unit bound to one context; cached in the unit (unit.h). */
+typedef struct cryo_binding {
+    const cryo_context *ctx;
+    struct cryo_binding *next;
+    const cryo_libreg *slots[]; /* unit->nhosts entries; NULL = not found */
+} cryo_binding;
+
+/* Returns the binding of `u` to `ctx`, creating and caching it on first use (thread-safe). */
+const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx);
+
+/* --- the VM -------------------------------------------------------------------------------- */
+
+typedef struct cryo_frame {
+    const cryo_proto *proto;
+    const cryo_instr *pc;       /* next instruction */
+    cryo_value *base;           /* R[0] */
+    cryo_fn *closure;           /* the running closure (captures), or NULL */
+    cryo_value *this_ref;       /* where `this` lives (method calls), or NULL */
+    const cryo_binding *binding; /* host slots of proto->unit in this VM's context */
+    cryo_value *ret_slot;       /* where the caller wants the result */
+    int run_level;              /* nesting of cryo_vm_exec entries (host -> script calls) */
+} cryo_frame;
+
+typedef struct cryo_handler {
+    int frame;         /* index in vm->frames */
+    int reg;           /* register for the caught value */
+    const cryo_instr *target;
+    int run_level;
+} cryo_handler;
+
+typedef struct cryo_segment {
+    struct cryo_segment *next;
+    struct cryo_segment *prev;
+    size_t size; /* values */
+    cryo_value slots[];
+} cryo_segment;
+
+struct cryo_vm {
+    cryo_heap heap;
+    cryo_unit *unit;               /* retained */
+    const cryo_context *ctx;
+    const cryo_binding *binding;   /* unit's host slots in ctx */
+
+    cryo_segment *seg;             /* current segment */
+    cryo_value *top;               /* first free register in seg */
+    cryo_frame *frames;
+    int nframes, capframes;
+    cryo_handler *handlers;
+    int nhandlers, caphandlers;
+    int run_level;
+
+    cryo_error *err;               /* last error (owned) */
+    cryo_value thrown;             /* value of a pending `throw` / the last caught error */
+    cryo_error_kind caught_kind;   /* kind of the last caught error, for `throw;` */
+
+    uint64_t limits[CRYO_LIMIT__COUNT];
+    uint64_t ops;                  /* operations counted in this run */
+    atomic_int interrupt;
+
+    cryo_print_fn print_fn, debug_fn;
+    void *print_ud, *debug_ud;
+};
+
+/* Raises an error from a host function or the VM: records kind, message (printf-style) and the
+ * current instruction's position. Returns `kind` so host functions can `return
+ * cryo_vm_raise(...)`. */
+cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Raises the error for a failed allocation: CRYO_ERR_MEMORY (limit or out of memory). */
+cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm);
+
+/* Checks a size against the limits: CRYO_OK or raises CRYO_ERR_DATA_TOO_LARGE. */
+cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t bytes);
+cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t len);
+cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len);
+
+/* Calls a function value (closure, fn pointer, Fn("name")) from a host function, with argc
+ * borrowed arguments; stores the owned result in *ret. Re-entrant. */
+cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *argv,
+                                   cryo_value *ret);
+
+/* --- operators on values (ops.c): the slow paths behind the VM's fast paths --------------------
+ * Each stores an owned result in *out (which the caller then owns; *out is overwritten without
+ * release) and returns CRYO_OK, or raises and returns the error kind. Operands are borrowed. */
+
+/* ADD..GE, IN for the opcode `op` (OP_ADD, ..., OP_IN): every type combination Rhai allows
+ * (int/float mixing, string + anything, char + string, array + array, ...), checked int
+ * arithmetic (overflow and division by zero are CRYO_ERR_ARITHMETIC), type errors naming both
+ * types ("cannot apply '+' to i64 and bool"). */
+cryo_error_kind cryo_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_value *out);
+cryo_error_kind cryo_op_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out); /* NEG, NOT */
+
+/* obj[idx] for arrays, strings (a char), maps (string key; missing = ()), ints (bit idx). */
+cryo_error_kind cryo_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cryo_value *out);
+/* *obj[idx] = v (v's reference is taken; obj made unique first). */
+cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v);
+/* obj.name: maps (missing = ()); other types call the host getter of that name, one argument. */
+cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
+                                 cryo_value *out);
+cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
+                                 cryo_value v);
+/* Appends to_string(v) to *s (string interpolation and CONCAT). */
+cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v);
+
+/* print()/debug() output through the VM's hooks. */
+void cryo_vm_print(cryo_vm *vm, const char *text, size_t len);
+void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len);
+
+#endif
