@@ -19,7 +19,7 @@
  *
  *     bits  0..15  index (proto index or host slot)
  *     bits 16..23  receiver register r
- *     bits 24..25  receiver mode: 0 none, 1 R[r] itself, 2 the cell held in R[r]
+ *     bits 24..25  receiver mode: 0 none, 1 R[r] itself, 2 the cell held in R[r], 3 `this`
  *     bits 26..31  reserved (0)
  *
  * Invariants the compiler keeps and the VM relies on:
@@ -62,7 +62,7 @@ typedef uint32_t cryo_instr;
 #define CRYO_X_MODE(x) ((unsigned)(((x) >> 24) & 0x3))
 #define CRYO_EXTRA(index, recv, mode)                                                             \
     ((cryo_instr)(index) | ((cryo_instr)(recv) << 16) | ((cryo_instr)(mode) << 24))
-enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2 };
+enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS = 3 };
 
 /* X-macro: name, format, description. Formats: ABC, ABx, AsBx, sJ. */
 #define CRYO_OPCODES(X)                                                                           \
@@ -131,6 +131,7 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2 };
     X(TRY, AsBx, "push a handler: on a catchable error, R[A] = error value, pc += sBx")           \
     X(ENDTRY, ABC, "pop the innermost handler")                                                    \
     X(THROW, ABC, "B == 0: raise R[A]; B == 1: re-raise the error last caught (`throw;`)")                                                 \
+    X(ERRVAR, ABx, "raise CRYO_ERR_NOT_FOUND: variable K[Bx] not found (unresolved name)")       \
     X(EXTRA, ABx, "operand word of the previous instruction; never executed")
 
 typedef enum cryo_opcode {
@@ -146,13 +147,13 @@ typedef enum cryo_opcode {
  * CALL A B C + EXTRA X — a script `fn` known at compile time (bound by name and arity).
  *   X.index is the proto index in the frame's unit. The callee's frame starts at R[A]: its
  *   parameters are already in place. When X.mode != NONE the call is method-style (`x.f()`):
- *   the callee's `this` refers to R[X.recv] (mode REG) or to the cell in R[X.recv] (mode CELL),
- *   and SETTHIS in the callee writes there. The result replaces R[A].
+ *   the callee's `this` refers to R[X.recv] (mode REG), to the value in the cell R[X.recv] (mode
+ *   CELL) or to the caller's own `this` (mode THIS), and SETTHIS in the callee writes there. The result replaces R[A].
  *
  * CALLH A B C + EXTRA X — a host function slot (unit->hosts[X.index], bound per context).
  *   argc = B. Without a receiver: argv[i] = &R[A+i]. With a receiver (method call `x.f(a)`,
  *   which passes x by reference so that `x.push(1)` changes x): argv[0] = &R[X.recv] (or the
- *   cell's value for mode CELL) and argv[1..B-1] = &R[A+1..A+B-1]. The result goes to R[A].
+ *   cell's value for mode CELL, or the caller's `this` for mode THIS) and argv[1..B-1] = &R[A+1..A+B-1]. The result goes to R[A].
  *   When the slot has no host function and the call is method-style on a map that holds a
  *   function under the method's name, that function is called with this = the map.
  *
