@@ -42,9 +42,9 @@
 extern "C" {
 #endif
 
-#define CRYO_VERSION_MAJOR 0
-#define CRYO_VERSION_MINOR 1
-#define CRYO_VERSION_PATCH 0
+#define CRYO_VERSION_MAJOR  0
+#define CRYO_VERSION_MINOR  1
+#define CRYO_VERSION_PATCH  0
 #define CRYO_VERSION_STRING "0.1.0"
 
 #if defined(__GNUC__) && !defined(CRYO_STATIC_BUILD)
@@ -67,15 +67,15 @@ typedef struct cryo_obj cryo_obj;
  * and only the host sees them. */
 typedef enum cryo_error_kind {
     CRYO_OK = 0,
-    CRYO_ERR_PARSE,          /* syntax error at compile time */
-    CRYO_ERR_COMPILE,        /* well-formed but invalid: assignment to a constant, ... */
-    CRYO_ERR_TYPE,           /* operator or function applied to a value of the wrong type */
-    CRYO_ERR_ARITHMETIC,     /* integer overflow, division by zero, bad shift */
-    CRYO_ERR_INDEX,          /* index or character position out of bounds */
-    CRYO_ERR_NOT_FOUND,      /* unknown function, variable or property */
-    CRYO_ERR_ARGUMENT,       /* a function received an argument it cannot use */
-    CRYO_ERR_CONSTANT,       /* assignment to a constant at run time */
-    CRYO_ERR_RUNTIME,        /* a value thrown by `throw` and not caught */
+    CRYO_ERR_PARSE,               /* syntax error at compile time */
+    CRYO_ERR_COMPILE,             /* well-formed but invalid: assignment to a constant, ... */
+    CRYO_ERR_TYPE,                /* operator or function applied to a value of the wrong type */
+    CRYO_ERR_ARITHMETIC,          /* integer overflow, division by zero, bad shift */
+    CRYO_ERR_INDEX,               /* index or character position out of bounds */
+    CRYO_ERR_NOT_FOUND,           /* unknown function, variable or property */
+    CRYO_ERR_ARGUMENT,            /* a function received an argument it cannot use */
+    CRYO_ERR_CONSTANT,            /* assignment to a constant at run time */
+    CRYO_ERR_RUNTIME,             /* a value thrown by `throw` and not caught */
     CRYO_ERR_TOO_MANY_OPERATIONS, /* operation limit reached (not catchable by scripts) */
     CRYO_ERR_STACK_OVERFLOW,      /* call depth or nesting limit reached */
     CRYO_ERR_DATA_TOO_LARGE,      /* string, array or map size limit reached */
@@ -175,7 +175,7 @@ static inline cryo_value cryo_char(uint32_t c) {
 /* Makes a string value from `len` bytes of UTF-8 at `s` (copied). Returns a unit value if
  * memory runs out or the bytes are not valid UTF-8 (invalid sequences are replaced by
  * U+FFFD). The result is owned by the caller. */
-CRYO_API cryo_value cryo_string(const char *s, size_t len);
+CRYO_API cryo_value cryo_value_string(const char *s, size_t len);
 
 /* Adds a reference to a heap value / drops one. Scalars are ignored. Not thread-safe: a value
  * belongs to one thread at a time. */
@@ -199,8 +199,8 @@ CRYO_API cryo_value cryo_array_get(cryo_value v, int64_t index);
  * (keys and values borrowed as above). cryo_map_find looks a key up; returns false when
  * absent. */
 CRYO_API int64_t cryo_map_len(cryo_value v);
-CRYO_API bool cryo_map_entry(cryo_value v, int64_t index, const char **key, size_t *key_len,
-                             cryo_value *value);
+CRYO_API bool cryo_map_at(cryo_value v, int64_t index, const char **key, size_t *key_len,
+                          cryo_value *value);
 CRYO_API bool cryo_map_find(cryo_value v, const char *key, cryo_value *value);
 
 /* The value as a script's to_string() shows it (`debug` = false) or as debug() shows it
@@ -213,11 +213,11 @@ CRYO_API char *cryo_value_to_cstring(cryo_value v, bool debug);
  * ---------------------------------------------------------------------------------------- */
 
 typedef struct cryo_compile_options {
-    const char *source_name;   /* shown in errors; may be NULL */
-    const char *const *globals; /* names of variables the host provides at run time */
-    int nglobals;              /* (cryo_vm_run's `globals` gives their values, in order) */
+    const char *source_name;     /* shown in errors; may be NULL */
+    const char *const *globals;  /* names of variables the host provides at run time */
+    int nglobals;                /* (cryo_vm_run's `globals` gives their values, in order) */
     const bool *global_is_const; /* may be NULL; true = the script may not assign it */
-    bool expression_only;      /* accept a single expression, as Rhai's eval_expression */
+    bool expression_only;        /* accept a single expression, as Rhai's eval_expression */
 } cryo_compile_options;
 
 /* Compiles `len` bytes of script source. On success returns a unit owned by the caller (one

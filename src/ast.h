@@ -14,15 +14,15 @@
 
 typedef enum cryo_node_kind {
     /* literals */
-    N_UNIT,   /* () */
-    N_BOOL,   /* ival 0/1 */
-    N_INT,    /* ival */
-    N_FLOAT,  /* fval */
-    N_CHAR,   /* ival = code point */
-    N_STRING, /* name/len = decoded UTF-8 bytes */
-    N_INTERP, /* backtick string: list = parts (N_STRING pieces and expressions) */
-    N_ARRAY,  /* list = elements */
-    N_MAP,    /* list = N_MAPENTRY nodes */
+    N_UNIT,     /* () */
+    N_BOOL,     /* ival 0/1 */
+    N_INT,      /* ival */
+    N_FLOAT,    /* fval */
+    N_CHAR,     /* ival = code point */
+    N_STRING,   /* name/len = decoded UTF-8 bytes */
+    N_INTERP,   /* backtick string: list = parts (N_STRING pieces and expressions) */
+    N_ARRAY,    /* list = elements */
+    N_MAP,      /* list = N_MAPENTRY nodes */
     N_MAPENTRY, /* name/len = key, a = value */
     /* names */
     N_VAR,  /* name/len */
@@ -65,18 +65,33 @@ typedef enum cryo_node_kind {
 
 typedef enum cryo_binop {
     BOP_NONE = 0,
-    BOP_ADD, BOP_SUB, BOP_MUL, BOP_DIV, BOP_MOD, BOP_POW,
-    BOP_SHL, BOP_SHR, BOP_BAND, BOP_BOR, BOP_BXOR,
-    BOP_EQ, BOP_NE, BOP_LT, BOP_LE, BOP_GT, BOP_GE,
-    BOP_IN, BOP_NOTIN,
+    BOP_ADD,
+    BOP_SUB,
+    BOP_MUL,
+    BOP_DIV,
+    BOP_MOD,
+    BOP_POW,
+    BOP_SHL,
+    BOP_SHR,
+    BOP_BAND,
+    BOP_BOR,
+    BOP_BXOR,
+    BOP_EQ,
+    BOP_NE,
+    BOP_LT,
+    BOP_LE,
+    BOP_GT,
+    BOP_GE,
+    BOP_IN,
+    BOP_NOTIN,
 } cryo_binop;
 
 typedef struct cryo_node cryo_node;
 struct cryo_node {
     cryo_node_kind kind;
-    int line;   /* 1-based position of the node's first token */
+    int line; /* 1-based position of the node's first token */
     int column;
-    int op;     /* cryo_binop or unary op char */
+    int op; /* cryo_binop or unary op char */
     int64_t ival;
     double fval;
     const char *name; /* arena string, NUL-terminated; len bytes */
@@ -123,5 +138,26 @@ cryo_unit *cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opt
 cryo_error *cryo_error_new(cryo_error_kind kind, const char *source_name, int line, int column,
                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void cryo_error_append(cryo_error **chain, cryo_error *err);
+
+/* Parser notes (additions, parse.c): details of the tree the comments above leave open.
+ * - N_RANGE: `a` or `b` (or both) is NULL for an open range: `..b`, `a..`, `..`, `..=`.
+ * - N_BLOCK: `{}` and `{;}` have nlist 0 and ival 0 (value ()).
+ * - N_INT / N_FLOAT: a sign applied directly to a numeric literal is folded (`-5` is one
+ *   N_INT -5, so `-9223372036854775808` is INT64_MIN); any other `-x` is N_UNARY.
+ * - A parenthesised expression has no node of its own; its node takes the position of `(`.
+ * - N_INTERP: empty text pieces are left out; `${}` is N_UNIT; `${e}` is e itself; several
+ *   statements (or one ending in `;`, or a `let`) are an N_BLOCK.
+ * - N_CASE: the result `c` may be N_BREAK / N_CONTINUE / N_RETURN / N_THROW / N_ASSIGN, like
+ *   a closure body `a` (Rhai parses both as statements). Case values are literals (N_INT,
+ *   N_FLOAT, N_CHAR, N_STRING, N_BOOL, N_UNIT, N_RANGE of two N_INT, N_ARRAY / N_MAP of
+ *   literals); the parser rejects anything else, a `_` that is not last, a `_ if`, and a
+ *   numeric case after a range case.
+ * - N_LET with ival 1 (const) may have a NULL `a`.
+ * - The parser already rejects: duplicate fn (same name and arity), duplicate parameters,
+ *   duplicate map keys, assignment to a literal or to a call result, index literals of the
+ *   wrong type on array/string/map literals. Left to the compiler: break/continue outside a
+ *   loop, assignment to a constant, `this` outside a fn.
+ * - Unsupported Rhai features are parse errors whose message says "not supported": modules
+ *   (import/export/global/`::`), `?.` `?[` `??`, caller-scope calls `f!(...)`. */
 
 #endif

@@ -40,39 +40,39 @@ typedef uint32_t cryo_instr;
 
 #define CRYO_MAX_REGS 250
 #define CRYO_SBX_BIAS 32767
-#define CRYO_SJ_BIAS 0x7FFFFF
+#define CRYO_SJ_BIAS  0x7FFFFF
 
-#define CRYO_OP(i) ((unsigned)((i) & 0xFF))
-#define CRYO_A(i) ((unsigned)(((i) >> 8) & 0xFF))
-#define CRYO_B(i) ((unsigned)(((i) >> 16) & 0xFF))
-#define CRYO_C(i) ((unsigned)(((i) >> 24) & 0xFF))
-#define CRYO_BX(i) ((unsigned)((i) >> 16))
+#define CRYO_OP(i)  ((unsigned)((i)&0xFF))
+#define CRYO_A(i)   ((unsigned)(((i) >> 8) & 0xFF))
+#define CRYO_B(i)   ((unsigned)(((i) >> 16) & 0xFF))
+#define CRYO_C(i)   ((unsigned)(((i) >> 24) & 0xFF))
+#define CRYO_BX(i)  ((unsigned)((i) >> 16))
 #define CRYO_SBX(i) ((int)CRYO_BX(i) - CRYO_SBX_BIAS)
-#define CRYO_SJ(i) ((int)((i) >> 8) - CRYO_SJ_BIAS)
+#define CRYO_SJ(i)  ((int)((i) >> 8) - CRYO_SJ_BIAS)
 
-#define CRYO_ABC(op, a, b, c)                                                                     \
+#define CRYO_ABC(op, a, b, c)                                                                      \
     ((cryo_instr)(op) | ((cryo_instr)(a) << 8) | ((cryo_instr)(b) << 16) | ((cryo_instr)(c) << 24))
-#define CRYO_ABX(op, a, bx) ((cryo_instr)(op) | ((cryo_instr)(a) << 8) | ((cryo_instr)(bx) << 16))
+#define CRYO_ABX(op, a, bx)   ((cryo_instr)(op) | ((cryo_instr)(a) << 8) | ((cryo_instr)(bx) << 16))
 #define CRYO_ASBX(op, a, sbx) CRYO_ABX(op, a, (unsigned)((sbx) + CRYO_SBX_BIAS))
-#define CRYO_SJX(op, sj) ((cryo_instr)(op) | ((cryo_instr)((sj) + CRYO_SJ_BIAS) << 8))
+#define CRYO_SJX(op, sj)      ((cryo_instr)(op) | ((cryo_instr)((sj) + CRYO_SJ_BIAS) << 8))
 
 /* EXTRA word */
-#define CRYO_X_INDEX(x) ((unsigned)((x) & 0xFFFF))
-#define CRYO_X_RECV(x) ((unsigned)(((x) >> 16) & 0xFF))
-#define CRYO_X_MODE(x) ((unsigned)(((x) >> 24) & 0x3))
-#define CRYO_EXTRA(index, recv, mode)                                                             \
+#define CRYO_X_INDEX(x) ((unsigned)((x)&0xFFFF))
+#define CRYO_X_RECV(x)  ((unsigned)(((x) >> 16) & 0xFF))
+#define CRYO_X_MODE(x)  ((unsigned)(((x) >> 24) & 0x3))
+#define CRYO_EXTRA(index, recv, mode)                                                              \
     ((cryo_instr)(index) | ((cryo_instr)(recv) << 16) | ((cryo_instr)(mode) << 24))
 enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS = 3 };
 
 /* X-macro: name, format, description. Formats: ABC, ABx, AsBx, sJ. */
-#define CRYO_OPCODES(X)                                                                           \
-    /* --- loads and moves ----------------------------------------------------------------- */ \
+#define CRYO_OPCODES(X)                                                                            \
+    /* --- loads and moves ----------------------------------------------------------------- */    \
     X(MOVE, ABC, "R[A] = R[B]")                                                                    \
     X(LOADK, ABx, "R[A] = K[Bx]")                                                                  \
     X(LOADI, AsBx, "R[A] = sBx (an int)")                                                          \
     X(LOADBOOL, ABC, "R[A] = (B != 0)")                                                            \
     X(LOADUNIT, ABC, "R[A], ..., R[A+B] = ()")                                                     \
-    /* --- captured variables ------------------------------------------------------------ */   \
+    /* --- captured variables ------------------------------------------------------------ */      \
     X(NEWCELL, ABC, "R[A] = new cell holding the value of R[A]")                                   \
     X(GETCELL, ABC, "R[A] = value in the cell R[B]")                                               \
     X(SETCELL, ABC, "value in the cell R[A] = R[B]")                                               \
@@ -81,35 +81,35 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(CLOSURE, ABx, "R[A] = closure of proto Bx; its captures per proto->caps (see unit.h)")       \
     X(THIS, ABC, "R[A] = this (() when the function was not called as a method)")                  \
     X(SETTHIS, ABC, "this = R[A] (error when there is no this)")                                   \
-    /* --- arithmetic: R[A] = R[B] op R[C]; int fast path, checked ------------------------ */   \
+    /* --- arithmetic: R[A] = R[B] op R[C]; int fast path, checked ------------------------ */     \
     X(ADD, ABC, "R[A] = R[B] + R[C] (numbers; string/char concat; array concat)")                  \
     X(SUB, ABC, "R[A] = R[B] - R[C]")                                                              \
     X(MUL, ABC, "R[A] = R[B] * R[C]")                                                              \
-    X(DIV, ABC, "R[A] = R[B] / R[C] (int division truncates; /0 is an arithmetic error)")         \
+    X(DIV, ABC, "R[A] = R[B] / R[C] (int division truncates; /0 is an arithmetic error)")          \
     X(MOD, ABC, "R[A] = R[B] % R[C]")                                                              \
     X(POW, ABC, "R[A] = R[B] ** R[C]")                                                             \
     X(SHL, ABC, "R[A] = R[B] << R[C]")                                                             \
     X(SHR, ABC, "R[A] = R[B] >> R[C]")                                                             \
-    X(BAND, ABC, "R[A] = R[B] & R[C] (ints: bitwise; bools: logical, both evaluated)")            \
+    X(BAND, ABC, "R[A] = R[B] & R[C] (ints: bitwise; bools: logical, both evaluated)")             \
     X(BOR, ABC, "R[A] = R[B] | R[C]")                                                              \
     X(BXOR, ABC, "R[A] = R[B] ^ R[C]")                                                             \
-    X(ADDI, ABC, "R[A] = R[B] + (C - 128) (int fast path; else as ADD with an int)")              \
+    X(ADDI, ABC, "R[A] = R[B] + (C - 128) (int fast path; else as ADD with an int)")               \
     X(EQ, ABC, "R[A] = R[B] == R[C]")                                                              \
     X(NE, ABC, "R[A] = R[B] != R[C]")                                                              \
     X(LT, ABC, "R[A] = R[B] < R[C]")                                                               \
     X(LE, ABC, "R[A] = R[B] <= R[C]")                                                              \
     X(GT, ABC, "R[A] = R[B] > R[C]")                                                               \
     X(GE, ABC, "R[A] = R[B] >= R[C]")                                                              \
-    X(IN, ABC, "R[A] = R[B] in R[C] (array element, substring/char, map key, range member)")      \
+    X(IN, ABC, "R[A] = R[B] in R[C] (array element, substring/char, map key, range member)")       \
     X(NEG, ABC, "R[A] = -R[B]")                                                                    \
     X(NOT, ABC, "R[A] = !R[B] (bool only)")                                                        \
     X(RANGE, ABC, "R[A] = R[B]..R[C]")                                                             \
     X(RANGEI, ABC, "R[A] = R[B]..=R[C]")                                                           \
-    /* --- jumps ------------------------------------------------------------------------- */   \
-    X(JMP, sJ, "pc += sJ (a backward jump counts an operation and polls the interrupt flag)")     \
+    /* --- jumps ------------------------------------------------------------------------- */      \
+    X(JMP, sJ, "pc += sJ (a backward jump counts an operation and polls the interrupt flag)")      \
     X(JMPT, AsBx, "if R[A] then pc += sBx (R[A] must be bool)")                                    \
     X(JMPF, AsBx, "if not R[A] then pc += sBx (R[A] must be bool)")                                \
-    /* --- containers ---------------------------------------------------------------------- */ \
+    /* --- containers ---------------------------------------------------------------------- */    \
     X(NEWARRAY, ABC, "R[A] = new empty array with room for B elements")                            \
     X(APPEND, ABC, "push R[B] onto the array R[A]")                                                \
     X(NEWMAP, ABC, "R[A] = new empty map with room for B entries")                                 \
@@ -117,21 +117,23 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(SETINDEX, ABC, "R[A][R[B]] = R[C] (R[A] made unique first)")                                 \
     X(GETFIELD, ABC, "R[A] = R[B].K[C] (map: missing = (); other types: getter named K[C])")       \
     X(SETFIELD, ABC, "R[A].K[B] = R[C] (map; R[A] made unique first)")                             \
-    X(CONCAT, ABC, "R[A] = R[B] ++ ... ++ R[B+C-1], each as to_string (interpolation)")           \
-    /* --- iteration ----------------------------------------------------------------------- */ \
+    X(GETFIELDX, ABC, "R[A] = R[B].K[X.index], as GETFIELD for keys past K[255]; EXTRA X follows") \
+    X(SETFIELDX, ABC, "R[A].K[X.index] = R[B], as SETFIELD for keys past K[255]; EXTRA X follows") \
+    X(CONCAT, ABC, "R[A] = R[B] ++ ... ++ R[B+C-1], each as to_string (interpolation)")            \
+    /* --- iteration ----------------------------------------------------------------------- */    \
     X(ITERPREP, AsBx, "check R[A] iterable; R[A+1] = iteration state; pc += sBx (to ITERNEXT)")    \
     X(ITERNEXT, AsBx, "if R[A] has more: R[A+2] = item, R[A+3] = index, pc += sBx")                \
-    /* --- calls --------------------------------------------------------------------------- */ \
-    X(CALL, ABC, "script fn X.index, args R[A..A+B-1], result R[A]; EXTRA X follows")             \
+    /* --- calls --------------------------------------------------------------------------- */    \
+    X(CALL, ABC, "script fn X.index, args R[A..A+B-1], result R[A]; EXTRA X follows")              \
     X(CALLH, ABC, "host slot X.index, B args (see below), result R[A]; EXTRA X follows")           \
-    X(CALLV, ABC, "call the function value R[A] with args R[A+1..A+B], result R[A]")              \
+    X(CALLV, ABC, "call the function value R[A] with args R[A+1..A+B], result R[A]")               \
     X(RET, ABC, "return R[A]")                                                                     \
     X(RET0, ABC, "return ()")                                                                      \
-    /* --- errors ---------------------------------------------------------------------------- */\
-    X(TRY, AsBx, "push a handler: on a catchable error, R[A] = error value, pc += sBx")           \
+    /* --- errors ---------------------------------------------------------------------------- */  \
+    X(TRY, AsBx, "push a handler: on a catchable error, R[A] = error value, pc += sBx")            \
     X(ENDTRY, ABC, "pop the innermost handler")                                                    \
-    X(THROW, ABC, "B == 0: raise R[A]; B == 1: re-raise the error last caught (`throw;`)")                                                 \
-    X(ERRVAR, ABx, "raise CRYO_ERR_NOT_FOUND: variable K[Bx] not found (unresolved name)")       \
+    X(THROW, ABC, "B == 0: raise R[A]; B == 1: re-raise the error last caught (`throw;`)")         \
+    X(ERRVAR, ABx, "raise CRYO_ERR_NOT_FOUND: variable K[Bx] not found (unresolved name)")         \
     X(EXTRA, ABx, "operand word of the previous instruction; never executed")
 
 typedef enum cryo_opcode {
@@ -148,14 +150,16 @@ typedef enum cryo_opcode {
  *   X.index is the proto index in the frame's unit. The callee's frame starts at R[A]: its
  *   parameters are already in place. When X.mode != NONE the call is method-style (`x.f()`):
  *   the callee's `this` refers to R[X.recv] (mode REG), to the value in the cell R[X.recv] (mode
- *   CELL) or to the caller's own `this` (mode THIS), and SETTHIS in the callee writes there. The result replaces R[A].
+ *   CELL) or to the caller's own `this` (mode THIS), and SETTHIS in the callee writes there. The
+ * result replaces R[A].
  *
  * CALLH A B C + EXTRA X — a host function slot (unit->hosts[X.index], bound per context).
  *   argc = B. Without a receiver: argv[i] = &R[A+i]. With a receiver (method call `x.f(a)`,
  *   which passes x by reference so that `x.push(1)` changes x): argv[0] = &R[X.recv] (or the
- *   cell's value for mode CELL, or the caller's `this` for mode THIS) and argv[1..B-1] = &R[A+1..A+B-1]. The result goes to R[A].
- *   When the slot has no host function and the call is method-style on a map that holds a
- *   function under the method's name, that function is called with this = the map.
+ *   cell's value for mode CELL, or the caller's `this` for mode THIS) and argv[1..B-1] =
+ * &R[A+1..A+B-1]. The result goes to R[A]. When the slot has no host function and the call is
+ * method-style on a map that holds a function under the method's name, that function is called with
+ * this = the map.
  *
  * CALLV A B — R[A] is a function value (a closure, a script function pointer, Fn("name")).
  *   Curried arguments are inserted before R[A+1..A+B]. Script callees run with their frame

@@ -34,20 +34,20 @@ typedef struct cryo_lineinfo {
 } cryo_lineinfo;
 
 typedef struct cryo_proto {
-    char *name;        /* "main", the fn's name, or "anon$<n>"; owned */
-    uint8_t nparams;   /* parameters, in R[0..nparams-1] on entry */
-    uint8_t nregs;     /* registers the frame needs (>= nparams) */
+    char *name;      /* "main", the fn's name, or "anon$<n>"; owned */
+    uint8_t nparams; /* parameters, in R[0..nparams-1] on entry */
+    uint8_t nregs;   /* registers the frame needs (>= nparams) */
     uint8_t is_closure;
     uint8_t uses_this; /* the body reads or writes `this` */
     uint16_t ncaps;
     uint32_t ncode;
     uint32_t nk;
-    cryo_instr *code;        /* ncode instructions */
-    cryo_lineinfo *lines;    /* ncode entries, parallel to code */
-    cryo_value *k;           /* nk constants: ints, floats, chars, shared strings */
-    cryo_capdesc *caps;      /* ncaps capture descriptors */
-    struct cryo_unit *unit;  /* back pointer, not a reference */
-    int line;                /* where the function was defined */
+    cryo_instr *code;       /* ncode instructions */
+    cryo_lineinfo *lines;   /* ncode entries, parallel to code */
+    cryo_value *k;          /* nk constants: ints, floats, chars, shared strings */
+    cryo_capdesc *caps;     /* ncaps capture descriptors */
+    struct cryo_unit *unit; /* back pointer, not a reference */
+    int line;               /* where the function was defined */
 } cryo_proto;
 
 /* A script `fn` callable by name: Fn("name"), cryo_vm_call, and calls the compiler could not

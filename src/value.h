@@ -25,6 +25,10 @@
 #define CRYO_VALUE_H
 
 #include "cryo.h"
+
+typedef struct cryo_string_s cryo_string;
+typedef struct cryo_map_entry_s cryo_map_entry;
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,8 +40,8 @@
 
 struct cryo_obj {
     uint32_t rc;
-    uint8_t type;  /* cryo_type of the object */
-    uint8_t flags; /* CRYO_OBJ_* */
+    uint8_t type;   /* cryo_type of the object */
+    uint8_t flags;  /* CRYO_OBJ_* */
     uint16_t extra; /* per-type bits (range: inclusive flag; fn: kind) */
 };
 
@@ -57,14 +61,14 @@ void cv_free(cryo_heap *h, void *p, size_t size);
 
 /* UTF-8 bytes, always valid UTF-8 and NUL-terminated. Scripts index by character: `nchars`
  * caches the character count, and `ascii` (nchars == len) makes indexing O(1). */
-typedef struct cryo_string {
+struct cryo_string_s {
     cryo_obj h;
     uint32_t len;    /* bytes, without the NUL */
     uint32_t cap;    /* bytes allocated for data, including the NUL */
     uint32_t nchars; /* characters */
     uint32_t hash;   /* 0 = not computed */
     char *data;
-} cryo_string;
+};
 
 /* --- arrays ------------------------------------------------------------------------------ */
 
@@ -79,10 +83,10 @@ typedef struct cryo_array {
 
 /* Object maps keep their entries sorted by key bytes, as Rhai's BTreeMap does: keys(),
  * values(), iteration and printing all follow key order. Lookup is a binary search. */
-typedef struct cryo_map_entry {
+struct cryo_map_entry_s {
     cryo_string *key; /* counted reference (or shared) */
     cryo_value value;
-} cryo_map_entry;
+};
 
 typedef struct cryo_map {
     cryo_obj h;
@@ -120,26 +124,42 @@ typedef enum cryo_fn_kind {
  * of the proto's capture list. `curry` holds arguments bound by f.curry(..), passed before
  * the call's own arguments. `name` is the function's name (closures: "anon$<n>"). */
 typedef struct cryo_fn {
-    cryo_obj h; /* h.extra = cryo_fn_kind */
-    cryo_unit *unit;       /* retained; NULL for CRYO_FN_NAMED */
-    uint32_t proto;        /* index in unit->protos */
+    cryo_obj h;      /* h.extra = cryo_fn_kind */
+    cryo_unit *unit; /* retained; NULL for CRYO_FN_NAMED */
+    uint32_t proto;  /* index in unit->protos */
     uint16_t ncaps;
     uint16_t ncurry;
-    cryo_string *name;     /* counted or shared */
-    cryo_value *curry;     /* ncurry values, owned */
-    cryo_cell *caps[];     /* ncaps cells, each a counted reference */
+    cryo_string *name; /* counted or shared */
+    cryo_value *curry; /* ncurry values, owned */
+    cryo_cell *caps[]; /* ncaps cells, each a counted reference */
 } cryo_fn;
 
 /* --- inline helpers ---------------------------------------------------------------------- */
 
-static inline bool cv_is_heap(cryo_value v) { return v.type >= CRYO_T_STRING; }
-static inline cryo_obj *cv_obj(cryo_value v) { return v.as.obj; }
-static inline cryo_string *cv_str(cryo_value v) { return (cryo_string *)v.as.obj; }
-static inline cryo_array *cv_arr(cryo_value v) { return (cryo_array *)v.as.obj; }
-static inline cryo_map *cv_map(cryo_value v) { return (cryo_map *)v.as.obj; }
-static inline cryo_range *cv_range(cryo_value v) { return (cryo_range *)v.as.obj; }
-static inline cryo_fn *cv_fn(cryo_value v) { return (cryo_fn *)v.as.obj; }
-static inline cryo_cell *cv_cell(cryo_value v) { return (cryo_cell *)v.as.obj; }
+static inline bool cv_is_heap(cryo_value v) {
+    return v.type >= CRYO_T_STRING;
+}
+static inline cryo_obj *cv_obj(cryo_value v) {
+    return v.as.obj;
+}
+static inline cryo_string *cv_str(cryo_value v) {
+    return (cryo_string *)v.as.obj;
+}
+static inline cryo_array *cv_arr(cryo_value v) {
+    return (cryo_array *)v.as.obj;
+}
+static inline cryo_map *cv_map(cryo_value v) {
+    return (cryo_map *)v.as.obj;
+}
+static inline cryo_range *cv_range(cryo_value v) {
+    return (cryo_range *)v.as.obj;
+}
+static inline cryo_fn *cv_fn(cryo_value v) {
+    return (cryo_fn *)v.as.obj;
+}
+static inline cryo_cell *cv_cell(cryo_value v) {
+    return (cryo_cell *)v.as.obj;
+}
 
 /* Wraps a freshly allocated object (rc already 1) in a counted value. */
 static inline cryo_value cv_from_obj(cryo_obj *o) {
@@ -213,23 +233,61 @@ cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
 
 /* --- shared operations --------------------------------------------------------------------- */
 
-/* Rhai's `==` semantics: ints and floats compare by value across types, strings by content,
- * chars with single-char strings are NOT equal (type mismatch gives false), arrays and maps
- * element-wise, functions by name. */
+/* Rhai's `==` semantics: ints and floats compare by value across types (floats with Rhai's
+ * epsilon, cv_float_cmp), strings by content, a char equals the one-character string holding
+ * it (the corpus: `"x" == 'x'` is true), other type mismatches give false, arrays and maps
+ * element-wise (deep, without recursion), functions by name. */
 bool cv_equals(cryo_value a, cryo_value b);
 
-/* Ordering for <, <=, >, >=: numbers (int/float mixed), strings (byte order), chars. Returns
+/* Ordering for <, <=, >, >=: numbers (int/float mixed), strings (byte order), chars, a char
+ * with a string (as a one-character string: `"hello" > 'c'`), bools and units. Returns
  * false when the types cannot be compared (the caller raises the type error); *cmp gets
  * -1/0/1. */
 bool cv_compare(cryo_value a, cryo_value b, int *cmp);
 
 /* Appends the text form of `v` to the string buffer *s (to_string / print form when
- * `debug` is false; debug form quotes strings and chars). Returns false on allocation failure. */
+ * `debug` is false; debug form quotes strings and chars). Returns false on allocation failure.
+ * As Rhai: () prints as "" (debug "()"), floats as cv_float_repr (debug: cv_float_repr_debug),
+ * arrays and maps always show their elements in debug form: [1, "a", 'c'], #{"k": 1.0}. */
 bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug);
 
 /* Like cv_append_repr, into a fresh malloc'd C string (for errors and the C API). */
 char *cv_to_cstring(cryo_value v, bool debug);
 
 const char *cv_type_name(cryo_value v); /* "i64", "string", "Fn", ... as type_of() gives */
+
+/* --- additions (values engineer) -------------------------------------------------------------- */
+
+/* Rhai's epsilon-based float comparison (book: "Floating-point Comparison"): -1, 0 or 1, or 2
+ * when unordered (a NaN). Used by ==, <, ... on floats and int/float mixes. */
+int cv_float_cmp(double x, double y);
+
+/* Encodes a Unicode scalar value as UTF-8 into out; returns the byte count (1..4). */
+size_t cv_char_utf8(uint32_t c, char out[4]);
+
+/* Text form of a float as Rhai prints it ("1.0", "0.5", "1e-14", "inf", "NaN") into buf
+ * (at least 32 bytes); returns the length. */
+size_t cv_float_repr(double f, char *buf);
+/* The debug form of a float (Rust's Debug, as Rhai shows floats inside arrays and maps and in
+ * debug()): "1.0", "1e-5", "1e16". Same buffer rule. */
+size_t cv_float_repr_debug(double f, char *buf);
+
+/* Resolves a character range of a string (Rhai's s[a..b] / s[a..=b]: negative bounds count
+ * from the end, out-of-range bounds are clamped) to [*from, *to) character indexes. */
+void cv_string_range(const cryo_string *s, int64_t start, int64_t end, bool inclusive,
+                     int64_t *from, int64_t *to);
+
+/* Compound assignment `*target op= b` (ops.c), for the VM's op-assign path: when *target is a
+ * string, array or map it is made unique and changed in place, so `s += "x"` and `a += x`
+ * in a loop are amortized O(1) (array += array appends all; array += other pushes; map +=
+ * map mixes in). Other cases compute cryo_op_binary and store the result. b is borrowed. */
+cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_value b);
+
+/* Checks v and everything nested in it against the size limits the way Rhai counts (ops.c):
+ * all elements of all nested arrays against the array limit, all entries of nested maps
+ * against the map limit, all string bytes inside against the string limit. CRYO_OK at once
+ * when no size limit is set. The ops above call it themselves; the VM calls it after building
+ * an array or map literal (APPEND, SETFIELD into a new map). */
+cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v);
 
 #endif

@@ -42,13 +42,20 @@ extern const cryo_libreg cryo_lib_map[];    /* keys, values, remove, contains, m
 /* A context: an immutable hash table of (name, arity) -> registration. */
 struct cryo_context {
     uint32_t nentries;
-    uint32_t mask;                      /* buckets - 1 */
-    const cryo_libreg **buckets;        /* open addressing */
+    uint32_t mask;               /* buckets - 1 */
+    const cryo_libreg **buckets; /* open addressing */
 };
 
 /* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none. */
 const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
                                      int arity);
+
+/* Builds a context from `ntables` registration tables (each ended by a {NULL} entry; the first
+ * registration of a (name, arity) wins). The tables are borrowed and must outlive the context.
+ * NULL when out of memory. Freed with cryo_context_free (never for std/raw). (Addition, VM
+ * owner.) */
+cryo_context *cryo_context_new(const cryo_libreg *const *tables, int ntables);
+void cryo_context_free(cryo_context *ctx);
 
 /* The host slots of one unit bound to one context; cached in the unit (unit.h). */
 typedef struct cryo_binding {
@@ -64,18 +71,18 @@ const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx);
 
 typedef struct cryo_frame {
     const cryo_proto *proto;
-    const cryo_instr *pc;       /* next instruction */
-    cryo_value *base;           /* R[0] */
-    cryo_fn *closure;           /* the running closure (captures), or NULL */
-    cryo_value *this_ref;       /* where `this` lives (method calls), or NULL */
+    const cryo_instr *pc;        /* next instruction */
+    cryo_value *base;            /* R[0] */
+    cryo_fn *closure;            /* the running closure (captures), or NULL */
+    cryo_value *this_ref;        /* where `this` lives (method calls), or NULL */
     const cryo_binding *binding; /* host slots of proto->unit in this VM's context */
-    cryo_value *ret_slot;       /* where the caller wants the result */
-    int run_level;              /* nesting of cryo_vm_exec entries (host -> script calls) */
+    cryo_value *ret_slot;        /* where the caller wants the result */
+    int run_level;               /* nesting of cryo_vm_exec entries (host -> script calls) */
 } cryo_frame;
 
 typedef struct cryo_handler {
-    int frame;         /* index in vm->frames */
-    int reg;           /* register for the caught value */
+    int frame; /* index in vm->frames */
+    int reg;   /* register for the caught value */
     const cryo_instr *target;
     int run_level;
 } cryo_handler;
@@ -89,28 +96,31 @@ typedef struct cryo_segment {
 
 struct cryo_vm {
     cryo_heap heap;
-    cryo_unit *unit;               /* retained */
+    cryo_unit *unit; /* retained */
     const cryo_context *ctx;
-    const cryo_binding *binding;   /* unit's host slots in ctx */
+    const cryo_binding *binding; /* unit's host slots in ctx */
 
-    cryo_segment *seg;             /* current segment */
-    cryo_value *top;               /* first free register in seg */
+    cryo_segment *seg; /* current segment */
+    cryo_value *top;   /* first free register in seg */
     cryo_frame *frames;
     int nframes, capframes;
     cryo_handler *handlers;
     int nhandlers, caphandlers;
     int run_level;
 
-    cryo_error *err;               /* last error (owned) */
-    cryo_value thrown;             /* value of a pending `throw` / the last caught error */
-    cryo_error_kind caught_kind;   /* kind of the last caught error, for `throw;` */
+    cryo_error *err;             /* last error (owned) */
+    cryo_value thrown;           /* value of a pending `throw` / the last caught error */
+    cryo_error_kind caught_kind; /* kind of the last caught error, for `throw;` */
 
     uint64_t limits[CRYO_LIMIT__COUNT];
-    uint64_t ops;                  /* operations counted in this run */
+    uint64_t ops; /* operations counted in this run */
     atomic_int interrupt;
 
     cryo_print_fn print_fn, debug_fn;
     void *print_ud, *debug_ud;
+
+    /* --- additions (VM owner) --- */
+    bool thrown_pending; /* vm->err comes from `throw v`: vm->thrown holds v */
 };
 
 /* Raises an error from a host function or the VM: records kind, message (printf-style) and the
@@ -127,10 +137,62 @@ cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t bytes);
 cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t len);
 cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len);
 
+/* Checks a value against the string, array and map size limits the way Rhai does: the sizes
+ * are totals over the whole value tree (elements of nested arrays count toward the array limit,
+ * and so on). CRYO_OK at once when none of those limits is set. (Addition, VM owner.) */
+cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v);
+
 /* Calls a function value (closure, fn pointer, Fn("name")) from a host function, with argc
  * borrowed arguments; stores the owned result in *ret. Re-entrant. */
 cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *argv,
                                    cryo_value *ret);
+
+/* Calls `fn` with `this` referring to *this_ref (which SETTHIS in the callee may overwrite),
+ * otherwise as cryo_vm_call_value. (Addition, VM owner.) */
+cryo_error_kind cryo_vm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
+                                    const cryo_value *argv, cryo_value *ret);
+
+/* --- VM internals shared by vm.c, vm_call.c and vm_api.c (additions, VM owner) ------------- */
+
+#define CRYO_VM_MAX_RUN_LEVEL 100 /* host -> script re-entry nesting (bounds the C stack) */
+
+/* Runs the top frame until the frame count drops back to `stop`; the entry frame's result is
+ * stored in its ret_slot. On an error not caught at this run level, the frames above `stop`
+ * are unwound and the kind returned. */
+cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop);
+
+/* Allocates the first segment and the frames array if needed; false when out of memory. */
+bool cryo_vm_prepare(cryo_vm *vm);
+
+/* Makes room for one more frame in vm->frames; false (nothing raised) when out of memory. */
+bool cryo_vm_grow_frames(cryo_vm *vm);
+
+/* Returns where a frame of `nregs` registers wanting to start at `want` can start: `want`
+ * itself when it fits in the current segment, else the start of the next segment (made
+ * current; its first `nmove` values are moved from `want`). NULL when out of memory. */
+cryo_value *cryo_vm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_t nmove);
+
+/* After a frame starting at `base` was popped: makes the previous segment current again when
+ * that frame had opened the current one. */
+void cryo_vm_pop_segment(cryo_vm *vm, cryo_value *base);
+
+/* Releases the frames above `nframes` (their registers and handlers). */
+void cryo_vm_unwind(cryo_vm *vm, int nframes);
+
+/* Checks the interrupt flag and the operation limit (after vm->ops was incremented). */
+cryo_error_kind cryo_vm_check_ops(cryo_vm *vm);
+
+/* The slow parts of CALLH and CALLV (vm_call.c). *pushed is set when CALLV pushed a script
+ * frame that the dispatch loop must now run. */
+cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cryo_instr x);
+cryo_error_kind cryo_vm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bool *pushed);
+
+/* Host slots of `u` in the VM's context (vm->binding for the VM's own unit). */
+const cryo_binding *cryo_vm_binding(cryo_vm *vm, cryo_unit *u);
+
+/* Raises NOT_FOUND "function not found: name(t1, t2)" from argument types. */
+cryo_error_kind cryo_vm_fn_not_found(cryo_vm *vm, const char *name, size_t len, int argc,
+                                     cryo_value *const *argv);
 
 /* --- operators on values (ops.c): the slow paths behind the VM's fast paths --------------------
  * Each stores an owned result in *out (which the caller then owns; *out is overwritten without

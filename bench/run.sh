@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs the benchmarks: cryo vs Lua 5.4 vs LuaJIT (-joff), then Rhai's scripts.
+# Installs Lua 5.4 and LuaJIT first when running as root. Never part of the test run.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq lua5.4 liblua5.4-dev luajit >/dev/null
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCRYO_BENCH=ON >/dev/null
+cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target bench-lang
+"$build/bench/bench-lang" "$root" "${CRYO_CONFORMANCE_DIR:-$root/../shared/conformance/rhai}"

@@ -1,0 +1,127 @@
+/*
+ * compile.h — internal interface between the compiler's halves: compile.c (driver, scopes,
+ * statements and control flow) and compile_expr.c (expressions, calls, assignments).
+ *
+ * Register discipline: locals occupy registers in declaration order; temporaries live above
+ * them and are freed LIFO by resetting `freereg` to a saved mark. A destination register of
+ * NO_REG means "value not needed".
+ */
+#ifndef CRYO_COMPILE_H
+#define CRYO_COMPILE_H
+
+#include "ast.h"
+#include "unit.h"
+
+#define NO_REG (-1)
+
+/* Expression nesting the compiler accepts: the parser bounds most nesting, but left-leaning
+ * operator chains (`a + b + c + ...`) are built iteratively and can be arbitrarily deep; this
+ * keeps the compiler's recursion (and C stack) bounded. */
+#define CC_MAX_DEPTH (4 * CRYO_MAX_PARSE_DEPTH)
+
+typedef struct cc_local {
+    const char *name;
+    size_t len;
+    uint8_t reg;
+    uint8_t is_const;
+    uint8_t is_cell;
+} cc_local;
+
+typedef struct cc_loop {
+    struct cc_loop *prev;
+    int *breaks; /* pcs of JMPs to patch to the loop's end */
+    int nbreaks, capbreaks;
+    int *conts; /* pcs of JMPs to patch to the continue target */
+    int nconts, capconts;
+    int result_reg; /* where `break v` puts v (a `loop`), or NO_REG */
+    int try_depth;  /* handlers active when the loop started */
+} cc_loop;
+
+typedef struct cc_fn {
+    struct cc_fn *parent;
+    cryo_proto *p;
+    uint32_t capcode, capk, capcaps, capconst;
+    uint8_t *cap_const; /* per capture: the captured variable is a constant */
+    cc_local *locals;
+    int nlocals;
+    uint32_t caplocals;
+    int freereg;
+    int try_depth;   /* TRY handlers active at this point of the code */
+    int catch_depth; /* inside a catch block: `throw;` re-raises */
+    cc_loop *loop;
+    uint8_t is_closure;
+    uint8_t is_main;
+    uint8_t reg_error; /* "expression too complex" already reported */
+} cc_fn;
+
+/* A set of declarations (let, param, for/catch variable, global) captured by some closure,
+ * keyed by (node, slot). */
+typedef struct cc_keyset {
+    const void **p;
+    int *slot;
+    uint32_t cap, n;
+} cc_keyset;
+
+typedef struct cc {
+    const cryo_ast *ast;
+    const cryo_compile_options *opts;
+    const char *source_name;
+    cryo_unit *u;
+    uint32_t capprotos;
+    const cryo_node **fn_nodes; /* parallel to u->fns */
+    cryo_error **errors;
+    int nerrors;
+    bool oom;
+    cc_fn *fs;
+    cc_keyset captured;
+    int nanon;
+    int depth;     /* cc_expr nesting */
+    bool too_deep; /* reported once */
+} cc;
+
+/* How a name resolves. */
+typedef enum { VK_NONE, VK_LOCAL, VK_CELL, VK_UPV } cc_varkind;
+typedef struct cc_var {
+    cc_varkind kind;
+    int index; /* register, or capture index */
+    bool is_const;
+} cc_var;
+
+/* --- compile.c ------------------------------------------------------------------------------ */
+void cc_error(cc *c, const cryo_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cc_emit(cc *c, cryo_instr ins, const cryo_node *n);
+int cc_pc(cc *c);
+void cc_patch(cc *c, int at, int target); /* jump at `at` now goes to `target` */
+int cc_emit_jump(cc *c, cryo_opcode op, int a, const cryo_node *n); /* target patched later */
+void cc_emit_jump_to(cc *c, cryo_opcode op, int a, int target, const cryo_node *n);
+int cc_alloc(cc *c, const cryo_node *n); /* a fresh temp register */
+int cc_alloc_n(cc *c, int count, const cryo_node *n);
+void cc_free_to(cc *c, int mark);
+int cc_const_int(cc *c, int64_t v);
+int cc_const_float(cc *c, double v);
+int cc_const_char(cc *c, uint32_t v);
+int cc_const_str(cc *c, const char *s, size_t len);
+/* Whether `name` is a variable in scope here, without capturing it. */
+bool cc_name_visible(cc *c, const char *name, size_t len);
+cc_var cc_resolve_at(cc *c, const char *name, size_t len, const cryo_node *n);
+void cc_mark_assigned(cc *c, cc_fn *fs, int cap);
+int cc_find_fn(cc *c, const char *name, size_t len, uint32_t arity);
+int cc_host_slot(cc *c, const char *name, size_t len, uint32_t arity);
+void cc_declare(cc *c, const char *name, size_t len, int reg, bool is_const, const void *key,
+                int slot, const cryo_node *n);
+void cc_stmt_block(cc *c, const cryo_node *n, int dst); /* also compile.c: control flow */
+void cc_control(cc *c, const cryo_node *n, int dst);    /* if/switch/loops/try/... */
+void cc_closure(cc *c, const cryo_node *n, int dst);
+
+/* --- compile_expr.c ------------------------------------------------------------------------- */
+/* Compiles `n` so that its value ends up in `dst` (NO_REG: evaluated for effect only). */
+void cc_expr(cc *c, const cryo_node *n, int dst);
+/* Compiles `n` into some register and returns it: a plain local's own register, or a new temp
+ * (free with cc_free_to). */
+int cc_expr_any(cc *c, const cryo_node *n);
+/* True when compiling `n` straight into an existing local's register is safe (the register is
+ * written only after every operand has been read). */
+bool cc_dest_safe(const cryo_node *n);
+
+#endif

@@ -1,0 +1,738 @@
+/*
+ * compile_expr.c — expressions: literals, names, operators, containers, calls and
+ * assignments (including index/property chains, which are read level by level into temps and
+ * written back outward so that value semantics hold: `a.b[i].c = v`, `a[0].push(1)`).
+ */
+#include "compile.h"
+
+#include <string.h>
+
+static int top_or_alloc(cc *c, int dst, const cryo_node *n) {
+    if (dst != NO_REG && dst == c->fs->freereg - 1) return dst;
+    return cc_alloc(c, n);
+}
+
+static void move_to(cc *c, int dst, int src, const cryo_node *n) {
+    if (dst != NO_REG && dst != src) cc_emit(c, CRYO_ABC(OP_MOVE, dst, src, 0), n);
+}
+
+static bool name_is(const cryo_node *n, const char *s) {
+    size_t l = strlen(s);
+    return n->len == l && memcmp(n->name, s, l) == 0;
+}
+
+static bool this_allowed(cc *c, const cryo_node *n) {
+    if (c->fs->is_main) {
+        cc_error(c, n, "'this' can only be used in functions");
+        return false;
+    }
+    c->fs->p->uses_this = 1;
+    return true;
+}
+
+static void emit_errvar(cc *c, const cryo_node *n) {
+    int k = cc_const_str(c, n->name, n->len);
+    cc_emit(c, CRYO_ABX(OP_ERRVAR, 0, k), n);
+}
+
+/* True when `n` may change a plain local while it is evaluated (so an operand read earlier
+ * straight from that local's register would see the new value). */
+static bool has_effects(const cryo_node *n, int depth) {
+    if (!n) return false;
+    if (depth > CC_MAX_DEPTH) return true;
+    switch (n->kind) {
+    case N_ASSIGN:
+    case N_METHOD: return true;
+    case N_UNIT:
+    case N_BOOL:
+    case N_INT:
+    case N_FLOAT:
+    case N_CHAR:
+    case N_STRING:
+    case N_VAR:
+    case N_THIS:
+    case N_CLOSURE: return false;
+    default: break;
+    }
+    if (has_effects(n->a, depth + 1) || has_effects(n->b, depth + 1) ||
+        has_effects(n->c, depth + 1))
+        return true;
+    for (int i = 0; i < n->nlist; i++)
+        if (has_effects(n->list[i], depth + 1)) return true;
+    return false;
+}
+
+bool cc_dest_safe(const cryo_node *n) {
+    switch (n->kind) {
+    case N_UNIT:
+    case N_BOOL:
+    case N_INT:
+    case N_FLOAT:
+    case N_CHAR:
+    case N_STRING:
+    case N_VAR:
+    case N_THIS:
+    case N_UNARY:
+    case N_BINARY:
+    case N_INDEX:
+    case N_FIELD:
+    case N_RANGE:
+    case N_CLOSURE: return true;
+    default: return false;
+    }
+}
+
+int cc_expr_any(cc *c, const cryo_node *n) {
+    if (n->kind == N_VAR) {
+        cc_var v = cc_resolve_at(c, n->name, n->len, n);
+        if (v.kind == VK_LOCAL) return v.index;
+    }
+    int t = cc_alloc(c, n);
+    cc_expr(c, n, t);
+    return t;
+}
+
+/* --- literals and names ----------------------------------------------------------------------- */
+
+static void load_int(cc *c, int dst, int64_t v, const cryo_node *n) {
+    if (v >= -CRYO_SBX_BIAS && v <= 0xFFFF - CRYO_SBX_BIAS)
+        cc_emit(c, CRYO_ASBX(OP_LOADI, dst, (int)v), n);
+    else
+        cc_emit(c, CRYO_ABX(OP_LOADK, dst, cc_const_int(c, v)), n);
+}
+
+static void compile_literal(cc *c, const cryo_node *n, int dst) {
+    if (dst == NO_REG) return;
+    switch (n->kind) {
+    case N_UNIT: cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n); break;
+    case N_BOOL: cc_emit(c, CRYO_ABC(OP_LOADBOOL, dst, n->ival != 0, 0), n); break;
+    case N_INT: load_int(c, dst, n->ival, n); break;
+    case N_FLOAT: cc_emit(c, CRYO_ABX(OP_LOADK, dst, cc_const_float(c, n->fval)), n); break;
+    case N_CHAR: cc_emit(c, CRYO_ABX(OP_LOADK, dst, cc_const_char(c, (uint32_t)n->ival)), n); break;
+    default: cc_emit(c, CRYO_ABX(OP_LOADK, dst, cc_const_str(c, n->name, n->len)), n); break;
+    }
+}
+
+static bool fn_name_exists(cc *c, const char *name, size_t len) {
+    for (uint32_t i = 0; i < c->u->nfns; i++)
+        if (strlen(c->u->fns[i].name) == len && memcmp(c->u->fns[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+/* A script fn's bare name used as a value is a function pointer, as Fn("name"). */
+static void load_fn_ptr(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int a = dst == NO_REG || dst != c->fs->freereg - 1 ? cc_alloc(c, n) : dst;
+    cc_emit(c, CRYO_ABX(OP_LOADK, a, cc_const_str(c, n->name, n->len)), n);
+    cc_emit(c, CRYO_ABC(OP_CALLH, a, 1, 0), n);
+    cc_emit(c, CRYO_EXTRA(cc_host_slot(c, "Fn", 2, 1), 0, CRYO_RECV_NONE), n);
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
+static void compile_var(cc *c, const cryo_node *n, int dst) {
+    cc_var v = cc_resolve_at(c, n->name, n->len, n);
+    switch (v.kind) {
+    case VK_NONE:
+        if (fn_name_exists(c, n->name, n->len))
+            load_fn_ptr(c, n, dst);
+        else
+            emit_errvar(c, n);
+        break;
+    case VK_LOCAL: move_to(c, dst, v.index, n); break;
+    case VK_CELL:
+        if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_GETCELL, dst, v.index, 0), n);
+        break;
+    case VK_UPV:
+        if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_GETUPV, dst, v.index, 0), n);
+        break;
+    }
+}
+
+/* --- operators ----------------------------------------------------------------------------------
+ */
+
+static const uint8_t binop_opcode[] = {
+    [BOP_ADD] = OP_ADD,   [BOP_SUB] = OP_SUB, [BOP_MUL] = OP_MUL,   [BOP_DIV] = OP_DIV,
+    [BOP_MOD] = OP_MOD,   [BOP_POW] = OP_POW, [BOP_SHL] = OP_SHL,   [BOP_SHR] = OP_SHR,
+    [BOP_BAND] = OP_BAND, [BOP_BOR] = OP_BOR, [BOP_BXOR] = OP_BXOR, [BOP_EQ] = OP_EQ,
+    [BOP_NE] = OP_NE,     [BOP_LT] = OP_LT,   [BOP_LE] = OP_LE,     [BOP_GT] = OP_GT,
+    [BOP_GE] = OP_GE,     [BOP_IN] = OP_IN,   [BOP_NOTIN] = OP_IN,
+};
+
+/* True when `r` lies above every live local: a scratch register nobody else reads. */
+static bool is_temp(cc *c, int r) {
+    const cc_fn *fs = c->fs;
+    for (int i = 0; i < fs->nlocals; i++)
+        if (fs->locals[i].reg >= r) return false;
+    return true;
+}
+
+/* dst = ra op b: b is compiled here so that `x + 1` becomes one ADDI. */
+static void emit_binop(cc *c, int op, int dst, int ra, const cryo_node *b, const cryo_node *n) {
+    if (op == BOP_ADD && b->kind == N_INT && b->ival >= -128 && b->ival <= 127) {
+        cc_emit(c, CRYO_ABC(OP_ADDI, dst, ra, (int)b->ival + 128), n);
+        return;
+    }
+    if (op <= BOP_NONE || op > BOP_NOTIN) {
+        cc_error(c, n, "internal error: bad operator %d", op);
+        return;
+    }
+    int mark = c->fs->freereg;
+    int rb;
+    if (dst != ra && b->kind != N_VAR && is_temp(c, dst)) {
+        cc_expr(c, b, dst); /* `n - 1`: the constant in the result register, one register less */
+        rb = dst;
+    } else {
+        rb = cc_expr_any(c, b);
+    }
+    cc_emit(c, CRYO_ABC(binop_opcode[op], dst, ra, rb), n);
+    if (op == BOP_NOTIN) cc_emit(c, CRYO_ABC(OP_NOT, dst, dst, 0), n);
+    cc_free_to(c, mark);
+}
+
+/* Evaluates an operand, into `d` itself when that is a scratch register (so chains such as
+ * a.b.c or a[0][1] reuse one register), else as cc_expr_any. */
+static int operand_into(cc *c, const cryo_node *a, int d, int dst) {
+    if (dst != NO_REG && a->kind != N_VAR && is_temp(c, d)) {
+        cc_expr(c, a, d);
+        return d;
+    }
+    return cc_expr_any(c, a);
+}
+
+static void compile_binary(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    int ra;
+    if (n->a->kind == N_VAR && has_effects(n->b, 0)) {
+        ra = cc_alloc(c, n->a);
+        cc_expr(c, n->a, ra);
+    } else {
+        ra = operand_into(c, n->a, d, dst); /* `a + b + c + ...` in one register */
+    }
+    emit_binop(c, n->op, d, ra, n->b, n);
+    cc_free_to(c, mark);
+}
+
+static void compile_unary(cc *c, const cryo_node *n, int dst) {
+    if (n->op == '-' && n->a->kind == N_INT && n->a->ival != INT64_MIN) {
+        if (dst != NO_REG) load_int(c, dst, -n->a->ival, n);
+        return;
+    }
+    if (n->op == '-' && n->a->kind == N_FLOAT) {
+        if (dst != NO_REG) cc_emit(c, CRYO_ABX(OP_LOADK, dst, cc_const_float(c, -n->a->fval)), n);
+        return;
+    }
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    int r = operand_into(c, n->a, d, dst);
+    if (n->op == '-')
+        cc_emit(c, CRYO_ABC(OP_NEG, d, r, 0), n);
+    else if (n->op == '!')
+        cc_emit(c, CRYO_ABC(OP_NOT, d, r, 0), n);
+    else
+        move_to(c, d, r, n); /* unary plus */
+    cc_free_to(c, mark);
+}
+
+/* a && b / a || b: the result is a's value when it decides, else b's, which must be a bool. */
+static void compile_logic(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    bool is_and = n->kind == N_AND;
+    cc_expr(c, n->a, d);
+    int j = cc_emit_jump(c, is_and ? OP_JMPF : OP_JMPT, d, n);
+    cc_expr(c, n->b, d);
+    cc_emit_jump(c, is_and ? OP_JMPT : OP_JMPF, d, n->b); /* offset 0: a type check only */
+    cc_patch(c, j, cc_pc(c));
+    cc_free_to(c, mark);
+}
+
+/* An open range bound: `..b` starts at 0, `a..` runs to the largest int. */
+static int range_bound(cc *c, const cryo_node *b, int64_t dflt, const cryo_node *n) {
+    if (b) return cc_expr_any(c, b);
+    int r = cc_alloc(c, n);
+    load_int(c, r, dflt, n);
+    return r;
+}
+
+static void compile_pair(cc *c, const cryo_node *n, int dst, int op) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    int ra = n->a ? operand_into(c, n->a, d, dst) : range_bound(c, NULL, 0, n);
+    int rb = range_bound(c, n->b, INT64_MAX, n);
+    cc_emit(c, CRYO_ABC(op, d, ra, rb), n);
+    cc_free_to(c, mark);
+}
+
+/* R[d] = R[obj].name, through GETFIELD when the name's constant fits C, else GETFIELDX. */
+static void emit_getfield(cc *c, int d, int obj, const cryo_node *n) {
+    int k = cc_const_str(c, n->name, n->len);
+    if (k <= 255) {
+        cc_emit(c, CRYO_ABC(OP_GETFIELD, d, obj, k), n);
+        return;
+    }
+    cc_emit(c, CRYO_ABC(OP_GETFIELDX, d, obj, 0), n);
+    cc_emit(c, CRYO_EXTRA(k, 0, CRYO_RECV_NONE), n);
+}
+
+static void emit_setfield(cc *c, int obj, const char *name, size_t len, int v, const cryo_node *n) {
+    int k = cc_const_str(c, name, len);
+    if (k <= 255) {
+        cc_emit(c, CRYO_ABC(OP_SETFIELD, obj, k, v), n);
+        return;
+    }
+    cc_emit(c, CRYO_ABC(OP_SETFIELDX, obj, v, 0), n);
+    cc_emit(c, CRYO_EXTRA(k, 0, CRYO_RECV_NONE), n);
+}
+
+static void compile_field(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    int obj = operand_into(c, n->a, d, dst);
+    emit_getfield(c, d, obj, n);
+    cc_free_to(c, mark);
+}
+
+/* --- containers ----------------------------------------------------------------------------- */
+
+static void compile_array(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    cc_emit(c, CRYO_ABC(OP_NEWARRAY, d, n->nlist > 255 ? 255 : n->nlist, 0), n);
+    for (int i = 0; i < n->nlist; i++) {
+        int m = c->fs->freereg;
+        int r = cc_expr_any(c, n->list[i]);
+        cc_emit(c, CRYO_ABC(OP_APPEND, d, r, 0), n->list[i]);
+        cc_free_to(c, m);
+    }
+    cc_free_to(c, mark);
+}
+
+static void compile_map(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    cc_emit(c, CRYO_ABC(OP_NEWMAP, d, n->nlist > 255 ? 255 : n->nlist, 0), n);
+    for (int i = 0; i < n->nlist; i++) {
+        const cryo_node *e = n->list[i];
+        int m = c->fs->freereg;
+        int r = cc_expr_any(c, e->a);
+        emit_setfield(c, d, e->name, e->len, r, e);
+        cc_free_to(c, m);
+    }
+    cc_free_to(c, mark);
+}
+
+static void compile_interp(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    if (n->nlist == 0) {
+        cc_emit(c, CRYO_ABX(OP_LOADK, d, cc_const_str(c, "", 0)), n);
+        cc_free_to(c, mark);
+        return;
+    }
+    int np = n->nlist > 255 ? 255 : n->nlist;
+    if (np < n->nlist) cc_error(c, n, "too many parts in an interpolated string");
+    int base = cc_alloc_n(c, np, n);
+    for (int i = 0; i < np; i++)
+        cc_expr(c, n->list[i], base + i);
+    cc_emit(c, CRYO_ABC(OP_CONCAT, d, base, np), n);
+    cc_free_to(c, mark);
+}
+
+/* --- calls ---------------------------------------------------------------------------------- */
+
+typedef struct recv_info {
+    int reg;
+    int mode;
+} recv_info;
+
+/* Places args in R[first..]; returns false when there are too many. */
+static bool place_args(cc *c, const cryo_node *n, int skip, int first) {
+    if (n->nlist > 255) {
+        cc_error(c, n, "too many arguments");
+        return false;
+    }
+    for (int i = skip; i < n->nlist; i++) {
+        int r = first + i - skip;
+        if (r >= c->fs->freereg) r = cc_alloc(c, n->list[i]);
+        cc_expr(c, n->list[i], r);
+    }
+    return true;
+}
+
+static void emit_with_extra(cc *c, cryo_opcode op, int a, int b, int index, int recv, int mode,
+                            const cryo_node *n) {
+    cc_emit(c, CRYO_ABC(op, a, b, 0), n);
+    cc_emit(c, CRYO_EXTRA(index, recv, mode), n);
+}
+
+/* `is_shared(x)` / `x.is_shared()`: whether x lives in a cell is known here. */
+static bool compile_is_shared(cc *c, const cryo_node *var, int dst) {
+    if (var->kind != N_VAR) return false;
+    cc_var v = cc_resolve_at(c, var->name, var->len, var);
+    if (v.kind == VK_NONE) return false;
+    if (dst != NO_REG)
+        cc_emit(c, CRYO_ABC(OP_LOADBOOL, dst, v.kind == VK_CELL || v.kind == VK_UPV, 0), var);
+    return true;
+}
+
+static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip);
+
+/* Host functions get a variable first argument by reference, as Rhai passes it: `pad(y, 5, 0)`
+ * changes y. Same layout as a method call on that variable. */
+static bool call_first_by_ref(cc *c, const cryo_node *n, int dst) {
+    if (n->nlist < 1 || n->list[0]->kind != N_VAR) return false;
+    const cryo_node *x = n->list[0];
+    cc_var v = cc_resolve_at(c, x->name, x->len, x);
+    if (v.kind != VK_LOCAL && v.kind != VK_CELL) return false;
+    recv_info r = {v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
+    emit_method(c, n, r, dst, 1);
+    return true;
+}
+
+/* is_def_var("x") / is_def_fn("f", 2) with literal arguments: scopes and fns are known here. */
+static bool compile_is_def(cc *c, const cryo_node *n, int dst) {
+    const cryo_node *a0 = n->nlist > 0 ? n->list[0] : NULL;
+    if (!a0 || a0->kind != N_STRING) return false;
+    bool yes;
+    if (n->nlist == 1 && name_is(n, "is_def_var")) {
+        yes = cc_name_visible(c, a0->name, a0->len);
+    } else if (n->nlist == 2 && name_is(n, "is_def_fn") && n->list[1]->kind == N_INT) {
+        int64_t ar = n->list[1]->ival;
+        yes = ar >= 0 && ar <= 255 && cc_find_fn(c, a0->name, a0->len, (uint32_t)ar) >= 0;
+    } else {
+        return false;
+    }
+    if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_LOADBOOL, dst, yes, 0), n);
+    return true;
+}
+
+static void compile_call(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int argc = n->nlist;
+    if (argc == 1 && name_is(n, "is_shared") && compile_is_shared(c, n->list[0], dst)) return;
+    if (compile_is_def(c, n, dst)) return;
+    cc_var v = cc_resolve_at(c, n->name, n->len, n);
+    if (v.kind == VK_NONE && cc_find_fn(c, n->name, n->len, (uint32_t)argc) < 0 &&
+        call_first_by_ref(c, n, dst))
+        return;
+    int a = top_or_alloc(c, dst, n);
+    if (v.kind != VK_NONE) {
+        const cryo_node var = {
+            .kind = N_VAR, .line = n->line, .column = n->column, .name = n->name, .len = n->len};
+        cc_expr(c, &var, a);
+        place_args(c, n, 0, a + 1);
+        cc_emit(c, CRYO_ABC(OP_CALLV, a, argc, 0), n);
+    } else {
+        place_args(c, n, 0, a);
+        int pi = cc_find_fn(c, n->name, n->len, (uint32_t)argc);
+        if (pi >= 0)
+            emit_with_extra(c, OP_CALL, a, argc, pi, 0, CRYO_RECV_NONE, n);
+        else
+            emit_with_extra(c, OP_CALLH, a, argc, cc_host_slot(c, n->name, n->len, (uint32_t)argc),
+                            0, CRYO_RECV_NONE, n);
+    }
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
+/* Methods that never change their receiver: no write-back after calling them on a temp. */
+static bool is_pure_method(const cryo_node *n) {
+    static const char *const pure[] = {"len",
+                                       "is_empty",
+                                       "contains",
+                                       "index_of",
+                                       "get",
+                                       "keys",
+                                       "values",
+                                       "to_string",
+                                       "to_debug",
+                                       "type_of",
+                                       "sub_string",
+                                       "to_upper",
+                                       "to_lower",
+                                       "starts_with",
+                                       "ends_with",
+                                       "split",
+                                       "to_int",
+                                       "to_float",
+                                       "to_chars",
+                                       "is_odd",
+                                       "is_even",
+                                       "abs",
+                                       "filter",
+                                       "map",
+                                       "reduce",
+                                       "some",
+                                       "all",
+                                       "find",
+                                       "find_map",
+                                       "fold",
+                                       "trim_start_matches",
+                                       "to_blob",
+                                       "start",
+                                       "end",
+                                       "is_inclusive",
+                                       "is_exclusive",
+                                       "tag",
+                                       "bytes",
+                                       "call",
+                                       NULL};
+    for (int i = 0; pure[i]; i++)
+        if (name_is(n, pure[i])) return true;
+    return false;
+}
+
+/* Emits the call itself once the receiver is known; the arguments are n->list[skip..]. */
+static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
+    int mark = c->fs->freereg;
+    int argc = n->nlist - skip;
+    int a = top_or_alloc(c, dst, n);
+    int pi = skip ? -1 : cc_find_fn(c, n->name, n->len, (uint32_t)argc);
+    if (pi >= 0) {
+        place_args(c, n, skip, a);
+        emit_with_extra(c, OP_CALL, a, argc, pi, r.reg, r.mode, n);
+    } else {
+        place_args(c, n, skip, a + 1);
+        emit_with_extra(c, OP_CALLH, a, argc + 1,
+                        cc_host_slot(c, n->name, n->len, (uint32_t)argc + 1), r.reg, r.mode, n);
+    }
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
+/* --- places: variables, `this`, and index/property chains rooted at them ---------------------- */
+
+/* Called with a register holding the current value of a place; may change that register's
+ * value, which the caller then writes back. */
+typedef struct place_op {
+    void (*fn)(cc *c, struct place_op *op, int reg);
+    const cryo_node *node; /* the assignment or method call */
+    int dst;
+    bool store_only; /* the op ignores the current value: no need to load it */
+} place_op;
+
+static bool is_place(const cryo_node *n) {
+    while (n->kind == N_INDEX || n->kind == N_FIELD)
+        n = n->a;
+    return n->kind == N_VAR || n->kind == N_THIS;
+}
+
+static void const_error(cc *c, const cryo_node *at, const cryo_node *var) {
+    cc_error(c, at, "cannot assign to constant '%.*s'", (int)var->len, var->name);
+}
+
+/* Runs `op` on the place `p` and writes the result back into it. */
+static void update_place(cc *c, const cryo_node *p, place_op *op);
+
+typedef struct level_op {
+    place_op base;
+    const cryo_node *level; /* N_INDEX / N_FIELD whose container is being updated */
+    place_op *inner;
+} level_op;
+
+static void level_fn(cc *c, place_op *po, int obj) {
+    level_op *lo = (level_op *)po;
+    const cryo_node *lv = lo->level;
+    int key = -1;
+    if (lv->kind == N_INDEX) key = cc_expr_any(c, lv->b);
+    int t = cc_alloc(c, lv);
+    if (lv->kind == N_INDEX)
+        cc_emit(c, CRYO_ABC(OP_GETINDEX, t, obj, key), lv);
+    else
+        emit_getfield(c, t, obj, lv);
+    lo->inner->fn(c, lo->inner, t);
+    if (lv->kind == N_INDEX)
+        cc_emit(c, CRYO_ABC(OP_SETINDEX, obj, key, t), lv);
+    else
+        emit_setfield(c, obj, lv->name, lv->len, t, lv);
+}
+
+static void update_place(cc *c, const cryo_node *p, place_op *op) {
+    int mark = c->fs->freereg;
+    if (p->kind == N_INDEX || p->kind == N_FIELD) {
+        level_op lo = {{level_fn, op->node, op->dst, false}, p, op};
+        update_place(c, p->a, &lo.base);
+    } else if (p->kind == N_THIS) {
+        if (this_allowed(c, p)) {
+            int t = cc_alloc(c, p);
+            if (!op->store_only) cc_emit(c, CRYO_ABC(OP_THIS, t, 0, 0), p);
+            op->fn(c, op, t);
+            cc_emit(c, CRYO_ABC(OP_SETTHIS, t, 0, 0), p);
+        }
+    } else if (p->kind == N_VAR) {
+        cc_var v = cc_resolve_at(c, p->name, p->len, p);
+        if (v.is_const && op->node->kind == N_ASSIGN) const_error(c, op->node, p);
+        if (v.kind == VK_NONE) {
+            emit_errvar(c, p);
+        } else if (v.kind == VK_LOCAL) {
+            op->fn(c, op, v.index);
+        } else {
+            int t = cc_alloc(c, p);
+            bool cell = v.kind == VK_CELL;
+            if (!op->store_only)
+                cc_emit(c, CRYO_ABC(cell ? OP_GETCELL : OP_GETUPV, t, v.index, 0), p);
+            op->fn(c, op, t);
+            if (cell)
+                cc_emit(c, CRYO_ABC(OP_SETCELL, v.index, t, 0), p);
+            else {
+                cc_emit(c, CRYO_ABC(OP_SETUPV, t, v.index, 0), p);
+                cc_mark_assigned(c, c->fs, v.index);
+            }
+        }
+    } else {
+        int t = cc_expr_any(c, p); /* a temporary: changes are not kept */
+        op->fn(c, op, t);
+    }
+    cc_free_to(c, mark);
+}
+
+/* --- method calls ------------------------------------------------------------------------------
+ */
+
+static void method_on_reg(cc *c, place_op *po, int reg) {
+    emit_method(c, po->node, (recv_info){reg, CRYO_RECV_REG}, po->dst, 0);
+}
+
+static void compile_method(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    const cryo_node *recv = n->a;
+    if (n->nlist == 0 && name_is(n, "is_shared") && compile_is_shared(c, recv, dst)) return;
+    /* f.call(): a direct call. With arguments, `x.call(f, ..)` may bind `this` = x (Rhai), which
+     * only the host `call` can tell at run time: it gets x by reference below. */
+    if (name_is(n, "call") && n->nlist == 0) {
+        int a = top_or_alloc(c, dst, n);
+        cc_expr(c, recv, a);
+        cc_emit(c, CRYO_ABC(OP_CALLV, a, n->nlist, 0), n);
+        move_to(c, dst, a, n);
+        cc_free_to(c, mark);
+        return;
+    }
+    bool pure = is_pure_method(n) && cc_find_fn(c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    recv_info r = {0, CRYO_RECV_REG};
+    if (recv->kind == N_VAR) {
+        cc_var v = cc_resolve_at(c, recv->name, recv->len, recv);
+        if (v.kind == VK_LOCAL || v.kind == VK_CELL) {
+            r = (recv_info){v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
+            emit_method(c, n, r, dst, 0);
+            cc_free_to(c, mark);
+            return;
+        }
+    } else if (recv->kind == N_THIS) {
+        if (this_allowed(c, recv)) emit_method(c, n, (recv_info){0, CRYO_RECV_THIS}, dst, 0);
+        cc_free_to(c, mark);
+        return;
+    }
+    if (!pure && is_place(recv)) {
+        place_op po = {method_on_reg, n, dst, false};
+        update_place(c, recv, &po);
+    } else {
+        r.reg = cc_expr_any(c, recv);
+        emit_method(c, n, r, dst, 0);
+    }
+    cc_free_to(c, mark);
+}
+
+/* --- assignment ------------------------------------------------------------------------------ */
+
+/* R[reg] = value (or R[reg] op= value). */
+static void assign_value(cc *c, const cryo_node *n, int reg) {
+    if (n->op) {
+        emit_binop(c, n->op, reg, reg, n->b, n);
+    } else if (cc_dest_safe(n->b)) {
+        cc_expr(c, n->b, reg);
+    } else {
+        int mark = c->fs->freereg;
+        int t = cc_alloc(c, n->b);
+        cc_expr(c, n->b, t);
+        move_to(c, reg, t, n);
+        cc_free_to(c, mark);
+    }
+}
+
+static void assign_whole(cc *c, place_op *po, int reg) {
+    assign_value(c, po->node, reg);
+}
+
+/* The deepest level: the container is in R[obj]; store the value at the key. */
+static void assign_leaf(cc *c, place_op *po, int obj) {
+    const cryo_node *n = po->node, *t = n->a;
+    int key = -1;
+    if (t->kind == N_INDEX) key = cc_expr_any(c, t->b);
+    int v;
+    if (n->op) {
+        v = cc_alloc(c, n);
+        if (t->kind == N_INDEX)
+            cc_emit(c, CRYO_ABC(OP_GETINDEX, v, obj, key), t);
+        else
+            emit_getfield(c, v, obj, t);
+        emit_binop(c, n->op, v, v, n->b, n);
+    } else {
+        v = cc_expr_any(c, n->b);
+    }
+    if (t->kind == N_INDEX)
+        cc_emit(c, CRYO_ABC(OP_SETINDEX, obj, key, v), n);
+    else
+        emit_setfield(c, obj, t->name, t->len, v, n);
+}
+
+static void compile_assign(cc *c, const cryo_node *n, int dst) {
+    const cryo_node *t = n->a;
+    if (t->kind == N_VAR || t->kind == N_THIS) {
+        place_op po = {assign_whole, n, NO_REG, n->op == 0};
+        update_place(c, t, &po);
+    } else if (t->kind == N_INDEX || t->kind == N_FIELD) {
+        place_op po = {assign_leaf, n, NO_REG, false};
+        update_place(c, t->a, &po);
+    } else {
+        cc_error(c, n, "invalid assignment target");
+    }
+    if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
+}
+
+/* --- dispatch ------------------------------------------------------------------------------- */
+
+static void expr_node(cc *c, const cryo_node *n, int dst);
+
+void cc_expr(cc *c, const cryo_node *n, int dst) {
+    if (c->depth >= CC_MAX_DEPTH) {
+        if (!c->too_deep) cc_error(c, n, "expression nested too deeply");
+        c->too_deep = true;
+        return;
+    }
+    c->depth++;
+    expr_node(c, n, dst);
+    c->depth--;
+}
+
+static void expr_node(cc *c, const cryo_node *n, int dst) {
+    switch (n->kind) {
+    case N_UNIT:
+    case N_BOOL:
+    case N_INT:
+    case N_FLOAT:
+    case N_CHAR:
+    case N_STRING: compile_literal(c, n, dst); break;
+    case N_INTERP: compile_interp(c, n, dst); break;
+    case N_ARRAY: compile_array(c, n, dst); break;
+    case N_MAP: compile_map(c, n, dst); break;
+    case N_VAR: compile_var(c, n, dst); break;
+    case N_THIS:
+        if (this_allowed(c, n) && dst != NO_REG) cc_emit(c, CRYO_ABC(OP_THIS, dst, 0, 0), n);
+        break;
+    case N_UNARY: compile_unary(c, n, dst); break;
+    case N_BINARY: compile_binary(c, n, dst); break;
+    case N_AND:
+    case N_OR: compile_logic(c, n, dst); break;
+    case N_ASSIGN: compile_assign(c, n, dst); break;
+    case N_INDEX: compile_pair(c, n, dst, OP_GETINDEX); break;
+    case N_FIELD: compile_field(c, n, dst); break;
+    case N_RANGE: compile_pair(c, n, dst, n->ival ? OP_RANGEI : OP_RANGE); break;
+    case N_CALL: compile_call(c, n, dst); break;
+    case N_METHOD: compile_method(c, n, dst); break;
+    default: cc_control(c, n, dst); break;
+    }
+}

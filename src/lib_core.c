@@ -1,0 +1,577 @@
+/*
+ * lib_core.c — the core of the standard library: print/debug, type_of, conversions to text,
+ * function values (Fn, call, curry), ranges; the helpers the other lib_*.c files share; and
+ * the dispatchers for names that several types answer (len, contains, index_of, ...).
+ */
+#include "lib.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* --- errors and argument checks --------------------------------------------------------------- */
+
+cryo_error_kind cryo_lib_nofn(cryo_vm *vm, const char *name, int argc, cryo_value **argv) {
+    char buf[256];
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && n < sizeof buf - 1; i++) {
+        int w = snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", cv_type_name(*argv[i]));
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "function not found: %s(%s)", name, buf);
+}
+
+cryo_error_kind cryo_lib_int_arg(cryo_vm *vm, const char *fname, const char *what, cryo_value v,
+                                 int64_t *out) {
+    if (v.type != CRYO_T_INT)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: %s must be an i64, got %s", fname, what,
+                             cv_type_name(v));
+    *out = v.as.i;
+    return CRYO_OK;
+}
+
+static bool valid_fn_name(const char *s, size_t len) {
+    if (len == 0 || !(s[0] == '_' || ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))) return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!(c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')))
+            return false;
+    }
+    return true;
+}
+
+static cryo_error_kind make_named_fn(cryo_vm *vm, const cryo_string *name, cryo_value *out) {
+    if (!valid_fn_name(name->data, name->len))
+        return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "invalid function name: '%s'", name->data);
+    cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_NAMED, 0);
+    if (!f) return cryo_vm_raise_oom(vm);
+    f->name = cv_string_new(&vm->heap, name->data, name->len);
+    if (!f->name) {
+        cv_free_obj(&vm->heap, &f->h);
+        return cryo_vm_raise_oom(vm);
+    }
+    *out = cv_from_obj(&f->h);
+    return CRYO_OK;
+}
+
+cryo_error_kind cryo_lib_fn_arg(cryo_vm *vm, const char *fname, cryo_value v, cryo_value *out) {
+    if (v.type == CRYO_T_FN) {
+        cv_retain(v);
+        *out = v;
+        return CRYO_OK;
+    }
+    if (v.type == CRYO_T_STRING) return make_named_fn(vm, cv_str(v), out);
+    return cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: expected a function, got %s", fname,
+                         cv_type_name(v));
+}
+
+cryo_error_kind cryo_lib_ret_string(cryo_vm *vm, cryo_value *ret, const char *p, size_t len) {
+    cryo_error_kind k = cryo_vm_check_string(vm, len);
+    if (k) return k;
+    cryo_string *s = cv_string_new(&vm->heap, p, len);
+    if (!s) return cryo_vm_raise_oom(vm);
+    cv_set(&vm->heap, ret, cv_from_obj(&s->h));
+    return CRYO_OK;
+}
+
+cryo_error_kind cryo_lib_set_string(cryo_vm *vm, cryo_value *slot, const char *p, size_t len) {
+    return cryo_lib_ret_string(vm, slot, p, len);
+}
+
+cryo_error_kind cryo_lib_unique(cryo_vm *vm, cryo_value *slot) {
+    return cv_make_unique(&vm->heap, slot) ? CRYO_OK : cryo_vm_raise_oom(vm);
+}
+
+cryo_error_kind cryo_lib_truthy(cryo_vm *vm, const char *fname, cryo_value v, bool *out) {
+    if (v.type != CRYO_T_BOOL)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: the function must return a bool, got %s",
+                             fname, cv_type_name(v));
+    *out = v.as.b;
+    return CRYO_OK;
+}
+
+void cryo_lib_offset_len(size_t length, int64_t start, int64_t len, size_t *ostart, size_t *olen) {
+    size_t s;
+    if (start < 0) {
+        uint64_t abs = (uint64_t)0 - (uint64_t)start;
+        s = abs > length ? 0 : length - (size_t)abs;
+    } else if ((uint64_t)start >= length) {
+        *ostart = length;
+        *olen = 0;
+        return;
+    } else {
+        s = (size_t)start;
+    }
+    *ostart = s;
+    if (len <= 0)
+        *olen = 0;
+    else
+        *olen = (uint64_t)len > length - s ? length - s : (size_t)len;
+}
+
+void cryo_lib_range_span(size_t length, const cryo_range *r, size_t *ostart, size_t *olen) {
+    int64_t a = r->start < 0 ? 0 : r->start, b = r->end;
+    if (r->h.extra && b < INT64_MAX) b++;
+    if ((uint64_t)a >= length || b <= a) {
+        *ostart = a < 0 || (uint64_t)a >= length ? length : (size_t)a;
+        *olen = 0;
+        return;
+    }
+    *ostart = (size_t)a;
+    *olen = (uint64_t)b > length ? length - (size_t)a : (size_t)(b - a);
+}
+
+/* --- calling script functions ----------------------------------------------------------------- */
+
+int cryo_lib_fn_arity(cryo_vm *vm, cryo_value fn, const int *prefer, int nprefer) {
+    if (fn.type != CRYO_T_FN) return -1;
+    cryo_fn *f = cv_fn(fn);
+    if (f->h.extra == CRYO_FN_SCRIPT) {
+        if (!f->unit || f->proto >= f->unit->nprotos) return -1;
+        return (int)f->unit->protos[f->proto]->nparams - (int)f->ncurry;
+    }
+    if (!vm->unit || !f->name) return -1;
+    for (int i = 0; i < nprefer; i++) {
+        uint32_t arity = (uint32_t)(prefer[i] + f->ncurry);
+        if (cryo_unit_find_fn(vm->unit, f->name->data, f->name->len, arity) >= 0) return prefer[i];
+    }
+    return -1;
+}
+
+static cryo_error_kind call_this(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
+                                 const cryo_value *argv, cryo_value *ret) {
+    return cryo_vm_call_method(vm, fn, this_ref, argc, argv, ret);
+}
+
+cryo_error_kind cryo_lib_call_item(cryo_vm *vm, cryo_value fn, cryo_value *item, int64_t index,
+                                   cryo_value *ret) {
+    static const int prefer[] = {1, 2, 0};
+    int arity = cryo_lib_fn_arity(vm, fn, prefer, 3);
+    cryo_value args[2] = {*item, cryo_int(index)};
+    if (arity == 0) return call_this(vm, fn, item, 0, NULL, ret);
+    return cryo_vm_call_value(vm, fn, arity == 2 ? 2 : 1, args, ret);
+}
+
+cryo_error_kind cryo_lib_call_extra(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *args,
+                                    cryo_value extra, cryo_value *ret) {
+    int prefer[2] = {argc, argc + 1};
+    int arity = cryo_lib_fn_arity(vm, fn, prefer, 2);
+    if (arity != argc + 1) return cryo_vm_call_value(vm, fn, argc, args, ret);
+    cryo_value buf[8];
+    if (argc > 7) return cryo_vm_call_value(vm, fn, argc, args, ret);
+    memcpy(buf, args, (size_t)argc * sizeof *buf);
+    buf[argc] = extra;
+    return cryo_vm_call_value(vm, fn, argc + 1, buf, ret);
+}
+
+/* --- print, debug, text forms ----------------------------------------------------------------- */
+
+static cryo_error_kind repr(cryo_vm *vm, cryo_value v, bool debug, cryo_string **out) {
+    cryo_string *s = cv_string_new_cap(&vm->heap, 16);
+    if (!s) return cryo_vm_raise_oom(vm);
+    if (!cv_append_repr(&vm->heap, &s, v, debug)) {
+        cv_release(&vm->heap, cv_from_obj(&s->h));
+        return cryo_vm_raise_oom(vm);
+    }
+    cryo_error_kind k = cryo_vm_check_string(vm, s->len);
+    if (k) {
+        cv_release(&vm->heap, cv_from_obj(&s->h));
+        return k;
+    }
+    *out = s;
+    return CRYO_OK;
+}
+
+static cryo_error_kind out_text(cryo_vm *vm, cryo_value v, bool debug) {
+    cryo_string *s;
+    cryo_error_kind k = repr(vm, v, debug, &s);
+    if (k) return k;
+    if (debug)
+        cryo_vm_debug(vm, s->data, s->len);
+    else
+        cryo_vm_print(vm, s->data, s->len);
+    cv_release(&vm->heap, cv_from_obj(&s->h));
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_print) {
+    (void)ud, (void)ret;
+    if (argc == 0) {
+        cryo_vm_print(vm, "", 0);
+        return CRYO_OK;
+    }
+    return out_text(vm, *argv[0], false);
+}
+
+static CRYO_LIB_FN(core_debug) {
+    (void)ud, (void)ret;
+    if (argc == 0) {
+        cryo_vm_debug(vm, "", 0);
+        return CRYO_OK;
+    }
+    return out_text(vm, *argv[0], true);
+}
+
+static cryo_error_kind text_of(cryo_vm *vm, cryo_value v, bool debug, cryo_value *ret) {
+    if (!debug && v.type == CRYO_T_STRING) {
+        cv_retain(v);
+        cv_set(&vm->heap, ret, v);
+        return CRYO_OK;
+    }
+    cryo_string *s;
+    cryo_error_kind k = repr(vm, v, debug, &s);
+    if (k) return k;
+    cv_set(&vm->heap, ret, cv_from_obj(&s->h));
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_to_string) {
+    (void)ud, (void)argc;
+    return text_of(vm, *argv[0], false, ret);
+}
+
+static CRYO_LIB_FN(core_to_debug) {
+    (void)ud, (void)argc;
+    return text_of(vm, *argv[0], true, ret);
+}
+
+static CRYO_LIB_FN(core_type_of) {
+    (void)ud, (void)argc;
+    const char *t = cv_type_name(*argv[0]);
+    return cryo_lib_ret_string(vm, ret, t, strlen(t));
+}
+
+static CRYO_LIB_FN(core_is_shared) {
+    (void)vm, (void)ud, (void)argc, (void)argv;
+    /* A captured variable's cell never reaches a host function, so nothing looks shared. */
+    *ret = cryo_bool(false);
+    return CRYO_OK;
+}
+
+/* --- function values -------------------------------------------------------------------------- */
+
+static CRYO_LIB_FN(core_fn) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "Fn", argc, argv);
+    return make_named_fn(vm, cv_str(*argv[0]), ret);
+}
+
+/* call(f, args..) calls f; x.call(f, args..) calls f with this = x. */
+static CRYO_LIB_FN(core_call) {
+    (void)ud;
+    if (argc < 1) return cryo_lib_nofn(vm, "call", argc, argv);
+    cryo_value args[64];
+    int first = argv[0]->type == CRYO_T_FN ? 1 : 2;
+    if (first == 2 && (argc < 2 || argv[1]->type != CRYO_T_FN))
+        return cryo_lib_nofn(vm, "call", argc, argv);
+    int n = argc - first;
+    if (n > 64) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "call: too many arguments");
+    for (int i = 0; i < n; i++)
+        args[i] = *argv[first + i];
+    if (first == 1) return cryo_vm_call_value(vm, *argv[0], n, args, ret);
+    return call_this(vm, *argv[1], argv[0], n, args, ret);
+}
+
+static CRYO_LIB_FN(core_curry) {
+    (void)ud;
+    if (argc < 1 || argv[0]->type != CRYO_T_FN) return cryo_lib_nofn(vm, "curry", argc, argv);
+    cryo_fn *f = cv_fn(*argv[0]);
+    int add = argc - 1;
+    if ((int)f->ncurry + add > 255)
+        return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "curry: too many curried arguments");
+    size_t nc = (size_t)f->ncurry + (size_t)add;
+    cryo_value *curry = nc ? cv_alloc(&vm->heap, nc * sizeof(cryo_value)) : NULL;
+    if (nc && !curry) return cryo_vm_raise_oom(vm);
+    cryo_fn *g = cv_fn_new(&vm->heap, (cryo_fn_kind)f->h.extra, f->ncaps);
+    if (!g) {
+        if (curry) cv_free(&vm->heap, curry, nc * sizeof(cryo_value));
+        return cryo_vm_raise_oom(vm);
+    }
+    g->curry = curry;
+    g->unit = f->unit ? cryo_unit_retain(f->unit) : NULL;
+    g->proto = f->proto;
+    g->name = f->name;
+    if (g->name && !(g->name->h.flags & CRYO_OBJ_SHARED)) g->name->h.rc++;
+    for (uint16_t i = 0; i < f->ncaps; i++) {
+        g->caps[i] = f->caps[i];
+        g->caps[i]->h.rc++;
+    }
+    for (uint16_t i = 0; i < f->ncurry; i++) {
+        g->curry[i] = f->curry[i];
+        cv_retain(g->curry[i]);
+    }
+    for (int i = 0; i < add; i++) {
+        g->curry[f->ncurry + i] = *argv[1 + i];
+        cv_retain(g->curry[f->ncurry + i]);
+    }
+    g->ncurry = (uint16_t)nc;
+    cv_set(&vm->heap, ret, cv_from_obj(&g->h));
+    return CRYO_OK;
+}
+
+/* --- ranges ----------------------------------------------------------------------------------- */
+
+static uint64_t range_count(const cryo_range *r) {
+    if (r->end < r->start || (r->end == r->start && !r->h.extra)) return 0;
+    return (uint64_t)r->end - (uint64_t)r->start + (r->h.extra ? 1 : 0);
+}
+
+CRYO_LIB_FN(cryo_range_len) {
+    (void)vm, (void)ud, (void)argc;
+    uint64_t n = range_count(cv_range(*argv[0]));
+    *ret = cryo_int(n > INT64_MAX ? INT64_MAX : (int64_t)n);
+    return CRYO_OK;
+}
+
+CRYO_LIB_FN(cryo_range_is_empty) {
+    (void)vm, (void)ud, (void)argc;
+    *ret = cryo_bool(range_count(cv_range(*argv[0])) == 0);
+    return CRYO_OK;
+}
+
+CRYO_LIB_FN(cryo_range_contains) {
+    (void)ud;
+    const cryo_range *r = cv_range(*argv[0]);
+    if (argv[1]->type != CRYO_T_INT) return cryo_lib_nofn(vm, "contains", argc, argv);
+    int64_t x = argv[1]->as.i;
+    *ret = cryo_bool(x >= r->start && (r->h.extra ? x <= r->end : x < r->end));
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_range_start) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "start", argc, argv);
+    *ret = cryo_int(cv_range(*argv[0])->start);
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_range_end) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "end", argc, argv);
+    *ret = cryo_int(cv_range(*argv[0])->end);
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_is_inclusive) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "is_inclusive", argc, argv);
+    *ret = cryo_bool(cv_range(*argv[0])->h.extra != 0);
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_is_exclusive) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "is_exclusive", argc, argv);
+    *ret = cryo_bool(cv_range(*argv[0])->h.extra == 0);
+    return CRYO_OK;
+}
+
+/* range(a, b, step) for ints: the values as an array (a range value only steps by 1). */
+static cryo_error_kind int_steps(cryo_vm *vm, int64_t a, int64_t b, int64_t step, cryo_value *ret) {
+    uint64_t n = 0;
+    if (step > 0 && a < b)
+        n = ((uint64_t)b - (uint64_t)a - 1) / (uint64_t)step + 1;
+    else if (step < 0 && a > b)
+        n = ((uint64_t)a - (uint64_t)b - 1) / ((uint64_t)0 - (uint64_t)step) + 1;
+    cryo_error_kind k = cryo_vm_check_array(vm, n);
+    if (k) return k;
+    if (n > UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
+    cryo_array *arr = cv_array_new(&vm->heap, (size_t)n);
+    if (!arr) return cryo_vm_raise_oom(vm);
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t x = (int64_t)((uint64_t)a + i * (uint64_t)step);
+        if (!cv_array_push(&vm->heap, arr, cryo_int(x))) {
+            cv_release(&vm->heap, cv_from_obj(&arr->h));
+            return cryo_vm_raise_oom(vm);
+        }
+    }
+    cv_set(&vm->heap, ret, cv_from_obj(&arr->h));
+    return CRYO_OK;
+}
+
+static cryo_error_kind float_steps(cryo_vm *vm, double a, double b, double step, cryo_value *ret) {
+    if (step == 0 || step != step)
+        return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "range: step cannot be zero");
+    /* Bound the steps up front: a tiny step would otherwise loop (almost) forever. */
+    double steps = (b - a) / step;
+    if (steps > 4294967295.0)
+        return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
+    uint64_t max = steps > 0 ? (uint64_t)steps + 1 : 0;
+    cryo_array *arr = cv_array_new(&vm->heap, 0);
+    if (!arr) return cryo_vm_raise_oom(vm);
+    double x = a;
+    for (uint64_t i = 0; i < max && (step > 0 ? x < b : x > b); i++, x += step) {
+        cryo_error_kind k = cryo_vm_check_array(vm, (size_t)arr->len + 1);
+        if (!k && arr->len >= UINT32_MAX - 1)
+            k = cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
+        if (!k && !cv_array_push(&vm->heap, arr, cryo_float(x))) k = cryo_vm_raise_oom(vm);
+        if (k) {
+            cv_release(&vm->heap, cv_from_obj(&arr->h));
+            return k;
+        }
+    }
+    cv_set(&vm->heap, ret, cv_from_obj(&arr->h));
+    return CRYO_OK;
+}
+
+static bool is_num(cryo_value v) {
+    return v.type == CRYO_T_INT || v.type == CRYO_T_FLOAT;
+}
+static double num(cryo_value v) {
+    return v.type == CRYO_T_INT ? (double)v.as.i : v.as.f;
+}
+
+static CRYO_LIB_FN(core_range) {
+    (void)ud;
+    cryo_value a = *argv[0], b = *argv[1];
+    if (a.type == CRYO_T_INT && b.type == CRYO_T_INT) {
+        if (argc == 3 && argv[2]->type == CRYO_T_INT) {
+            if (argv[2]->as.i == 0)
+                return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "range: step cannot be zero");
+            if (argv[2]->as.i != 1) return int_steps(vm, a.as.i, b.as.i, argv[2]->as.i, ret);
+        }
+        if (argc == 2 || argv[2]->type == CRYO_T_INT) {
+            cryo_range *r =
+                cv_range_new(&vm->heap, a.as.i, b.as.i < a.as.i ? a.as.i : b.as.i, false);
+            if (!r) return cryo_vm_raise_oom(vm);
+            cv_set(&vm->heap, ret, cv_from_obj(&r->h));
+            return CRYO_OK;
+        }
+    }
+    if (argc == 3 && is_num(a) && is_num(b) && is_num(*argv[2]) &&
+        (a.type == CRYO_T_FLOAT || b.type == CRYO_T_FLOAT || argv[2]->type == CRYO_T_FLOAT))
+        return float_steps(vm, num(a), num(b), num(*argv[2]), ret);
+    return cryo_lib_nofn(vm, "range", argc, argv);
+}
+
+/* --- time
+ * ------------------------------------------------------------------------------------------ */
+
+/* cryo has no timestamp type: timestamp() is the monotonic clock in seconds (an f64), and
+ * t.elapsed the seconds since t, which is all that Rhai's scripts do with them. */
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static CRYO_LIB_FN(core_timestamp) {
+    (void)vm, (void)ud, (void)argc, (void)argv;
+    *ret = cryo_float(now_seconds());
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(core_elapsed) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_FLOAT) return cryo_lib_nofn(vm, "elapsed", argc, argv);
+    *ret = cryo_float(now_seconds() - argv[0]->as.f);
+    return CRYO_OK;
+}
+
+/* --- dispatchers for shared names ------------------------------------------------------------- */
+
+typedef struct dispatch {
+    const char *name;
+    cryo_host_fn by_type[CRYO_T__COUNT];
+} dispatch;
+
+static cryo_error_kind dispatch_fn(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                   cryo_value *ret) {
+    const dispatch *d = ud;
+    if (argc < 1) return cryo_lib_nofn(vm, d->name, argc, argv);
+    cryo_host_fn f = argv[0]->type < CRYO_T__COUNT ? d->by_type[argv[0]->type] : NULL;
+    if (!f) return cryo_lib_nofn(vm, d->name, argc, argv);
+    return f(vm, NULL, argc, argv, ret);
+}
+
+#define S                     CRYO_T_STRING
+#define A                     CRYO_T_ARRAY
+#define M                     CRYO_T_MAP
+#define R                     CRYO_T_RANGE
+#define C                     CRYO_T_CHAR
+#define DISPATCH(id, nm, ...) static const dispatch id = {nm, {__VA_ARGS__}}
+DISPATCH(
+    d_len,
+    "len", [S] = cryo_str_len, [A] = cryo_arr_len, [M] = cryo_map_len_fn, [R] = cryo_range_len);
+DISPATCH(d_is_empty, "is_empty", [S] = cryo_str_is_empty, [A] = cryo_arr_is_empty,
+         [M] = cryo_map_is_empty, [R] = cryo_range_is_empty);
+DISPATCH(d_contains, "contains", [S] = cryo_str_contains, [A] = cryo_arr_contains,
+         [M] = cryo_map_contains, [R] = cryo_range_contains);
+DISPATCH(d_index_of, "index_of", [S] = cryo_str_index_of, [A] = cryo_arr_index_of);
+DISPATCH(d_clear, "clear", [S] = cryo_str_clear, [A] = cryo_arr_clear, [M] = cryo_map_clear);
+DISPATCH(d_truncate, "truncate", [S] = cryo_str_truncate, [A] = cryo_arr_truncate);
+DISPATCH(d_pad, "pad", [S] = cryo_str_pad, [A] = cryo_arr_pad);
+DISPATCH(d_pop, "pop", [S] = cryo_str_pop, [A] = cryo_arr_pop);
+DISPATCH(d_push, "push", [S] = cryo_str_append, [A] = cryo_arr_push);
+DISPATCH(d_append, "append", [S] = cryo_str_append, [A] = cryo_arr_append);
+DISPATCH(d_remove,
+         "remove", [S] = cryo_str_remove, [A] = cryo_arr_remove, [M] = cryo_map_remove_fn);
+DISPATCH(d_get, "get", [S] = cryo_str_get, [A] = cryo_arr_get, [M] = cryo_map_get);
+DISPATCH(d_set, "set", [S] = cryo_str_set, [A] = cryo_arr_set, [M] = cryo_map_set_fn);
+DISPATCH(d_split, "split", [S] = cryo_str_split, [A] = cryo_arr_split);
+DISPATCH(d_insert, "insert", [A] = cryo_arr_insert);
+DISPATCH(d_reverse, "reverse", [S] = cryo_str_reverse, [A] = cryo_arr_reverse);
+DISPATCH(d_filter, "filter", [A] = cryo_arr_filter, [M] = cryo_map_filter);
+DISPATCH(d_drain, "drain", [A] = cryo_arr_drain, [M] = cryo_map_drain);
+DISPATCH(d_retain, "retain", [A] = cryo_arr_retain, [M] = cryo_map_retain);
+DISPATCH(d_to_upper, "to_upper", [S] = cryo_str_to_upper, [C] = cryo_char_to_upper);
+DISPATCH(d_to_lower, "to_lower", [S] = cryo_str_to_lower, [C] = cryo_char_to_lower);
+#undef S
+#undef A
+#undef M
+#undef R
+#undef C
+
+#define D(name, arity, d)                                                                          \
+    { name, arity, dispatch_fn, (void *)&d }
+
+const cryo_libreg cryo_lib_core[] = {
+    {"print", 0, core_print, NULL},
+    {"print", 1, core_print, NULL},
+    {"debug", 0, core_debug, NULL},
+    {"debug", 1, core_debug, NULL},
+    {"to_string", 1, core_to_string, NULL},
+    {"to_debug", 1, core_to_debug, NULL},
+    {"type_of", 1, core_type_of, NULL},
+    {"is_shared", 1, core_is_shared, NULL},
+    {"Fn", 1, core_fn, NULL},
+    {"call", -1, core_call, NULL},
+    {"curry", -1, core_curry, NULL},
+    {"range", 2, core_range, NULL},
+    {"range", 3, core_range, NULL},
+    {"start", 1, core_range_start, NULL},
+    {"end", 1, core_range_end, NULL},
+    {"is_inclusive", 1, core_is_inclusive, NULL},
+    {"is_exclusive", 1, core_is_exclusive, NULL},
+    {"timestamp", 0, core_timestamp, NULL},
+    {"elapsed", 1, core_elapsed, NULL},
+    D("len", 1, d_len),
+    D("is_empty", 1, d_is_empty),
+    D("contains", 2, d_contains),
+    D("index_of", 2, d_index_of),
+    D("index_of", 3, d_index_of),
+    D("clear", 1, d_clear),
+    D("truncate", 2, d_truncate),
+    D("pad", 3, d_pad),
+    D("pop", 1, d_pop),
+    D("pop", 2, d_pop),
+    D("push", 2, d_push),
+    D("append", 2, d_append),
+    D("remove", 2, d_remove),
+    D("get", 2, d_get),
+    D("set", 3, d_set),
+    D("split", 1, d_split),
+    D("split", 2, d_split),
+    D("split", 3, d_split),
+    D("insert", 3, d_insert),
+    D("reverse", 1, d_reverse),
+    D("filter", 2, d_filter),
+    D("drain", 2, d_drain),
+    D("drain", 3, d_drain),
+    D("retain", 2, d_retain),
+    D("retain", 3, d_retain),
+    D("to_upper", 1, d_to_upper),
+    D("to_lower", 1, d_to_lower),
+    {NULL, 0, NULL, NULL},
+};

@@ -1,0 +1,113 @@
+/*
+ * map.c — object maps: entries sorted by key bytes (as Rhai's BTreeMap), binary search.
+ */
+#include "value.h"
+
+#define MAP_MAX_LEN 0x7FFFFFF0u
+
+cryo_map *cv_map_new(cryo_heap *h, size_t cap) {
+    if (cap > MAP_MAX_LEN) return NULL;
+    cryo_map *m = cv_alloc(h, sizeof *m);
+    if (!m) return NULL;
+    m->h.rc = 1;
+    m->h.type = CRYO_T_MAP;
+    m->h.flags = 0;
+    m->h.extra = 0;
+    m->len = 0;
+    m->cap = 0;
+    m->entries = NULL;
+    if (cap) {
+        m->entries = cv_alloc(h, cap * sizeof(cryo_map_entry));
+        if (!m->entries) {
+            cv_free(h, m, sizeof *m);
+            return NULL;
+        }
+        m->cap = (uint32_t)cap;
+    }
+    return m;
+}
+
+static int key_cmp(const cryo_string *k, const char *key, size_t len) {
+    size_t n = k->len < len ? k->len : len;
+    int c = memcmp(k->data, key, n);
+    if (c) return c;
+    return k->len < len ? -1 : k->len > len ? 1 : 0;
+}
+
+/* Index of the key, or of where it would be inserted (*found false). */
+static uint32_t map_search(const cryo_map *m, const char *key, size_t len, bool *found) {
+    uint32_t lo = 0, hi = m->len;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(m->entries[mid].key, key, len);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len) {
+    bool found;
+    uint32_t i = map_search(m, key, len, &found);
+    return found ? &m->entries[i] : NULL;
+}
+
+bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
+    bool found;
+    uint32_t i = map_search(m, key->data, key->len, &found);
+    if (found) {
+        cv_set(h, &m->entries[i].value, v);
+        return true;
+    }
+    if (m->len == m->cap) {
+        size_t ncap = m->cap < 4 ? 4 : (size_t)m->cap * 2;
+        cryo_map_entry *e =
+            ncap > MAP_MAX_LEN
+                ? NULL
+                : cv_realloc(h, m->entries, (size_t)m->cap * sizeof *e, ncap * sizeof *e);
+        if (!e) {
+            cv_release(h, v);
+            return false;
+        }
+        m->entries = e;
+        m->cap = (uint32_t)ncap;
+    }
+    /* A shared key (a unit constant) is copied: the map may outlive the unit. */
+    cryo_string *k = key;
+    if (k->h.flags & CRYO_OBJ_SHARED) {
+        k = cv_string_new(h, key->data, key->len);
+        if (!k) {
+            cv_release(h, v);
+            return false;
+        }
+    } else {
+        k->h.rc++;
+    }
+    memmove(&m->entries[i + 1], &m->entries[i], (size_t)(m->len - i) * sizeof(cryo_map_entry));
+    m->entries[i].key = k;
+    m->entries[i].value = v;
+    m->len++;
+    return true;
+}
+
+bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_value *out) {
+    bool found;
+    uint32_t i = map_search(m, key, len, &found);
+    if (!found) return false;
+    cryo_map_entry e = m->entries[i];
+    memmove(&m->entries[i], &m->entries[i + 1], (size_t)(m->len - i - 1) * sizeof e);
+    m->len--;
+    if (out)
+        *out = e.value;
+    else
+        cv_release(h, e.value);
+    cv_release(h, cv_from_obj(&e.key->h));
+    return true;
+}
