@@ -124,7 +124,10 @@ typedef enum cryo_type {
     CRYO_T_MAP,
     CRYO_T_FN,
     CRYO_T_RANGE,
-    CRYO_T_CELL, /* internal: a captured variable's shared cell; never seen by hosts */
+    CRYO_T_SYNCFN,  /* a frozen, thread-safe function (cryo_sync) */
+    CRYO_T_HANDLE,  /* an opaque host handle (cryo_handle_type) */
+    CRYO_T_POINTER, /* a typed C pointer (FFI capability only) */
+    CRYO_T_CELL,    /* internal: a captured variable's shared cell; never seen by hosts */
     CRYO_T__COUNT
 } cryo_type;
 
@@ -301,6 +304,153 @@ CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which);
  * CRYO_ERR_INTERRUPTED. Thread-safe: the one function that may be called on a VM from another
  * thread. The flag is cleared when the next run starts. */
 CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
+
+/* ==========================================================================================
+ * The embedding API: host functions, packages, contexts, pooled VMs, handles, limits.
+ * (Issue "Shared units and packages".) Implemented in src/package.c, src/context.c,
+ * src/pool.c, src/handle.c, src/vm_api.c.
+ * ======================================================================================== */
+
+/* A host function. `argv[0..argc-1]` point to the arguments: borrowed, except that a method's
+ * receiver (argv[0] of `x.f(..)`) may be changed in place so that `x.push(1)`-style functions
+ * change the caller's variable. The function stores its result, owned, in *ret (which holds ()
+ * on entry) and returns CRYO_OK, or returns the kind of an error raised with cryo_vm_raise().
+ * It runs on the VM's thread; `userdata` is the pointer given at registration. */
+typedef cryo_error_kind (*cryo_host_fn)(cryo_vm *vm, void *userdata, int argc, cryo_value **argv,
+                                        cryo_value *ret);
+
+/* Raises a script error from a host function: records kind and message (printf-style) with
+ * the position of the running instruction, and returns `kind`, so that a host function can
+ * `return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "bad %s", what);`. */
+CRYO_API cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Calls a function value (closure, Fn("name"), SyncFunction) from a host function or from C
+ * with `argc` borrowed arguments; the owned result goes to *ret. Re-entrant. */
+CRYO_API cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc,
+                                            const cryo_value *argv, cryo_value *ret);
+
+/* Packages: named sets of host functions. Built by one thread, then sealed; a sealed package is
+ * immutable, atomically reference counted and may be shared by any number of contexts and
+ * threads. */
+typedef struct cryo_package cryo_package;
+CRYO_API cryo_package *cryo_package_new(const char *name); /* owned; NULL if OOM */
+/* Adds a function. `arity` -1 = variadic. Errors: CRYO_ERR_API when sealed or bad arguments. */
+CRYO_API cryo_error_kind cryo_package_add(cryo_package *pkg, const char *name, int arity,
+                                          cryo_host_fn fn, void *userdata);
+/* Makes `pkg` include `other` (sealed; retained): O(1), no copy of its functions. */
+CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *other);
+CRYO_API void cryo_package_seal(cryo_package *pkg);
+CRYO_API cryo_package *cryo_package_retain(cryo_package *pkg);
+CRYO_API void cryo_package_release(cryo_package *pkg);
+/* The standard package (strings, arrays, maps, math, conversion): sealed, built once,
+ * borrowed (never released), thread-safe. */
+CRYO_API cryo_package *cryo_package_std(void);
+
+/* Contexts: the packages a VM sees, capabilities and default limits. Immutable once created,
+ * atomically reference counted, shared. */
+#define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+typedef struct cryo_context_config {
+    cryo_package *const *packages; /* searched in order; each retained by the context */
+    int npackages;
+    unsigned capabilities;              /* CRYO_CAP_* */
+    uint64_t limits[CRYO_LIMIT__COUNT]; /* defaults for VMs of this context; 0 = unlimited */
+} cryo_context_config;
+CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config); /* owned */
+CRYO_API cryo_context *cryo_context_retain(cryo_context *ctx);
+CRYO_API void cryo_context_release(cryo_context *ctx); /* std/raw contexts: no-op */
+
+/* Pooled VMs. cryo_vm_pool_acquire returns a reset VM for (unit, ctx) from the calling thread's
+ * pool (creating one if the pool is empty); cryo_vm_pool_release gives it back (on the same
+ * thread). No lock: each thread has its own pool. */
+CRYO_API cryo_vm *cryo_vm_pool_acquire(cryo_unit *unit, cryo_context *ctx);
+CRYO_API void cryo_vm_pool_release(cryo_vm *vm);
+/* Swaps the unit or context of an idle VM (retaining the new, releasing the old). */
+CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit);
+CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx);
+CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit); /* no packages at all */
+CRYO_API void *cryo_vm_userdata(const cryo_vm *vm);
+CRYO_API void cryo_vm_set_userdata(cryo_vm *vm, void *userdata);
+/* Called every `every` operations; returning false stops the run with
+ * CRYO_ERR_INTERRUPTED. */
+typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
+CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
+                                   uint64_t every);
+
+/* Host handles: opaque host pointers with a type tag and a destructor. A handle type whose
+ * retain/release are non-NULL and thread-safe is *sendable*: its handles may be frozen into
+ * ConstValues and cross threads. */
+typedef struct cryo_handle_type {
+    const char *name;           /* type_of() of the handle */
+    void (*destroy)(void *ptr); /* when the last script reference goes; may be NULL */
+    void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
+    void (*release)(void *ptr);
+} cryo_handle_type;
+/* A new handle value (owned by the caller); `type` must outlive every such value. */
+CRYO_API cryo_value cryo_value_handle(const cryo_handle_type *type, void *ptr);
+/* The pointer of a handle of that exact type, or NULL. */
+CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
+
+/* ==========================================================================================
+ * ConstValues and SyncFunctions (issue "Function values, into_sync and ConstValue").
+ * Implemented in src/const.c and src/sync.c.
+ * ======================================================================================== */
+
+/* A ConstValue: an immutable value tree (unit, bool, int, float, char, string, array, map,
+ * SyncFunction, sendable handle). Thread-safe: any thread may read it and retain/release it
+ * (atomic counts). A scalar const needs no allocation. Passed by value like cryo_value; a
+ * heap const is released with cryo_const_release. */
+typedef struct cryo_const {
+    cryo_value v; /* v.flags never has CRYO_VF_COUNTED; heap objects are shared (atomic rc) */
+} cryo_const;
+
+CRYO_API cryo_const cryo_const_unit(void);
+CRYO_API cryo_const cryo_const_bool(bool b);
+CRYO_API cryo_const cryo_const_int(int64_t i);
+CRYO_API cryo_const cryo_const_float(double f);
+CRYO_API cryo_const cryo_const_char(uint32_t c);
+CRYO_API cryo_const cryo_const_string(const char *s, size_t len); /* copied */
+/* Arrays and maps from items/values whose references are taken (moved in). */
+CRYO_API cryo_const cryo_const_array(cryo_const *items, size_t n);
+CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, size_t n);
+CRYO_API cryo_const cryo_const_retain(cryo_const c);
+CRYO_API void cryo_const_release(cryo_const c);
+CRYO_API cryo_type cryo_const_type(cryo_const c);
+CRYO_API bool cryo_const_equal(cryo_const a, cryo_const b);
+/* Debug text (as cryo_value_to_cstring); owned by the caller (free()). */
+CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
+/* Readers: the cryo_value accessors (cryo_value_str, cryo_array_len/get, cryo_map_*) work on
+ * c.v; elements read from a const are consts (borrowed). */
+
+/* Freezing and thawing. cryo_vm_freeze deep-copies a VM value into a const (functions are
+ * frozen as by into_sync; VM-local resources fail with CRYO_ERR_TYPE naming them). cryo_vm_thaw
+ * makes a VM value that reads the const in place and copies only when a script writes to it;
+ * the VM keeps the const alive while it may hold such values. */
+CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *out);
+CRYO_API cryo_error_kind cryo_vm_thaw(cryo_vm *vm, cryo_const c, cryo_value *out);
+
+/* A SyncFunction: a function whose captures are frozen, plus references to its unit and
+ * context. Immutable and thread-safe: any number of threads may call one at once. */
+typedef struct cryo_sync cryo_sync;
+/* Freezes a function value of `vm` (into_sync). On failure (a captured variable the closure
+ * assigns, a capture that cannot be frozen) returns the kind and leaves the error, naming the
+ * variable and its line, in cryo_vm_error(vm). */
+CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out);
+CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
+CRYO_API void cryo_sync_release(cryo_sync *f);
+CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
+/* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
+ * by the caller. On error returns the kind and, if `err` is not NULL, stores an owned copy of
+ * the error there. */
+CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
+                                        cryo_const *result, cryo_error **err);
+/* Calls in a VM the caller already holds (any unit/context), with VM values. */
+CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
+                                           const cryo_value *argv, cryo_value *result);
+/* A SyncFunction as a value (the value holds a reference) and back (borrowed, or NULL). */
+CRYO_API cryo_value cryo_value_sync(cryo_sync *f);
+CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v);
+CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
 
 #ifdef __cplusplus
 }

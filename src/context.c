@@ -79,7 +79,7 @@ static bool fill(cryo_context *ctx, const cryo_libreg *const *tables, int ntable
     return true;
 }
 
-cryo_context *cryo_context_new(const cryo_libreg *const *tables, int ntables) {
+cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int ntables) {
     cryo_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return NULL;
     if (!fill(ctx, tables, ntables)) {
@@ -89,7 +89,7 @@ cryo_context *cryo_context_new(const cryo_libreg *const *tables, int ntables) {
     return ctx;
 }
 
-void cryo_context_free(cryo_context *ctx) {
+void cryo_context_free_tables(cryo_context *ctx) {
     if (!ctx || ctx == &std_context || ctx == &raw_context) return;
     free((void *)ctx->buckets);
     free(ctx);

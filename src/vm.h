@@ -16,13 +16,7 @@
 
 /* --- host functions ------------------------------------------------------------------------ */
 
-/* A host function. `argv[0..argc-1]` point to the arguments: borrowed, but a method's receiver
- * (argv[0] of `x.f(..)`) may be changed in place (make it unique with cv_make_unique first) or
- * replaced with cv_set. The function stores its result, owned, in *ret (which holds () on
- * entry) and returns CRYO_OK, or returns the kind of an error raised with cryo_vm_raise.
- * `userdata` is the pointer given at registration. */
-typedef cryo_error_kind (*cryo_host_fn)(cryo_vm *vm, void *userdata, int argc, cryo_value **argv,
-                                        cryo_value *ret);
+/* cryo_host_fn, cryo_vm_raise and cryo_vm_call_value are public: see cryo.h. */
 
 /* One registration: name, arity (-1 = any number of arguments), function, userdata. */
 typedef struct cryo_libreg {
@@ -54,8 +48,8 @@ const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, 
  * registration of a (name, arity) wins). The tables are borrowed and must outlive the context.
  * NULL when out of memory. Freed with cryo_context_free (never for std/raw). (Addition, VM
  * owner.) */
-cryo_context *cryo_context_new(const cryo_libreg *const *tables, int ntables);
-void cryo_context_free(cryo_context *ctx);
+cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int ntables);
+void cryo_context_free_tables(cryo_context *ctx);
 
 /* The host slots of one unit bound to one context; cached in the unit (unit.h). */
 typedef struct cryo_binding {
@@ -123,12 +117,6 @@ struct cryo_vm {
     bool thrown_pending; /* vm->err comes from `throw v`: vm->thrown holds v */
 };
 
-/* Raises an error from a host function or the VM: records kind, message (printf-style) and the
- * current instruction's position. Returns `kind` so host functions can `return
- * cryo_vm_raise(...)`. */
-cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Raises the error for a failed allocation: CRYO_ERR_MEMORY (limit or out of memory). */
 cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm);
 
@@ -141,11 +129,6 @@ cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len);
  * are totals over the whole value tree (elements of nested arrays count toward the array limit,
  * and so on). CRYO_OK at once when none of those limits is set. (Addition, VM owner.) */
 cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v);
-
-/* Calls a function value (closure, fn pointer, Fn("name")) from a host function, with argc
- * borrowed arguments; stores the owned result in *ret. Re-entrant. */
-cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *argv,
-                                   cryo_value *ret);
 
 /* Calls `fn` with `this` referring to *this_ref (which SETTHIS in the callee may overwrite),
  * otherwise as cryo_vm_call_value. (Addition, VM owner.) */

@@ -419,7 +419,7 @@ static const cryo_libreg test_lib[] = {
 
 static cryo_context *test_context(void) {
     const cryo_libreg *const tables[] = {test_lib};
-    return cryo_context_new(tables, 1);
+    return cryo_context_from_tables(tables, 1);
 }
 
 static void test_callv_curry_and_named(void **state) {
@@ -454,7 +454,7 @@ static void test_callv_curry_and_named(void **state) {
     fn = cryo_int(3);
     assert_int_equal(run(u, ctx, &fn, 1, &r, NULL), CRYO_ERR_TYPE);
     cryo_unit_release(u);
-    cryo_context_free(ctx);
+    cryo_context_free_tables(ctx);
 }
 
 static void test_try_catch(void **state) {
@@ -780,7 +780,7 @@ static void test_host_calls(void **state) {
     assert_int_equal(cryo_vm_error(vm)->line, 2);
     cryo_vm_free(vm);
     cryo_unit_release(u);
-    cryo_context_free(ctx);
+    cryo_context_free_tables(ctx);
 }
 
 /* this: a script method called with a receiver register, a map method, and a host function
@@ -849,7 +849,7 @@ static void test_methods_and_reentry(void **state) {
     assert_int_equal(r.as.i, 133);
     cryo_value_release(mv);
     cryo_unit_release(u);
-    cryo_context_free(ctx);
+    cryo_context_free_tables(ctx);
 }
 
 /* rec(f) = apply(f, f): host -> script re-entry without end. With the call depth limit off,
@@ -879,7 +879,7 @@ static void test_reentry_bound(void **state) {
     cryo_vm_free(vm);
     cryo_value_release(fn);
     cryo_unit_release(u);
-    cryo_context_free(ctx);
+    cryo_context_free_tables(ctx);
 }
 
 /* An endless loop growing an array: the memory limit ends it, and try cannot catch that. */
