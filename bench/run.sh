@@ -12,5 +12,9 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCRYO_BENCH=ON >/dev/null
-cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target bench-lang
+cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target bench-lang bench-sync-call bench-vm-create bench-workers bench-ffi-qsort
 "$build/bench/bench-lang" "$root" "${CRYO_CONFORMANCE_DIR:-$root/../shared/conformance/rhai}"
+"$build/bench/bench-sync-call"
+"$build/bench/bench-vm-create"
+"$build/bench/bench-workers"
+"$build/bench/bench-ffi-qsort" "${LUAJIT:-luajit}"

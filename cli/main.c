@@ -3,6 +3,7 @@
  * a line-by-line REPL. Uses only the public API (include/cryo.h).
  */
 #include "cryo.h"
+#include "cryo_ffi.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@ typedef struct options {
     const char *expr; /* -e */
     const char *file; /* script path, "-" = stdin */
     bool dump;        /* --dump: list the bytecode instead of running */
-    bool ffi;         /* --ffi: accepted; the FFI capability is not wired yet */
+    bool ffi;         /* --ffi: run scripts in a context with the ffi module (CRYO_CAP_FFI) */
 } options;
 
 static void usage(FILE *out) {
@@ -92,6 +93,9 @@ static void print_value(cryo_value v) {
 }
 
 /* Compiles and runs one chunk. `show` prints a non-() result. Returns 0 or an exit code. */
+/* The context scripts run in: the standard one, or with --ffi the one with the ffi module. */
+static cryo_context *run_ctx;
+
 static int run_source(const char *src, size_t len, const char *name, bool show, bool dump) {
     cryo_compile_options copts = {.source_name = name};
     cryo_error *err = NULL;
@@ -106,7 +110,7 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
         cryo_unit_release(unit);
         return 0;
     }
-    cryo_vm *vm = cryo_vm_new(unit, cryo_context_std());
+    cryo_vm *vm = cryo_vm_new(unit, run_ctx ? run_ctx : cryo_context_std());
     cryo_unit_release(unit);
     if (!vm) {
         fputs("cryo: out of memory\n", stderr);
@@ -203,6 +207,10 @@ int main(int argc, char **argv) {
     options o = {0};
     int status = parse_args(argc, argv, &o);
     if (status >= 0) return status;
+    if (o.ffi && !(run_ctx = cryo_ffi_context_new())) {
+        fputs("cryo: cannot create the ffi context\n", stderr);
+        return EXIT_SCRIPT_ERROR;
+    }
     if (o.expr) return run_source(o.expr, strlen(o.expr), "<expr>", !o.dump, o.dump);
     if (o.file) return run_file(o.file, o.dump);
     if (isatty(STDIN_FILENO) && !o.dump) return repl();

@@ -7,8 +7,8 @@
  *   cryo_unit     A compiled script: bytecode, constants, line tables. Immutable once
  *                 compiled and atomically reference counted: share one unit between any
  *                 number of VMs on any number of threads.
- *   cryo_context  The host functions a VM sees (today: the standard library). Immutable,
- *                 shared.
+ *   cryo_context  What a VM sees: packages of host functions (e.g. the standard library),
+ *                 capabilities and default limits. Immutable, shared.
  *   cryo_vm       An execution state: registers, call frames and the VM-local heap. Created
  *                 from a unit and a context for almost nothing. One thread at a time.
  *   cryo_value    A 16-byte tagged value. Scalars (unit, bool, int, float, char) are stored
@@ -256,7 +256,8 @@ CRYO_API cryo_context *cryo_context_raw(void);
  * ---------------------------------------------------------------------------------------- */
 
 /* Creates a VM that runs `unit` with the host functions of `ctx` (NULL = the standard
- * context). The VM takes its own reference to the unit. Returns NULL only when out of memory.
+ * context), with the context's default limits. The VM takes its own references to the unit and
+ * the context; nothing is parsed or registered: creation is one small allocation. Returns NULL only when out of memory.
  * The VM is owned by the caller (cryo_vm_free) and may be used by one thread at a time. */
 CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
 
@@ -330,65 +331,122 @@ CRYO_API cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const 
 CRYO_API cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc,
                                             const cryo_value *argv, cryo_value *ret);
 
-/* Packages: named sets of host functions. Built by one thread, then sealed; a sealed package is
- * immutable, atomically reference counted and may be shared by any number of contexts and
- * threads. */
+/* --- Packages -----------------------------------------------------------------------------
+ * A package is a named set of host functions. One thread builds it (new, add, include), then
+ * seals it; a sealed package is immutable, atomically reference counted and may be shared by
+ * any number of contexts and threads. Lookups search a package's own functions (the first
+ * registration of a (name, arity) wins), then its includes in order; an exact arity wins over
+ * a variadic (-1) registration anywhere in a context. See docs/embedding.md. */
 typedef struct cryo_package cryo_package;
-CRYO_API cryo_package *cryo_package_new(const char *name); /* owned; NULL if OOM */
-/* Adds a function. `arity` -1 = variadic. Errors: CRYO_ERR_API when sealed or bad arguments. */
+/* A new, empty, unsealed package named `name` (copied; may be NULL). Owned by the caller (one
+ * reference: cryo_package_release). NULL when out of memory. */
+CRYO_API cryo_package *cryo_package_new(const char *name);
+/* Adds a function: `name` (copied; no spaces, parentheses or commas), `arity` 0..255 or -1 for
+ * any number of arguments, `fn`, and `userdata` handed to every call (borrowed: it must
+ * outlive the package). Errors: CRYO_ERR_API when the package is sealed or an argument is
+ * invalid, CRYO_ERR_MEMORY when out of memory. Not thread-safe (the building thread only). */
 CRYO_API cryo_error_kind cryo_package_add(cryo_package *pkg, const char *name, int arity,
                                           cryo_host_fn fn, void *userdata);
-/* Makes `pkg` include `other` (sealed; retained): O(1), no copy of its functions. */
+/* Makes `pkg` include `other`: `other` is sealed (if it was not) and retained; O(1), no copy
+ * of its functions. Errors: CRYO_ERR_API when `pkg` is sealed, an argument is NULL or
+ * pkg == other; CRYO_ERR_MEMORY. Not thread-safe (the building thread only). */
 CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *other);
+/* Seals the package: builds its lookup table; no function can be added afterwards. Sealing
+ * twice is a no-op. Publish a sealed package to other threads through a synchronizing hand-off
+ * (a context, a thread start, a lock). */
 CRYO_API void cryo_package_seal(cryo_package *pkg);
+/* Adds / drops a reference (atomic: any thread). The last release frees the package and drops
+ * its includes. NULL and the std package are ignored. */
 CRYO_API cryo_package *cryo_package_retain(cryo_package *pkg);
 CRYO_API void cryo_package_release(cryo_package *pkg);
-/* The standard package (strings, arrays, maps, math, conversion): sealed, built once,
- * borrowed (never released), thread-safe. */
+/* The standard package (strings, arrays, maps, math, conversion, print/debug): sealed, built
+ * once, borrowed (never freed; retain/release are no-ops), thread-safe. */
 CRYO_API cryo_package *cryo_package_std(void);
 
-/* Contexts: the packages a VM sees, capabilities and default limits. Immutable once created,
- * atomically reference counted, shared. */
+/* --- Contexts -----------------------------------------------------------------------------
+ * A context is what a VM sees: packages (searched in order), capabilities and default limits.
+ * Immutable once created, atomically reference counted, shared by any number of VMs and
+ * threads. Creating one costs O(npackages): packages are referenced, not copied. A unit binds
+ * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
+ * that table. */
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
 typedef struct cryo_context_config {
-    cryo_package *const *packages; /* searched in order; each retained by the context */
+    cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;
-    unsigned capabilities;              /* CRYO_CAP_* */
-    uint64_t limits[CRYO_LIMIT__COUNT]; /* defaults for VMs of this context; 0 = unlimited */
+    unsigned capabilities; /* CRYO_CAP_* */
+    /* Defaults for the VMs of this context; 0 = unlimited, except CRYO_LIMIT_CALL_DEPTH where
+     * 0 = the default (64) and UINT64_MAX = unlimited. */
+    uint64_t limits[CRYO_LIMIT__COUNT];
 } cryo_context_config;
-CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config); /* owned */
+/* A new context (owned by the caller: cryo_context_release). `config` is borrowed (NULL = no
+ * packages, no capabilities, default limits); unsealed packages are sealed. NULL when out of
+ * memory or when the config is invalid (npackages < 0, a NULL package). Thread-safe. */
+CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config);
+/* Adds / drops a reference (atomic: any thread). The last release drops the packages; VMs hold
+ * their own references. The std and raw contexts are static: both are no-ops on them. */
 CRYO_API cryo_context *cryo_context_retain(cryo_context *ctx);
-CRYO_API void cryo_context_release(cryo_context *ctx); /* std/raw contexts: no-op */
+CRYO_API void cryo_context_release(cryo_context *ctx);
+/* The capabilities (CRYO_CAP_*) of a context / of a VM's context. 0 for NULL. */
+CRYO_API unsigned cryo_context_capabilities(const cryo_context *ctx);
+CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm);
 
-/* Pooled VMs. cryo_vm_pool_acquire returns a reset VM for (unit, ctx) from the calling thread's
- * pool (creating one if the pool is empty); cryo_vm_pool_release gives it back (on the same
- * thread). No lock: each thread has its own pool. */
+/* --- VMs: pools, swapping, raw VMs, userdata ----------------------------------------------- */
+
+/* Returns a VM for (unit, ctx) (ctx NULL = std) from the calling thread's pool, reset: no
+ * error, no hooks, no progress callback, userdata NULL, limits = the context's defaults. An
+ * idle VM already set up for (unit, ctx) is preferred (no reference count is touched);
+ * otherwise an idle VM has its unit and context swapped, or a new VM is created. The VM is
+ * owned by the caller until cryo_vm_pool_release (or cryo_vm_free). NULL when `unit` is NULL or
+ * out of memory. No lock: each thread has its own pool. */
 CRYO_API cryo_vm *cryo_vm_pool_acquire(cryo_unit *unit, cryo_context *ctx);
+/* Gives a VM back to the calling thread's pool (call it on the thread that uses the VM; any
+ * VM may be released, pooled or not). The VM is reset at once; the pool keeps at most 16 idle
+ * VMs per thread and frees the others. Idle VMs keep their unit and context alive until they
+ * are reused or freed. A thread's pool is freed when the thread exits. NULL is allowed; a
+ * VM that is running (released from inside its own host function) is left alone. */
 CRYO_API void cryo_vm_pool_release(cryo_vm *vm);
-/* Swaps the unit or context of an idle VM (retaining the new, releasing the old). */
+/* Frees the calling thread's idle pooled VMs now (the main thread's pool is never freed
+ * otherwise: key destructors do not run at exit()). */
+CRYO_API void cryo_vm_pool_clear(void);
+/* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
+ * releases the old; setting the context also resets the limits to its defaults. Values the VM
+ * handed out stay valid. Errors: CRYO_ERR_API (NULL unit, or the VM is running). */
 CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit);
 CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx);
-CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit); /* no packages at all */
+/* A VM with no packages at all (the raw context; Rhai's Engine::new_raw): only script
+ * functions and operators. Same rules as cryo_vm_new. */
+CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit);
+/* A pointer the host attaches to a VM (host functions read it with cryo_vm_userdata(vm)).
+ * Borrowed; NULL by default and after a pool reset. */
 CRYO_API void *cryo_vm_userdata(const cryo_vm *vm);
 CRYO_API void cryo_vm_set_userdata(cryo_vm *vm, void *userdata);
-/* Called every `every` operations; returning false stops the run with
- * CRYO_ERR_INTERRUPTED. */
+/* Progress callback: called on the VM's thread about every `every` operations (0 = 1) with the
+ * operations counted so far in the run (counted as for CRYO_LIMIT_OPERATIONS: at loop back
+ * edges and calls). Returning false stops the run with CRYO_ERR_INTERRUPTED (not catchable by
+ * scripts). fn NULL removes it. It costs nothing between calls: the VM's operation check
+ * compares against the nearer of the operation limit and the next progress point. */
 typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
 CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
                                    uint64_t every);
 
-/* Host handles: opaque host pointers with a type tag and a destructor. A handle type whose
- * retain/release are non-NULL and thread-safe is *sendable*: its handles may be frozen into
- * ConstValues and cross threads. */
+/* --- Host handles ---------------------------------------------------------------------------
+ * An opaque host pointer with a type tag, as a script value: type_of() gives the type's name,
+ * `==` compares (type, pointer), printing gives `<name>`. A handle type whose retain/release
+ * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
+ * cross threads. */
 typedef struct cryo_handle_type {
     const char *name;           /* type_of() of the handle */
-    void (*destroy)(void *ptr); /* when the last script reference goes; may be NULL */
+    void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
     void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
-    void (*release)(void *ptr);
+    void (*release)(void *ptr); /* sendable types: called instead of destroy */
 } cryo_handle_type;
-/* A new handle value (owned by the caller); `type` must outlive every such value. */
+/* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
+ * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
+ * has one. `type` is borrowed and must outlive every such value (make it static). A unit value
+ * when `type` is NULL or memory runs out. Like every value: one thread at a time. */
 CRYO_API cryo_value cryo_value_handle(const cryo_handle_type *type, void *ptr);
-/* The pointer of a handle of that exact type, or NULL. */
+/* The pointer of a handle of exactly that type (compared by address), or NULL for any other
+ * value. Borrowed: valid while the handle value is held. */
 CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
 
 /* ==========================================================================================
@@ -397,9 +455,11 @@ CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
  * ======================================================================================== */
 
 /* A ConstValue: an immutable value tree (unit, bool, int, float, char, string, array, map,
- * SyncFunction, sendable handle). Thread-safe: any thread may read it and retain/release it
- * (atomic counts). A scalar const needs no allocation. Passed by value like cryo_value; a
- * heap const is released with cryo_const_release. */
+ * range, SyncFunction, sendable handle). Thread-safe: any thread may read it and
+ * retain/release it (atomic counts). A scalar const needs no allocation. Passed by value like
+ * cryo_value; a heap const is released with cryo_const_release (scalars: no-op). Constructors
+ * return an owned const, or a unit const when memory runs out (or, for strings, when `s` is
+ * NULL with len > 0). See docs/sync.md. */
 typedef struct cryo_const {
     cryo_value v; /* v.flags never has CRYO_VF_COUNTED; heap objects are shared (atomic rc) */
 } cryo_const;
@@ -410,47 +470,310 @@ CRYO_API cryo_const cryo_const_int(int64_t i);
 CRYO_API cryo_const cryo_const_float(double f);
 CRYO_API cryo_const cryo_const_char(uint32_t c);
 CRYO_API cryo_const cryo_const_string(const char *s, size_t len); /* copied */
-/* Arrays and maps from items/values whose references are taken (moved in). */
+/* Arrays and maps from items/values whose references are taken (moved in, even on failure).
+ * Map keys are copied; entries are sorted by key, and of duplicate keys the last wins. */
 CRYO_API cryo_const cryo_const_array(cryo_const *items, size_t n);
 CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, size_t n);
-CRYO_API cryo_const cryo_const_retain(cryo_const c);
-CRYO_API void cryo_const_release(cryo_const c);
+CRYO_API cryo_const cryo_const_retain(cryo_const c); /* returns c; atomic, any thread */
+CRYO_API void cryo_const_release(cryo_const c);      /* the last release frees the tree */
 CRYO_API cryo_type cryo_const_type(cryo_const c);
+/* Deep equality with the script's `==` rules; SyncFunctions are equal when they are the same
+ * object. */
 CRYO_API bool cryo_const_equal(cryo_const a, cryo_const b);
 /* Debug text (as cryo_value_to_cstring); owned by the caller (free()). */
 CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
 /* Readers: the cryo_value accessors (cryo_value_str, cryo_array_len/get, cryo_map_*) work on
  * c.v; elements read from a const are consts (borrowed). */
 
-/* Freezing and thawing. cryo_vm_freeze deep-copies a VM value into a const (functions are
- * frozen as by into_sync; VM-local resources fail with CRYO_ERR_TYPE naming them). cryo_vm_thaw
- * makes a VM value that reads the const in place and copies only when a script writes to it;
- * the VM keeps the const alive while it may hold such values. */
+/* Freezing and thawing. cryo_vm_freeze deep-copies a VM value (borrowed) into a const owned
+ * by the caller (functions are frozen as by into_sync; already-frozen parts are shared, not
+ * copied). Errors (in cryo_vm_error(vm)): CRYO_ERR_TYPE for a non-sendable handle, a C pointer
+ * or nesting deeper than 1000 (a closure capturing itself); CRYO_ERR_MEMORY. cryo_vm_thaw makes
+ * a VM value (owned by the caller; releasing it is a no-op) that reads the const in place and
+ * copies only when a script writes to it; the VM pins the const (one atomic reference, released
+ * when the VM is reset or freed), so the caller may release the const right away. Both run on
+ * the VM's thread. */
 CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *out);
 CRYO_API cryo_error_kind cryo_vm_thaw(cryo_vm *vm, cryo_const c, cryo_value *out);
 
 /* A SyncFunction: a function whose captures are frozen, plus references to its unit and
  * context. Immutable and thread-safe: any number of threads may call one at once. */
 typedef struct cryo_sync cryo_sync;
-/* Freezes a function value of `vm` (into_sync). On failure (a captured variable the closure
- * assigns, a capture that cannot be frozen) returns the kind and leaves the error, naming the
- * variable and its line, in cryo_vm_error(vm). */
+/* Freezes a function value of `vm` (into_sync): *out gets a SyncFunction owned by the caller
+ * (for a SyncFn value: the same one, retained). On failure (a captured variable the closure
+ * assigns, a capture that cannot be frozen, not a function) returns CRYO_ERR_TYPE and leaves the
+ * error, naming the variable and its line, in cryo_vm_error(vm). Runs on the VM's thread. */
 CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out);
 CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
 CRYO_API void cryo_sync_release(cryo_sync *f);
 CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
 /* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
  * by the caller. On error returns the kind and, if `err` is not NULL, stores an owned copy of
- * the error there. */
+ * the error there (CRYO_ERR_API for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument
+ * count). The caller must hold `f` during the call. No lock, no atomic operation, no malloc
+ * for scalar arguments and results. */
 CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
                                         cryo_const *result, cryo_error **err);
-/* Calls in a VM the caller already holds (any unit/context), with VM values. */
+/* Calls in a VM the caller already holds (any unit/context; re-entrant from a host function),
+ * with VM values (borrowed); *result is owned by the caller. The VM pins `f` (once) because the
+ * result may point into its frozen data. Errors as cryo_vm_run (cryo_vm_error(vm)). */
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
                                            const cryo_value *argv, cryo_value *result);
-/* A SyncFunction as a value (the value holds a reference) and back (borrowed, or NULL). */
+/* A SyncFunction as a VM value, and back (borrowed, or NULL for other values). The value
+ * BORROWS f (it is uncounted, like every value into frozen data): keep f alive while a VM may
+ * hold it, or give it to a VM with cryo_vm_thaw(vm, cryo_const_sync(f), &v), which pins it.
+ * cryo_const_sync returns a const holding a new reference. */
 CRYO_API cryo_value cryo_value_sync(cryo_sync *f);
 CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v);
 CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
+
+/* ==========================================================================================
+ * Workers, pools and the async bridge (issue "Workers, worker pools and the blocking bridge").
+ * Implemented in src/channel.c, src/future.c, src/worker.c, src/workerpool.c, src/bridge.c.
+ * See docs/concurrency.md for which thread may touch what.
+ * ======================================================================================== */
+
+/* --- Futures ------------------------------------------------------------------------------
+ * A future is the answer to one query sent to a worker (or a pool). It is resolved exactly
+ * once, by the worker thread (DONE, FAILED, CANCELLED) or at submission (REJECTED). Any thread
+ * may wait on, poll or cancel a future; the host owns one reference (cryo_future_release). */
+typedef struct cryo_future cryo_future;
+
+typedef enum cryo_future_state {
+    CRYO_FUTURE_PENDING = 0, /* queued, not started */
+    CRYO_FUTURE_RUNNING,     /* a worker is running it */
+    CRYO_FUTURE_DONE,        /* resolved with a value: cryo_future_value */
+    CRYO_FUTURE_FAILED,      /* resolved with an error: cryo_future_error (a script error, a
+                                limit, a timeout: kind CRYO_ERR_INTERRUPTED) */
+    CRYO_FUTURE_CANCELLED,   /* cancelled (cryo_future_cancel, or a cancelling shutdown) */
+    CRYO_FUTURE_REJECTED,    /* never queued: queue full (fail policy) or worker shut down */
+} cryo_future_state;
+
+/* True for the four final states. */
+static inline bool cryo_future_state_final(cryo_future_state s) {
+    return s >= CRYO_FUTURE_DONE;
+}
+
+/* Blocks until the future is resolved; returns its final state. Never spins. */
+CRYO_API cryo_future_state cryo_future_wait(cryo_future *f);
+/* Blocks at most `timeout_ms` milliseconds; returns the state then (PENDING or RUNNING when
+ * the time ran out). A wait that times out does not cancel the query: call cryo_future_cancel
+ * to stop it, or give the query a timeout (cryo_query.timeout_ms), which the worker enforces. */
+CRYO_API cryo_future_state cryo_future_wait_for(cryo_future *f, uint64_t timeout_ms);
+/* The current state, without blocking. */
+CRYO_API cryo_future_state cryo_future_poll(cryo_future *f);
+/* Asks for cancellation. A pending query is resolved CANCELLED at once and never runs; a
+ * running one has its script interrupted (cryo_vm_interrupt on the worker's VM, plus a check
+ * at the VM's next operation count) and resolves CANCELLED when the worker notices. Returns
+ * true when the future will end CANCELLED, false when it was already resolved. Thread-safe;
+ * calling it twice is harmless. */
+CRYO_API bool cryo_future_cancel(cryo_future *f);
+/* The value of a DONE future: borrowed, valid while the caller holds the future (retain it with
+ * cryo_const_retain to keep it longer). A unit const for any other state. */
+CRYO_API cryo_const cryo_future_value(const cryo_future *f);
+/* The error of a FAILED, CANCELLED or REJECTED future (borrowed, like the value); NULL when
+ * DONE or not resolved. A script error keeps its kind, message, line and column. */
+CRYO_API const cryo_error *cryo_future_error(const cryo_future *f);
+/* Adds / drops the caller's reference. Dropping the last host reference of an unresolved
+ * future does not cancel it: the work runs and its answer is discarded. NULL is allowed. */
+CRYO_API cryo_future *cryo_future_retain(cryo_future *f);
+CRYO_API void cryo_future_release(cryo_future *f);
+
+/* --- Queries ------------------------------------------------------------------------------
+ * What a worker is asked to do. Everything the query points to is copied or retained at
+ * submission: the caller may free its own copies as soon as the submit function returns. */
+typedef enum cryo_query_kind {
+    CRYO_QUERY_LOAD,    /* make `unit` (or `source`) the worker's loaded unit and run its top
+                           level; the answer is the top level's value */
+    CRYO_QUERY_EVAL,    /* compile and run `source` (or run `unit`) in a VM of its own */
+    CRYO_QUERY_CALL,    /* call the script function `name` of the loaded unit with argv */
+    CRYO_QUERY_SYNC,    /* call the SyncFunction `fn` with argv */
+    CRYO_QUERY_MESSAGE, /* custom workers: hand `message` to the host's handler */
+} cryo_query_kind;
+
+typedef struct cryo_query {
+    cryo_query_kind kind;
+    cryo_unit *unit;         /* LOAD, EVAL: retained; NULL = compile `source` instead */
+    const char *source;      /* LOAD, EVAL: copied */
+    size_t source_len;       /* 0 = strlen(source) */
+    const char *source_name; /* LOAD, EVAL: for errors; may be NULL */
+    const char *name;        /* CALL: copied */
+    cryo_sync *fn;           /* SYNC: retained */
+    const cryo_const *argv;  /* CALL, SYNC: each retained */
+    int argc;
+    cryo_const message; /* MESSAGE: retained */
+    uint64_t timeout_ms; /* 0 = the worker's default; when it runs out (counted from the
+                            start of the run), the script is interrupted and the future
+                            FAILS with CRYO_ERR_INTERRUPTED "timed out" */
+} cryo_query;
+
+/* --- Workers ------------------------------------------------------------------------------
+ * A worker is a thread that owns its VMs (from the worker thread's VM pool) and serves queries
+ * from a bounded channel one at a time, in order. A script error, a limit or an interrupted
+ * script ends only that query: the worker goes on with the next one. */
+typedef struct cryo_worker cryo_worker;
+/* The query a custom handler is serving (borrowed by the handler for the call). */
+typedef struct cryo_job cryo_job;
+
+/* A custom worker's handler: runs on the worker thread with the `state` made by `init`. It
+ * answers `message` (borrowed) with an owned const in *result and CRYO_OK, or with an error
+ * kind and, optionally, an owned error in *err (a message is made up when left NULL). */
+typedef cryo_error_kind (*cryo_worker_handler)(void *state, cryo_job *job, cryo_const message,
+                                               cryo_const *result, cryo_error **err);
+
+typedef struct cryo_worker_config {
+    cryo_context *context;  /* NULL = cryo_context_std(); retained by the worker */
+    size_t queue_capacity;  /* queries waiting at most; 0 = 1024 */
+    bool fail_when_full;    /* submitting to a full queue: false = block, true = REJECTED */
+    uint64_t timeout_ms;    /* default per-query timeout; 0 = none */
+    uint64_t limits[CRYO_LIMIT__COUNT]; /* VM limits per query; 0 = the context's default */
+    cryo_print_fn print;    /* print() of the worker's scripts (NULL = stdout); called on the
+                               worker thread */
+    void *print_userdata;
+    /* Custom workers (cryo_worker_new_custom) only. init(userdata) runs first on the worker
+     * thread and returns the handler's state; fini(state) runs last, on the same thread. */
+    cryo_worker_handler handler;
+    void *(*init)(void *userdata);
+    void (*fini)(void *state);
+    void *userdata;
+} cryo_worker_config;
+
+/* Starts a worker thread. `config` is read during the call (NULL = defaults). Returns a worker
+ * owned by the caller (cryo_worker_free), or NULL when the thread or memory is not available. */
+CRYO_API cryo_worker *cryo_worker_new(const cryo_worker_config *config);
+/* Starts a custom worker: queries of kind MESSAGE go to config->handler (required); other
+ * kinds are served as by cryo_worker_new. */
+CRYO_API cryo_worker *cryo_worker_new_custom(const cryo_worker_config *config);
+/* Queues a query. Returns a future owned by the caller (never NULL except when out of
+ * memory). When the queue is full, blocks until there is room (or, with fail_when_full, returns
+ * a REJECTED future); after shutdown, returns a REJECTED future. Thread-safe: any number of
+ * threads may submit at once. */
+CRYO_API cryo_future *cryo_worker_submit(cryo_worker *w, const cryo_query *q);
+/* Shorthands for cryo_worker_submit. */
+CRYO_API cryo_future *cryo_worker_eval(cryo_worker *w, const char *source);
+CRYO_API cryo_future *cryo_worker_call_sync(cryo_worker *w, cryo_sync *fn, int argc,
+                                            const cryo_const *argv);
+CRYO_API cryo_future *cryo_worker_send(cryo_worker *w, cryo_const message);
+
+typedef enum cryo_shutdown_mode {
+    CRYO_SHUTDOWN_FINISH, /* run every query already queued, then stop */
+    CRYO_SHUTDOWN_CANCEL, /* cancel the queued queries and interrupt the running one */
+} cryo_shutdown_mode;
+/* Stops accepting queries (later submissions are REJECTED), finishes or cancels what is queued
+ * as `mode` says, and joins the thread. With FINISH and `grace_ms` > 0, switches to CANCEL when
+ * the work is not done after `grace_ms` milliseconds (0 = wait as long as it takes). On return
+ * every future the worker ever returned is resolved. Idempotent. Must not be called from the
+ * worker's own thread (a handler). */
+CRYO_API void cryo_worker_shutdown(cryo_worker *w, cryo_shutdown_mode mode, uint64_t grace_ms);
+/* Shuts down (FINISH, no grace limit) if needed and frees the worker. Futures stay valid. */
+CRYO_API void cryo_worker_free(cryo_worker *w);
+
+/* For custom handlers, on the worker thread: whether the job was cancelled or timed out (poll
+ * it in long work), and the VM to interrupt on cancellation. cryo_job_watch_vm also installs a
+ * progress callback on `vm` (replacing any other) that stops the VM's run when the job is
+ * cancelled or times out; pass NULL (or another VM) to detach it, which removes that callback.
+ * Detach before freeing the VM; the worker detaches a VM still watched when the handler
+ * returns. */
+CRYO_API bool cryo_job_cancelled(const cryo_job *job);
+CRYO_API void cryo_job_watch_vm(cryo_job *job, cryo_vm *vm);
+
+/* Counters (snapshots; each read atomically, not as a whole). */
+typedef struct cryo_worker_stats {
+    uint64_t queued;    /* waiting in the queue (and submissions blocked on a full queue) */
+    uint64_t running;   /* being served now */
+    uint64_t done;      /* resolved DONE */
+    uint64_t failed;    /* resolved FAILED */
+    uint64_t cancelled; /* resolved CANCELLED */
+    uint64_t rejected;  /* REJECTED at submission */
+} cryo_worker_stats;
+CRYO_API void cryo_worker_get_stats(cryo_worker *w, cryo_worker_stats *out);
+
+/* --- Worker pools -------------------------------------------------------------------------
+ * N workers, each with its own bounded queue. A pool is thread-safe: any thread may submit. */
+typedef struct cryo_worker_pool cryo_worker_pool;
+
+typedef enum cryo_pool_policy {
+    CRYO_POOL_ROUND_ROBIN,  /* the next worker in turn */
+    CRYO_POOL_LEAST_LOADED, /* the worker with the fewest queued + running queries */
+} cryo_pool_policy;
+
+typedef struct cryo_pool_config {
+    int nworkers; /* 0 = the number of online CPUs */
+    cryo_pool_policy policy;
+    cryo_worker_config worker; /* for every worker (custom handler too, when set) */
+} cryo_pool_config;
+
+/* Starts the pool's threads. Owned by the caller (cryo_worker_pool_free); NULL on failure. */
+CRYO_API cryo_worker_pool *cryo_worker_pool_new(const cryo_pool_config *config);
+CRYO_API int cryo_worker_pool_size(const cryo_worker_pool *p);
+/* Queues a query on one worker chosen by the policy (back-pressure as cryo_worker_submit). */
+CRYO_API cryo_future *cryo_worker_pool_submit(cryo_worker_pool *p, const cryo_query *q);
+/* Queues the same query on every worker (typically a LOAD): writes one future per worker to
+ * futures[0..size-1] (owned by the caller). Returns how many were queued (not REJECTED). */
+CRYO_API int cryo_worker_pool_broadcast(cryo_worker_pool *p, const cryo_query *q,
+                                        cryo_future **futures);
+/* Sums the workers' counters. */
+CRYO_API void cryo_worker_pool_get_stats(cryo_worker_pool *p, cryo_worker_stats *out);
+/* Shuts every worker down as cryo_worker_shutdown does (all stop accepting first, then all are
+ * joined), so that every future the pool returned is resolved on return. Idempotent. */
+CRYO_API void cryo_worker_pool_shutdown(cryo_worker_pool *p, cryo_shutdown_mode mode,
+                                        uint64_t grace_ms);
+CRYO_API void cryo_worker_pool_free(cryo_worker_pool *p);
+
+/* Exposes a pool to scripts: adds `submit(f, args...)` (freezes f into a SyncFunction and the
+ * arguments into consts, queues a SYNC query, returns a handle of type "Future") and
+ * `join(h)` / `h.join()` (blocks the script's thread until the query is resolved; returns the
+ * value thawed, or raises the query's error as a catchable script error) to `pkg` (not
+ * sealed). Put `pkg` BEFORE the standard package in the context, so that its join() is found
+ * first (it hands spawn() handles on to the standard join). The pool must outlive every VM
+ * whose context includes `pkg`. A script running on the pool itself must not join work queued
+ * behind it on the same worker (it would wait for itself): use LEAST_LOADED or another pool. */
+CRYO_API cryo_error_kind cryo_worker_pool_expose(cryo_worker_pool *p, cryo_package *pkg);
+
+/* --- The async bridge ---------------------------------------------------------------------
+ * Host "async" functions whose work runs on a host thread (an event loop, an I/O thread). A
+ * script calls one like any function: the VM's thread freezes the arguments, sends a call over
+ * the bridge's command channel and blocks until the host answers it (or the timeout runs out,
+ * which raises a catchable script error CRYO_ERR_RUNTIME). Any number of VMs on any number of
+ * threads may wait at once; each gets its own answer. */
+typedef struct cryo_bridge cryo_bridge;
+/* One pending call, owned by the host between cryo_bridge_next and its answer. */
+typedef struct cryo_bridge_call cryo_bridge_call;
+
+/* A bridge whose command channel holds `capacity` calls (0 = 1024). Owned by the caller. */
+CRYO_API cryo_bridge *cryo_bridge_new(size_t capacity);
+/* Adds the async function `name` (`arity` arguments, -1 = any) to `pkg` (not sealed). A call
+ * waits at most `timeout_ms` for its answer (0 = forever). `userdata` is handed back by
+ * cryo_bridge_call_userdata. The bridge must outlive every VM whose context includes `pkg`. */
+CRYO_API cryo_error_kind cryo_bridge_register(cryo_bridge *b, cryo_package *pkg, const char *name,
+                                              int arity, uint64_t timeout_ms, void *userdata);
+/* For the host thread: the next call, waiting at most `timeout_ms` (-1 = forever, 0 = poll).
+ * NULL on timeout, or when the bridge is closed and drained. The call is owned by the caller
+ * until answered. Thread-safe (several host threads may serve one bridge). */
+CRYO_API cryo_bridge_call *cryo_bridge_next(cryo_bridge *b, int64_t timeout_ms);
+/* What the script asked for: the function's name, the arguments (borrowed consts, valid until
+ * the answer) and the registration's userdata. */
+CRYO_API const char *cryo_bridge_call_name(const cryo_bridge_call *c);
+CRYO_API int cryo_bridge_call_argc(const cryo_bridge_call *c);
+CRYO_API cryo_const cryo_bridge_call_arg(const cryo_bridge_call *c, int i);
+CRYO_API void *cryo_bridge_call_userdata(const cryo_bridge_call *c);
+/* Whether the script stopped waiting (timed out or interrupted): the answer will be dropped. */
+CRYO_API bool cryo_bridge_call_abandoned(const cryo_bridge_call *c);
+/* Answers a call, from any thread, exactly once; the call is freed (do not touch it again).
+ * cryo_bridge_reply moves `value` (owned) to the script; cryo_bridge_fail makes the script's
+ * call raise CRYO_ERR_RUNTIME with `message` (copied). Answering an abandoned call is allowed:
+ * the answer is dropped. */
+CRYO_API void cryo_bridge_reply(cryo_bridge_call *c, cryo_const value);
+CRYO_API void cryo_bridge_fail(cryo_bridge_call *c, const char *message);
+/* Closes the command channel: later calls raise a script error ("the bridge is closed");
+ * calls already queued stay queued: cryo_bridge_next still hands them out (they must be
+ * answered), then returns NULL. Thread-safe; idempotent. A script waiting for an answer
+ * also stops on its timeout or on cryo_vm_interrupt (checked every 10 ms while it waits;
+ * the interrupt ends the run with CRYO_ERR_INTERRUPTED). */
+CRYO_API void cryo_bridge_close(cryo_bridge *b);
+/* Closes the bridge, fails every call still queued and frees it. No VM may be inside one of its
+ * functions any more, and no host thread inside cryo_bridge_next. */
+CRYO_API void cryo_bridge_free(cryo_bridge *b);
 
 #ifdef __cplusplus
 }

@@ -3,23 +3,8 @@
 # demo script with the cryo command-line tool.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-deps=(build-essential cmake pkg-config libcmocka-dev libffi-dev libutf8proc-dev libjansson-dev)
-
-install_deps() {
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-            sudo=(sudo)
-        else
-            echo "demo: not root and no sudo: assuming the dependencies are installed"
-            return 0
-        fi
-    fi
-    if command -v apt-get >/dev/null; then
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${deps[@]}" >/dev/null
-    fi
-}
+# The build dependencies, through the installer shared with scripts/test.sh.
+install_deps() { bash "$root/scripts/deps.sh" build; }
 
 install_deps
 cmake -S "$root" -B "$root/build" >/dev/null

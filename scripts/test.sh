@@ -1,12 +1,89 @@
 #!/usr/bin/env bash
-# Configures a build directory, builds everything with warnings as errors, runs every test.
-# Usage: bash scripts/test.sh [build-dir]   (default: build)
+# The test command (README, .ci/run): builds cryo and runs every test, then the reliability
+# gates. Stages, in order, each with its own build directory next to the normal one:
+#   normal    build/ with -Werror, ctest (every test)
+#   asan      build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer),
+#             ctest (every test)
+#   tsan      build-tsan/: ThreadSanitizer, ctest -L threads (the threaded tests)
+#   valgrind  memcheck over the normal build's test and example binaries
+#   fuzz      build-fuzz/ (clang): each libFuzzer target for CRYO_FUZZ_SECONDS (default 45)
+# The script stops at the first failing stage. docs/reliability.md explains each stage.
+#
+# Usage: bash scripts/test.sh [--quick | --stages=normal,asan,...] [build-dir]
+#   --quick   the normal stage only (build + ctest)
+#   build-dir default: build (the sanitizer builds go to build-asan, build-tsan, build-fuzz)
+# Environment: CRYO_STAGES (same as --stages), CRYO_FUZZ_SECONDS, CRYO_JOBS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build}
-jobs=$(nproc 2>/dev/null || echo 2)
+stages=${CRYO_STAGES:-normal,asan,tsan,valgrind,fuzz}
+build=
+for arg in "$@"; do
+    case $arg in
+    --quick) stages=normal ;;
+    --stages=*) stages=${arg#--stages=} ;;
+    -h | --help)
+        sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    -*)
+        echo "test.sh: unknown option $arg" >&2
+        exit 2
+        ;;
+    *) build=$arg ;;
+    esac
+done
+build=${build:-$root/build}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+jobs=${CRYO_JOBS:-$(nproc 2>/dev/null || echo 2)}
+export CRYO_JOBS=$jobs
 
-cmake -S "$root" -B "$build" -DCRYO_WERROR=ON
-cmake --build "$build" --parallel "$jobs"
-cd "$build"
-ctest --output-on-failure --parallel "$jobs"
+# The dependencies: only the build set for --quick, everything for the gates.
+if [ "$stages" = normal ]; then bash "$root/scripts/deps.sh" build; else bash "$root/scripts/deps.sh" all; fi
+
+t_all=$(date +%s)
+summary=()
+stage() { # stage NAME COMMAND...
+    local name=$1 t0 rc
+    shift
+    echo
+    echo "=================================================================================="
+    echo "== stage: $name"
+    echo "=================================================================================="
+    t0=$(date +%s)
+    set +e
+    "$@"
+    rc=$?
+    set -e
+    local dt=$(($(date +%s) - t0))
+    if [ $rc -ne 0 ]; then
+        echo
+        echo "== stage $name FAILED (exit $rc) after ${dt}s"
+        exit $rc
+    fi
+    echo "== stage $name passed in ${dt}s"
+    summary+=("$name ${dt}s")
+}
+
+normal() {
+    cmake -S "$root" -B "$build" -DCRYO_WERROR=ON &&
+        cmake --build "$build" --parallel "$jobs" &&
+        (cd "$build" && ctest --output-on-failure --parallel "$jobs")
+}
+
+IFS=, read -r -a list <<<"$stages"
+for s in "${list[@]}"; do
+    case $s in
+    normal) stage normal normal ;;
+    asan) stage asan bash "$root/scripts/sanitize.sh" asan "$build-asan" ;;
+    tsan) stage tsan bash "$root/scripts/sanitize.sh" tsan "$build-tsan" ;;
+    valgrind) stage valgrind bash "$root/scripts/valgrind.sh" "$build" ;;
+    fuzz) stage fuzz bash "$root/scripts/fuzz.sh" "${CRYO_FUZZ_SECONDS:-45}" "$build-fuzz" ;;
+    '') ;;
+    *)
+        echo "test.sh: unknown stage '$s' (normal, asan, tsan, valgrind, fuzz)" >&2
+        exit 2
+        ;;
+    esac
+done
+echo
+echo "== all stages passed in $(($(date +%s) - t_all))s: ${summary[*]}"

@@ -464,6 +464,7 @@ static int new_proto(cc *c, const char *name, size_t len, int line) {
         return -1;
     }
     p->name = nm;
+    p->sname = cv_string_new_shared(name, len); /* NULL on OOM: CLOSURE then allocates one */
     p->unit = u;
     p->line = line;
     u->protos[u->nprotos] = p;

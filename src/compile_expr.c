@@ -175,6 +175,11 @@ static void emit_binop(cc *c, int op, int dst, int ra, const cryo_node *b, const
         cc_emit(c, CRYO_ABC(OP_ADDI, dst, ra, (int)b->ival + 128), n);
         return;
     }
+    /* `n - 1`: its own opcode, not ADDI -1, which would turn `"a" - 1` into "a-1" */
+    if (op == BOP_SUB && b->kind == N_INT && b->ival >= -128 && b->ival <= 127) {
+        cc_emit(c, CRYO_ABC(OP_SUBI, dst, ra, (int)b->ival + 128), n);
+        return;
+    }
     if (op <= BOP_NONE || op > BOP_NOTIN) {
         cc_error(c, n, "internal error: bad operator %d", op);
         return;

@@ -1,6 +1,11 @@
 /*
- * context.c — contexts (immutable hash tables of host functions by name and arity) and the
+ * context.c — contexts (the sealed packages a VM sees, capabilities, default limits) and the
  * per-(unit, context) bindings of a unit's host slots.
+ *
+ * A context holds references to its packages, not copies of their functions: creating one is
+ * O(number of packages). Lookups walk the packages; they happen once per (unit, context) when
+ * a unit is bound (cached in the unit), for Fn("name") calls and property getters, never per
+ * CALLH.
  */
 #include "vm.h"
 
@@ -8,100 +13,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t hash_name(const char *name, size_t len, int arity) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)name[i];
-        h *= 16777619u;
-    }
-    h ^= (uint32_t)(arity + 1) * 0x9E3779B1u;
-    h ^= h >> 15;
-    return h;
-}
+#define DEFAULT_CALL_DEPTH 64 /* Rhai's max_call_levels in release builds */
 
-static bool same_name(const cryo_libreg *r, const char *name, size_t len) {
-    return strncmp(r->name, name, len) == 0 && r->name[len] == '\0';
-}
-
-static const cryo_libreg *lookup(const cryo_context *ctx, const char *name, size_t len, int arity) {
-    if (ctx->nentries == 0) return NULL;
-    uint32_t i = hash_name(name, len, arity) & ctx->mask;
-    for (;;) {
-        const cryo_libreg *r = ctx->buckets[i];
-        if (!r) return NULL;
-        if (r->arity == arity && same_name(r, name, len)) return r;
-        i = (i + 1) & ctx->mask;
+static const cryo_libreg *find_exact(const cryo_context *ctx, const char *name, size_t len,
+                                     int arity) {
+    for (int i = 0; i < ctx->npackages; i++) {
+        const cryo_libreg *r = cryo_package_find(ctx->packages[i], name, len, arity);
+        if (r) return r;
     }
+    return NULL;
 }
 
 const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
                                      int arity) {
     if (!ctx || !name) return NULL;
-    const cryo_libreg *r = lookup(ctx, name, len, arity);
-    return r ? r : lookup(ctx, name, len, -1);
+    const cryo_libreg *r = find_exact(ctx, name, len, arity);
+    return r ? r : find_exact(ctx, name, len, -1);
 }
 
-/* Inserts a registration; the first one of a (name, arity) wins. */
-static void insert(cryo_context *ctx, const cryo_libreg *reg) {
-    size_t len = strlen(reg->name);
-    uint32_t i = hash_name(reg->name, len, reg->arity) & ctx->mask;
-    while (ctx->buckets[i]) {
-        const cryo_libreg *r = ctx->buckets[i];
-        if (r->arity == reg->arity && same_name(r, reg->name, len)) return;
-        i = (i + 1) & ctx->mask;
-    }
-    ctx->buckets[i] = reg;
-    ctx->nentries++;
-}
+/* --- the std and raw contexts -------------------------------------------------------------- */
 
-static const cryo_libreg *no_buckets[1];
-static cryo_context raw_context = {0, 0, no_buckets};
-static cryo_context std_context = {0, 0, no_buckets};
+static cryo_package *std_packages[1];
+static cryo_context raw_context = {
+    .is_static = true, .limits = {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH}, .id = 1};
+static cryo_context std_context = {
+    .is_static = true, .limits = {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH}, .id = 2};
+static atomic_uint_least64_t next_id = 3;
 static pthread_once_t std_once = PTHREAD_ONCE_INIT;
 
-/* Fills an empty context from the tables; false when out of memory. */
-static bool fill(cryo_context *ctx, const cryo_libreg *const *tables, int ntables) {
-    size_t n = 0;
-    for (int t = 0; t < ntables; t++)
-        for (const cryo_libreg *r = tables[t]; r && r->name; r++)
-            n++;
-    uint32_t cap = 16;
-    while (cap < n * 2)
-        cap *= 2;
-    const cryo_libreg **b = calloc(cap, sizeof *b);
-    if (!b) return false;
-    ctx->buckets = b;
-    ctx->mask = cap - 1;
-    ctx->nentries = 0;
-    for (int t = 0; t < ntables; t++)
-        for (const cryo_libreg *r = tables[t]; r && r->name; r++)
-            insert(ctx, r);
-    return true;
-}
-
-cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int ntables) {
-    cryo_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return NULL;
-    if (!fill(ctx, tables, ntables)) {
-        free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-void cryo_context_free_tables(cryo_context *ctx) {
-    if (!ctx || ctx == &std_context || ctx == &raw_context) return;
-    free((void *)ctx->buckets);
-    free(ctx);
-}
-
 static void build_std(void) {
-    const cryo_libreg *const tables[] = {cryo_lib_core, cryo_lib_math, cryo_lib_string,
-                                         cryo_lib_array, cryo_lib_map};
-    /* Built once and kept for the life of the process, as cryo.h documents; out of memory
-     * leaves the standard context empty. */
-    if (!fill(&std_context, tables, (int)(sizeof tables / sizeof tables[0])))
-        std_context.buckets = no_buckets;
+    std_packages[0] = cryo_package_std();
+    std_context.packages = std_packages;
+    std_context.npackages = 1;
 }
 
 CRYO_API cryo_context *cryo_context_std(void) {
@@ -113,11 +56,87 @@ CRYO_API cryo_context *cryo_context_raw(void) {
     return &raw_context;
 }
 
+/* --- contexts made by hosts ------------------------------------------------------------------ */
+
+CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config) {
+    if (config && (config->npackages < 0 || (config->npackages > 0 && !config->packages)))
+        return NULL;
+    int n = config ? config->npackages : 0;
+    for (int i = 0; i < n; i++)
+        if (!config->packages[i]) return NULL;
+    cryo_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    if (n > 0) {
+        ctx->packages = malloc((size_t)n * sizeof *ctx->packages);
+        if (!ctx->packages) {
+            free(ctx);
+            return NULL;
+        }
+    }
+    atomic_init(&ctx->refcount, 1);
+    ctx->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    for (int i = 0; i < n; i++) {
+        cryo_package *p = config->packages[i];
+        cryo_package_seal(p); /* no-op when sealed, as it should be */
+        ctx->packages[i] = cryo_package_retain(p);
+    }
+    ctx->npackages = n;
+    if (config) {
+        ctx->capabilities = config->capabilities;
+        memcpy(ctx->limits, config->limits, sizeof ctx->limits);
+    }
+    /* 0 in the config's call depth means the default, as for the std context. */
+    if (ctx->limits[CRYO_LIMIT_CALL_DEPTH] == 0)
+        ctx->limits[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH;
+    else if (ctx->limits[CRYO_LIMIT_CALL_DEPTH] == UINT64_MAX)
+        ctx->limits[CRYO_LIMIT_CALL_DEPTH] = 0;
+    return ctx;
+}
+
+CRYO_API cryo_context *cryo_context_retain(cryo_context *ctx) {
+    if (ctx && !ctx->is_static) atomic_fetch_add_explicit(&ctx->refcount, 1, memory_order_relaxed);
+    return ctx;
+}
+
+CRYO_API void cryo_context_release(cryo_context *ctx) {
+    if (!ctx || ctx->is_static) return;
+    if (atomic_fetch_sub_explicit(&ctx->refcount, 1, memory_order_acq_rel) != 1) return;
+    for (int i = 0; i < ctx->npackages; i++)
+        cryo_package_release(ctx->packages[i]);
+    free(ctx->packages);
+    free(ctx);
+}
+
+/* The capabilities of a context (CRYO_CAP_*); 0 for NULL. */
+CRYO_API unsigned cryo_context_capabilities(const cryo_context *ctx) {
+    return ctx ? ctx->capabilities : 0;
+}
+
+/* --- the internal table-based constructor (tests) ----------------------------------------------
+ */
+
+cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int ntables) {
+    cryo_package *p = cryo_package_from_tables("tables", tables, ntables);
+    if (!p) return NULL;
+    cryo_context_config cfg = {.packages = &p, .npackages = 1};
+    cryo_context *ctx = cryo_context_new(&cfg);
+    cryo_package_release(p);
+    return ctx;
+}
+
+void cryo_context_free_tables(cryo_context *ctx) {
+    cryo_context_release(ctx);
+}
+
 /* --- bindings ------------------------------------------------------------------------------ */
 
+/* Bindings are keyed by the context's id, not its address: a freed context's address may be
+ * reused by a new context while the unit lives, and the old binding points to registrations
+ * of packages that may be gone. Each binding costs 16 + 8 * nhosts bytes; they are freed with
+ * the unit. */
 static cryo_binding *find_binding(cryo_binding *b, const cryo_context *ctx) {
     for (; b; b = b->next)
-        if (b->ctx == ctx) return b;
+        if (b->ctx_id == ctx->id) return b;
     return NULL;
 }
 
@@ -129,6 +148,7 @@ const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx) {
     b = malloc(sizeof *b + (size_t)u->nhosts * sizeof b->slots[0]);
     if (!b) return NULL;
     b->ctx = ctx;
+    b->ctx_id = ctx->id;
     for (uint32_t i = 0; i < u->nhosts; i++) {
         const cryo_hostslot *hs = &u->hosts[i];
         b->slots[i] = cryo_context_find(ctx, hs->name, strlen(hs->name), (int)hs->arity);

@@ -309,7 +309,9 @@ static void lex_ident(lexer *L, int line, int col, size_t start) {
             return;
         }
     }
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+    /* after `::` (ffi::new) a reserved word is a plain name */
+    bool after_path = L->out->n > 0 && L->out->v[L->out->n - 1].type == T_COLONCOLON;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0] && !after_path; i++) {
         if (span_is(s, n, reserved[i])) {
             lex_error(L, line, col, "'%s' is a reserved keyword", reserved[i]);
             push(L, T_ERROR, line, col, start);
@@ -639,6 +641,12 @@ static void lex_backtick_text(lexer *L, int line, int col, size_t start, bool be
             }
             type = begin ? T_STRING : T_INTERP_END;
             break;
+        }
+        if (c == '\\' && peekc(L, 1) == '$' && peekc(L, 2) == '{') {
+            /* `\${` is a literal `${` (the backslash is dropped), as in Rhai */
+            buf_put(L, "${", 2);
+            adv(L), adv(L), adv(L);
+            continue;
         }
         if (c == '$' && peekc(L, 1) == '{') {
             adv(L), adv(L);

@@ -400,7 +400,8 @@ CRYO_LIB_FN(cryo_arr_index_of) {
     size_t start;
     if (!start_arg(argc, argv, 2, ARR0->len, &start)) return NOFN("index_of");
     int64_t at = -1;
-    if (argv[1]->type == CRYO_T_FN || names_filter(vm, *argv[1])) {
+    if (argv[1]->type == CRYO_T_FN || argv[1]->type == CRYO_T_SYNCFN ||
+        names_filter(vm, *argv[1])) {
         cryo_value fn = cryo_unit_value();
         cryo_error_kind k = cryo_lib_fn_arg(vm, "index_of", *argv[1], &fn);
         if (!k) k = scan(vm, "index_of", *argv[0], fn, start, false, &at, NULL);
@@ -518,7 +519,7 @@ static cryo_error_kind drain_retain_fn(cryo_vm *vm, cryo_value **argv, cryo_valu
 }
 
 static bool is_fn_arg(cryo_value v) {
-    return v.type == CRYO_T_FN || v.type == CRYO_T_STRING;
+    return v.type == CRYO_T_FN || v.type == CRYO_T_SYNCFN || v.type == CRYO_T_STRING;
 }
 
 CRYO_LIB_FN(cryo_arr_drain) {

@@ -56,7 +56,7 @@ static cryo_error_kind make_named_fn(cryo_vm *vm, const cryo_string *name, cryo_
 }
 
 cryo_error_kind cryo_lib_fn_arg(cryo_vm *vm, const char *fname, cryo_value v, cryo_value *out) {
-    if (v.type == CRYO_T_FN) {
+    if (v.type == CRYO_T_FN || v.type == CRYO_T_SYNCFN) {
         cv_retain(v);
         *out = v;
         return CRYO_OK;
@@ -125,6 +125,7 @@ void cryo_lib_range_span(size_t length, const cryo_range *r, size_t *ostart, siz
 /* --- calling script functions ----------------------------------------------------------------- */
 
 int cryo_lib_fn_arity(cryo_vm *vm, cryo_value fn, const int *prefer, int nprefer) {
+    if (fn.type == CRYO_T_SYNCFN) return cryo_sync_arity(cryo_value_as_sync(fn));
     if (fn.type != CRYO_T_FN) return -1;
     cryo_fn *f = cv_fn(fn);
     if (f->h.extra == CRYO_FN_SCRIPT) {
@@ -184,7 +185,7 @@ static cryo_error_kind repr(cryo_vm *vm, cryo_value v, bool debug, cryo_string *
 }
 
 static cryo_error_kind out_text(cryo_vm *vm, cryo_value v, bool debug) {
-    cryo_string *s;
+    cryo_string *s = NULL;
     cryo_error_kind k = repr(vm, v, debug, &s);
     if (k) return k;
     if (debug)
@@ -219,7 +220,7 @@ static cryo_error_kind text_of(cryo_vm *vm, cryo_value v, bool debug, cryo_value
         cv_set(&vm->heap, ret, v);
         return CRYO_OK;
     }
-    cryo_string *s;
+    cryo_string *s = NULL;
     cryo_error_kind k = repr(vm, v, debug, &s);
     if (k) return k;
     cv_set(&vm->heap, ret, cv_from_obj(&s->h));
@@ -262,8 +263,9 @@ static CRYO_LIB_FN(core_call) {
     (void)ud;
     if (argc < 1) return cryo_lib_nofn(vm, "call", argc, argv);
     cryo_value args[64];
-    int first = argv[0]->type == CRYO_T_FN ? 1 : 2;
-    if (first == 2 && (argc < 2 || argv[1]->type != CRYO_T_FN))
+    int first = argv[0]->type == CRYO_T_FN || argv[0]->type == CRYO_T_SYNCFN ? 1 : 2;
+    if (first == 2 &&
+        (argc < 2 || (argv[1]->type != CRYO_T_FN && argv[1]->type != CRYO_T_SYNCFN)))
         return cryo_lib_nofn(vm, "call", argc, argv);
     int n = argc - first;
     if (n > 64) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "call: too many arguments");

@@ -94,6 +94,7 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(BOR, ABC, "R[A] = R[B] | R[C]")                                                              \
     X(BXOR, ABC, "R[A] = R[B] ^ R[C]")                                                             \
     X(ADDI, ABC, "R[A] = R[B] + (C - 128) (int fast path; else as ADD with an int)")               \
+    X(SUBI, ABC, "R[A] = R[B] - (C - 128) (int fast path; else as SUB with an int)")               \
     X(EQ, ABC, "R[A] = R[B] == R[C]")                                                              \
     X(NE, ABC, "R[A] = R[B] != R[C]")                                                              \
     X(LT, ABC, "R[A] = R[B] < R[C]")                                                               \

@@ -612,6 +612,7 @@ cryo_error_kind cryo_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cr
         *out = cryo_bool(((uint64_t)obj.as.i >> bit) & 1);
         return CRYO_OK;
     }
+    case CRYO_T_POINTER: return cryo_op_ptr_get(vm, obj, idx, out); /* pointer.c (FFI) */
     default: return index_type_error(vm, obj, idx);
     }
 }
@@ -710,6 +711,7 @@ static cryo_error_kind map_insert(cryo_vm *vm, cryo_value *obj, cryo_string *key
 cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v) {
     idx = deref(idx);
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
+    if (obj->type == CRYO_T_POINTER) return cryo_op_ptr_set(vm, *obj, idx, v); /* pointer.c */
     cryo_error_kind k;
     switch (obj->type) {
     case CRYO_T_ARRAY: {

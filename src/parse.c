@@ -29,6 +29,7 @@
  */
 #include "lex.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,7 +477,8 @@ static cryo_node *parse_closure(parser *p) {
     if (p->panic) return n;
     bool saved = p->no_pipe;
     p->no_pipe = false;
-    n->a = parse_simple_stmt(p);
+    /* A block body ends the closure: `|x| { .. }.curry(1)` curries the closure, as in Rhai. */
+    n->a = at(p, T_LBRACE) && !p->expr_only ? parse_block(p) : parse_simple_stmt(p);
     p->no_pipe = saved;
     return n;
 }
@@ -541,6 +543,30 @@ static cryo_node *parse_ident(parser *p) {
         return error_node(p);
     }
     if (at(p, T_COLONCOLON)) {
+        /* The one namespace: `ffi::name(args)` is a call of the host function "ffi::name",
+         * which only contexts with CRYO_CAP_FFI provide (see ffi/lib_ffi.c). */
+        const cryo_token *fn = p->pos + 1 < p->ntok ? &p->t[p->pos + 1] : NULL;
+        if (t->slen == 3 && memcmp(t->str, "ffi", 3) == 0 && fn && fn->len > 0 &&
+            (isalpha((unsigned char)fn->start[0]) || fn->start[0] == '_') &&
+            peek_type(p, 2) == T_LPAREN) {
+            /* any word after `ffi::`, reserved ones included (ffi::new) */
+            next(p);
+            next(p);
+            char *full = cryo_arena_alloc(p->arena, 5 + fn->len + 1);
+            cryo_node *n = new_node(p, N_CALL, t);
+            if (full) {
+                memcpy(full, "ffi::", 5);
+                memcpy(full + 5, fn->start, fn->len);
+                full[5 + fn->len] = '\0';
+                n->name = full;
+                n->len = 5 + fn->len;
+            } else {
+                n->name = t->str;
+                n->len = t->slen;
+            }
+            parse_args(p, n);
+            return n;
+        }
         syntax_error(p, cur(p), "modules and namespaces ('::') are not supported");
         return error_node(p);
     }
@@ -577,7 +603,15 @@ static cryo_node *parse_primary(parser *p) {
     case T_THIS: next(p); return new_node(p, N_THIS, t);
     case T_LPAREN: {
         next(p);
-        if (accept(p, T_RPAREN)) return new_node(p, N_UNIT, t);
+        if (at(p, T_RPAREN)) {
+            /* `()` is one token in Rhai: `( )` is an empty parenthesised expression */
+            if (cur(p)->start != t->start + 1) {
+                expected(p, "an expression");
+                return error_node(p);
+            }
+            next(p);
+            return new_node(p, N_UNIT, t);
+        }
         cryo_node *e = parse_expr_nested(p);
         e->line = t->line; /* a node starts at its first token, the parenthesis */
         e->column = t->column;

@@ -3,6 +3,7 @@
  * print and debug).
  */
 #include "value.h"
+#include "sync.h" /* cryo_sync, for SyncFn(name) */
 
 #include <inttypes.h>
 #include <math.h>
@@ -421,6 +422,15 @@ static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int de
         return put(h, s, buf);
     }
     case CRYO_T_CELL: return repr(h, s, cv_cell(v)->v, debug, depth);
+    case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
+    case CRYO_T_HANDLE:
+        return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
+    case CRYO_T_SYNCFN: {
+        const cryo_fn *f = ((const cryo_sync *)v.as.obj)->fn;
+        if (!put(h, s, "SyncFn(")) return false;
+        if (f && f->name && !cv_string_append(h, s, f->name->data, f->name->len)) return false;
+        return put(h, s, ")");
+    }
     default: return put(h, s, "?");
     }
 }

@@ -70,6 +70,7 @@ static void proto_free(cryo_proto *p) {
     free(p->code);
     free(p->lines);
     free(p->name);
+    if (p->sname) cv_string_free_shared(p->sname);
     free(p);
 }
 
@@ -160,7 +161,8 @@ static void dump_instr(FILE *f, const cryo_proto *p, uint32_t pc) {
         fprintf(f, " %u %u %u\t; ", CRYO_A(i), CRYO_B(i), CRYO_C(i));
         if (CRYO_B(i) < p->nk) dump_const(f, p->k[CRYO_B(i)]);
         break;
-    case OP_ADDI: fprintf(f, " %u %u %d", CRYO_A(i), CRYO_B(i), (int)CRYO_C(i) - 128); break;
+    case OP_ADDI:
+    case OP_SUBI: fprintf(f, " %u %u %d", CRYO_A(i), CRYO_B(i), (int)CRYO_C(i) - 128); break;
     default: fprintf(f, " %u %u %u", CRYO_A(i), CRYO_B(i), CRYO_C(i)); break;
     }
     fputc('\n', f);

@@ -93,6 +93,10 @@ static void free_container(cryo_heap *h, free_stack *st, cryo_obj *o) {
     }
     case CRYO_T_CELL: {
         cryo_cell *c = (cryo_cell *)o;
+        if (c->gc_pprev) { /* off the heap's list */
+            *c->gc_pprev = c->gc_next;
+            if (c->gc_next) c->gc_next->gc_pprev = c->gc_pprev;
+        }
         drop_child(h, st, c->v);
         cv_free(h, c, sizeof *c);
         break;
@@ -118,6 +122,8 @@ static void free_leaf_or_push(cryo_heap *h, free_stack *st, cryo_obj *o) {
     switch (o->type) {
     case CRYO_T_STRING: free_string(h, (cryo_string *)o); return;
     case CRYO_T_RANGE: cv_free(h, o, sizeof(cryo_range)); return;
+    case CRYO_T_HANDLE: cv_handle_free(h, o); return; /* handle.c */
+    case CRYO_T_POINTER: cv_pointer_free(h, o); return; /* pointer.c */
     default: break;
     }
     if (st->len == st->cap) {
@@ -228,6 +234,14 @@ cryo_cell *cv_cell_new(cryo_heap *h, cryo_value v) {
     }
     obj_init(&c->h, CRYO_T_CELL);
     c->v = v;
+    c->gc_pprev = NULL;
+    c->gc_next = NULL;
+    if (h) { /* on the heap's list: a root for cv_collect_cycles */
+        c->gc_next = h->cells;
+        if (h->cells) h->cells->gc_pprev = &c->gc_next;
+        c->gc_pprev = &h->cells;
+        h->cells = c;
+    }
     return c;
 }
 
@@ -360,6 +374,10 @@ static bool equals_shallow(cryo_value a, cryo_value b, bool *descend) {
         const cryo_range *x = cv_range(a), *y = cv_range(b);
         return x->start == y->start && x->end == y->end && x->h.extra == y->h.extra;
     }
+    case CRYO_T_POINTER: return cv_pointer_addr(a) == cv_pointer_addr(b);
+    case CRYO_T_HANDLE:
+        return cv_handle(a)->type == cv_handle(b)->type && cv_handle(a)->ptr == cv_handle(b)->ptr;
+    case CRYO_T_SYNCFN: return a.as.obj == b.as.obj; /* same SyncFunction */
     default: return false;
     }
 }
@@ -473,6 +491,9 @@ const char *cryo_type_name(cryo_type t) {
     case CRYO_T_FN: return "Fn";
     case CRYO_T_RANGE: return "range";
     case CRYO_T_CELL: return "cell";
+    case CRYO_T_POINTER: return "ptr";
+    case CRYO_T_HANDLE: return "handle";
+    case CRYO_T_SYNCFN: return "SyncFn";
     default: return "unknown";
     }
 }
@@ -480,6 +501,8 @@ const char *cryo_type_name(cryo_type t) {
 const char *cv_type_name(cryo_value v) {
     v = deref_cell(v);
     if (v.type == CRYO_T_RANGE && cv_range(v)->h.extra) return "range=";
+    if (v.type == CRYO_T_HANDLE && cv_handle(v)->type && cv_handle(v)->type->name)
+        return cv_handle(v)->type->name;
     return cryo_type_name((cryo_type)v.type);
 }
 
@@ -536,4 +559,175 @@ bool cryo_map_find(cryo_value v, const char *key, cryo_value *value) {
 
 char *cryo_value_to_cstring(cryo_value v, bool debug) {
     return cv_to_cstring(v, debug);
+}
+
+/* --- cycles among captured cells ----------------------------------------------------------------
+ * Synchronous trial deletion (Bacon & Rajan 2001) over what the heap's live cells reach. Every
+ * cycle of values goes through a cell (containers are values: a write copies a shared one, so
+ * only a captured variable can come to hold something that holds it). Colours: a node is GRAY
+ * while it is a candidate; black (no bit) otherwise. */
+
+#define GC_GRAY 0x80 /* cryo_obj.flags bit, set only while cv_collect_cycles runs */
+
+typedef struct gc_list {
+    cryo_obj **v;
+    size_t n, cap;
+    bool oom;
+} gc_list;
+
+static void gc_push(gc_list *l, cryo_obj *o) {
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        cryo_obj **nv = realloc(l->v, ncap * sizeof *nv);
+        if (!nv) {
+            l->oom = true;
+            return;
+        }
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = o;
+}
+
+/* A counted VM-local container, cell or function: the nodes trial deletion looks at. */
+static cryo_obj *gc_node(cryo_value v) {
+    if (!(v.flags & CRYO_VF_COUNTED)) return NULL;
+    cryo_obj *o = v.as.obj;
+    if (o->flags & (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN)) return NULL;
+    switch (o->type) {
+    case CRYO_T_ARRAY:
+    case CRYO_T_MAP:
+    case CRYO_T_FN:
+    case CRYO_T_CELL: return o;
+    default: return NULL;
+    }
+}
+
+static cryo_obj *gc_cell_node(cryo_cell *c) {
+    if (!c || (c->h.flags & (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN))) return NULL;
+    return &c->h;
+}
+
+/* Calls visit(child) for each node child of o; mode selects what visit does. */
+enum { GC_MARK, GC_DEC, GC_INC, GC_BLACKEN };
+
+static void gc_visit(cryo_obj *t, int mode, gc_list *work) {
+    if (!t) return;
+    switch (mode) {
+    case GC_MARK:
+        if (!(t->flags & GC_GRAY)) {
+            t->flags |= GC_GRAY;
+            gc_push(work, t);
+        }
+        break;
+    case GC_DEC: t->rc--; break;
+    case GC_INC: t->rc++; break;
+    case GC_BLACKEN:
+        t->rc++;
+        if (t->flags & GC_GRAY) {
+            t->flags &= (uint8_t)~GC_GRAY;
+            gc_push(work, t); /* room reserved: each node is pushed once */
+        }
+        break;
+    }
+}
+
+static void gc_children(cryo_obj *o, int mode, gc_list *work) {
+    switch (o->type) {
+    case CRYO_T_ARRAY: {
+        cryo_array *a = (cryo_array *)o;
+        for (uint32_t i = 0; i < a->len; i++)
+            gc_visit(gc_node(a->items[i]), mode, work);
+        break;
+    }
+    case CRYO_T_MAP: {
+        cryo_map *m = (cryo_map *)o;
+        for (uint32_t i = 0; i < m->len; i++)
+            gc_visit(gc_node(m->entries[i].value), mode, work);
+        break;
+    }
+    case CRYO_T_FN: {
+        cryo_fn *f = (cryo_fn *)o;
+        for (uint16_t i = 0; i < f->ncurry; i++)
+            gc_visit(gc_node(f->curry[i]), mode, work);
+        for (uint16_t i = 0; i < f->ncaps; i++)
+            gc_visit(gc_cell_node(f->caps[i]), mode, work);
+        break;
+    }
+    case CRYO_T_CELL: gc_visit(gc_node(((cryo_cell *)o)->v), mode, work); break;
+    default: break;
+    }
+}
+
+void cv_collect_cycles(cryo_heap *h) {
+    if (!h || !h->cells) return;
+    gc_list nodes = {0}, work = {0};
+    /* 1. every node the cells reach, gray (no count changes yet: an allocation failure here
+     *    leaves everything as it was) */
+    for (cryo_cell *c = h->cells; c && !nodes.oom; c = c->gc_next) {
+        if (c->h.flags & GC_GRAY) continue;
+        c->h.flags |= GC_GRAY;
+        gc_push(&nodes, &c->h);
+    }
+    for (size_t i = 0; i < nodes.n && !nodes.oom; i++)
+        gc_children(nodes.v[i], GC_MARK, &nodes);
+    if (!nodes.oom) {
+        work.v = malloc((nodes.n ? nodes.n : 1) * sizeof *work.v);
+        work.cap = nodes.n;
+    }
+    if (nodes.oom || !work.v) {
+        for (size_t i = 0; i < nodes.n; i++)
+            nodes.v[i]->flags &= (uint8_t)~GC_GRAY;
+        free(nodes.v);
+        free(work.v);
+        return;
+    }
+    /* 2. take away the references the nodes hold to each other */
+    for (size_t i = 0; i < nodes.n; i++)
+        gc_children(nodes.v[i], GC_DEC, NULL);
+    /* 3. a node still referenced from outside is live, and so is all it reaches */
+    for (size_t i = 0; i < nodes.n; i++) {
+        cryo_obj *o = nodes.v[i];
+        if (!(o->flags & GC_GRAY) || o->rc == 0) continue;
+        o->flags &= (uint8_t)~GC_GRAY;
+        work.n = 0;
+        work.v[work.n++] = o;
+        while (work.n > 0)
+            gc_children(work.v[--work.n], GC_BLACKEN, &work);
+    }
+    /* 4. the rest (still gray) is garbage held only by itself: give back the internal counts,
+     *    hold each with one extra reference, empty the cells to break the cycles, then drop
+     *    the extra references, which frees everything through the ordinary path */
+    size_t ng = 0;
+    for (size_t i = 0; i < nodes.n; i++)
+        if (nodes.v[i]->flags & GC_GRAY) nodes.v[ng++] = nodes.v[i];
+    for (size_t i = 0; i < ng; i++)
+        gc_children(nodes.v[i], GC_INC, NULL);
+    for (size_t i = 0; i < ng; i++) {
+        nodes.v[i]->flags &= (uint8_t)~GC_GRAY;
+        nodes.v[i]->rc++;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        if (nodes.v[i]->type != CRYO_T_CELL) continue;
+        cryo_cell *c = (cryo_cell *)nodes.v[i];
+        cryo_value v = c->v;
+        c->v = cryo_unit_value();
+        cv_release(h, v);
+    }
+    for (size_t i = 0; i < ng; i++)
+        if (--nodes.v[i]->rc == 0) cv_free_obj(h, nodes.v[i]);
+    free(nodes.v);
+    free(work.v);
+}
+
+void cv_detach_cells(cryo_heap *h) {
+    if (!h) return;
+    cryo_cell *c = h->cells;
+    while (c) {
+        cryo_cell *n = c->gc_next;
+        c->gc_pprev = NULL;
+        c->gc_next = NULL;
+        c = n;
+    }
+    h->cells = NULL;
 }

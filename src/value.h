@@ -37,6 +37,7 @@ typedef struct cryo_map_entry_s cryo_map_entry;
 /* --- object header ----------------------------------------------------------------------- */
 
 #define CRYO_OBJ_SHARED 0x1 /* immutable shared object: never freed through rc, copy on write */
+#define CRYO_OBJ_FROZEN 0x2 /* part of a ConstValue: rc changed only atomically (sync.h) */
 
 struct cryo_obj {
     uint32_t rc;
@@ -51,6 +52,7 @@ typedef struct cryo_heap {
     size_t bytes;
     size_t limit;
     bool exceeded;
+    struct cryo_cell *cells; /* live cells made on this heap (cv_collect_cycles) */
 } cryo_heap;
 
 void *cv_alloc(cryo_heap *h, size_t size);
@@ -111,6 +113,10 @@ typedef struct cryo_range {
 typedef struct cryo_cell {
     cryo_obj h;
     cryo_value v;
+    /* Cells made with a heap are on that heap's list (cv_collect_cycles' roots); NULL pprev =
+     * on no list (cells of frozen functions, cells that outlived their VM). */
+    struct cryo_cell **gc_pprev;
+    struct cryo_cell *gc_next;
 } cryo_cell;
 
 /* --- function values --------------------------------------------------------------------- */
@@ -229,6 +235,16 @@ bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_
 
 cryo_range *cv_range_new(cryo_heap *h, int64_t start, int64_t end, bool inclusive);
 cryo_cell *cv_cell_new(cryo_heap *h, cryo_value v); /* takes v's reference */
+
+/* Frees the reference cycles among the heap's live cells and what they reach (a closure
+ * stored in a map it captures, ...): synchronous trial deletion (Bacon & Rajan) with every
+ * live cell as a candidate root, since every cycle of values goes through a captured cell.
+ * Values still referenced from outside the cycles (registers, the host) are kept. O(what the
+ * cells reach); allocates its work arrays with malloc and does nothing if that fails. */
+void cv_collect_cycles(cryo_heap *h);
+/* Takes every cell off the heap's list (when the heap goes away: cells the host still holds
+ * outlive it, untracked). */
+void cv_detach_cells(cryo_heap *h);
 cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
 
 /* --- shared operations --------------------------------------------------------------------- */
@@ -289,5 +305,101 @@ cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_val
  * when no size limit is set. The ops above call it themselves; the VM calls it after building
  * an array or map literal (APPEND, SETFIELD into a new map). */
 cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v);
+
+/* --- typed C pointers (FFI; src/pointer.c) ------------------------------------------------------
+ * A CRYO_T_POINTER value is a typed C address. Two representations:
+ *  - raw (flags without CRYO_VF_COUNTED): as.i holds the address itself; nothing to free. Made
+ *    for pointers that C hands over (call returns, callback arguments): no allocation.
+ *  - owned (CRYO_VF_COUNTED): as.obj is a cryo_pointer that owns the memory (ffi::new) or an
+ *    FFI resource (a script's callback), freed with its destructor when the count drops.
+ * In both, aux holds the element kind (cryo_ptr_elem). Only the FFI layer creates pointers, so a
+ * script without the FFI capability never holds one. */
+typedef enum cryo_ptr_elem {
+    CRYO_PE_VOID = 0, /* opaque: cannot be indexed */
+    CRYO_PE_I8,
+    CRYO_PE_U8,
+    CRYO_PE_I16,
+    CRYO_PE_U16,
+    CRYO_PE_I32,
+    CRYO_PE_U32,
+    CRYO_PE_I64,
+    CRYO_PE_U64,
+    CRYO_PE_F32,
+    CRYO_PE_F64,
+    CRYO_PE_BOOL,
+    CRYO_PE_PTR, /* elements are pointers (read as opaque pointers) */
+    CRYO_PE__COUNT
+} cryo_ptr_elem;
+
+typedef struct cryo_pointer {
+    cryo_obj h;
+    void *addr;
+    int64_t count;            /* elements that may be indexed; -1 = unknown (no bound check) */
+    void (*dtor)(void *ud);   /* called when the object is freed; may be NULL */
+    void *ud;
+    size_t inline_bytes;      /* bytes of data[] (owned buffer), 0 when addr is external */
+    _Alignas(16) unsigned char data[];
+} cryo_pointer;
+
+/* A raw pointer value (no allocation). */
+static inline cryo_value cv_pointer_raw(void *addr, cryo_ptr_elem elem) {
+    cryo_value v = {CRYO_T_POINTER, 0, (uint16_t)elem, 0, {.i = (int64_t)(intptr_t)addr}};
+    return v;
+}
+/* An owned pointer with a zeroed buffer of `count` elements of `elem_size` bytes. NULL on
+ * allocation failure or limit. */
+CRYO_API cryo_pointer *cv_pointer_new(cryo_heap *h, size_t elem_size, int64_t count);
+/* An owned pointer to external memory; `dtor(ud)` runs when it is freed. */
+CRYO_API cryo_pointer *cv_pointer_wrap(cryo_heap *h, void *addr, int64_t count,
+                                       void (*dtor)(void *), void *ud);
+/* The counted value for an owned pointer object (reference moved in). */
+static inline cryo_value cv_pointer_value(cryo_pointer *p, cryo_ptr_elem elem) {
+    cryo_value v = {CRYO_T_POINTER, CRYO_VF_COUNTED, (uint16_t)elem, 0, {.obj = &p->h}};
+    return v;
+}
+static inline void *cv_pointer_addr(cryo_value v) {
+    return (v.flags & CRYO_VF_COUNTED) ? ((cryo_pointer *)v.as.obj)->addr
+                                       : (void *)(intptr_t)v.as.i;
+}
+static inline int64_t cv_pointer_count(cryo_value v) {
+    return (v.flags & CRYO_VF_COUNTED) ? ((cryo_pointer *)v.as.obj)->count : -1;
+}
+CRYO_API size_t cv_ptr_elem_size(cryo_ptr_elem e);
+const char *cv_ptr_elem_name(cryo_ptr_elem e); /* "i32", "f64", "void", ... */
+void cv_pointer_free(cryo_heap *h, cryo_obj *o);
+/* Text form "ptr<i32>(0x...)" appended to *s. */
+bool cv_pointer_repr(cryo_heap *h, cryo_string **s, cryo_value v);
+/* p[i] reads and writes of pointer elements (ops.c getindex/setindex call these). Ints are
+ * range-checked against the element type on writes; u64 above i64::MAX fails on reads. */
+cryo_error_kind cryo_op_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out);
+cryo_error_kind cryo_op_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v);
+/* Reads / writes one scalar of kind `e` at `addr` (shared with the FFI layer). */
+CRYO_API cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *addr,
+                                     cryo_value *out);
+CRYO_API cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *addr, cryo_value v);
+/* The few internals the FFI library (a separate shared object) needs, exported:
+ * the VM's heap, maps built field by field, and a named host function with one curried
+ * argument (Fn("name") curried with `curry`, which is retained). */
+CRYO_API cryo_heap *cv_ffi_heap(cryo_vm *vm);
+CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm); /* unit when out of memory */
+CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);
+CRYO_API cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry,
+                                         cryo_value *out);
+
+
+/* --- host handles (src/handle.c) ------------------------------------------------------------
+ * A CRYO_T_HANDLE value points to a cryo_handle: a host pointer with its type. The handle owns
+ * `ptr`: when the last reference goes, type->release(ptr) runs for sendable types (release
+ * set), otherwise type->destroy(ptr) when set. Equality is by (type, ptr); type_of() gives
+ * type->name; the text form is `<name>`. */
+typedef struct cryo_handle {
+    cryo_obj h;
+    const cryo_handle_type *type;
+    void *ptr;
+} cryo_handle;
+void cv_handle_free(cryo_heap *h, cryo_obj *o);
+static inline cryo_handle *cv_handle(cryo_value v) {
+    return (cryo_handle *)v.as.obj;
+}
 
 #endif

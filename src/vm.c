@@ -148,10 +148,11 @@ static cryo_error_kind op_closure(cryo_vm *vm, cryo_frame *f, cryo_value *base, 
             cv_release(&vm->heap, fv);
             return cryo_vm_raise(vm, CRYO_ERR_TYPE, "bad capture '%s'", cd->name ? cd->name : "?");
         }
-        cell->h.rc++;
+        if (!(cell->h.flags & CRYO_OBJ_SHARED)) cell->h.rc++; /* frozen cells: never counted */
         fn->caps[c] = cell;
     }
-    fn->name = cv_string_new(&vm->heap, p->name, strlen(p->name));
+    /* the proto's shared name: creating a closure allocates nothing but the closure */
+    fn->name = p->sname ? p->sname : cv_string_new(&vm->heap, p->name, strlen(p->name));
     if (!fn->name) {
         cv_release(&vm->heap, fv);
         return cryo_vm_raise_oom(vm);
@@ -309,8 +310,6 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
 #endif
 
     cryo_heap *heap = &vm->heap;
-    uint64_t ops_max =
-        vm->limits[CRYO_LIMIT_OPERATIONS] ? vm->limits[CRYO_LIMIT_OPERATIONS] : UINT64_MAX;
     uint64_t depth_max =
         vm->limits[CRYO_LIMIT_CALL_DEPTH] ? vm->limits[CRYO_LIMIT_CALL_DEPTH] : (uint64_t)INT_MAX;
     bool data_limits = (vm->limits[CRYO_LIMIT_STRING_SIZE] | vm->limits[CRYO_LIMIT_ARRAY_SIZE] |
@@ -353,7 +352,7 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
  * container literal (APPEND, SETFIELD), two per container created. */
 #define COUNT_OPS(n)                                                                               \
     do {                                                                                           \
-        if (UNLIKELY((vm->ops += (uint64_t)(n)) > ops_max) ||                                      \
+        if (UNLIKELY((vm->ops += (uint64_t)(n)) > vm->ops_max) ||                                  \
             UNLIKELY(atomic_load_explicit(&vm->interrupt, memory_order_relaxed)))                  \
             PROTECT(cryo_vm_check_ops(vm));                                                        \
     } while (0)
@@ -508,6 +507,18 @@ dispatch:
         }
         cryo_value out;
         PROTECT(cryo_op_binary(vm, OP_ADD, *RB, cryo_int(imm), &out));
+        cv_set(heap, RA, out);
+        NEXT();
+    }
+    OPCASE(SUBI) {
+        cryo_value *rb = RB;
+        int64_t imm = (int64_t)CRYO_C(i) - 128, r;
+        if (LIKELY(rb->type == CRYO_T_INT) && !__builtin_sub_overflow(rb->as.i, imm, &r)) {
+            SET_SCALAR(RA, cryo_int(r));
+            NEXT();
+        }
+        cryo_value out;
+        PROTECT(cryo_op_binary(vm, OP_SUB, *RB, cryo_int(imm), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -689,7 +700,22 @@ dispatch:
         NEXT();
     }
     OPCASE(ITERNEXT) {
-        if (iter_next(heap, RA)) {
+        cryo_value *ra = RA;
+        if (LIKELY(ra->type == CRYO_T_RANGE) && !cv_range(*ra)->h.extra) {
+            /* the common `for i in a..b`, inline */
+            const cryo_range *r = cv_range(*ra);
+            int64_t cur = ra[1].as.i;
+            if (cur < r->end) {
+                ra[1].as.i = cur + 1;
+                SET_SCALAR(ra + 2, cryo_int(cur));
+                SET_SCALAR(ra + 3, cryo_int((int64_t)((uint64_t)cur - (uint64_t)r->start)));
+                int sbx = CRYO_SBX(i);
+                pc += sbx;
+                COUNT_OPS(sbx < 0 ? -2 * sbx : 2);
+            }
+            NEXT();
+        }
+        if (iter_next(heap, ra)) {
             int sbx = CRYO_SBX(i);
             pc += sbx;
             COUNT_OPS(sbx < 0 ? -2 * sbx : 2);
@@ -798,6 +824,16 @@ default: PROTECT(cryo_vm_raise(vm, CRYO_ERR_API, "invalid opcode %u", CRYO_OP(i)
 
 slow_binary : {
     cryo_value out;
+    if (CRYO_OP(i) == OP_ADD && CRYO_A(i) == CRYO_B(i) && CRYO_C(i) != CRYO_A(i)) {
+        /* `s += x` (or `s = s + x`): append in place when R[A] is a unique string or array */
+        cryo_value *ra = RA, *rc = RC;
+        if ((ra->type == CRYO_T_STRING && (rc->type == CRYO_T_STRING || rc->type == CRYO_T_CHAR) &&
+             ra->as.obj != rc->as.obj) ||
+            (ra->type == CRYO_T_ARRAY && rc->type != CRYO_T_STRING && rc->type != CRYO_T_CELL)) {
+            PROTECT(cryo_op_assign(vm, OP_ADD, ra, *rc));
+            NEXT();
+        }
+    }
     PROTECT(cryo_op_binary(vm, (int)CRYO_OP(i), *RB, *RC, &out));
     cv_set(heap, RA, out);
     CHECK_DATA(out);

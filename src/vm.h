@@ -32,17 +32,33 @@ extern const cryo_libreg cryo_lib_math[];   /* abs, sqrt, sin, floor, parse_int,
 extern const cryo_libreg cryo_lib_string[]; /* len, sub_string, split, trim, replace, ... */
 extern const cryo_libreg cryo_lib_array[];  /* push, pop, insert, remove, map, filter, sort, ... */
 extern const cryo_libreg cryo_lib_map[];    /* keys, values, remove, contains, mixin, ... */
+extern const cryo_libreg cryo_lib_sync[];   /* into_sync, spawn, join (lib_sync.c) */
 
-/* A context: an immutable hash table of (name, arity) -> registration. */
+/* A context: sealed packages searched in order, capabilities and default limits (context.c).
+ * Immutable once created; `refcount` is atomic; `is_static` for the std/raw contexts. */
 struct cryo_context {
-    uint32_t nentries;
-    uint32_t mask;               /* buckets - 1 */
-    const cryo_libreg **buckets; /* open addressing */
+    atomic_uint refcount;
+    bool is_static;
+    int npackages;
+    unsigned capabilities;              /* CRYO_CAP_* */
+    uint64_t limits[CRYO_LIMIT__COUNT]; /* defaults for new/reset VMs */
+    cryo_package **packages;            /* each retained */
+    uint64_t id;                        /* unique for the process (keys unit bindings) */
 };
 
-/* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none. */
+/* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none.
+ * Not for the hot path: calls bind once per (unit, context), see cryo_unit_bind. */
 const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
                                      int arity);
+
+/* Looks up a function in a sealed package (its own functions, then its includes in order),
+ * exact arity only (-1 looks up variadic entries). NULL if none. (package.c) */
+const cryo_libreg *cryo_package_find(const cryo_package *pkg, const char *name, size_t len,
+                                     int arity);
+/* A sealed package over borrowed registration tables (each ended by {NULL}; the first
+ * registration of a (name, arity) wins); NULL when out of memory. (package.c) */
+cryo_package *cryo_package_from_tables(const char *name, const cryo_libreg *const *tables,
+                                       int ntables);
 
 /* Builds a context from `ntables` registration tables (each ended by a {NULL} entry; the first
  * registration of a (name, arity) wins). The tables are borrowed and must outlive the context.
@@ -54,6 +70,7 @@ void cryo_context_free_tables(cryo_context *ctx);
 /* The host slots of one unit bound to one context; cached in the unit (unit.h). */
 typedef struct cryo_binding {
     const cryo_context *ctx;
+    uint64_t ctx_id; /* the context's cryo_context.id: addresses of freed contexts are reused */
     struct cryo_binding *next;
     const cryo_libreg *slots[]; /* unit->nhosts entries; NULL = not found */
 } cryo_binding;
@@ -91,7 +108,7 @@ typedef struct cryo_segment {
 struct cryo_vm {
     cryo_heap heap;
     cryo_unit *unit; /* retained */
-    const cryo_context *ctx;
+    const cryo_context *ctx; /* retained (cryo_context_retain) */
     const cryo_binding *binding; /* unit's host slots in ctx */
 
     cryo_segment *seg; /* current segment */
@@ -115,7 +132,28 @@ struct cryo_vm {
 
     /* --- additions (VM owner) --- */
     bool thrown_pending; /* vm->err comes from `throw v`: vm->thrown holds v */
+
+    /* --- additions (sync owner): frozen objects (ConstValues, SyncFunctions) this VM may
+     * hold uncounted values into; each holds one atomic reference. Released by
+     * cryo_vm_release_pins (sync.h) on VM reset and free. */
+    cryo_obj **pins;
+    int npins, cappins;
+
+    /* --- additions (embedding: vm_api.c, pool.c) --- */
+    uint64_t ops_max;       /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */
+    cryo_progress_fn progress_fn;
+    void *progress_ud;
+    uint64_t progress_every; /* 0 = no progress callback */
+    uint64_t progress_next;  /* vm->ops value of the next progress call */
+    void *userdata;
+    struct cryo_vm *pool_next; /* idle list of the thread's pool */
 };
+
+/* Recomputes vm->ops_max from the operation limit and the progress callback. (vm_api.c) */
+void cryo_vm_update_ops_max(cryo_vm *vm);
+/* Resets an idle VM to its context's defaults: error, hooks, limits, progress, userdata.
+ * (vm_api.c; used by the pool) */
+void cryo_vm_reset(cryo_vm *vm);
 
 /* Raises the error for a failed allocation: CRYO_ERR_MEMORY (limit or out of memory). */
 cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm);

@@ -2,22 +2,43 @@
  * vm_api.c — the public VM functions of cryo.h: creation, runs, calls, hooks and limits.
  */
 #include "vm.h"
+#include "sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_CALL_DEPTH 64 /* Rhai's max_call_levels in release builds */
+static void load_context_limits(cryo_vm *vm) {
+    memcpy(vm->limits, vm->ctx->limits, sizeof vm->limits);
+    vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
+}
 
-CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx) {
-    if (!unit) return NULL;
+void cryo_vm_update_ops_max(cryo_vm *vm) {
+    uint64_t limit = vm->limits[CRYO_LIMIT_OPERATIONS];
+    uint64_t m = limit ? limit : UINT64_MAX;
+    if (vm->progress_fn && vm->progress_next > 0 && vm->progress_next - 1 < m)
+        m = vm->progress_next - 1;
+    vm->ops_max = m;
+}
+
+static cryo_vm *vm_create(cryo_unit *unit, cryo_context *ctx) {
+    if (!unit || !ctx) return NULL;
     /* Registers and frames are allocated by the first run: creation is one allocation. */
     cryo_vm *vm = calloc(1, sizeof *vm);
     if (!vm) return NULL;
     vm->unit = cryo_unit_retain(unit);
-    vm->ctx = ctx ? ctx : cryo_context_std();
-    vm->limits[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH;
+    vm->ctx = cryo_context_retain(ctx);
+    load_context_limits(vm);
+    cryo_vm_update_ops_max(vm);
     return vm;
+}
+
+CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx) {
+    return vm_create(unit, ctx ? ctx : cryo_context_std());
+}
+
+CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit) {
+    return vm_create(unit, cryo_context_raw());
 }
 
 CRYO_API void cryo_vm_free(cryo_vm *vm) {
@@ -37,8 +58,85 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
     free(vm->frames);
     free(vm->handlers);
     cryo_error_free(vm->err);
+    cv_collect_cycles(&vm->heap); /* what only cycles of captured cells still hold */
+    cv_detach_cells(&vm->heap);   /* cells the host still holds outlive the heap's list */
+    cryo_vm_release_pins(vm);     /* after the values that may point into pinned consts */
     cryo_unit_release(vm->unit);
+    cryo_context_release((cryo_context *)vm->ctx);
     free(vm);
+}
+
+void cryo_vm_reset(cryo_vm *vm) {
+    cryo_vm_unwind(vm, 0);
+    cryo_error_free(vm->err);
+    vm->err = NULL;
+    cv_set(&vm->heap, &vm->thrown, cryo_unit_value());
+    vm->thrown_pending = false;
+    vm->caught_kind = CRYO_OK;
+    vm->nhandlers = 0;
+    vm->run_level = 0;
+    vm->print_fn = vm->debug_fn = NULL;
+    vm->print_ud = vm->debug_ud = NULL;
+    vm->progress_fn = NULL;
+    vm->progress_ud = NULL;
+    vm->progress_every = 0;
+    vm->userdata = NULL;
+    /* Closures left in reference cycles by the last run (cheap when no cell was made). */
+    cv_collect_cycles(&vm->heap);
+    /* Values handed to the host were freed without this heap's accounting: start afresh. */
+    vm->heap.bytes = 0;
+    vm->heap.exceeded = false;
+    cryo_vm_release_pins(vm); /* no value of the VM points into a pinned const any more */
+    load_context_limits(vm);
+    cryo_vm_update_ops_max(vm);
+    atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
+}
+
+CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit) {
+    if (!vm || !unit) return CRYO_ERR_API;
+    if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is running");
+    if (unit == vm->unit) return CRYO_OK;
+    cryo_unit_retain(unit);
+    cryo_unit_release(vm->unit);
+    vm->unit = unit;
+    vm->binding = NULL;
+    return CRYO_OK;
+}
+
+CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx) {
+    if (!vm) return CRYO_ERR_API;
+    if (!ctx) ctx = cryo_context_std();
+    if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is running");
+    if (ctx == vm->ctx) return CRYO_OK;
+    cryo_context_retain(ctx);
+    cryo_context_release((cryo_context *)vm->ctx);
+    vm->ctx = ctx;
+    vm->binding = NULL;
+    load_context_limits(vm);
+    cryo_vm_update_ops_max(vm);
+    return CRYO_OK;
+}
+
+CRYO_API void *cryo_vm_userdata(const cryo_vm *vm) {
+    return vm ? vm->userdata : NULL;
+}
+
+CRYO_API void cryo_vm_set_userdata(cryo_vm *vm, void *userdata) {
+    if (vm) vm->userdata = userdata;
+}
+
+CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
+                                   uint64_t every) {
+    if (!vm) return;
+    vm->progress_fn = fn;
+    vm->progress_ud = userdata;
+    vm->progress_every = fn ? (every ? every : 1) : 0;
+    vm->progress_next = vm->ops + vm->progress_every;
+    cryo_vm_update_ops_max(vm);
+}
+
+CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm) {
+    return vm && vm->ctx ? vm->ctx->capabilities : 0;
 }
 
 /* Resets the per-run state; false (with vm->err set) when the VM cannot run now. */
@@ -50,6 +148,8 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     vm->thrown_pending = false;
     vm->caught_kind = CRYO_OK;
     vm->ops = 0;
+    vm->progress_next = vm->progress_every;
+    cryo_vm_update_ops_max(vm);
     vm->nhandlers = 0;
     vm->run_level = 0;
     vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
@@ -61,6 +161,54 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
         if (!vm->binding && vm->unit->nhosts) return cryo_vm_raise_oom(vm);
     }
     return CRYO_OK;
+}
+
+/* --- results owned by the caller -------------------------------------------------------------
+ * Inside a VM, values may point to shared data without a count: the unit's constant strings,
+ * thawed ConstValues. A result handed to the host must not depend on the unit or the VM, so
+ * such parts of it are copied (a scan of the result; scalars cost one test). */
+
+static bool shared_str(const cryo_string *s) {
+    return s->h.flags & CRYO_OBJ_SHARED;
+}
+
+static bool needs_own(cryo_value v, int depth) {
+    if (v.type < CRYO_T_STRING || v.type > CRYO_T_MAP) return false;
+    if (!(v.flags & CRYO_VF_COUNTED)) return true;
+    if (depth > 64) return false;
+    if (v.type == CRYO_T_ARRAY) {
+        const cryo_array *a = cv_arr(v);
+        for (uint32_t i = 0; i < a->len; i++)
+            if (needs_own(a->items[i], depth + 1)) return true;
+    } else if (v.type == CRYO_T_MAP) {
+        const cryo_map *m = cv_map(v);
+        for (uint32_t i = 0; i < m->len; i++)
+            if (shared_str(m->entries[i].key) || needs_own(m->entries[i].value, depth + 1))
+                return true;
+    }
+    return false;
+}
+
+static bool own_value(cryo_heap *h, cryo_value *slot, int depth) {
+    if (!needs_own(*slot, depth)) return true;
+    if (!cv_make_unique(h, slot)) return false;
+    if (slot->type == CRYO_T_ARRAY) {
+        cryo_array *a = cv_arr(*slot);
+        for (uint32_t i = 0; i < a->len; i++)
+            if (!own_value(h, &a->items[i], depth + 1)) return false;
+    } else if (slot->type == CRYO_T_MAP) {
+        cryo_map *m = cv_map(*slot);
+        for (uint32_t i = 0; i < m->len; i++) {
+            cryo_map_entry *e = &m->entries[i];
+            if (shared_str(e->key)) {
+                cryo_string *k = cv_string_new(h, e->key->data, e->key->len);
+                if (!k) return false;
+                e->key = k; /* the shared key had no count to drop */
+            }
+            if (!own_value(h, &e->value, depth + 1)) return false;
+        }
+    }
+    return true;
 }
 
 /* Runs proto `pi` with `nargs` values already in the first segment's registers. */
@@ -82,6 +230,11 @@ static cryo_error_kind run_proto(cryo_vm *vm, uint32_t pi, cryo_value *result) {
         cv_release(&vm->heap, ret);
         if (result) *result = cryo_unit_value();
         return k;
+    }
+    if (result && !own_value(&vm->heap, &ret, 0)) {
+        cv_release(&vm->heap, ret);
+        *result = cryo_unit_value();
+        return cryo_vm_raise_oom(vm);
     }
     if (result)
         *result = ret;
@@ -174,6 +327,7 @@ CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value) {
     if (!vm || (unsigned)which >= CRYO_LIMIT__COUNT) return;
     vm->limits[which] = value;
     if (which == CRYO_LIMIT_MEMORY) vm->heap.limit = (size_t)value;
+    if (which == CRYO_LIMIT_OPERATIONS) cryo_vm_update_ops_max(vm);
 }
 
 CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which) {

@@ -3,6 +3,7 @@
  * limits, host calls (CALLH), function-value calls (CALLV) and re-entrant calls from hosts.
  */
 #include "vm.h"
+#include "sync.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,9 +36,22 @@ bool cryo_vm_prepare(cryo_vm *vm) {
     return true;
 }
 
+/* Frames and register segments are not heap objects, but a runaway recursion with no call
+ * depth limit must still stop at the memory limit: they count against it here (checked, not
+ * accounted). */
+static bool within_memory_limit(cryo_vm *vm, size_t extra) {
+    cryo_heap *h = &vm->heap;
+    if (h->limit && (extra > h->limit || h->bytes > h->limit - extra)) {
+        h->exceeded = true;
+        return false;
+    }
+    return true;
+}
+
 bool cryo_vm_grow_frames(cryo_vm *vm) {
     if (vm->nframes < vm->capframes) return true;
     int cap = vm->capframes ? vm->capframes * 2 : FIRST_FRAMES;
+    if (!within_memory_limit(vm, (size_t)cap * sizeof(cryo_frame))) return false;
     cryo_frame *f = realloc(vm->frames, (size_t)cap * sizeof *f);
     if (!f) return false;
     vm->frames = f;
@@ -62,6 +76,13 @@ cryo_value *cryo_vm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_
         size_t size = s->size * 2 > NEXT_SEGMENT ? s->size * 2 : NEXT_SEGMENT;
         if (size > 65536) size = 65536;
         if (size < nregs) size = nregs;
+        if (vm->heap.limit) {
+            size_t total = size;
+            for (cryo_segment *x = s; x; x = x->prev) total += x->size;
+            if (!within_memory_limit(vm, total * sizeof(cryo_value) +
+                                             (size_t)vm->capframes * sizeof(cryo_frame)))
+                return NULL;
+        }
         n = segment_new(size);
         if (!n) return NULL;
         n->prev = s;
@@ -175,6 +196,14 @@ cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
     if (limit && vm->ops > limit)
         return cryo_vm_raise(vm, CRYO_ERR_TOO_MANY_OPERATIONS, "too many operations (limit %llu)",
                              (unsigned long long)limit);
+    if (vm->progress_fn && vm->ops >= vm->progress_next) {
+        vm->progress_next = vm->ops + (vm->progress_every ? vm->progress_every : 1);
+        if (!vm->progress_fn(vm->progress_ud, vm->ops)) {
+            cryo_vm_update_ops_max(vm);
+            return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "stopped by the progress callback");
+        }
+    }
+    cryo_vm_update_ops_max(vm);
     return CRYO_OK;
 }
 
@@ -316,10 +345,12 @@ static cryo_error_kind call_host(cryo_vm *vm, const cryo_libreg *reg, cryo_fn *f
     for (int i = 0; i < argc; i++)
         ptrs[fn->ncurry + i] = argv[i];
     cryo_value r = cryo_unit_value();
-    /* The fn value may be dropped by the host (e.g. a receiver replaced): keep it alive. */
-    fn->h.rc++;
+    /* The fn value may be dropped by the host (e.g. a receiver replaced): keep it alive.
+     * A SyncFunction's shared fn is kept alive by the VM's pins instead (sync.h). */
+    bool counted = !(fn->h.flags & CRYO_OBJ_SHARED);
+    if (counted) fn->h.rc++;
     cryo_error_kind k = reg->fn(vm, reg->userdata, n, ptrs, &r);
-    cv_release(&vm->heap, cv_from_obj(&fn->h));
+    if (counted) cv_release(&vm->heap, cv_from_obj(&fn->h));
     if (k != CRYO_OK) {
         cv_release(&vm->heap, r);
         return k;
@@ -372,15 +403,18 @@ static cryo_error_kind invoke_script(cryo_vm *vm, const callee *c, cryo_fn *fn,
     f->binding = b;
     f->ret_slot = ret;
     f->run_level = ++vm->run_level;
-    if (fn) fn->h.rc++; /* the closure's captures must outlive the call */
+    /* the closure's captures must outlive the call (a SyncFunction's: pinned, sync.h) */
+    bool counted = fn && !(fn->h.flags & CRYO_OBJ_SHARED);
+    if (counted) fn->h.rc++;
     cryo_error_kind k = cryo_vm_exec(vm, stop);
     vm->run_level--;
-    if (fn) cv_release(&vm->heap, cv_from_obj(&fn->h));
+    if (counted) cv_release(&vm->heap, cv_from_obj(&fn->h));
     return k;
 }
 
 static cryo_error_kind invoke(cryo_vm *vm, cryo_value fv, cryo_value *this_ref, int argc,
                               cryo_value *const *argv, cryo_value *ret) {
+    if (fv.type == CRYO_T_SYNCFN) fv = cryo_sync_fn_value(vm, fv);
     if (fv.type != CRYO_T_FN) return resolve(vm, fv, argc, argv, &(callee){0});
     cryo_fn *fn = cv_fn(fv);
     callee c;
@@ -510,6 +544,7 @@ cryo_error_kind cryo_vm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bo
     cryo_value *argv[argc > 0 ? argc : 1];
     for (unsigned j = 0; j < argc; j++)
         argv[j] = &base[a + 1 + j];
+    if (fv.type == CRYO_T_SYNCFN) fv = cryo_sync_fn_value(vm, fv); /* pinned; base[a] unchanged */
     if (fv.type != CRYO_T_FN) return resolve(vm, fv, (int)argc, argv, &(callee){0});
     cryo_fn *fn = cv_fn(fv);
     callee c;

@@ -343,7 +343,7 @@ static void test_fib_shape(void **state) {
     FNS[0] = FNDEF("fib", BLOCK(0, iff, NULL), PARAM("n"), NULL);
     cryo_unit *u = compile_ok(BLOCK(0, CALL("fib", INT(30), NULL), NULL), FNS, 1);
     const cryo_proto *p = u->protos[1];
-    assert_string_equal(ops(p), "LOADI LT JMPF RET LOADI SUB CALL LOADI SUB CALL ADD RET");
+    assert_string_equal(ops(p), "LOADI LT JMPF RET SUBI CALL SUBI CALL ADD RET");
     /* calls bind statically to proto 1 and their arguments are computed in place */
     int c0 = find_op(p, OP_CALL, 0);
     assert_int_equal(CRYO_A(p->code[c0]), CRYO_A(p->code[c0 - 1]));

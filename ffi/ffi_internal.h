@@ -1,0 +1,147 @@
+/*
+ * ffi_internal.h — C types, scopes and signatures shared by the files of the FFI library.
+ *
+ *   ctype.c     arenas, scopes, type constructors, layout and libffi type descriptors
+ *   cdecl.c     the C declaration parser
+ *   call.c      value <-> C conversions and calls through ffi_call
+ *   callback.c  closures (the only file that touches ffi_closure_*)
+ *   lib_ffi.c   the ffi:: script module
+ */
+#ifndef CRYO_FFI_INTERNAL_H
+#define CRYO_FFI_INTERNAL_H
+
+#include "cryo_ffi.h"
+#include "value.h"
+#include <ffi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef enum ct_kind {
+    CT_VOID,
+    CT_BOOL,
+    CT_I8,
+    CT_U8,
+    CT_I16,
+    CT_U16,
+    CT_I32,
+    CT_U32,
+    CT_I64,
+    CT_U64,
+    CT_F32,
+    CT_F64,
+    CT_PTR,
+    CT_STRUCT,
+    CT_FUNC,
+    CT_ARRAY,
+} ct_kind;
+
+typedef struct ctype ctype;
+typedef struct cstruct cstruct;
+typedef struct cfunc cfunc;
+
+struct ctype {
+    ct_kind kind;
+    bool is_const; /* const-qualified (for a pointee: `const T *`) */
+    bool is_char;  /* spelled `char` (so `char *` converts strings) */
+    size_t size, align;
+    ffi_type *ft;   /* NULL for void-as-value, functions */
+    ctype *pointee; /* CT_PTR, CT_ARRAY: the element */
+    size_t n;       /* CT_ARRAY: element count */
+    cstruct *st;    /* CT_STRUCT */
+    cfunc *fn;      /* CT_FUNC */
+    uint8_t elem;   /* CT_PTR: cryo_ptr_elem of the pointee (precomputed for the hot paths) */
+    bool to_char;   /* CT_PTR: points to `char` (strings) */
+};
+
+typedef struct cfield {
+    char *name;
+    ctype *type;
+    size_t offset;
+} cfield;
+
+struct cstruct {
+    char *name;
+    bool complete;
+    int nfields;
+    cfield *fields;
+    ffi_type ft;
+    ffi_type **elements; /* NULL-terminated; arrays expanded */
+    cstruct *next;       /* scope's list */
+};
+
+struct cfunc {
+    ctype *ret;
+    int nparams;
+    ctype **params;
+    char **pnames; /* may hold NULLs */
+    bool variadic;
+    bool cif_ok;
+    ffi_cif cif; /* fixed parameters (non-variadic functions) */
+    ffi_type **atypes;
+};
+
+/* An arena: blocks freed together. */
+typedef struct ffi_arena {
+    struct ffi_block *blocks;
+} ffi_arena;
+void *fa_alloc(ffi_arena *a, size_t size); /* zeroed; NULL if out of memory */
+char *fa_strndup(ffi_arena *a, const char *s, size_t n);
+void fa_free(ffi_arena *a);
+
+struct cryo_ffi_sig {
+    ffi_arena arena; /* everything of this signature but struct definitions */
+    char *name;      /* "" when abstract */
+    ctype *type;     /* CT_FUNC */
+    cfunc *fn;
+    struct cryo_ffi_sig *next; /* scope's list */
+    void *fnptr;               /* registered functions: the C address */
+    cryo_ffi_scope *scope;
+};
+
+struct cryo_ffi_scope {
+    pthread_mutex_t lock;
+    ffi_arena arena; /* struct definitions */
+    cstruct *structs;
+    cryo_ffi_sig *sigs;
+};
+
+/* The process-wide scope (NULL in the API). */
+cryo_ffi_scope *cf_scope(cryo_ffi_scope *s);
+
+/* Built-in scalar types (static). */
+ctype *ct_scalar(ct_kind k);
+extern ctype ct_char_type; /* `char`: CT_I8 with is_char */
+ctype *ct_pointer(ffi_arena *a, ctype *to);
+ctype *ct_array(ffi_arena *a, ctype *elem, size_t n);
+ctype *ct_qualified(ffi_arena *a, ctype *t); /* a const copy of t */
+/* Lays out a struct whose fields are set; prepares its ffi_type. */
+bool ct_layout_struct(ffi_arena *a, cstruct *st);
+/* Prepares fn->cif for a fixed-arity function (variadics: prepared per call). */
+bool ct_prepare_func(ffi_arena *a, cfunc *fn);
+/* The pointer value element kind for a pointee type. */
+cryo_ptr_elem ct_elem_kind(const ctype *pointee);
+/* Finds a struct by name in a scope (caller holds the lock). */
+cstruct *ct_find_struct(cryo_ffi_scope *s, const char *name, size_t len);
+/* Appends the C spelling of t to buf. */
+void ct_describe(const ctype *t, char *buf, size_t size);
+
+/* The parser (cdecl.c). Both take the scope's lock themselves. */
+cryo_error *cf_parse_decl(cryo_ffi_scope *s, ffi_arena *a, const char *src, char **name,
+                          ctype **type);
+cryo_error *cf_parse_cdef(cryo_ffi_scope *s, const char *src);
+/* A single type ("int", "struct point *"); `type` allocated in `a`. */
+cryo_error *cf_parse_type(cryo_ffi_scope *s, ffi_arena *a, const char *src, ctype **type);
+/* A signature; linked into the scope's list (freed with it) or, with link false, owned by the
+ * caller (cf_sig_free). */
+cryo_ffi_sig *cf_sig_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err, bool link);
+void cf_sig_free(cryo_ffi_sig *g);
+
+/* Calls (call.c). */
+cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_value *out);
+/* Converts v for a C slot of type t at dst; `tmp` receives a malloc'd block the caller frees
+ * after the call (strings that did not fit in `sbuf` of `sbuf_size` bytes); `what` names the
+ * argument in errors. */
+cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
+                              const char *what, char *sbuf, size_t sbuf_size, void **tmp);
+
+#endif

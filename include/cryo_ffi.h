@@ -1,0 +1,162 @@
+/*
+ * cryo_ffi.h — the FFI layer of cryo (library `cryo_ffi`, which needs libffi; the core library
+ * does not). Three things:
+ *
+ *   1. C declarations as strings. "double cos(double)", "int (*)(const void *, const void *)",
+ *      "int printf(const char *fmt, ...)", and struct definitions given once to a scope
+ *      ("struct point { double x, y; };"). A bad declaration is an error value naming the
+ *      column and what was expected.
+ *   2. Calling C from scripts. cryo_ffi_package_add() registers a C function in a package by
+ *      its declaration and address, with no hand-written wrapper. Scripts of a context with the
+ *      CRYO_CAP_FFI capability also get the `ffi::` module (cryo_ffi_package()).
+ *   3. Callbacks. cryo_ffi_callback_new() turns a SyncFunction and a function-pointer type into
+ *      a real C function pointer (a libffi closure) callable from any thread, concurrently.
+ *
+ * Conversions (script value <-> C), in short (docs/ffi.md has the table):
+ *   integer types     i64 (also char and bool arguments); range-checked on the way to C
+ *   float, double     f64 (an i64 argument is converted)
+ *   _Bool / bool      bool
+ *   char * (args)     a string is passed as a NUL-terminated copy that lives for the call
+ *   char * (returns)  a string (NULL gives ())
+ *   T *               a typed pointer value (`ptr`), () is NULL
+ *   struct S          a map with the field names (by value), both directions
+ *   void              ()
+ *
+ * Threads: scopes are built by one thread and then read-only (struct definitions take a lock);
+ * signatures are immutable; a callback may be called from any thread at once.
+ */
+#ifndef CRYO_FFI_H
+#define CRYO_FFI_H
+
+#include "cryo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------
+ * Scopes and declarations
+ * ---------------------------------------------------------------------------------------- */
+
+/* A scope holds struct definitions and owns the signatures and registrations made with it.
+ * NULL wherever a scope is asked for means the process-wide default scope (never freed; the
+ * one scripts' ffi:: functions use). */
+typedef struct cryo_ffi_scope cryo_ffi_scope;
+
+/* A new empty scope, owned by the caller (cryo_ffi_scope_free). NULL if out of memory. */
+CRYO_API cryo_ffi_scope *cryo_ffi_scope_new(void);
+
+/* Frees a scope with every signature parsed in it and every function registered through it:
+ * packages holding such functions must not be used afterwards. NULL is allowed; the default
+ * scope is never freed. */
+CRYO_API void cryo_ffi_scope_free(cryo_ffi_scope *scope);
+
+/* Defines the structs in `decls` ("struct point { double x, y; }; struct rect { struct point
+ * a, b; int tag[4]; };"). Fields may be any supported type, fixed arrays included. Thread-safe
+ * (a lock per scope). On error returns CRYO_ERR_PARSE and, if `err` is not NULL, stores an
+ * owned error (column = 1-based character position, message = what was expected and found);
+ * definitions before the error are kept. Redefining a struct with the same name is an error. */
+CRYO_API cryo_error_kind cryo_ffi_cdef(cryo_ffi_scope *scope, const char *decls, cryo_error **err);
+
+/* A parsed function declaration or function-pointer type, with its libffi call interface
+ * prepared. Owned by its scope (freed with it). */
+typedef struct cryo_ffi_sig cryo_ffi_sig;
+
+/* Parses "ret name(params)" or "ret (*)(params)" (a plain function type "ret (params)" is also
+ * accepted). Returns the signature (owned by the scope) or NULL with an owned error in *err
+ * (CRYO_ERR_PARSE: bad syntax, unknown type; CRYO_ERR_MEMORY). Thread-safe. */
+CRYO_API cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
+
+/* The declared name ("" for an abstract type), the number of fixed parameters, whether it is
+ * variadic, and the text form of the type ("double (double)"; static until the scope dies). */
+CRYO_API const char *cryo_ffi_sig_name(const cryo_ffi_sig *sig);
+CRYO_API int cryo_ffi_sig_nparams(const cryo_ffi_sig *sig);
+CRYO_API bool cryo_ffi_sig_variadic(const cryo_ffi_sig *sig);
+
+/* ------------------------------------------------------------------------------------------
+ * Calling C
+ * ---------------------------------------------------------------------------------------- */
+
+/* Calls the C function `fn` of signature `sig` with script values (borrowed), converting them
+ * as described above; the owned result goes to *ret. Runs on the calling thread, in `vm` (its
+ * heap receives strings and maps). Errors are raised in `vm` (cryo_vm_error): CRYO_ERR_ARGUMENT
+ * for a wrong argument count, CRYO_ERR_TYPE for a value that does not convert (naming the
+ * parameter), CRYO_ERR_ARITHMETIC for an integer out of the parameter's range. Variadic extra
+ * arguments go as long long (ints), double (floats), int (bool, char), char * (strings) and
+ * void * (pointers), as C's default promotions would. No allocation for scalar arguments. */
+CRYO_API cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fn, int argc,
+                                       const cryo_value *argv, cryo_value *ret);
+
+/* Registers the C function at `fn` in `pkg` under its declared name (or `name` when not NULL)
+ * by its declaration, e.g. cryo_ffi_package_add(pkg, NULL, NULL, "double cos(double)",
+ * (void *)cos, &err). Scripts then call it like any host function, with the conversions above.
+ * The signature lives in `scope` (NULL = default scope): the scope must outlive the package.
+ * Errors: CRYO_ERR_PARSE (declaration; *err owned), CRYO_ERR_API (sealed package, NULL). */
+CRYO_API cryo_error_kind cryo_ffi_package_add(cryo_package *pkg, cryo_ffi_scope *scope,
+                                              const char *name, const char *decl, void *fn,
+                                              cryo_error **err);
+
+/* ------------------------------------------------------------------------------------------
+ * Callbacks: SyncFunctions as C function pointers
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct cryo_ffi_callback cryo_ffi_callback;
+
+/* Called, on the calling thread, when a call of the callback fails (script error, or a result
+ * of the wrong type: kind CRYO_ERR_TYPE). `err` is borrowed for the call. The callback then
+ * returns its default value. */
+typedef void (*cryo_ffi_error_fn)(void *userdata, const cryo_ffi_callback *cb,
+                                  const cryo_error *err);
+
+/* Makes a C function pointer of type `fnptr_type` ("int (*)(const void *, const void *)")
+ * that calls `f` (retained by the callback). Each call converts the C arguments into values
+ * (integers, floats, bools, typed pointers, structs as maps), runs `f` on the calling thread's
+ * pooled VM, and converts the result back. No allocation per call when the arguments and the
+ * result are scalars or pointers. A script error never unwinds through C: the callback returns
+ * its default (zero unless cryo_ffi_callback_set_default said otherwise) and calls the error
+ * handler (the default handler does nothing). Returns NULL with an owned error in *err on a bad
+ * type (CRYO_ERR_PARSE) or when out of memory. */
+CRYO_API cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
+                                                  const char *fnptr_type, cryo_error **err);
+
+/* The C function pointer (cast it to the declared type). Valid until cryo_ffi_callback_free. */
+CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
+
+/* Sets the value returned when a call fails: `size` bytes at `value` (copied; at most the
+ * return type's size; a struct return type takes a whole struct). Not thread-safe with calls
+ * in flight: set it before handing the pointer out. */
+CRYO_API cryo_error_kind cryo_ffi_callback_set_default(cryo_ffi_callback *cb, const void *value,
+                                                       size_t size);
+
+/* Sets the error handler (NULL = ignore errors). Same thread rule as set_default. */
+CRYO_API void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_fn fn,
+                                                  void *userdata);
+
+/* The number of calls that failed so far (atomic; any thread). */
+CRYO_API uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb);
+
+/* Frees the closure and releases `f`. The pointer becomes invalid at once: the host must make
+ * sure no C code calls it any more (and that no call is in flight). NULL is allowed. */
+CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
+
+/* ------------------------------------------------------------------------------------------
+ * The ffi:: script module
+ * ---------------------------------------------------------------------------------------- */
+
+/* The package of the `ffi::` module: ffi::open(path) / ffi::open() (the running process),
+ * ffi::func(lib, decl), ffi::call(f, args...), ffi::callback(f, fnptr_type), ffi::new(type, n),
+ * ffi::cdef(decls), ffi::cast(p, type), ffi::addr(p), ffi::string(p), ffi::null().
+ * Sealed, built once, borrowed (never released), thread-safe. Put it only in contexts created
+ * with CRYO_CAP_FFI: a script of any other context does not find these names, and pointer
+ * values (the only way to touch memory) come only from these functions. ffi::callback and
+ * ffi::new values own their closure / buffer and free it when the last reference goes. */
+CRYO_API cryo_package *cryo_ffi_package(void);
+
+/* A context with the standard package, the ffi package and CRYO_CAP_FFI (the CLI's --ffi).
+ * Owned by the caller (cryo_context_release). NULL if out of memory. */
+CRYO_API cryo_context *cryo_ffi_context_new(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CRYO_FFI_H */

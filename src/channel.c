@@ -1,0 +1,163 @@
+/*
+ * channel.c — the bounded MPMC channel of channel.h: a ring of pointers, one mutex, two
+ * condition variables. Waiters are counted so that a send or receive signals only when someone
+ * sleeps on the other side (no syscall on the uncontended path).
+ */
+#include "channel.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+struct cryo_chan {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty;
+    pthread_cond_t not_full;
+    size_t cap, head, len;
+    int recv_waiters, send_waiters;
+    bool closed;
+    void **items;
+};
+
+int cryo_cond_init_mono(void *cond) {
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) return -1;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int r = pthread_cond_init((pthread_cond_t *)cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return r;
+}
+
+struct timespec cryo_deadline_ms(int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+uint64_t cryo_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+cryo_chan *cryo_chan_new(size_t capacity) {
+    if (capacity == 0) capacity = 1;
+    cryo_chan *ch = calloc(1, sizeof *ch);
+    if (!ch) return NULL;
+    ch->items = calloc(capacity, sizeof *ch->items);
+    if (!ch->items) goto fail;
+    if (pthread_mutex_init(&ch->mu, NULL) != 0) goto fail;
+    if (cryo_cond_init_mono(&ch->not_empty) != 0) goto fail_mu;
+    if (cryo_cond_init_mono(&ch->not_full) != 0) goto fail_ne;
+    ch->cap = capacity;
+    return ch;
+fail_ne:
+    pthread_cond_destroy(&ch->not_empty);
+fail_mu:
+    pthread_mutex_destroy(&ch->mu);
+fail:
+    free(ch->items);
+    free(ch);
+    return NULL;
+}
+
+void cryo_chan_free(cryo_chan *ch) {
+    if (!ch) return;
+    pthread_cond_destroy(&ch->not_full);
+    pthread_cond_destroy(&ch->not_empty);
+    pthread_mutex_destroy(&ch->mu);
+    free(ch->items);
+    free(ch);
+}
+
+/* Waits on `cond` until the deadline (when `timed`); false when the time ran out. */
+static bool wait_on(cryo_chan *ch, pthread_cond_t *cond, bool timed, const struct timespec *dl) {
+    if (!timed) {
+        pthread_cond_wait(cond, &ch->mu);
+        return true;
+    }
+    return pthread_cond_timedwait(cond, &ch->mu, dl) != ETIMEDOUT;
+}
+
+cryo_chan_status cryo_chan_send(cryo_chan *ch, void *item, int64_t timeout_ms) {
+    struct timespec dl = {0, 0};
+    bool timed = timeout_ms > 0;
+    if (timed) dl = cryo_deadline_ms(timeout_ms);
+    pthread_mutex_lock(&ch->mu);
+    while (!ch->closed && ch->len == ch->cap) {
+        if (timeout_ms == 0) break;
+        ch->send_waiters++;
+        bool ok = wait_on(ch, &ch->not_full, timed, &dl);
+        ch->send_waiters--;
+        if (!ok) break;
+    }
+    cryo_chan_status st;
+    if (ch->closed) {
+        st = CRYO_CHAN_CLOSED;
+    } else if (ch->len == ch->cap) {
+        st = CRYO_CHAN_TIMEOUT;
+    } else {
+        ch->items[(ch->head + ch->len) % ch->cap] = item;
+        ch->len++;
+        if (ch->recv_waiters) pthread_cond_signal(&ch->not_empty);
+        st = CRYO_CHAN_OK;
+    }
+    pthread_mutex_unlock(&ch->mu);
+    return st;
+}
+
+cryo_chan_status cryo_chan_recv(cryo_chan *ch, void **item, int64_t timeout_ms) {
+    struct timespec dl = {0, 0};
+    bool timed = timeout_ms > 0;
+    if (timed) dl = cryo_deadline_ms(timeout_ms);
+    pthread_mutex_lock(&ch->mu);
+    while (!ch->closed && ch->len == 0) {
+        if (timeout_ms == 0) break;
+        ch->recv_waiters++;
+        bool ok = wait_on(ch, &ch->not_empty, timed, &dl);
+        ch->recv_waiters--;
+        if (!ok) break;
+    }
+    cryo_chan_status st;
+    if (ch->len > 0) {
+        *item = ch->items[ch->head];
+        ch->items[ch->head] = NULL;
+        ch->head = (ch->head + 1) % ch->cap;
+        ch->len--;
+        if (ch->send_waiters) pthread_cond_signal(&ch->not_full);
+        st = CRYO_CHAN_OK;
+    } else {
+        *item = NULL;
+        st = ch->closed ? CRYO_CHAN_CLOSED : CRYO_CHAN_TIMEOUT;
+    }
+    pthread_mutex_unlock(&ch->mu);
+    return st;
+}
+
+void cryo_chan_close(cryo_chan *ch) {
+    pthread_mutex_lock(&ch->mu);
+    ch->closed = true;
+    pthread_cond_broadcast(&ch->not_empty);
+    pthread_cond_broadcast(&ch->not_full);
+    pthread_mutex_unlock(&ch->mu);
+}
+
+bool cryo_chan_is_closed(cryo_chan *ch) {
+    pthread_mutex_lock(&ch->mu);
+    bool c = ch->closed;
+    pthread_mutex_unlock(&ch->mu);
+    return c;
+}
+
+size_t cryo_chan_len(cryo_chan *ch) {
+    pthread_mutex_lock(&ch->mu);
+    size_t n = ch->len;
+    pthread_mutex_unlock(&ch->mu);
+    return n;
+}

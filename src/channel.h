@@ -1,0 +1,52 @@
+/*
+ * channel.h — an internal bounded MPMC channel of pointers (workers, pools, the bridge).
+ *
+ * A ring buffer guarded by one pthread mutex, with two condition variables (not empty, not
+ * full) on CLOCK_MONOTONIC. Any number of threads may send and receive at once. Blocking calls
+ * sleep on a condition variable: there is no busy waiting. Closing wakes every waiter: further
+ * sends fail with CRYO_CHAN_CLOSED, receives drain what is left and then fail the same way.
+ */
+#ifndef CRYO_CHANNEL_H
+#define CRYO_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct cryo_chan cryo_chan;
+
+typedef enum cryo_chan_status {
+    CRYO_CHAN_OK = 0,
+    CRYO_CHAN_TIMEOUT, /* full (send) or empty (recv) when the time ran out (or at once) */
+    CRYO_CHAN_CLOSED,  /* closed (and, for recv, drained) */
+} cryo_chan_status;
+
+/* Timeouts in milliseconds: CRYO_CHAN_FOREVER blocks, 0 tries without blocking. */
+#define CRYO_CHAN_FOREVER (-1)
+
+/* A channel holding up to `capacity` (>= 1) pointers. NULL when out of memory. */
+cryo_chan *cryo_chan_new(size_t capacity);
+/* Frees the channel. No thread may be using it; items still inside are the caller's. */
+void cryo_chan_free(cryo_chan *ch);
+
+/* Sends `item`; blocks while the channel is full (up to timeout_ms). */
+cryo_chan_status cryo_chan_send(cryo_chan *ch, void *item, int64_t timeout_ms);
+/* Receives the oldest item into *item; blocks while empty (up to timeout_ms). */
+cryo_chan_status cryo_chan_recv(cryo_chan *ch, void **item, int64_t timeout_ms);
+/* Closes the channel (idempotent) and wakes every blocked sender and receiver. */
+void cryo_chan_close(cryo_chan *ch);
+bool cryo_chan_is_closed(cryo_chan *ch);
+/* Items queued now (a snapshot). */
+size_t cryo_chan_len(cryo_chan *ch);
+
+/* --- small helpers shared by the concurrency files ---------------------------------------- */
+
+/* Initialises a condition variable on CLOCK_MONOTONIC; 0 on success. */
+int cryo_cond_init_mono(void *cond);
+/* The CLOCK_MONOTONIC deadline `ms` milliseconds from now. */
+struct timespec cryo_deadline_ms(int64_t ms);
+/* Now on CLOCK_MONOTONIC, in nanoseconds. */
+uint64_t cryo_now_ns(void);
+
+#endif

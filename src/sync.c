@@ -1,0 +1,318 @@
+/*
+ * sync.c — SyncFunctions: into_sync (freezing a closure's captures), retain/release, and calls
+ * from any thread (cryo_sync_call on the thread's pooled VM) or in a given VM. See sync.h and
+ * docs/sync.md.
+ */
+#include "sync.h"
+#include "ast.h" /* cryo_error_new */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- contexts ------------------------------------------------------------------------------ */
+
+static cryo_context *context_retain(cryo_context *ctx) {
+    return ctx ? cryo_context_retain(ctx) : NULL;
+}
+
+void cryo_sync_context_release(cryo_context *ctx) {
+    if (ctx) cryo_context_release(ctx);
+}
+
+/* --- into_sync ----------------------------------------------------------------------------- */
+
+static cryo_unit *current_unit(cryo_vm *vm) {
+    return vm->nframes > 0 ? vm->frames[vm->nframes - 1].proto->unit : vm->unit;
+}
+
+static cryo_error_kind raise_at(cryo_vm *vm, cryo_error_kind kind, int line, int column,
+                                const char *fmt, const char *name) {
+    cryo_vm_raise(vm, kind, fmt, name, line);
+    if (vm->err && line > 0) {
+        vm->err->line = line;
+        vm->err->column = column;
+    }
+    return kind;
+}
+
+static cryo_string *frozen_name(const cryo_string *name) {
+    cryo_const c =
+        cryo_const_string(name ? name->data : "anonymous", name ? name->len : strlen("anonymous"));
+    return c.v.type == CRYO_T_STRING ? cv_str(c.v) : NULL;
+}
+
+cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out) {
+    *out = NULL;
+    if (fn->h.flags & CRYO_OBJ_FROZEN) {
+        /* the shared fn of a SyncFunction is never a value on its own; be safe anyway */
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "into_sync: unexpected frozen function");
+    }
+    const cryo_proto *p = NULL;
+    if (fn->h.extra == CRYO_FN_SCRIPT) {
+        p = fn->unit->protos[fn->proto];
+        /* Refuse closures that assign their captures, before copying anything. */
+        for (uint16_t i = 0; i < fn->ncaps && i < p->ncaps; i++) {
+            const cryo_capdesc *cd = &p->caps[i];
+            if (cd->assigned)
+                return raise_at(vm, CRYO_ERR_TYPE, cd->line, cd->column,
+                                "into_sync: the closure assigns the captured variable '%s' "
+                                "(line %d); a SyncFunction's captures are read-only",
+                                cd->name ? cd->name : "?");
+        }
+    }
+    size_t size = sizeof(cryo_fn) + (size_t)fn->ncaps * sizeof(cryo_cell *);
+    cryo_fn *sf = calloc(1, size);
+    cryo_sync *s = calloc(1, sizeof *s);
+    if (!sf || !s) {
+        free(sf);
+        free(s);
+        return cryo_vm_raise_oom(vm);
+    }
+    sf->h.type = CRYO_T_FN;
+    sf->h.extra = fn->h.extra;
+    sf->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
+    sf->h.rc = 1;
+    sf->proto = fn->proto;
+    sf->ncaps = fn->ncaps;
+    sf->ncurry = 0;
+    s->h.type = CRYO_T_SYNCFN;
+    s->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
+    s->h.rc = 1;
+    s->fn = sf;
+    s->ctx = context_retain((cryo_context *)vm->ctx);
+    cryo_unit *u = fn->unit ? fn->unit : current_unit(vm);
+    s->unit = cryo_unit_retain(u);
+    if (fn->unit) sf->unit = cryo_unit_retain(fn->unit);
+    s->arity = p ? (int)p->nparams - (int)fn->ncurry : -1;
+    s->proto = p;
+    cryo_error_kind k = CRYO_OK;
+    sf->name = frozen_name(fn->name);
+    if (!sf->name) k = cryo_vm_raise_oom(vm);
+    if (k == CRYO_OK && fn->ncurry) {
+        sf->curry = calloc(fn->ncurry, sizeof(cryo_value));
+        if (!sf->curry) k = cryo_vm_raise_oom(vm);
+        for (uint16_t i = 0; k == CRYO_OK && i < fn->ncurry; i++) {
+            k = cryo_freeze_depth(vm, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
+            if (k == CRYO_OK) sf->ncurry = (uint16_t)(i + 1);
+        }
+    }
+    for (uint16_t i = 0; k == CRYO_OK && i < fn->ncaps; i++) {
+        const cryo_capdesc *cd = p && i < p->ncaps ? &p->caps[i] : NULL;
+        char what[160];
+        snprintf(what, sizeof what, "the captured variable '%s' (line %d)",
+                 cd && cd->name ? cd->name : "?", cd ? cd->line : 0);
+        cryo_cell *cell = calloc(1, sizeof *cell);
+        if (!cell) {
+            k = cryo_vm_raise_oom(vm);
+            break;
+        }
+        cell->h.type = CRYO_T_CELL;
+        cell->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
+        cell->h.rc = 1;
+        sf->caps[i] = cell;
+        k = cryo_freeze_depth(vm, fn->caps[i]->v, what, depth + 1, &cell->v);
+        if (k != CRYO_OK && vm->err && cd && cd->line > 0 && vm->nframes == 0) {
+            vm->err->line = cd->line;
+            vm->err->column = cd->column;
+        }
+    }
+    if (k != CRYO_OK) {
+        cryo_frozen_release(&s->h);
+        return k;
+    }
+    *out = s;
+    return CRYO_OK;
+}
+
+CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out) {
+    if (!out) return CRYO_ERR_API;
+    *out = NULL;
+    if (!vm) return CRYO_ERR_API;
+    while (fn.type == CRYO_T_CELL)
+        fn = cv_cell(fn)->v;
+    if (fn.type == CRYO_T_SYNCFN) {
+        *out = cryo_sync_retain((cryo_sync *)fn.as.obj);
+        return CRYO_OK;
+    }
+    if (fn.type != CRYO_T_FN)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "into_sync: expected a function, got %s",
+                             cv_type_name(fn));
+    return cryo_sync_from_fn(vm, cv_fn(fn), 0, out);
+}
+
+CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f) {
+    if (f) cryo_frozen_retain(&f->h);
+    return f;
+}
+
+CRYO_API void cryo_sync_release(cryo_sync *f) {
+    if (f) cryo_frozen_release(&f->h);
+}
+
+CRYO_API int cryo_sync_arity(const cryo_sync *f) {
+    return f ? f->arity : -1;
+}
+
+CRYO_API cryo_value cryo_value_sync(cryo_sync *f) {
+    if (!f) return cryo_unit_value();
+    return cv_from_shared(&f->h);
+}
+
+CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v) {
+    return v.type == CRYO_T_SYNCFN ? (cryo_sync *)v.as.obj : NULL;
+}
+
+CRYO_API cryo_const cryo_const_sync(cryo_sync *f) {
+    if (!f) return cryo_const_unit();
+    cryo_frozen_retain(&f->h);
+    return (cryo_const){cv_from_shared(&f->h)};
+}
+
+cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
+    cryo_sync *s = (cryo_sync *)syncv.as.obj;
+    /* Inside a SyncFunction's body every SyncFn value it can call is kept alive by the running
+     * function's captures, by the caller's arguments or by a pin made when it was created or
+     * thawed: no pin there, so that a pooled VM's reset releases nothing and a call of a nested
+     * SyncFunction costs no atomic operation. Elsewhere, pin it (once per VM). */
+    const cryo_frame *f = vm->nframes > 0 ? &vm->frames[vm->nframes - 1] : NULL;
+    if (!f || !f->closure || !(f->closure->h.flags & CRYO_OBJ_FROZEN))
+        cryo_vm_pin(vm, &s->h); /* out of memory: the caller still holds it for the call */
+    return cv_from_shared(&s->fn->h);
+}
+
+/* --- calls --------------------------------------------------------------------------------- */
+
+/* The calling thread's pooled VM (pool.c: a thread-local list, no lock). */
+static cryo_vm *acquire_vm(cryo_unit *unit, cryo_context *ctx) {
+    return cryo_vm_pool_acquire(unit, ctx);
+}
+
+static void release_vm(cryo_vm *vm) {
+    cryo_vm_pool_release(vm);
+}
+
+/* Prepares an idle VM for a call (the cheap part of a run's reset). */
+static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
+    if (pooled) { /* cryo_vm_pool_release reset it already */
+        vm->ops = 0;
+        return cryo_vm_prepare(vm) ? CRYO_OK : cryo_vm_raise_oom(vm);
+    }
+    if (vm->err) {
+        cryo_error_free(vm->err);
+        vm->err = NULL;
+    }
+    if (vm->thrown.type != CRYO_T_UNIT) cv_set(&vm->heap, &vm->thrown, cryo_unit_value());
+    vm->thrown_pending = false;
+    vm->caught_kind = CRYO_OK;
+    vm->ops = 0;
+    vm->nhandlers = 0;
+    vm->run_level = 0;
+    vm->heap.exceeded = false;
+    atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
+    if (!cryo_vm_prepare(vm)) return cryo_vm_raise_oom(vm);
+    return CRYO_OK;
+}
+
+/* Runs f on an idle VM with argv (values owned by the caller; retained into registers). */
+static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc,
+                                const cryo_value *argv, cryo_value *ret) {
+    *ret = cryo_unit_value();
+    cryo_error_kind k = begin_call(vm, pooled);
+    if (k != CRYO_OK) return k;
+    cryo_fn *fn = f->fn;
+    const cryo_proto *p = f->proto;
+    if (!p) {
+        /* Fn("name"): resolved by name in the VM (rare: the general path) */
+        return cryo_vm_call_value(vm, cv_from_shared(&fn->h), argc, argv, ret);
+    }
+    int n = (int)fn->ncurry + argc;
+    if (n != (int)p->nparams) {
+        cryo_value *ptrs[argc > 0 ? argc : 1];
+        for (int i = 0; i < argc; i++)
+            ptrs[i] = (cryo_value *)&argv[i];
+        return cryo_vm_fn_not_found(vm, fn->name->data, fn->name->len, argc, ptrs);
+    }
+    const cryo_binding *b = cryo_vm_binding(vm, p->unit);
+    if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
+    if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
+    cryo_value *base = vm->seg->slots;
+    for (int i = 0; i < fn->ncurry; i++)
+        cv_set(&vm->heap, &base[i], fn->curry[i]); /* frozen: uncounted */
+    for (int i = 0; i < argc; i++) {
+        cv_retain(argv[i]);
+        cv_set(&vm->heap, &base[fn->ncurry + i], argv[i]);
+    }
+    cryo_frame *fr = &vm->frames[0];
+    fr->proto = p;
+    fr->pc = p->code;
+    fr->base = base;
+    fr->closure = fn;
+    fr->this_ref = NULL;
+    fr->binding = b;
+    fr->ret_slot = ret;
+    fr->run_level = 0;
+    vm->nframes = 1;
+    k = cryo_vm_exec(vm, 0);
+    if (k != CRYO_OK) {
+        cv_release(&vm->heap, *ret);
+        *ret = cryo_unit_value();
+    }
+    return k;
+}
+
+static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
+    if (!e) return cryo_error_new(kind, NULL, 0, 0, "%s", cryo_error_kind_name(kind));
+    return cryo_error_new(e->kind, e->source_name, e->line, e->column, "%s",
+                          e->message ? e->message : "");
+}
+
+CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
+                                        cryo_const *result, cryo_error **err) {
+    if (result) *result = cryo_const_unit();
+    if (err) *err = NULL;
+    if (!f || argc < 0 || argc > 255 || (argc && !argv)) {
+        if (err) *err = cryo_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_sync_call: bad arguments");
+        return CRYO_ERR_API;
+    }
+    cryo_vm *vm = acquire_vm(f->unit, f->ctx);
+    if (!vm) {
+        if (err) *err = cryo_error_new(CRYO_ERR_MEMORY, NULL, 0, 0, "out of memory");
+        return CRYO_ERR_MEMORY;
+    }
+    cryo_value ret;
+    /* cryo_const is a struct of one cryo_value: the arrays have the same layout. */
+    cryo_error_kind k = run_idle(vm, true, f, argc, (const cryo_value *)argv, &ret);
+    if (k == CRYO_OK) {
+        if (result && cv_is_heap(ret))
+            k = cryo_vm_freeze(vm, ret, result);
+        else if (result)
+            result->v = ret;
+        cv_release(&vm->heap, ret);
+    }
+    if (k != CRYO_OK && err) *err = copy_error(vm->err, k);
+    if (vm->err) {
+        cryo_error_free(vm->err);
+        vm->err = NULL;
+    }
+    release_vm(vm);
+    return k;
+}
+
+CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
+                                           const cryo_value *argv, cryo_value *result) {
+    if (result) *result = cryo_unit_value();
+    if (!f || !vm || argc < 0 || argc > 255 || (argc && !argv)) return CRYO_ERR_API;
+    if (!cryo_vm_pin(vm, &f->h)) return cryo_vm_raise_oom(vm);
+    cryo_value ret;
+    cryo_error_kind k;
+    if (vm->nframes == 0)
+        k = run_idle(vm, false, f, argc, argv, &ret);
+    else
+        k = cryo_vm_call_value(vm, cv_from_shared(&f->fn->h), argc, argv, &ret);
+    if (result)
+        *result = ret;
+    else
+        cv_release(&vm->heap, ret);
+    return k;
+}

@@ -1,0 +1,59 @@
+/*
+ * sync.h — ConstValues and SyncFunctions, internal (const.c, sync.c, lib_sync.c, vm_call.c).
+ *
+ * A const's heap objects carry CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN in their header. Their `rc`
+ * counts const references and is only changed atomically, by cryo_frozen_retain/release (never
+ * by a VM). The values inside them never have CRYO_VF_COUNTED, so a VM reading them never
+ * writes a count. See docs/sync.md.
+ */
+#ifndef CRYO_SYNC_H
+#define CRYO_SYNC_H
+
+#include "vm.h"
+
+/* A SyncFunction. `fn` is an immutable shared cryo_fn (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN) whose
+ * caps are shared cells holding the frozen capture values, so that the VM's GETUPV reads them
+ * like any closure's captures. */
+struct cryo_sync {
+    cryo_obj h;              /* type CRYO_T_SYNCFN, flags SHARED | FROZEN, rc atomic */
+    cryo_unit *unit;         /* retained (atomic) */
+    cryo_context *ctx;       /* the context of the VM that froze it (retained when possible) */
+    cryo_fn *fn;             /* shared: owned by this object */
+    int arity;               /* parameters after curried arguments; -1 unknown */
+    const cryo_proto *proto; /* fn's proto (script functions), or NULL: saves loads per call */
+};
+
+/* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
+ * release frees the whole tree it owns. Other objects are ignored. */
+void cryo_frozen_retain(cryo_obj *o);
+void cryo_frozen_release(cryo_obj *o);
+
+static inline bool cryo_is_frozen_obj(const cryo_obj *o) {
+    return (o->flags & CRYO_OBJ_FROZEN) != 0;
+}
+
+/* Freezes v into *out (owned). On failure raises in vm (kind returned); `what` names the
+ * value in the message ("the captured variable 'x' (line 3)") and may be NULL. */
+cryo_error_kind cryo_freeze_named(cryo_vm *vm, cryo_value v, const char *what, cryo_const *out);
+
+/* Freezing with a nesting depth (const.c), and a SyncFunction from a closure (sync.c): the two
+ * call each other for closures captured by closures. */
+cryo_error_kind cryo_freeze_depth(cryo_vm *vm, cryo_value v, const char *what, int depth,
+                                  cryo_value *out);
+cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out);
+/* Drops the context reference a SyncFunction holds (sync.c). */
+void cryo_sync_context_release(cryo_context *ctx);
+
+/* Keeps a frozen object alive for as long as the VM may hold values that point into it:
+ * adds it to the VM's pin list (once; the first pin takes one atomic reference). */
+bool cryo_vm_pin(cryo_vm *vm, cryo_obj *o);
+/* Gives the reference of `o` (already owned by the caller) to the VM's pin list. */
+bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o);
+/* Drops every pin (VM reset and free). */
+void cryo_vm_release_pins(cryo_vm *vm);
+
+/* For calls of a SyncFunction value from a script: pins it and returns an uncounted CRYO_T_FN
+ * value of its shared fn (which the call machinery treats like any closure). */
+cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
+
+#endif
