@@ -60,7 +60,7 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
             if (k == CRYO_OK && !cv_ffi_map_set(vm, m, st->fields[i].name, fv))
                 k = cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
             if (k != CRYO_OK) {
-                cryo_value_release(m);
+                cv_ffi_release(vm, m);
                 return k;
             }
         }

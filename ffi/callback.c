@@ -143,7 +143,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     cryo_value res = cryo_unit_value();
     if (k == CRYO_OK) k = cryo_sync_call_in(f, vm, n, argv, &res);
     for (int i = 0; i < n; i++)
-        cryo_value_release(argv[i]);
+        cv_ffi_release(vm, argv[i]);
     if (k == CRYO_OK && fn->ret->kind != CT_VOID) {
         const ctype *rt = fn->ret;
         if (rt->kind == CT_STRUCT) {
@@ -168,7 +168,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
             if (k == CRYO_OK) store_widened(rt, &buf, ret);
         }
     }
-    cryo_value_release(res);
+    cv_ffi_release(vm, res);
     if (k != CRYO_OK) {
         write_default(cb, ret);
         report(cb, vm, k, "callback failed");

@@ -120,7 +120,7 @@ FN(lf_func) {
     }
     cryo_value pv = cv_pointer_value(p, CRYO_PE_VOID);
     k = cv_ffi_bound_fn(vm, "ffi::call", pv, ret);
-    cryo_value_release(pv);
+    cv_ffi_release(vm, pv);
     return k;
 }
 

@@ -17,8 +17,9 @@
 
 static const cryo_libreg *find_exact(const cryo_context *ctx, const char *name, size_t len,
                                      int arity) {
+    uint32_t h = cryo_fn_hash(name, len, arity); /* once for all packages */
     for (int i = 0; i < ctx->npackages; i++) {
-        const cryo_libreg *r = cryo_package_find(ctx->packages[i], name, len, arity);
+        const cryo_libreg *r = cryo_package_find_h(ctx->packages[i], name, len, arity, h);
         if (r) return r;
     }
     return NULL;
@@ -26,7 +27,7 @@ static const cryo_libreg *find_exact(const cryo_context *ctx, const char *name, 
 
 const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
                                      int arity) {
-    if (!ctx || !name) return NULL;
+    if (!ctx || !name || ctx->npackages == 0) return NULL;
     const cryo_libreg *r = find_exact(ctx, name, len, arity);
     return r ? r : find_exact(ctx, name, len, -1);
 }

@@ -25,7 +25,7 @@ struct cryo_package {
     const cryo_libreg **buckets;
 };
 
-static uint32_t hash_name(const char *name, size_t len, int arity) {
+uint32_t cryo_fn_hash(const char *name, size_t len, int arity) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)name[i];
@@ -40,10 +40,10 @@ static bool same_name(const cryo_libreg *r, const char *name, size_t len) {
     return strncmp(r->name, name, len) == 0 && r->name[len] == '\0';
 }
 
-static const cryo_libreg *lookup_own(const cryo_package *p, const char *name, size_t len,
-                                     int arity) {
+static const cryo_libreg *lookup_own(const cryo_package *p, const char *name, size_t len, int arity,
+                                     uint32_t hash) {
     if (!p->buckets) return NULL;
-    uint32_t i = hash_name(name, len, arity) & p->mask;
+    uint32_t i = hash & p->mask;
     for (;;) {
         const cryo_libreg *r = p->buckets[i];
         if (!r) return NULL;
@@ -52,16 +52,21 @@ static const cryo_libreg *lookup_own(const cryo_package *p, const char *name, si
     }
 }
 
-const cryo_libreg *cryo_package_find(const cryo_package *pkg, const char *name, size_t len,
-                                     int arity) {
+const cryo_libreg *cryo_package_find_h(const cryo_package *pkg, const char *name, size_t len,
+                                       int arity, uint32_t hash) {
     if (!pkg || !pkg->sealed) return NULL;
-    const cryo_libreg *r = lookup_own(pkg, name, len, arity);
+    const cryo_libreg *r = lookup_own(pkg, name, len, arity, hash);
     if (r) return r;
     for (uint32_t i = 0; i < pkg->nincludes; i++) {
-        r = cryo_package_find(pkg->includes[i], name, len, arity);
+        r = cryo_package_find_h(pkg->includes[i], name, len, arity, hash);
         if (r) return r;
     }
     return NULL;
+}
+
+const cryo_libreg *cryo_package_find(const cryo_package *pkg, const char *name, size_t len,
+                                     int arity) {
+    return cryo_package_find_h(pkg, name, len, arity, cryo_fn_hash(name, len, arity));
 }
 
 static char *dup_str(const char *s) {
@@ -142,7 +147,7 @@ static bool build_table(cryo_package *p) {
     for (uint32_t k = 0; k < p->nregs; k++) {
         const cryo_libreg *reg = &p->regs[k];
         size_t len = strlen(reg->name);
-        uint32_t i = hash_name(reg->name, len, reg->arity) & (cap - 1);
+        uint32_t i = cryo_fn_hash(reg->name, len, reg->arity) & (cap - 1);
         bool dup = false;
         while (b[i]) {
             if (b[i]->arity == reg->arity && same_name(b[i], reg->name, len)) {
@@ -161,9 +166,8 @@ static bool build_table(cryo_package *p) {
 CRYO_API void cryo_package_seal(cryo_package *pkg) {
     if (!pkg || pkg->sealed) return;
     build_table(pkg);
-    /* Release store: a thread that sees `sealed` through a later acquire (a context's refcount,
-     * a thread start) sees the table. */
-    atomic_thread_fence(memory_order_release);
+    /* No fence: a sealed package reaches other threads only through something that already
+     * orders memory (a thread start, a queue, a mutex), which publishes the table with it. */
     pkg->sealed = true;
 }
 

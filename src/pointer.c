@@ -208,6 +208,19 @@ static cryo_error_kind elem_addr(cryo_vm *vm, cryo_value p, cryo_value idx, void
 }
 
 cryo_error_kind cryo_op_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out) {
+    /* the common cases first: an i64 index in bounds, a 32/64-bit element */
+    if (idx.type == CRYO_T_INT) {
+        const char *base = cv_pointer_addr(p);
+        int64_t n = cv_pointer_count(p), i = idx.as.i;
+        if (base && (n < 0 ? true : (uint64_t)i < (uint64_t)n)) {
+            switch (p.aux) {
+            case CRYO_PE_I32: *out = cryo_int(((const int32_t *)base)[i]); return CRYO_OK;
+            case CRYO_PE_I64: *out = cryo_int(((const int64_t *)base)[i]); return CRYO_OK;
+            case CRYO_PE_F64: *out = cryo_float(((const double *)base)[i]); return CRYO_OK;
+            default: break;
+            }
+        }
+    }
     void *a = NULL;
     cryo_error_kind k = elem_addr(vm, p, idx, &a);
     if (k != CRYO_OK) return k;
@@ -224,6 +237,10 @@ cryo_error_kind cryo_op_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_
 
 cryo_heap *cv_ffi_heap(cryo_vm *vm) {
     return &vm->heap;
+}
+
+void cv_ffi_release(cryo_vm *vm, cryo_value v) {
+    cv_release(&vm->heap, v);
 }
 
 cryo_value cv_ffi_map_new(cryo_vm *vm) {

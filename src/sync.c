@@ -6,6 +6,7 @@
 #include "sync.h"
 #include "ast.h" /* cryo_error_new */
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,12 +184,49 @@ cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
 
 /* --- calls --------------------------------------------------------------------------------- */
 
-/* The calling thread's pooled VM (pool.c: a thread-local list, no lock). */
-static cryo_vm *acquire_vm(cryo_unit *unit, cryo_context *ctx) {
+/* The calling thread's pooled VM (pool.c: a thread-local list, no lock). The VM of the last
+ * call stays out of the pool between calls, as the thread's "hot" VM: consecutive calls of
+ * SyncFunctions of one (unit, context) reuse it with no list walk and no full reset. It goes
+ * back to the pool when another VM replaces it, and is freed at thread exit. */
+static pthread_key_t hot_key;
+static pthread_once_t hot_once = PTHREAD_ONCE_INIT;
+static _Thread_local cryo_vm *hot_vm;
+static _Thread_local bool hot_busy;
+
+static void hot_exit(void *p) {
+    cryo_vm_free(p);
+}
+static void hot_init(void) {
+    pthread_key_create(&hot_key, hot_exit);
+}
+
+static cryo_vm *acquire_vm(cryo_unit *unit, cryo_context *ctx, bool *pooled) {
+    cryo_vm *vm = hot_vm;
+    if (vm && !hot_busy && vm->unit == unit && vm->ctx == ctx) {
+        hot_busy = true;
+        *pooled = false;
+        return vm;
+    }
+    *pooled = true;
     return cryo_vm_pool_acquire(unit, ctx);
 }
 
 static void release_vm(cryo_vm *vm) {
+    bool clean = !vm->err && vm->npins == 0 && vm->nframes == 0;
+    if (vm == hot_vm) {
+        hot_busy = false;
+        if (clean) return;
+        hot_vm = NULL; /* pins or an error to drop: the pool's reset does it */
+        pthread_setspecific(hot_key, NULL);
+    } else if (clean && !hot_busy) {
+        pthread_once(&hot_once, hot_init);
+        if (pthread_setspecific(hot_key, vm) == 0) {
+            cryo_vm *old = hot_vm;
+            hot_vm = vm;
+            if (old) cryo_vm_pool_release(old);
+            return;
+        }
+    }
     cryo_vm_pool_release(vm);
 }
 
@@ -275,14 +313,15 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
         if (err) *err = cryo_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_sync_call: bad arguments");
         return CRYO_ERR_API;
     }
-    cryo_vm *vm = acquire_vm(f->unit, f->ctx);
+    bool pooled;
+    cryo_vm *vm = acquire_vm(f->unit, f->ctx, &pooled);
     if (!vm) {
         if (err) *err = cryo_error_new(CRYO_ERR_MEMORY, NULL, 0, 0, "out of memory");
         return CRYO_ERR_MEMORY;
     }
     cryo_value ret;
     /* cryo_const is a struct of one cryo_value: the arrays have the same layout. */
-    cryo_error_kind k = run_idle(vm, true, f, argc, (const cryo_value *)argv, &ret);
+    cryo_error_kind k = run_idle(vm, pooled, f, argc, (const cryo_value *)argv, &ret);
     if (k == CRYO_OK) {
         if (result && cv_is_heap(ret))
             k = cryo_vm_freeze(vm, ret, result);

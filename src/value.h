@@ -382,6 +382,8 @@ CRYO_API cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *addr, 
  * argument (Fn("name") curried with `curry`, which is retained). */
 CRYO_API cryo_heap *cv_ffi_heap(cryo_vm *vm);
 CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm); /* unit when out of memory */
+/* Releases a value of `vm` through its heap (keeps the VM's byte accounting right). */
+CRYO_API void cv_ffi_release(cryo_vm *vm, cryo_value v);
 CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);
 CRYO_API cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry,
                                          cryo_value *out);

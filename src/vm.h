@@ -55,6 +55,10 @@ const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, 
  * exact arity only (-1 looks up variadic entries). NULL if none. (package.c) */
 const cryo_libreg *cryo_package_find(const cryo_package *pkg, const char *name, size_t len,
                                      int arity);
+/* The same with the hash of (name, arity) computed once by cryo_fn_hash (package.c). */
+uint32_t cryo_fn_hash(const char *name, size_t len, int arity);
+const cryo_libreg *cryo_package_find_h(const cryo_package *pkg, const char *name, size_t len,
+                                       int arity, uint32_t hash);
 /* A sealed package over borrowed registration tables (each ended by {NULL}; the first
  * registration of a (name, arity) wins); NULL when out of memory. (package.c) */
 cryo_package *cryo_package_from_tables(const char *name, const cryo_libreg *const *tables,

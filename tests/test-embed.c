@@ -13,6 +13,8 @@
 
 #include <cryo.h>
 
+#include "vm.h" /* internals: the heap's cell list */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +485,22 @@ static void test_pool_many(void **state) {
     cryo_vm_pool_clear();
 }
 
+/* A pooled VM does not keep the closure cycles of its runs: release collects them. */
+static void test_pool_collects_cycles(void **state) {
+    (void)state;
+    cryo_unit *u = compile("let f = 0; f = |x| if x == 0 { 0 } else { f.call(x - 1) }; f.call(3)");
+    for (int i = 0; i < 10; i++) {
+        cryo_vm *vm = cryo_vm_pool_acquire(u, NULL);
+        cryo_value r;
+        assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+        assert_non_null(vm->heap.cells); /* the cycle f -> closure -> cell(f) */
+        cryo_vm_pool_release(vm);
+        assert_null(vm->heap.cells);
+    }
+    cryo_unit_release(u);
+    cryo_vm_pool_clear();
+}
+
 /* --- handles ---------------------------------------------------------------------------------- */
 
 typedef struct counter {
@@ -632,6 +650,7 @@ int main(void) {
         cmocka_unit_test(test_raw_vm),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_pool_many),
+        cmocka_unit_test(test_pool_collects_cycles),
         cmocka_unit_test(test_handles),
         cmocka_unit_test(test_print_hooks),
         cmocka_unit_test(test_call_script_functions),

@@ -32,9 +32,22 @@ static void quiet(void *userdata, const char *text, size_t len) {
     (void)userdata, (void)text, (void)len;
 }
 
-static bool under_valgrind(void) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* Under valgrind or a sanitizer (10-50x slower) the thread tests do fewer rounds. */
+static bool slow_run(void) {
+#ifdef SANITIZED
+    return true;
+#else
     const char *v = getenv("CRYO_UNDER_VALGRIND");
     return v && *v && strcmp(v, "0") != 0;
+#endif
 }
 
 /* A script made of `prefix` + `n` copies of `rep` + `mid` + `n` copies of `close` + `suffix`.
@@ -628,7 +641,7 @@ static void thread_bursts(void **state) {
                       "fn spin() { loop { } }";
     cryo_unit *u = compile_ok(src, strlen(src));
     enum { NTHREADS = 8 };
-    int iterations = under_valgrind() ? 20 : 200;
+    int iterations = slow_run() ? 25 : 200;
     for (int round = 0; round < 3; round++) {
         pthread_t t[NTHREADS];
         burst b[NTHREADS];
@@ -673,12 +686,12 @@ static void *spin_thread(void *arg) {
 
 static void interrupt_storm(void **state) {
     (void)state;
-    const char *src = "fn spin() { let i = 0; while i < 2000000 { i += 1; } i }";
+    const char *src = "fn spin() { let i = 0; while i < 300000 { i += 1; } i }";
     cryo_unit *u = compile_ok(src, strlen(src));
     enum { N = 4 };
     spinner s[N];
     pthread_t t[N];
-    int runs = under_valgrind() ? 3 : 20;
+    int runs = slow_run() ? 3 : 20;
     for (int i = 0; i < N; i++) {
         s[i] = (spinner){u, cryo_vm_new(u, NULL), runs, 0};
         assert_non_null(s[i].vm);
@@ -696,7 +709,7 @@ static void interrupt_storm(void **state) {
         cryo_value r;
         /* usable afterwards: the next call starts with the flag cleared */
         assert_int_equal(cryo_vm_call(s[i].vm, "spin", 0, NULL, &r), CRYO_OK);
-        assert_int_equal(r.as.i, 2000000);
+        assert_int_equal(r.as.i, 300000);
         cryo_vm_free(s[i].vm);
     }
     cryo_unit_release(u);

@@ -219,6 +219,50 @@ static void test_shutdown_with_queued_work(void **state) {
     free(fs);
 }
 
+/* Cancels racing with completion: every future ends DONE (right value) or CANCELLED, once. */
+static void test_cancel_races(void **state) {
+    (void)state;
+    int n = scaled(20000);
+    cryo_sync *s = make_sync("|x| { let t = 0; for i in 0..x % 40 { t += i; } t }");
+    cryo_pool_config cfg = {.nworkers = 2, .policy = CRYO_POOL_LEAST_LOADED};
+    cryo_worker_pool *p = cryo_worker_pool_new(&cfg);
+    cryo_future **fs = malloc(sizeof(cryo_future *) * (size_t)n);
+    int said_cancel = 0;
+    bool *will = calloc((size_t)n, sizeof *will);
+    for (int i = 0; i < n; i++) {
+        cryo_const a = cryo_const_int(i);
+        cryo_query q = {.kind = CRYO_QUERY_SYNC, .fn = s, .argv = &a, .argc = 1};
+        fs[i] = cryo_worker_pool_submit(p, &q);
+        if (i >= 3 && i % 3 == 0) { /* cancel an earlier one: queued, running or done */
+            will[i - 3] = cryo_future_cancel(fs[i - 3]);
+            said_cancel += will[i - 3];
+        }
+    }
+    int done = 0, cancelled = 0;
+    for (int i = 0; i < n; i++) {
+        cryo_future_state st = cryo_future_wait(fs[i]);
+        int64_t m = i % 40;
+        if (will[i]) {
+            assert_int_equal(st, CRYO_FUTURE_CANCELLED);
+            cancelled++;
+        } else {
+            assert_int_equal(st, CRYO_FUTURE_DONE);
+            assert_int_equal(cryo_future_value(fs[i]).v.as.i, m * (m - 1) / 2);
+            done++;
+        }
+        cryo_future_release(fs[i]);
+    }
+    cryo_worker_stats st;
+    cryo_worker_pool_get_stats(p, &st);
+    assert_int_equal(st.done, (uint64_t)done);
+    assert_int_equal(st.cancelled, (uint64_t)said_cancel);
+    assert_int_equal(done + cancelled, n);
+    cryo_worker_pool_free(p);
+    cryo_sync_release(s);
+    free(will);
+    free(fs);
+}
+
 static void test_script_submit_and_join(void **state) {
     (void)state;
     cryo_pool_config cfg = {.nworkers = 2};
@@ -263,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_least_loaded_avoids_busy_worker),
         cmocka_unit_test(test_round_robin_and_broadcast),
         cmocka_unit_test(test_shutdown_with_queued_work),
+        cmocka_unit_test(test_cancel_races),
         cmocka_unit_test(test_script_submit_and_join),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
