@@ -6,6 +6,9 @@
  * VM of that thread (no lock), converts the C arguments to values on the C stack (no malloc
  * for scalars and pointers), calls the SyncFunction, converts the result back and gives the VM
  * back. Errors never unwind: the default result is written and the error handler is called.
+ * The hot path (the thread's cached VM calling the same function again with scalar or raw
+ * pointer arguments) writes the arguments straight into the first frame's registers
+ * (cryo_sync_hot_regs / cryo_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
  */
 #include "ffi_internal.h"
 #include "sync.h"
@@ -26,6 +29,7 @@ struct cryo_ffi_callback {
     cryo_ffi_error_fn on_error;
     void *on_error_ud;
     atomic_uint_fast64_t nerrors;
+    bool simple; /* every parameter converts inline (i32, i64, f64, non-char pointers) */
 };
 
 static void write_default(const cryo_ffi_callback *cb, void *ret) {
@@ -107,6 +111,25 @@ static void give_vm(cryo_vm *vm, bool cached) {
         cryo_vm_pool_release(vm);
 }
 
+static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
+                                    cryo_value *res);
+static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_value res, void *ret);
+
+/* An inline conversion of a C argument (the kinds that make cb->simple). */
+static inline cryo_value simple_arg(const ctype *pt, const void *a) {
+    switch (pt->kind) {
+    case CT_PTR: return cv_pointer_raw(*(void *const *)a, (cryo_ptr_elem)pt->elem);
+    case CT_I32: return cryo_int(*(const int32_t *)a);
+    case CT_I64: return cryo_int(*(const int64_t *)a);
+    default: return cryo_float(*(const double *)a);
+    }
+}
+
+static bool is_simple_param(const ctype *pt) {
+    return (pt->kind == CT_PTR && !pt->to_char) || pt->kind == CT_I32 || pt->kind == CT_I64 ||
+           pt->kind == CT_F64;
+}
+
 static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     (void)cif;
     cryo_ffi_callback *cb = ud;
@@ -119,6 +142,46 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         report(cb, NULL, CRYO_ERR_MEMORY, "callback: no VM (out of memory)");
         return;
     }
+    cryo_error_kind k = CRYO_OK;
+    cryo_value res;
+    cryo_value *regs = cb->simple ? cryo_sync_hot_regs(f, vm, fn->nparams) : NULL;
+    if (regs) {
+        /* The hot path: the arguments go straight into the first frame's registers (scalars and
+         * raw pointers: nothing to count, nothing to release afterwards). */
+        for (int n = 0; n < fn->nparams; n++) {
+            cryo_value *r = &regs[n];
+            if (r->flags & CRYO_VF_COUNTED) { /* never after a call; be safe */
+                cryo_value old = *r;
+                *r = cryo_unit_value();
+                cv_ffi_release(vm, old);
+            }
+            *r = simple_arg(fn->params[n], args[n]);
+        }
+        k = cryo_sync_run_hot(f, vm, &res);
+        if (k == CRYO_OK && res.type == CRYO_T_INT && fn->ret->kind == CT_I32 &&
+            res.as.i >= INT32_MIN && res.as.i <= INT32_MAX) {
+            *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
+            give_vm(vm, cached);
+            return;
+        }
+    } else {
+        k = call_general(cb, vm, args, &res);
+    }
+    if (k == CRYO_OK && fn->ret->kind != CT_VOID) k = store_result(cb, vm, res, ret);
+    if (res.flags & CRYO_VF_COUNTED) cv_ffi_release(vm, res);
+    if (k != CRYO_OK) {
+        write_default(cb, ret);
+        report(cb, vm, k, "callback failed");
+    }
+    give_vm(vm, cached);
+}
+
+/* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
+ * calls the SyncFunction. */
+static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
+                                    cryo_value *res) {
+    const cfunc *fn = cb->fn;
+    *res = cryo_unit_value();
     cryo_value argv[MAX_CB_ARGS];
     int n = 0;
     cryo_error_kind k = CRYO_OK;
@@ -140,40 +203,38 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         k = cf_to_value(vm, pt, a, &argv[n]);
         if (k != CRYO_OK) break;
     }
-    cryo_value res = cryo_unit_value();
-    if (k == CRYO_OK) k = cryo_sync_call_in(f, vm, n, argv, &res);
+    if (k == CRYO_OK) k = cryo_sync_call_in(cb->f, vm, n, argv, res);
     for (int i = 0; i < n; i++)
-        cv_ffi_release(vm, argv[i]);
-    if (k == CRYO_OK && fn->ret->kind != CT_VOID) {
-        const ctype *rt = fn->ret;
-        if (rt->kind == CT_STRUCT) {
-            void *tmp = NULL;
-            k = cf_from_value(vm, rt, res, ret, "callback result", NULL, 0, &tmp);
-            free(tmp);
-        } else if (rt->kind == CT_PTR && res.type == CRYO_T_STRING) {
-            k = cryo_vm_raise(vm, CRYO_ERR_TYPE,
-                              "callback result: a string cannot be returned as a C pointer "
-                              "(it would not outlive the call)");
-        } else if (res.type == CRYO_T_INT && rt->kind == CT_I32 && res.as.i >= INT32_MIN &&
-                   res.as.i <= INT32_MAX) {
-            *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case, inline */
-        } else {
-            union {
-                int64_t i;
-                double d;
-                void *p;
-            } buf;
-            void *tmp = NULL;
-            k = cf_from_value(vm, rt, res, &buf, "callback result", NULL, 0, &tmp);
-            if (k == CRYO_OK) store_widened(rt, &buf, ret);
-        }
+        if (argv[i].flags & CRYO_VF_COUNTED) cv_ffi_release(vm, argv[i]);
+    return k;
+}
+
+/* Converts the result to C into *ret (widened as libffi requires). */
+static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_value res, void *ret) {
+    const ctype *rt = cb->fn->ret;
+    cryo_error_kind k = CRYO_OK;
+    if (rt->kind == CT_STRUCT) {
+        void *tmp = NULL;
+        k = cf_from_value(vm, rt, res, ret, "callback result", NULL, 0, &tmp);
+        free(tmp);
+    } else if (rt->kind == CT_PTR && res.type == CRYO_T_STRING) {
+        k = cryo_vm_raise(vm, CRYO_ERR_TYPE,
+                          "callback result: a string cannot be returned as a C pointer "
+                          "(it would not outlive the call)");
+    } else if (res.type == CRYO_T_INT && rt->kind == CT_I32 && res.as.i >= INT32_MIN &&
+               res.as.i <= INT32_MAX) {
+        *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case, inline */
+    } else {
+        union {
+            int64_t i;
+            double d;
+            void *p;
+        } buf;
+        void *tmp = NULL;
+        k = cf_from_value(vm, rt, res, &buf, "callback result", NULL, 0, &tmp);
+        if (k == CRYO_OK) store_widened(rt, &buf, ret);
     }
-    cv_ffi_release(vm, res);
-    if (k != CRYO_OK) {
-        write_default(cb, ret);
-        report(cb, vm, k, "callback failed");
-    }
-    give_vm(vm, cached);
+    return k;
 }
 
 cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
@@ -195,6 +256,9 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         return NULL;
     }
     cb->fn = t->fn;
+    cb->simple = true;
+    for (int i = 0; i < cb->fn->nparams; i++)
+        if (!is_simple_param(cb->fn->params[i])) cb->simple = false;
     if (cb->fn->variadic || cb->fn->nparams > MAX_CB_ARGS) {
         const char *msg = cb->fn->variadic ? "a callback type cannot be variadic"
                                            : "a callback type has too many parameters";

@@ -236,6 +236,15 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
         vm->ops = 0;
         return cryo_vm_prepare(vm) ? CRYO_OK : cryo_vm_raise_oom(vm);
     }
+    if (__builtin_expect(!vm->err && vm->thrown.type == CRYO_T_UNIT && !vm->thrown_pending &&
+                             vm->caught_kind == CRYO_OK && vm->nhandlers == 0 &&
+                             vm->run_level == 0 && !vm->heap.exceeded && vm->seg && vm->frames,
+                         1)) {
+        /* the hot case (a callback's or a hot VM's next call): nothing to reset or allocate */
+        vm->ops = 0;
+        atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
+        return CRYO_OK;
+    }
     if (vm->err) {
         cryo_error_free(vm->err);
         vm->err = NULL;
@@ -271,9 +280,12 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
             ptrs[i] = (cryo_value *)&argv[i];
         return cryo_vm_fn_not_found(vm, fn->name->data, fn->name->len, argc, ptrs);
     }
-    const cryo_binding *b = cryo_vm_binding(vm, p->unit);
-    if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
-    if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
+    const cryo_binding *b = p->unit == vm->unit ? vm->binding : NULL;
+    if (!b) {
+        b = cryo_vm_binding(vm, p->unit);
+        if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
+        if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
+    }
     cryo_value *base = vm->seg->slots;
     for (int i = 0; i < fn->ncurry; i++)
         cv_set(&vm->heap, &base[i], fn->curry[i]); /* frozen: uncounted */
@@ -338,20 +350,64 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
     return k;
 }
 
+cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
+    const cryo_proto *p = f->proto;
+    if (__builtin_expect(vm->nframes == 0 && p && p->unit == vm->unit && vm->binding &&
+                             f->fn->ncurry == 0 && argc == (int)p->nparams && !vm->err &&
+                             vm->thrown.type == CRYO_T_UNIT && !vm->thrown_pending &&
+                             vm->caught_kind == CRYO_OK && vm->nhandlers == 0 &&
+                             vm->run_level == 0 && !vm->heap.exceeded && vm->seg && vm->frames &&
+                             vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h,
+                         1))
+        return vm->seg->slots; /* a call's return (or unwind) clears its registers */
+    return NULL;
+}
+
+cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
+    /* Only what a call changes is set: the op count, the interrupt flag and the first frame. */
+    const cryo_proto *p = f->proto;
+    vm->ops = 0;
+    atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
+    *result = cryo_unit_value();
+    cryo_frame *fr = &vm->frames[0];
+    fr->proto = p;
+    fr->pc = p->code;
+    fr->base = vm->seg->slots;
+    fr->closure = f->fn;
+    fr->this_ref = NULL;
+    fr->binding = vm->binding;
+    fr->ret_slot = result;
+    fr->run_level = 0;
+    vm->nframes = 1;
+    cryo_error_kind k = cryo_vm_exec(vm, 0);
+    if (k != CRYO_OK) {
+        cv_release(&vm->heap, *result);
+        *result = cryo_unit_value();
+    }
+    return k;
+}
+
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
                                            const cryo_value *argv, cryo_value *result) {
     if (result) *result = cryo_unit_value();
     if (!f || !vm || argc < 0 || argc > 255 || (argc && !argv)) return CRYO_ERR_API;
-    if (!cryo_vm_pin(vm, &f->h)) return cryo_vm_raise_oom(vm);
+    /* A callback's cached VM calls the same function again and again: its pin is the last. */
+    if (!(vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h) && !cryo_vm_pin(vm, &f->h))
+        return cryo_vm_raise_oom(vm);
     cryo_value ret;
+    cryo_value *out = result ? result : &ret; /* the result lands there: no copy */
     cryo_error_kind k;
-    if (vm->nframes == 0)
-        k = run_idle(vm, false, f, argc, argv, &ret);
+    cryo_value *regs = cryo_sync_hot_regs(f, vm, argc);
+    if (regs) {
+        for (int i = 0; i < argc; i++) {
+            cv_retain(argv[i]);
+            cv_set(&vm->heap, &regs[i], argv[i]);
+        }
+        k = cryo_sync_run_hot(f, vm, out);
+    } else if (vm->nframes == 0)
+        k = run_idle(vm, false, f, argc, argv, out);
     else
-        k = cryo_vm_call_value(vm, cv_from_shared(&f->fn->h), argc, argv, &ret);
-    if (result)
-        *result = ret;
-    else
-        cv_release(&vm->heap, ret);
+        k = cryo_vm_call_value(vm, cv_from_shared(&f->fn->h), argc, argv, out);
+    if (!result) cv_release(&vm->heap, ret);
     return k;
 }

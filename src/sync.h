@@ -56,4 +56,14 @@ void cryo_vm_release_pins(cryo_vm *vm);
  * value of its shared fn (which the call machinery treats like any closure). */
 cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
 
+/* The hot path of a call of f in vm (the FFI trampoline, cryo_sync_call_in): when vm is idle
+ * and clean, f is its last pin and f is a script function of vm's unit taking argc arguments
+ * (none curried), returns the registers of the first frame, which hold unit, for the caller to
+ * write the arguments into (then call cryo_sync_run_hot); otherwise NULL. No lock, no atomic
+ * read-modify-write, no allocation. */
+cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc);
+/* Runs f on the arguments written at cryo_sync_hot_regs' registers; *result (unit on error)
+ * is owned by the caller. Errors stay in the VM (cryo_vm_error) as for cryo_sync_call_in. */
+cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result);
+
 #endif

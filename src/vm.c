@@ -639,6 +639,12 @@ dispatch:
             cv_set(heap, RA, v);
             NEXT();
         }
+        /* p[i] on a raw (unbounded) i32 pointer, as a callback's `const int *` argument */
+        if (rb->type == CRYO_T_POINTER && rb->aux == CRYO_PE_I32 && rc->type == CRYO_T_INT &&
+            !(rb->flags & CRYO_VF_COUNTED) && rb->as.i != 0) {
+            SET_SCALAR(RA, cryo_int(((const int32_t *)(intptr_t)rb->as.i)[rc->as.i]));
+            NEXT();
+        }
         cryo_value out;
         PROTECT(cryo_op_getindex(vm, *rb, *rc, &out));
         cv_set(heap, RA, out);
@@ -854,7 +860,7 @@ do_return : {
         SET_SCALAR(r, cryo_unit_value());
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
-    if (UNLIKELY(base == vm->seg->slots)) {
+    if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */
         cryo_vm_pop_segment(vm, base);
         seg_end = vm->seg->slots + vm->seg->size;
     }

@@ -720,7 +720,13 @@ static void interrupt_storm(void **state) {
 
 static void fuzz_regressions(void **state) {
     (void)state;
-    /* (none yet) */
+    /* fuzz-run, timeout: each `x.a = x` nests x one level deeper and, with size limits on,
+     * re-counts the whole nested map (quadratic in the nesting). It must end at the map size
+     * limit after 4096 levels, quickly. */
+    run_expect("let x = #{}; loop { x.a = x; }", CRYO_ERR_DATA_TOO_LARGE, 0,
+               LIM(CRYO_LIMIT_MAP_SIZE, 4096), LIM(CRYO_LIMIT_OPERATIONS, 1000000), NOLIMIT);
+    run_expect("let x = []; loop { x.push(x); }", CRYO_ERR_DATA_TOO_LARGE, 0,
+               LIM(CRYO_LIMIT_ARRAY_SIZE, 4096), LIM(CRYO_LIMIT_OPERATIONS, 1000000), NOLIMIT);
     assert_usable();
 }
 
