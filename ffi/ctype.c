@@ -243,10 +243,17 @@ void ct_describe(const ctype *t, char *buf, size_t size) {
         ct_describe(t->pointee ? t->pointee : ct_scalar(CT_VOID), tmp, sizeof tmp);
         snprintf(buf, size, "%s *", tmp);
         return;
-    case CT_ARRAY:
-        ct_describe(t->pointee, tmp, sizeof tmp);
-        snprintf(buf, size, "%s[%zu]", tmp, t->n);
+    case CT_ARRAY: {
+        /* C order: int[2][3] is an array of 2 arrays of 3: the outer count comes first */
+        const ctype *e = t;
+        while (e->kind == CT_ARRAY)
+            e = e->pointee;
+        ct_describe(e, tmp, sizeof tmp);
+        size_t n = (size_t)snprintf(buf, size, "%s", tmp);
+        for (e = t; e->kind == CT_ARRAY && n < size; e = e->pointee)
+            n += (size_t)snprintf(buf + n, size - n, "[%zu]", e->n);
         return;
+    }
     case CT_STRUCT:
         snprintf(buf, size, "%sstruct %s", t->is_const ? "const " : "", t->st->name);
         return;

@@ -53,8 +53,22 @@ static cryo_error_kind str_arg(cryo_vm *vm, const char *fname, const char *what,
 
 /* --- functions ----------------------------------------------------------------------------- */
 
+/* Every ffi:: function checks the capability first: a host that puts this package in a context
+ * without CRYO_CAP_FFI (by mistake, or through cryo_package_include) still gives its scripts no
+ * access (CRYO_ERR_NOT_FOUND, as if the name did not exist). One flag test per call. */
 #define FN(name)                                                                                   \
-    static cryo_error_kind name(cryo_vm *vm, void *ud, int argc, cryo_value **argv, cryo_value *ret)
+    static cryo_error_kind name##_body(cryo_vm *vm, void *ud, int argc, cryo_value **argv,         \
+                                       cryo_value *ret);                                           \
+    static cryo_error_kind name(cryo_vm *vm, void *ud, int argc, cryo_value **argv,                \
+                                cryo_value *ret) {                                                 \
+        if (!(cryo_vm_capabilities(vm) & CRYO_CAP_FFI))                                            \
+            return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,                                           \
+                                 "function not found: ffi::%s (the context lacks CRYO_CAP_FFI)",   \
+                                 &(#name)[3]);                                                    \
+        return name##_body(vm, ud, argc, argv, ret);                                               \
+    }                                                                                              \
+    static cryo_error_kind name##_body(cryo_vm *vm, void *ud, int argc, cryo_value **argv,         \
+                                       cryo_value *ret)
 
 FN(lf_open) {
     (void)ud;

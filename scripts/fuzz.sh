@@ -4,7 +4,8 @@
 # run finds go to <build-dir>/corpus/<name>/). Fails if any target crashes, leaks, times out or
 # runs out of memory; the reproducer is left in <build-dir>/artifacts/<name>/.
 # Usage: bash scripts/fuzz.sh [seconds-per-target] [build-dir] [target...]
-#   seconds default 45; build-dir default build-fuzz; targets default: all (compile, run, ...)
+#   seconds default 45; build-dir default build-fuzz; targets default: all (compile, run,
+#   const, cdecl: every tests/fuzz/fuzz_*.c), each for the same time
 # Long runs: bash scripts/fuzz.sh 3600 /tmp/fuzz run     (one hour on fuzz-run)
 # Reproduce: <build-dir>/fuzz-<name> <crash-file>
 # Environment: CRYO_JOBS, FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2 -workers=2).

@@ -218,12 +218,45 @@ static void test_bad(void **state) {
     cryo_ffi_scope_free(s);
 }
 
+/* fuzz-cdecl finding: nested arrays printed their counts inner-first ("int[6][9]" described
+ * as "int32_t[9][6]"), so the printed type parsed back as a different type. */
+static void test_describe_round_trip(void **state) {
+    (void)state;
+    static const char *types[] = {"int[6][9]", "double[2][3][4]", "struct dr_pt[3][2]",
+                                  "char[1]", "const int *", "struct dr_pt *"};
+    cryo_ffi_scope *s = cryo_ffi_scope_new();
+    assert_null(cf_parse_cdef(s, "struct dr_pt { int x, y; };"));
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        ffi_arena a = {0};
+        ctype *t = NULL, *t2 = NULL;
+        assert_null(cf_parse_type(s, &a, types[i], &t));
+        char d1[256], d2[256];
+        ct_describe(t, d1, sizeof d1);
+        assert_null(cf_parse_type(s, &a, d1, &t2));
+        ct_describe(t2, d2, sizeof d2);
+        assert_string_equal(d1, d2);
+        assert_int_equal(t->size, t2->size);
+        fa_free(&a);
+    }
+    ffi_arena a = {0};
+    ctype *t = NULL;
+    assert_null(cf_parse_type(s, &a, "int[6][9]", &t));
+    char d[64];
+    ct_describe(t, d, sizeof d);
+    assert_string_equal(d, "int32_t[6][9]");
+    assert_int_equal(t->n, 6);
+    assert_int_equal(t->pointee->n, 9);
+    fa_free(&a);
+    cryo_ffi_scope_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_functions),
         cmocka_unit_test(test_structs),
         cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_describe_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
