@@ -5,9 +5,11 @@
  *
  * Usage: bench-sync-call [calls per thread]   (default 5,000,000)
  * Targets (issue "Function values, into_sync and ConstValue"): 2 threads >= 1.8x the
- * throughput of 1; per call within 2x of lua_call.
+ * throughput of 1; per call within 2x of lua_call. The machine's own 1 -> 2 thread scaling (a
+ * pure C loop, hw_baseline.h) is measured in the same run and cryo's ratio printed against it.
  */
 #include "cryo.h"
+#include "hw_baseline.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -133,6 +135,10 @@ int main(int argc, char **argv) {
     printf("  cryo 1 thread : %8.1f ns/call  %10.0f calls/s\n", ns1, tp1);
     printf("  cryo 2 threads: %8.1f ns/call  %10.0f calls/s  ratio %.2fx (target >= 1.8x)\n",
            t2 * 1e9 / (double)calls, tp2, tp2 / tp1);
+    double hw = hw_scaling(t1); /* a pure C loop as long as the 1-thread cryo run */
+    printf("  hardware baseline (pure C loop, same run): 1 -> 2 threads %.2fx; cryo %.2fx = %.0f%% "
+           "of the machine's %.2fx\n",
+           hw, tp2 / tp1, 100.0 * (tp2 / tp1) / hw, hw);
     /* CPU time per call: equal for 1 and 2 threads when the threads do not contend (shared
      * cache lines, locks); the wall-clock ratio also needs two idle cores. */
     printf("  cpu time per call: 1 thread %.1f ns, 2 threads %.1f ns (%.2fx; 1.00x = no "

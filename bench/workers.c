@@ -3,9 +3,13 @@
  *   1. round-trip latency of one query to an idle worker (median, 99th percentile): a
  *      SyncFunction call, a custom-handler echo, an eval of "1";
  *   2. throughput of a pool with 1 and 2 workers on a CPU-bound SyncFunction (and the ratio);
- *   3. round-trip latency of a bridge call (script -> host thread -> script).
+ *   3. round-trip latency of a bridge call (script -> host thread -> script);
+ *   4. the machine's own 1 -> 2 thread scaling (pure C loop, hw_baseline.h) in the same run,
+ *      and the pool's speed-up as a fraction of it.
  * Never part of the test run; see run.sh.
  */
+#include "hw_baseline.h"
+
 #include <cryo.h>
 
 #include <pthread.h>
@@ -171,9 +175,13 @@ int main(int argc, char **argv) {
     int calls = 800;
     double c1, c2;
     double t1 = throughput(work, 1, calls, &c1), t2 = throughput(work, 2, calls, &c2);
+    double hw = hw_scaling((double)calls / t1); /* as long as the 1-worker run */
     printf("pool throughput, CPU-bound SyncFunction:    1 worker %6.0f calls/s, 2 workers %6.0f "
            "calls/s, speed-up %.2fx\n",
            t1, t2, t2 / t1);
+    printf("  hardware baseline (pure C loop, same run): 1 -> 2 threads %.2fx; cryo %.2fx = %.0f%% "
+           "of the machine's %.2fx\n",
+           hw, t2 / t1, 100.0 * (t2 / t1) / hw, hw);
     printf("  per CPU-second:                           1 worker %6.0f calls,   2 workers %6.0f "
            "calls   (ratio %.2f; 1.00 = no contention)\n",
            c1, c2, c2 / c1);

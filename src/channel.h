@@ -2,8 +2,10 @@
  * channel.h — an internal bounded MPMC channel of pointers (workers, pools, the bridge).
  *
  * A ring buffer guarded by one pthread mutex, with two condition variables (not empty, not
- * full) on CLOCK_MONOTONIC. Any number of threads may send and receive at once. Blocking calls
- * sleep on a condition variable: there is no busy waiting. Closing wakes every waiter: further
+ * full) on CLOCK_MONOTONIC. Any number of threads may send and receive at once. A blocking
+ * receive first spins briefly and boundedly (cryo_spin_until, at most CRYO_SPIN_NS) on an atomic
+ * snapshot of the length, then sleeps on a condition variable as before: there is no unbounded
+ * busy waiting (docs/concurrency.md, "Bounded spinning"). Closing wakes every waiter: further
  * sends fail with CRYO_CHAN_CLOSED, receives drain what is left and then fail the same way.
  */
 #ifndef CRYO_CHANNEL_H
@@ -48,5 +50,18 @@ int cryo_cond_init_mono(void *cond);
 struct timespec cryo_deadline_ms(int64_t ms);
 /* Now on CLOCK_MONOTONIC, in nanoseconds. */
 uint64_t cryo_now_ns(void);
+
+/* The bound of the spin phase before a wait blocks on a condition variable, in nanoseconds.
+ * Far longer than a back-to-back round trip (~0.5-1 us when both threads are awake), so such an
+ * answer costs no sleep, no futex wake and no idle-CPU wake-up (~20-30 us each here); anything
+ * slower pays at most this much extra CPU once per wait (less: cryo_spin_until adapts the bound
+ * per thread, and a future's wait spins only until CRYO_SPIN_NS after the future was made).
+ * See docs/concurrency.md, "Bounded spinning". */
+#define CRYO_SPIN_NS 20000u
+
+/* Spins (pause instruction, with a sched_yield every few rounds so that a runnable thread on the
+ * same CPU goes first) until ready(arg) is true or max_ns have passed (at most CRYO_SPIN_NS).
+ * Returns the last value of ready(arg). `ready` must only read atomics. Never blocks. */
+bool cryo_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns);
 
 #endif

@@ -26,6 +26,7 @@ struct cryo_future {
     int waiters;                     /* threads blocked in a wait (under mu) */
     _Atomic cryo_future_state state; /* written under mu; read anywhere */
     atomic_bool cancel;              /* cancellation asked: read by the running VM's checks */
+    uint64_t born_ns;                /* creation time: waits spin only until born + CRYO_SPIN_NS */
     cryo_const value;                /* DONE */
     cryo_error *err;                 /* FAILED, CANCELLED, REJECTED */
 
