@@ -323,7 +323,9 @@ static void run_case(const json_t *c, verdict *v) {
         .expression_only = mode && strcmp(mode, "expression") == 0,
     };
     cryo_error *err = NULL;
-    cryo_unit *unit = cryo_compile(script, strlen(script), &opts, &err);
+    /* json_string_length, not strlen: a script may contain NUL bytes (functions.rs:25). */
+    size_t script_len = json_string_length(json_object_get(c, "script"));
+    cryo_unit *unit = cryo_compile(script, script_len, &opts, &err);
     if (!unit) {
         judge_error(c, type, err, err ? err->kind : CRYO_ERR_API, v);
         cryo_error_free(err);
@@ -453,8 +455,15 @@ static void run_file(const char *dir, const char *file, bool isolate, totals *al
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
         json_error_t jerr;
-        json_t *c = json_loads(line, 0, &jerr);
-        if (!c) continue;
+        /* JSON_ALLOW_NUL: some scripts contain \u0000. A line that still fails to load counts as
+         * a failure rather than vanishing from the totals. */
+        json_t *c = json_loads(line, JSON_ALLOW_NUL, &jerr);
+        if (!c) {
+            if (line[0] == '\n' || line[0] == '\0') continue;
+            fail++;
+            printf("FAIL %s line %d: not valid JSON: %s\n", file, jerr.line, jerr.text);
+            continue;
+        }
         const char *id = json_string_value(json_object_get(c, "id"));
         verdict v = {FAIL, ""};
         if (isolate)
