@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the build tree into a scratch prefix, then builds tests/install/ against it twice:
-# with CMake's find_package(cryo) and with pkg-config. Usage: run.sh BUILD_DIR WORK_DIR [CC]
+# with CMake's find_package(cryo) and with pkg-config (cryo and cryo_ffi). Usage: run.sh BUILD_DIR WORK_DIR [CC]
 set -euo pipefail
 build=$1
 work=$2
@@ -24,6 +24,9 @@ cmake -S "$here" -B "$work/consumer" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COM
 cmake --build "$work/consumer" >"$work/build.log"
 "$work/consumer/consumer"
 "$work/consumer/consumer_static"
+# Every symbol bound at start-up: one that libcryo does not export fails here, not at first use.
+LD_BIND_NOW=1 "$work/consumer/consumer_ffi"
+"$work/consumer/consumer_ffi_static"
 
 echo "== pkg-config cryo"
 if ! command -v pkg-config >/dev/null; then
@@ -41,4 +44,15 @@ LD_LIBRARY_PATH=$libdir "$work/consumer_pc"
 "$cc" -std=c11 -Wall -Wextra -Werror "$here/main.c" -o "$work/consumer_pc_static" \
     $(pkg-config --cflags cryo) "$libdir/libcryo.a" $(pkg-config --libs-only-l --static cryo | sed 's/-lcryo//')
 "$work/consumer_pc_static"
+
+echo "== pkg-config cryo_ffi"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror "$here/ffi_main.c" -o "$work/consumer_ffi_pc" \
+    $(pkg-config --cflags --libs cryo_ffi)
+LD_BIND_NOW=1 LD_LIBRARY_PATH=$libdir "$work/consumer_ffi_pc"
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror "$here/ffi_main.c" -o "$work/consumer_ffi_pc_static" \
+    $(pkg-config --cflags cryo_ffi) "$libdir/libcryo_ffi.a" "$libdir/libcryo.a" \
+    $(pkg-config --libs-only-l --static cryo_ffi | sed 's/-lcryo_ffi//; s/-lcryo//')
+"$work/consumer_ffi_pc_static"
 echo "install-consumer: ok"
