@@ -29,7 +29,17 @@ struct cryo_ffi_callback {
     cryo_ffi_error_fn on_error;
     void *on_error_ud;
     atomic_uint_fast64_t nerrors;
-    bool simple; /* every parameter converts inline (i32, i64, f64, non-char pointers) */
+    /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
+     * pointers) and the function takes exactly these parameters, none curried. */
+    uint64_t id; /* unique for the process: thread caches name callbacks by it, since a freed
+                  * callback's address may be reused by the next one */
+    bool hot;
+    bool ret_i32; /* the result is an i32 (returned inline) */
+    int nparams;  /* cb->fn->nparams */
+    /* Per parameter of the hot path: the value to pass with its payload still to fill in (an
+     * i64 or raw pointer: the 8 bytes of the C slot; a double: its bits; an i32: sign-extended) */
+    cryo_value argt[MAX_CB_ARGS];
+    bool arg32[MAX_CB_ARGS];
 };
 
 static void write_default(const cryo_ffi_callback *cb, void *ret) {
@@ -62,13 +72,21 @@ static void store_widened(const ctype *t, const void *src, void *ret) {
  * costs a reset (and the SyncFunction's pin) per call, so a thread keeps the VM of the last
  * callback it ran; switching to another callback gives that VM back to the pool (dropping its
  * pins) and takes a fresh one. A nested call (a callback running inside another on the same
- * thread) takes its own pooled VM. The VM is freed when the thread exits. */
+ * thread) takes its own pooled VM. The VM is freed when the thread exits.
+ *
+ * Callbacks are named by their id, never by address (another thread may have cached a callback
+ * that was freed since, and a new one may live at its address). `ready` is what makes a call
+ * cheap: it equals cb->id while the cached VM is idle and clean for cb's hot path (cb->hot, cb's
+ * function pinned, no error since the last reset), so the next call of cb tests that one word
+ * instead of the VM's state; it is 0 while a call runs and after anything that dirtied the VM. */
 typedef struct tl_cache {
     cryo_vm *vm;
-    const cryo_ffi_callback *cb;
+    uint64_t cb;    /* id of the callback whose function vm last ran; 0 = none */
+    uint64_t ready; /* see above */
     bool busy;
 } tl_cache;
-static __thread tl_cache tl;
+static atomic_uint_fast64_t next_id;
+static CRYO_TLS tl_cache tl;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 static bool tl_key_ok;
@@ -77,7 +95,7 @@ static void tl_destroy(void *unused) {
     (void)unused;
     if (tl.vm && !tl.busy) cryo_vm_free(tl.vm);
     tl.vm = NULL;
-    tl.cb = NULL;
+    tl.cb = tl.ready = 0;
 }
 static void tl_init(void) {
     tl_key_ok = pthread_key_create(&tl_key, tl_destroy) == 0;
@@ -87,54 +105,65 @@ static cryo_vm *take_vm(const cryo_ffi_callback *cb, bool *cached) {
     cryo_sync *f = cb->f;
     *cached = false;
     if (tl.busy) return cryo_vm_pool_acquire(f->unit, f->ctx);
-    if (tl.vm && tl.cb == cb && tl.vm->ctx == f->ctx) {
+    tl.ready = 0;
+    if (tl.vm && tl.cb == cb->id && tl.vm->ctx == f->ctx) {
         *cached = tl.busy = true;
         return tl.vm;
     }
     if (tl.vm) cryo_vm_pool_release(tl.vm);
     tl.vm = NULL;
+    tl.cb = 0;
     cryo_vm *vm = cryo_vm_pool_acquire(f->unit, f->ctx);
     if (!vm) return NULL;
     pthread_once(&tl_once, tl_init);
     if (tl_key_ok && pthread_setspecific(tl_key, &tl) == 0) {
         tl.vm = vm;
-        tl.cb = cb;
+        tl.cb = cb->id;
         *cached = tl.busy = true;
     }
     return vm;
 }
 
-static void give_vm(cryo_vm *vm, bool cached) {
-    if (cached)
-        tl.busy = false;
-    else
+static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
+    if (!cached) {
         cryo_vm_pool_release(vm);
+        return;
+    }
+    tl.busy = false;
+    /* the full check, once: the calls that follow test only tl.ready */
+    if (cb->hot && cryo_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
 }
 
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
                                     cryo_value *res);
 static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_value res, void *ret);
 
-/* An inline conversion of a C argument (the kinds that make cb->simple). */
-static inline cryo_value simple_arg(const ctype *pt, const void *a) {
+/* A parameter the hot path converts inline, and its value template (cb->argt). */
+static bool hot_param(const ctype *pt, cryo_value *tmpl) {
     switch (pt->kind) {
-    case CT_PTR: return cv_pointer_raw(*(void *const *)a, (cryo_ptr_elem)pt->elem);
-    case CT_I32: return cryo_int(*(const int32_t *)a);
-    case CT_I64: return cryo_int(*(const int64_t *)a);
-    default: return cryo_float(*(const double *)a);
+    case CT_I32:
+    case CT_I64: *tmpl = cryo_int(0); return true;
+    case CT_F64: *tmpl = cryo_float(0); return true;
+    case CT_PTR: *tmpl = cv_pointer_raw(NULL, (cryo_ptr_elem)pt->elem); return !pt->to_char;
+    default: return false;
     }
 }
 
-static bool is_simple_param(const ctype *pt) {
-    return (pt->kind == CT_PTR && !pt->to_char) || pt->kind == CT_I32 || pt->kind == CT_I64 ||
-           pt->kind == CT_F64;
+/* The result and the error policy: converts res into *ret, or writes the default result and
+ * reports the error. Releases res. */
+static void finish(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind k, cryo_value res,
+                   void *ret) {
+    if (k == CRYO_OK && cb->fn->ret->kind != CT_VOID) k = store_result(cb, vm, res, ret);
+    if (res.flags & CRYO_VF_COUNTED) cv_ffi_release(vm, res);
+    if (k != CRYO_OK) {
+        write_default(cb, ret);
+        report(cb, vm, k, "callback failed");
+    }
 }
 
-static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
-    (void)cif;
-    cryo_ffi_callback *cb = ud;
-    const cfunc *fn = cb->fn;
-    cryo_sync *f = cb->f;
+/* Any call but the hot one: takes a VM, converts every argument (call_general), and makes the
+ * thread's VM ready for the hot path when it can. */
+static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
     bool cached;
     cryo_vm *vm = take_vm(cb, &cached);
     if (!vm) {
@@ -142,38 +171,53 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         report(cb, NULL, CRYO_ERR_MEMORY, "callback: no VM (out of memory)");
         return;
     }
-    cryo_error_kind k = CRYO_OK;
     cryo_value res;
-    cryo_value *regs = cb->simple ? cryo_sync_hot_regs(f, vm, fn->nparams) : NULL;
-    if (regs) {
-        /* The hot path: the arguments go straight into the first frame's registers (scalars and
-         * raw pointers: nothing to count, nothing to release afterwards). */
-        for (int n = 0; n < fn->nparams; n++) {
-            cryo_value *r = &regs[n];
-            if (r->flags & CRYO_VF_COUNTED) { /* never after a call; be safe */
-                cryo_value old = *r;
-                *r = cryo_unit_value();
-                cv_ffi_release(vm, old);
-            }
-            *r = simple_arg(fn->params[n], args[n]);
-        }
-        k = cryo_sync_run_hot(f, vm, &res);
-        if (k == CRYO_OK && res.type == CRYO_T_INT && fn->ret->kind == CT_I32 &&
-            res.as.i >= INT32_MIN && res.as.i <= INT32_MAX) {
+    cryo_error_kind k = call_general(cb, vm, args, &res);
+    finish(cb, vm, k, res, ret);
+    give_vm(cb, vm, cached);
+}
+
+/* The libffi closure's handler. The hot path: the thread's VM is ready for cb, so the
+ * arguments go straight into the first frame's registers (scalars and raw pointers: nothing to
+ * count, nothing to release afterwards, and the registers hold () after every return) and an
+ * i32 result goes straight back. */
+static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
+    (void)cif;
+    cryo_ffi_callback *cb = ud;
+    if (__builtin_expect(tl.ready != cb->id, 0)) {
+        cold_call(cb, ret, args);
+        return;
+    }
+    cryo_vm *vm = tl.vm;
+    tl.ready = 0; /* a nested callback on this thread takes a VM of its own */
+    tl.busy = true;
+    cryo_value *regs = vm->seg->slots;
+    for (int n = 0; n < cb->nparams; n++) {
+        cryo_value v = cb->argt[n];
+        const void *a = args[n];
+        int64_t w;
+        if (cb->arg32[n])
+            w = *(const int32_t *)a;
+        else
+            memcpy(&w, a, sizeof w);
+        v.as.i = w;
+        regs[n] = v;
+    }
+    cryo_value res;
+    cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
+    tl.busy = false;
+    if (__builtin_expect(k == CRYO_OK, 1)) {
+        if (!vm->dirty) tl.ready = cb->id;
+        if (res.type == CRYO_T_INT && cb->ret_i32 && res.as.i >= INT32_MIN &&
+            res.as.i <= INT32_MAX) {
             *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
-            give_vm(vm, cached);
             return;
         }
-    } else {
-        k = call_general(cb, vm, args, &res);
     }
-    if (k == CRYO_OK && fn->ret->kind != CT_VOID) k = store_result(cb, vm, res, ret);
-    if (res.flags & CRYO_VF_COUNTED) cv_ffi_release(vm, res);
-    if (k != CRYO_OK) {
-        write_default(cb, ret);
-        report(cb, vm, k, "callback failed");
-    }
-    give_vm(vm, cached);
+    tl.busy = true; /* the result's conversion may call back into scripts */
+    finish(cb, vm, k, res, ret);
+    tl.busy = false;
+    if (k == CRYO_OK && !vm->dirty) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
@@ -256,9 +300,6 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         return NULL;
     }
     cb->fn = t->fn;
-    cb->simple = true;
-    for (int i = 0; i < cb->fn->nparams; i++)
-        if (!is_simple_param(cb->fn->params[i])) cb->simple = false;
     if (cb->fn->variadic || cb->fn->nparams > MAX_CB_ARGS) {
         const char *msg = cb->fn->variadic ? "a callback type cannot be variadic"
                                            : "a callback type has too many parameters";
@@ -285,6 +326,15 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         return NULL;
     }
     cb->f = cryo_sync_retain(f);
+    cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
+    cb->nparams = cb->fn->nparams;
+    cb->ret_i32 = cb->fn->ret->kind == CT_I32;
+    cb->hot = f->hot_argc == cb->nparams;
+    for (int i = 0; i < cb->nparams; i++) {
+        const ctype *pt = cb->fn->params[i];
+        if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
+        cb->arg32[i] = pt->kind == CT_I32;
+    }
     return cb;
 }
 
@@ -321,10 +371,10 @@ uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb) {
 
 void cryo_ffi_callback_free(cryo_ffi_callback *cb) {
     if (!cb) return;
-    if (tl.cb == cb && !tl.busy) { /* this thread's cached VM pins cb's function: let it go */
+    if (tl.cb == cb->id && !tl.busy) { /* this thread's cached VM pins cb's function */
         cryo_vm_pool_release(tl.vm);
         tl.vm = NULL;
-        tl.cb = NULL;
+        tl.cb = tl.ready = 0;
     }
     ffi_closure_free(cb->closure);
     cryo_sync_release(cb->f);

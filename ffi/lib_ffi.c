@@ -64,7 +64,7 @@ static cryo_error_kind str_arg(cryo_vm *vm, const char *fname, const char *what,
         if (!(cryo_vm_capabilities(vm) & CRYO_CAP_FFI))                                            \
             return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,                                           \
                                  "function not found: ffi::%s (the context lacks CRYO_CAP_FFI)",   \
-                                 &(#name)[3]);                                                    \
+                                 &(#name)[3]);                                                     \
         return name##_body(vm, ud, argc, argv, ret);                                               \
     }                                                                                              \
     static cryo_error_kind name##_body(cryo_vm *vm, void *ud, int argc, cryo_value **argv,         \

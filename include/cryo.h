@@ -257,8 +257,9 @@ CRYO_API cryo_context *cryo_context_raw(void);
 
 /* Creates a VM that runs `unit` with the host functions of `ctx` (NULL = the standard
  * context), with the context's default limits. The VM takes its own references to the unit and
- * the context; nothing is parsed or registered: creation is one small allocation. Returns NULL only when out of memory.
- * The VM is owned by the caller (cryo_vm_free) and may be used by one thread at a time. */
+ * the context; nothing is parsed or registered: creation is one small allocation. Returns NULL only
+ * when out of memory. The VM is owned by the caller (cryo_vm_free) and may be used by one thread at
+ * a time. */
 CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
 
 /* Frees a VM, every value it still holds and its reference to the unit. NULL is allowed. */
@@ -601,7 +602,7 @@ typedef struct cryo_query {
     cryo_sync *fn;           /* SYNC: retained */
     const cryo_const *argv;  /* CALL, SYNC: each retained */
     int argc;
-    cryo_const message; /* MESSAGE: retained */
+    cryo_const message;  /* MESSAGE: retained */
     uint64_t timeout_ms; /* 0 = the worker's default; when it runs out (counted from the
                             start of the run), the script is interrupted and the future
                             FAILS with CRYO_ERR_INTERRUPTED "timed out" */
@@ -622,13 +623,13 @@ typedef cryo_error_kind (*cryo_worker_handler)(void *state, cryo_job *job, cryo_
                                                cryo_const *result, cryo_error **err);
 
 typedef struct cryo_worker_config {
-    cryo_context *context;  /* NULL = cryo_context_std(); retained by the worker */
-    size_t queue_capacity;  /* queries waiting at most; 0 = 1024 */
-    bool fail_when_full;    /* submitting to a full queue: false = block, true = REJECTED */
-    uint64_t timeout_ms;    /* default per-query timeout; 0 = none */
+    cryo_context *context; /* NULL = cryo_context_std(); retained by the worker */
+    size_t queue_capacity; /* queries waiting at most; 0 = 1024 */
+    bool fail_when_full;   /* submitting to a full queue: false = block, true = REJECTED */
+    uint64_t timeout_ms;   /* default per-query timeout; 0 = none */
     uint64_t limits[CRYO_LIMIT__COUNT]; /* VM limits per query; 0 = the context's default */
-    cryo_print_fn print;    /* print() of the worker's scripts (NULL = stdout); called on the
-                               worker thread */
+    cryo_print_fn print; /* print() of the worker's scripts (NULL = stdout); called on the
+                            worker thread */
     void *print_userdata;
     /* Custom workers (cryo_worker_new_custom) only. init(userdata) runs first on the worker
      * thread and returns the handler's state; fini(state) runs last, on the same thread. */

@@ -4,6 +4,7 @@
  * sleeps on the other side (no syscall on the uncontended path).
  */
 #include "channel.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,12 +37,12 @@ static inline void cpu_relax(void) {
  * took > 3 us): the thread it waits for may share its CPU. The next wait then blocks at once,
  * so that the futex wake-up places one of the two on an idle CPU if there is one (two threads
  * that only spin and yield would otherwise stay paired on one CPU, ~6.5 us a round trip). */
-static _Thread_local bool crowded;
+static CRYO_TLS bool crowded;
 /* Adaptive bound (as glibc's adaptive mutexes adapt their spin count): a spin that ran out
  * quarters this thread's next bound (down to 5 us), a spin that succeeded restores
  * CRYO_SPIN_NS. A host waiting on long queries one after another thus spends little CPU on
  * spins that never succeed, while back-to-back round trips keep the full bound. */
-static _Thread_local uint32_t budget_ns = CRYO_SPIN_NS;
+static CRYO_TLS uint32_t budget_ns = CRYO_SPIN_NS;
 
 bool cryo_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns) {
     if (max_ns > budget_ns) max_ns = budget_ns;

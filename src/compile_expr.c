@@ -272,6 +272,19 @@ static void compile_pair(cc *c, const cryo_node *n, int dst, int op) {
     cc_free_to(c, mark);
 }
 
+/* `a[3]`: a small constant index is an operand (GETINDEXI), not a register loaded first. */
+static void compile_index(cc *c, const cryo_node *n, int dst) {
+    if (!n->a || !n->b || n->b->kind != N_INT || n->b->ival < 0 || n->b->ival > 255) {
+        compile_pair(c, n, dst, OP_GETINDEX);
+        return;
+    }
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    int ra = operand_into(c, n->a, d, dst);
+    cc_emit(c, CRYO_ABC(OP_GETINDEXI, d, ra, (int)n->b->ival), n);
+    cc_free_to(c, mark);
+}
+
 /* R[d] = R[obj].name, through GETFIELD when the name's constant fits C, else GETFIELDX. */
 static void emit_getfield(cc *c, int d, int obj, const cryo_node *n) {
     int k = cc_const_str(c, n->name, n->len);
@@ -733,7 +746,7 @@ static void expr_node(cc *c, const cryo_node *n, int dst) {
     case N_AND:
     case N_OR: compile_logic(c, n, dst); break;
     case N_ASSIGN: compile_assign(c, n, dst); break;
-    case N_INDEX: compile_pair(c, n, dst, OP_GETINDEX); break;
+    case N_INDEX: compile_index(c, n, dst); break;
     case N_FIELD: compile_field(c, n, dst); break;
     case N_RANGE: compile_pair(c, n, dst, n->ival ? OP_RANGEI : OP_RANGE); break;
     case N_CALL: compile_call(c, n, dst); break;

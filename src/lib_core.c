@@ -264,8 +264,7 @@ static CRYO_LIB_FN(core_call) {
     if (argc < 1) return cryo_lib_nofn(vm, "call", argc, argv);
     cryo_value args[64];
     int first = argv[0]->type == CRYO_T_FN || argv[0]->type == CRYO_T_SYNCFN ? 1 : 2;
-    if (first == 2 &&
-        (argc < 2 || (argv[1]->type != CRYO_T_FN && argv[1]->type != CRYO_T_SYNCFN)))
+    if (first == 2 && (argc < 2 || (argv[1]->type != CRYO_T_FN && argv[1]->type != CRYO_T_SYNCFN)))
         return cryo_lib_nofn(vm, "call", argc, argv);
     int n = argc - first;
     if (n > 64) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "call: too many arguments");

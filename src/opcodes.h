@@ -115,6 +115,7 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(APPEND, ABC, "push R[B] onto the array R[A]")                                                \
     X(NEWMAP, ABC, "R[A] = new empty map with room for B entries")                                 \
     X(GETINDEX, ABC, "R[A] = R[B][R[C]] (negative ints count from the end)")                       \
+    X(GETINDEXI, ABC, "R[A] = R[B][C] (a constant index 0..255; otherwise as GETINDEX)")           \
     X(SETINDEX, ABC, "R[A][R[B]] = R[C] (R[A] made unique first)")                                 \
     X(GETFIELD, ABC, "R[A] = R[B].K[C] (map: missing = (); other types: getter named K[C])")       \
     X(SETFIELD, ABC, "R[A].K[B] = R[C] (map; R[A] made unique first)")                             \

@@ -19,7 +19,7 @@ typedef struct vm_pool {
     int n;
 } vm_pool;
 
-static __thread vm_pool *tls_pool;
+static CRYO_TLS vm_pool *tls_pool;
 static pthread_key_t pool_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static bool key_ok;

@@ -423,8 +423,7 @@ static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int de
     }
     case CRYO_T_CELL: return repr(h, s, cv_cell(v)->v, debug, depth);
     case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
-    case CRYO_T_HANDLE:
-        return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
+    case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
     case CRYO_T_SYNCFN: {
         const cryo_fn *f = ((const cryo_sync *)v.as.obj)->fn;
         if (!put(h, s, "SyncFn(")) return false;

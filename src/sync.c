@@ -87,6 +87,7 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
     if (fn->unit) sf->unit = cryo_unit_retain(fn->unit);
     s->arity = p ? (int)p->nparams - (int)fn->ncurry : -1;
     s->proto = p;
+    s->hot_argc = p && fn->ncurry == 0 ? (int)p->nparams : -1;
     cryo_error_kind k = CRYO_OK;
     sf->name = frozen_name(fn->name);
     if (!sf->name) k = cryo_vm_raise_oom(vm);
@@ -190,8 +191,8 @@ cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
  * back to the pool when another VM replaces it, and is freed at thread exit. */
 static pthread_key_t hot_key;
 static pthread_once_t hot_once = PTHREAD_ONCE_INIT;
-static _Thread_local cryo_vm *hot_vm;
-static _Thread_local bool hot_busy;
+static CRYO_TLS cryo_vm *hot_vm;
+static CRYO_TLS bool hot_busy;
 
 static void hot_exit(void *p) {
     cryo_vm_free(p);
@@ -236,10 +237,7 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
         vm->ops = 0;
         return cryo_vm_prepare(vm) ? CRYO_OK : cryo_vm_raise_oom(vm);
     }
-    if (__builtin_expect(!vm->err && vm->thrown.type == CRYO_T_UNIT && !vm->thrown_pending &&
-                             vm->caught_kind == CRYO_OK && vm->nhandlers == 0 &&
-                             vm->run_level == 0 && !vm->heap.exceeded && vm->seg && vm->frames,
-                         1)) {
+    if (__builtin_expect(!vm->dirty && vm->seg && vm->frames, 1)) {
         /* the hot case (a callback's or a hot VM's next call): nothing to reset or allocate */
         vm->ops = 0;
         atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
@@ -249,6 +247,7 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
         cryo_error_free(vm->err);
         vm->err = NULL;
     }
+    vm->dirty = false;
     if (vm->thrown.type != CRYO_T_UNIT) cv_set(&vm->heap, &vm->thrown, cryo_unit_value());
     vm->thrown_pending = false;
     vm->caught_kind = CRYO_OK;
@@ -350,25 +349,12 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
     return k;
 }
 
-cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
-    const cryo_proto *p = f->proto;
-    if (__builtin_expect(vm->nframes == 0 && p && p->unit == vm->unit && vm->binding &&
-                             f->fn->ncurry == 0 && argc == (int)p->nparams && !vm->err &&
-                             vm->thrown.type == CRYO_T_UNIT && !vm->thrown_pending &&
-                             vm->caught_kind == CRYO_OK && vm->nhandlers == 0 &&
-                             vm->run_level == 0 && !vm->heap.exceeded && vm->seg && vm->frames &&
-                             vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h,
-                         1))
-        return vm->seg->slots; /* a call's return (or unwind) clears its registers */
-    return NULL;
-}
-
-cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
+CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
     /* Only what a call changes is set: the op count, the interrupt flag and the first frame. */
     const cryo_proto *p = f->proto;
     vm->ops = 0;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
-    *result = cryo_unit_value();
+    cv_clear(result);
     cryo_frame *fr = &vm->frames[0];
     fr->proto = p;
     fr->pc = p->code;
@@ -380,9 +366,9 @@ cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result)
     fr->run_level = 0;
     vm->nframes = 1;
     cryo_error_kind k = cryo_vm_exec(vm, 0);
-    if (k != CRYO_OK) {
+    if (__builtin_expect(k != CRYO_OK, 0)) {
         cv_release(&vm->heap, *result);
-        *result = cryo_unit_value();
+        cv_clear(result);
     }
     return k;
 }

@@ -21,6 +21,8 @@ struct cryo_sync {
     cryo_fn *fn;             /* shared: owned by this object */
     int arity;               /* parameters after curried arguments; -1 unknown */
     const cryo_proto *proto; /* fn's proto (script functions), or NULL: saves loads per call */
+    int hot_argc;            /* the argc of a hot call: proto's nparams when nothing is curried,
+                              * else -1 (never hot) */
 };
 
 /* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
@@ -57,13 +59,23 @@ void cryo_vm_release_pins(cryo_vm *vm);
 cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
 
 /* The hot path of a call of f in vm (the FFI trampoline, cryo_sync_call_in): when vm is idle
- * and clean, f is its last pin and f is a script function of vm's unit taking argc arguments
- * (none curried), returns the registers of the first frame, which hold unit, for the caller to
- * write the arguments into (then call cryo_sync_run_hot); otherwise NULL. No lock, no atomic
- * read-modify-write, no allocation. */
-cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc);
-/* Runs f on the arguments written at cryo_sync_hot_regs' registers; *result (unit on error)
- * is owned by the caller. Errors stay in the VM (cryo_vm_error) as for cryo_sync_call_in. */
-cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result);
+ * and clean (vm->dirty covers the error state), f is its last pin and f is a script function of
+ * vm's unit taking argc arguments (none curried), returns the registers of the first frame,
+ * which hold (), for the caller to write the arguments into (then call cryo_sync_run_hot);
+ * otherwise NULL. No lock, no atomic read-modify-write, no allocation. */
+static inline cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
+    if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
+                             f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
+                             vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h,
+                         1))
+        return vm->seg->slots; /* a call's return (or unwind) clears its registers */
+    return NULL;
+}
+
+/* Runs f on the arguments written at cryo_sync_hot_regs' registers; *result (() on error)
+ * is owned by the caller. Errors stay in the VM (cryo_vm_error) as for cryo_sync_call_in.
+ * Exported (undocumented) for libcryo_ffi, whose shared library may use only exported symbols
+ * of libcryo. */
+CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result);
 
 #endif

@@ -34,11 +34,11 @@ typedef struct cryo_lineinfo {
 } cryo_lineinfo;
 
 typedef struct cryo_proto {
-    char *name;      /* "main", the fn's name, or "anon$<n>"; owned */
+    char *name;         /* "main", the fn's name, or "anon$<n>"; owned */
     cryo_string *sname; /* the same name as a shared string (closures' fn->name); owned, may
                          * be NULL (then CLOSURE allocates one) */
-    uint8_t nparams; /* parameters, in R[0..nparams-1] on entry */
-    uint8_t nregs;   /* registers the frame needs (>= nparams) */
+    uint8_t nparams;    /* parameters, in R[0..nparams-1] on entry */
+    uint8_t nregs;      /* registers the frame needs (>= nparams) */
     uint8_t is_closure;
     uint8_t uses_this; /* the body reads or writes `this` */
     uint16_t ncaps;

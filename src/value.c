@@ -122,7 +122,7 @@ static void free_leaf_or_push(cryo_heap *h, free_stack *st, cryo_obj *o) {
     switch (o->type) {
     case CRYO_T_STRING: free_string(h, (cryo_string *)o); return;
     case CRYO_T_RANGE: cv_free(h, o, sizeof(cryo_range)); return;
-    case CRYO_T_HANDLE: cv_handle_free(h, o); return; /* handle.c */
+    case CRYO_T_HANDLE: cv_handle_free(h, o); return;   /* handle.c */
     case CRYO_T_POINTER: cv_pointer_free(h, o); return; /* pointer.c */
     default: break;
     }

@@ -25,6 +25,7 @@
 #define CRYO_VALUE_H
 
 #include "cryo.h"
+#include "tls.h"
 
 typedef struct cryo_string_s cryo_string;
 typedef struct cryo_map_entry_s cryo_map_entry;
@@ -165,6 +166,24 @@ static inline cryo_fn *cv_fn(cryo_value v) {
 }
 static inline cryo_cell *cv_cell(cryo_value v) {
     return (cryo_cell *)v.as.obj;
+}
+
+/* A value's type, flags and aux as one 32-bit word (little or big endian alike, since both
+ * sides are built the same way), so that a fast path tests all three with one compare. */
+static inline uint32_t cv_head(cryo_value v) {
+    uint32_t w;
+    memcpy(&w, &v, sizeof w);
+    return w;
+}
+static inline uint32_t cv_head_of(unsigned type, unsigned flags, unsigned aux) {
+    cryo_value v = {(uint8_t)type, (uint8_t)flags, (uint16_t)aux, 0, {.i = 0}};
+    return cv_head(v);
+}
+
+/* Stores () into *slot without releasing what it held. () is the all-zero value, so this is
+ * one 16-byte store (field by field, a compiler emits four). */
+static inline void cv_clear(cryo_value *slot) {
+    memset(slot, 0, sizeof *slot);
 }
 
 /* Wraps a freshly allocated object (rc already 1) in a counted value. */
@@ -334,10 +353,10 @@ typedef enum cryo_ptr_elem {
 typedef struct cryo_pointer {
     cryo_obj h;
     void *addr;
-    int64_t count;            /* elements that may be indexed; -1 = unknown (no bound check) */
-    void (*dtor)(void *ud);   /* called when the object is freed; may be NULL */
+    int64_t count;          /* elements that may be indexed; -1 = unknown (no bound check) */
+    void (*dtor)(void *ud); /* called when the object is freed; may be NULL */
     void *ud;
-    size_t inline_bytes;      /* bytes of data[] (owned buffer), 0 when addr is external */
+    size_t inline_bytes; /* bytes of data[] (owned buffer), 0 when addr is external */
     _Alignas(16) unsigned char data[];
 } cryo_pointer;
 
@@ -387,7 +406,6 @@ CRYO_API void cv_ffi_release(cryo_vm *vm, cryo_value v);
 CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);
 CRYO_API cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry,
                                          cryo_value *out);
-
 
 /* --- host handles (src/handle.c) ------------------------------------------------------------
  * A CRYO_T_HANDLE value points to a cryo_handle: a host pointer with its type. The handle owns

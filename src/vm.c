@@ -310,10 +310,6 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
 #endif
 
     cryo_heap *heap = &vm->heap;
-    uint64_t depth_max =
-        vm->limits[CRYO_LIMIT_CALL_DEPTH] ? vm->limits[CRYO_LIMIT_CALL_DEPTH] : (uint64_t)INT_MAX;
-    bool data_limits = (vm->limits[CRYO_LIMIT_STRING_SIZE] | vm->limits[CRYO_LIMIT_ARRAY_SIZE] |
-                        vm->limits[CRYO_LIMIT_MAP_SIZE]) != 0;
     cryo_frame *f;
     const cryo_instr *pc;
     cryo_value *base;
@@ -326,7 +322,7 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
 /* Size limits over the whole value tree, only when one is set. */
 #define CHECK_DATA(v)                                                                              \
     do {                                                                                           \
-        if (UNLIKELY(data_limits)) PROTECT(cryo_vm_check_data(vm, (v)));                           \
+        if (UNLIKELY(vm->data_limits)) PROTECT(cryo_vm_check_data(vm, (v)));                       \
     } while (0)
 #define LOAD_FRAME()                                                                               \
     do {                                                                                           \
@@ -630,26 +626,39 @@ dispatch:
         PROTECT(op_append(vm, base, i));
         NEXT();
     }
+    /* The fast paths of R[B][index]: an array element in bounds, or an element of a raw
+     * (unbounded, uncounted) i32 pointer such as a callback's `const int *` argument, whose
+     * header compares as one 32-bit word. */
+#define GETINDEX_FAST(rb, ix)                                                                      \
+    do {                                                                                           \
+        if (rb->type == CRYO_T_ARRAY && (uint64_t)(ix) < cv_arr(*rb)->len) {                       \
+            cryo_value v = cv_arr(*rb)->items[(ix)];                                               \
+            cv_retain(v);                                                                          \
+            cv_set(heap, RA, v);                                                                   \
+            NEXT();                                                                                \
+        }                                                                                          \
+        if (cv_head(*rb) == cv_head_of(CRYO_T_POINTER, 0, CRYO_PE_I32) && rb->as.i != 0) {         \
+            SET_SCALAR(RA, cryo_int(((const int32_t *)(intptr_t)rb->as.i)[(ix)]));                 \
+            NEXT();                                                                                \
+        }                                                                                          \
+    } while (0)
     OPCASE(GETINDEX) {
         cryo_value *rb = RB, *rc = RC;
-        if (rb->type == CRYO_T_ARRAY && rc->type == CRYO_T_INT &&
-            (uint64_t)rc->as.i < cv_arr(*rb)->len) {
-            cryo_value v = cv_arr(*rb)->items[rc->as.i];
-            cv_retain(v);
-            cv_set(heap, RA, v);
-            NEXT();
-        }
-        /* p[i] on a raw (unbounded) i32 pointer, as a callback's `const int *` argument */
-        if (rb->type == CRYO_T_POINTER && rb->aux == CRYO_PE_I32 && rc->type == CRYO_T_INT &&
-            !(rb->flags & CRYO_VF_COUNTED) && rb->as.i != 0) {
-            SET_SCALAR(RA, cryo_int(((const int32_t *)(intptr_t)rb->as.i)[rc->as.i]));
-            NEXT();
-        }
+        if (rc->type == CRYO_T_INT) GETINDEX_FAST(rb, rc->as.i);
         cryo_value out;
         PROTECT(cryo_op_getindex(vm, *rb, *rc, &out));
         cv_set(heap, RA, out);
         NEXT();
     }
+    OPCASE(GETINDEXI) {
+        cryo_value *rb = RB;
+        GETINDEX_FAST(rb, CRYO_C(i));
+        cryo_value out;
+        PROTECT(cryo_op_getindex(vm, *rb, cryo_int(CRYO_C(i)), &out));
+        cv_set(heap, RA, out);
+        NEXT();
+    }
+#undef GETINDEX_FAST
     OPCASE(SETINDEX) {
         cryo_value *ra = RA, *rb = RB;
         cryo_value v = *RC;
@@ -735,10 +744,10 @@ dispatch:
         cryo_value *nb = base + CRYO_A(i);
         unsigned nargs = CRYO_B(i);
         COUNT_OPS(1);
-        if (UNLIKELY((uint64_t)vm->nframes > depth_max)) {
+        if (UNLIKELY((uint64_t)vm->nframes > vm->depth_max)) {
             PROTECT(cryo_vm_raise(vm, CRYO_ERR_STACK_OVERFLOW,
                                   "stack overflow: too many nested calls (limit %llu)",
-                                  (unsigned long long)depth_max));
+                                  (unsigned long long)vm->depth_max));
         }
         if (UNLIKELY(vm->nframes == vm->capframes)) {
             if (!cryo_vm_grow_frames(vm)) PROTECT(cryo_vm_raise_oom(vm));
@@ -794,7 +803,7 @@ dispatch:
     OPCASE(RET) {
         cryo_value *ra = RA;
         result = *ra;
-        *ra = cryo_unit_value();
+        cv_clear(ra);
         goto do_return;
     }
     OPCASE(RET0) {
@@ -856,8 +865,15 @@ do_return : {
     int fi = vm->nframes - 1;
     while (vm->nhandlers > 0 && vm->handlers[vm->nhandlers - 1].frame >= fi)
         vm->nhandlers--;
-    for (cryo_value *r = base, *e = base + f->proto->nregs; r < e; r++)
-        SET_SCALAR(r, cryo_unit_value());
+    for (cryo_value *r = base, *e = base + f->proto->nregs; r < e; r++) {
+        if (UNLIKELY(r->flags & CRYO_VF_COUNTED)) {
+            cryo_value o = *r;
+            cv_clear(r);
+            cv_release(heap, o);
+        } else {
+            cv_clear(r);
+        }
+    }
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
     if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */

@@ -111,8 +111,8 @@ typedef struct cryo_segment {
 
 struct cryo_vm {
     cryo_heap heap;
-    cryo_unit *unit; /* retained */
-    const cryo_context *ctx; /* retained (cryo_context_retain) */
+    cryo_unit *unit;             /* retained */
+    const cryo_context *ctx;     /* retained (cryo_context_retain) */
     const cryo_binding *binding; /* unit's host slots in ctx */
 
     cryo_segment *seg; /* current segment */
@@ -123,12 +123,19 @@ struct cryo_vm {
     int nhandlers, caphandlers;
     int run_level;
 
-    cryo_error *err;             /* last error (owned) */
+    cryo_error *err; /* last error (owned) */
+    /* An error was raised since the per-run state was last reset (set by every raise, cleared
+     * only by a full reset): while false, err, thrown, caught_kind, the handlers, the run level
+     * and the heap's exceeded flag are known to be clean, which is the one test a SyncFunction's
+     * hot call makes instead of checking each (sync.h). */
+    bool dirty;
     cryo_value thrown;           /* value of a pending `throw` / the last caught error */
     cryo_error_kind caught_kind; /* kind of the last caught error, for `throw;` */
 
     uint64_t limits[CRYO_LIMIT__COUNT];
-    uint64_t ops; /* operations counted in this run */
+    uint64_t depth_max; /* the call depth limit, INT_MAX when none (from limits) */
+    bool data_limits;   /* a string, array or map size limit is set (from limits) */
+    uint64_t ops;       /* operations counted in this run */
     atomic_int interrupt;
 
     cryo_print_fn print_fn, debug_fn;
@@ -144,7 +151,7 @@ struct cryo_vm {
     int npins, cappins;
 
     /* --- additions (embedding: vm_api.c, pool.c) --- */
-    uint64_t ops_max;       /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */
+    uint64_t ops_max; /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */
     cryo_progress_fn progress_fn;
     void *progress_ud;
     uint64_t progress_every; /* 0 = no progress callback */
@@ -153,6 +160,8 @@ struct cryo_vm {
     struct cryo_vm *pool_next; /* idle list of the thread's pool */
 };
 
+/* Recomputes vm->depth_max and vm->data_limits after vm->limits changed. (vm_api.c) */
+void cryo_vm_limits_changed(cryo_vm *vm);
 /* Recomputes vm->ops_max from the operation limit and the progress callback. (vm_api.c) */
 void cryo_vm_update_ops_max(cryo_vm *vm);
 /* Resets an idle VM to its context's defaults: error, hooks, limits, progress, userdata.

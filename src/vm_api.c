@@ -4,13 +4,22 @@
 #include "vm.h"
 #include "sync.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+void cryo_vm_limits_changed(cryo_vm *vm) {
+    uint64_t d = vm->limits[CRYO_LIMIT_CALL_DEPTH];
+    vm->depth_max = d ? d : (uint64_t)INT_MAX;
+    vm->data_limits = (vm->limits[CRYO_LIMIT_STRING_SIZE] | vm->limits[CRYO_LIMIT_ARRAY_SIZE] |
+                       vm->limits[CRYO_LIMIT_MAP_SIZE]) != 0;
+    vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
+}
+
 static void load_context_limits(cryo_vm *vm) {
     memcpy(vm->limits, vm->ctx->limits, sizeof vm->limits);
-    vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
+    cryo_vm_limits_changed(vm);
 }
 
 void cryo_vm_update_ops_max(cryo_vm *vm) {
@@ -70,6 +79,7 @@ void cryo_vm_reset(cryo_vm *vm) {
     cryo_vm_unwind(vm, 0);
     cryo_error_free(vm->err);
     vm->err = NULL;
+    vm->dirty = false;
     cv_set(&vm->heap, &vm->thrown, cryo_unit_value());
     vm->thrown_pending = false;
     vm->caught_kind = CRYO_OK;
@@ -144,6 +154,7 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is already running");
     cryo_error_free(vm->err);
     vm->err = NULL;
+    vm->dirty = false;
     cv_set(&vm->heap, &vm->thrown, cryo_unit_value());
     vm->thrown_pending = false;
     vm->caught_kind = CRYO_OK;
@@ -326,7 +337,7 @@ void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len) {
 CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value) {
     if (!vm || (unsigned)which >= CRYO_LIMIT__COUNT) return;
     vm->limits[which] = value;
-    if (which == CRYO_LIMIT_MEMORY) vm->heap.limit = (size_t)value;
+    cryo_vm_limits_changed(vm);
     if (which == CRYO_LIMIT_OPERATIONS) cryo_vm_update_ops_max(vm);
 }
 

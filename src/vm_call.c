@@ -78,7 +78,8 @@ cryo_value *cryo_vm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_
         if (size < nregs) size = nregs;
         if (vm->heap.limit) {
             size_t total = size;
-            for (cryo_segment *x = s; x; x = x->prev) total += x->size;
+            for (cryo_segment *x = s; x; x = x->prev)
+                total += x->size;
             if (!within_memory_limit(vm, total * sizeof(cryo_value) +
                                              (size_t)vm->capframes * sizeof(cryo_frame)))
                 return NULL;
@@ -157,6 +158,7 @@ static cryo_error_kind set_error(cryo_vm *vm, cryo_error_kind kind, char *messag
     cryo_error *e = calloc(1, sizeof *e);
     cryo_error_free(vm->err);
     vm->err = e;
+    vm->dirty = true;
     vm->thrown_pending = false;
     if (!e) {
         free(message);

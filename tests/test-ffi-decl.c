@@ -223,7 +223,7 @@ static void test_bad(void **state) {
 static void test_describe_round_trip(void **state) {
     (void)state;
     static const char *types[] = {"int[6][9]", "double[2][3][4]", "struct dr_pt[3][2]",
-                                  "char[1]", "const int *", "struct dr_pt *"};
+                                  "char[1]",   "const int *",     "struct dr_pt *"};
     cryo_ffi_scope *s = cryo_ffi_scope_new();
     assert_null(cf_parse_cdef(s, "struct dr_pt { int x, y; };"));
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
