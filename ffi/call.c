@@ -67,9 +67,22 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
         *out = m;
         return CRYO_OK;
     }
-    case CT_ARRAY: {
-        /* An array field: read it through a typed pointer instead (ffi::cast / ffi::addr). */
-        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "array fields cannot be read as values");
+    case CT_ARRAY: { /* a struct's array field: an array of its elements (a copy) */
+        const ctype *et = t->pointee;
+        cryo_value a = cv_ffi_array_new(vm, t->n);
+        if (a.type != CRYO_T_ARRAY) return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+        for (size_t j = 0; j < t->n; j++) {
+            cryo_value ev;
+            cryo_error_kind k = cf_to_value(vm, et, (const char *)src + j * et->size, &ev);
+            if (k == CRYO_OK && !cv_ffi_array_push(vm, a, ev))
+                k = cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+            if (k != CRYO_OK) {
+                cv_ffi_release(vm, a);
+                return k;
+            }
+        }
+        *out = a;
+        return CRYO_OK;
     }
     default: return cryo_vm_raise(vm, CRYO_ERR_TYPE, "unsupported C type");
     }
@@ -84,27 +97,11 @@ static cryo_error_kind type_err(cryo_vm *vm, const ctype *t, cryo_value v, const
                          cryo_type_name((cryo_type)v.type), buf);
 }
 
-static bool fits(ct_kind k, int64_t i) {
-    switch (k) {
-    case CT_I8: return i >= INT8_MIN && i <= INT8_MAX;
-    case CT_U8: return i >= 0 && i <= UINT8_MAX;
-    case CT_I16: return i >= INT16_MIN && i <= INT16_MAX;
-    case CT_U16: return i >= 0 && i <= UINT16_MAX;
-    case CT_I32: return i >= INT32_MIN && i <= INT32_MAX;
-    case CT_U32: return i >= 0 && i <= UINT32_MAX;
-    case CT_U64: return i >= 0;
-    default: return true;
-    }
-}
-
 cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
                               const char *what, char *sbuf, size_t sbuf_size, void **tmp) {
     if (v.type == CRYO_T_CELL) v = ((cryo_cell *)v.as.obj)->v;
     switch (t->kind) {
     case CT_BOOL:
-        if (v.type != CRYO_T_BOOL) return type_err(vm, t, v, what);
-        *(bool *)dst = v.as.b;
-        return CRYO_OK;
     case CT_I8:
     case CT_U8:
     case CT_I16:
@@ -112,44 +109,17 @@ cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *d
     case CT_I32:
     case CT_U32:
     case CT_I64:
-    case CT_U64: {
-        int64_t i;
-        if (v.type == CRYO_T_INT)
-            i = v.as.i;
-        else if (v.type == CRYO_T_CHAR)
-            i = v.as.c;
-        else if (v.type == CRYO_T_BOOL)
-            i = v.as.b;
-        else
-            return type_err(vm, t, v, what);
-        if (!fits(t->kind, i)) {
-            char buf[64];
-            ct_describe(t, buf, sizeof buf);
-            return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%s: %" PRId64 " is out of range for %s",
-                                 what, i, buf);
-        }
-        switch (t->size) {
-        case 1: *(uint8_t *)dst = (uint8_t)i; break;
-        case 2: *(uint16_t *)dst = (uint16_t)i; break;
-        case 4: *(uint32_t *)dst = (uint32_t)i; break;
-        default: *(int64_t *)dst = i; break;
-        }
-        return CRYO_OK;
-    }
+    case CT_U64:
     case CT_F32:
     case CT_F64: {
-        double d;
-        if (v.type == CRYO_T_FLOAT)
-            d = v.as.f;
-        else if (v.type == CRYO_T_INT)
-            d = (double)v.as.i;
-        else
-            return type_err(vm, t, v, what);
-        if (t->kind == CT_F32)
-            *(float *)dst = (float)d;
-        else
-            *(double *)dst = d;
-        return CRYO_OK;
+        int64_t bad = 0;
+        cv_conv c = cv_scalar_to_c(ct_elem_kind(t), v, dst, &bad);
+        if (c == CV_CONV_OK) return CRYO_OK;
+        if (c == CV_CONV_TYPE) return type_err(vm, t, v, what);
+        char buf[64];
+        ct_describe(t, buf, sizeof buf);
+        return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%s: %" PRId64 " is out of range for %s",
+                             what, bad, buf);
     }
     case CT_PTR:
         if (v.type == CRYO_T_POINTER) {

@@ -17,6 +17,10 @@
 #include <string.h>
 
 #define MAX_CB_ARGS 32
+/* A cached VM keeps every pin its calls made (a script that calls into_sync pins the result)
+ * until it is reset; past this many it goes back to the pool, whose reset drops them, so a
+ * long-lived callback does not grow without bound. */
+#define MAX_CACHED_PINS 16
 
 struct cryo_ffi_callback {
     ffi_closure *closure;
@@ -130,6 +134,12 @@ static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
         return;
     }
     tl.busy = false;
+    if (vm->npins > MAX_CACHED_PINS) {
+        cryo_vm_pool_release(vm);
+        tl.vm = NULL;
+        tl.cb = 0;
+        return;
+    }
     /* the full check, once: the calls that follow test only tl.ready */
     if (cb->hot && cryo_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
 }
@@ -206,8 +216,10 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     cryo_value res;
     cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
     tl.busy = false;
+    /* still ready when nothing was raised and nothing pinned (cb's function is the last pin) */
+    bool clean = !vm->dirty && vm->pins[vm->npins - 1] == &cb->f->h;
     if (__builtin_expect(k == CRYO_OK, 1)) {
-        if (!vm->dirty) tl.ready = cb->id;
+        if (clean) tl.ready = cb->id;
         if (res.type == CRYO_T_INT && cb->ret_i32 && res.as.i >= INT32_MIN &&
             res.as.i <= INT32_MAX) {
             *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
@@ -217,7 +229,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     tl.busy = true; /* the result's conversion may call back into scripts */
     finish(cb, vm, k, res, ret);
     tl.busy = false;
-    if (k == CRYO_OK && !vm->dirty) tl.ready = cb->id;
+    if (k == CRYO_OK && clean && !vm->dirty) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and

@@ -29,6 +29,8 @@ typedef struct parser {
     ffi_arena *arena;
     cryo_error *err;
     int depth;
+    cstruct *defining; /* the struct whose fields cdef is parsing: its own name is known (and
+                        * incomplete), so that `struct node *next` may refer to it */
 } parser;
 
 static void lex(parser *p) {
@@ -192,9 +194,13 @@ static ctype *specifiers(parser *p) {
                 fail(p, named ? "one type, not two" : "a struct name");
                 return NULL;
             }
-            pthread_mutex_lock(&p->scope->lock);
-            cstruct *st = ct_find_struct(p->scope, p->src + p->pos, p->end - p->pos);
-            pthread_mutex_unlock(&p->scope->lock);
+            size_t len = p->end - p->pos;
+            cstruct *st = p->defining;
+            if (!st || strlen(st->name) != len || memcmp(st->name, p->src + p->pos, len) != 0) {
+                pthread_mutex_lock(&p->scope->lock);
+                st = ct_find_struct(p->scope, p->src + p->pos, len);
+                pthread_mutex_unlock(&p->scope->lock);
+            }
             if (!st) {
                 fail(p, "a struct defined with cdef (unknown struct)");
                 return NULL;
@@ -524,6 +530,11 @@ cryo_error *cf_parse_cdef(cryo_ffi_scope *s, const char *src) {
             break;
         }
         st->name = fa_strndup(p.arena, src + npos, nlen);
+        if (!st->name) {
+            oom(&p);
+            break;
+        }
+        p.defining = st; /* size 0 until laid out: only a pointer to it is a valid field */
         int cap = 0;
         while (!p.err && !accept(&p, "}")) {
             ctype *base = specifiers(&p);
@@ -555,6 +566,7 @@ cryo_error *cf_parse_cdef(cryo_ffi_scope *s, const char *src) {
             if (p.err) break;
             expect(&p, ";", "';' after a field");
         }
+        p.defining = NULL;
         if (p.err) break;
         if (st->nfields == 0) {
             fail(&p, "at least one field");

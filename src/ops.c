@@ -118,6 +118,8 @@ static cryo_error_kind int_binary(cryo_vm *vm, int op, int64_t x, int64_t y, cry
         break;
     case OP_MOD:
         if (y == 0) return arith_error(vm, "modulo by zero", op, x, y);
+        /* i64::MIN % -1 is 0 mathematically, but Rhai's checked_rem overflows there */
+        if (x == INT64_MIN && y == -1) return arith_error(vm, "modulo overflow", op, x, y);
         r = y == -1 ? 0 : x % y;
         break;
     case OP_POW: k = int_pow(vm, x, y, &r); break;

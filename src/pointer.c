@@ -118,7 +118,7 @@ static bool int_fits(cryo_ptr_elem e, int64_t i) {
     }
 }
 
-cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v) {
+cv_conv cv_scalar_to_c(cryo_ptr_elem e, cryo_value v, void *a, int64_t *bad) {
     if (v.type == CRYO_T_CELL) v = cv_cell(v)->v;
     switch (e) {
     case CRYO_PE_I8:
@@ -137,11 +137,11 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
         else if (v.type == CRYO_T_BOOL)
             i = v.as.b;
         else
-            return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a %s element",
-                                 cv_type_name(v), cv_ptr_elem_name(e));
-        if (!int_fits(e, i))
-            return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%" PRId64 " is out of range for %s", i,
-                                 cv_ptr_elem_name(e));
+            return CV_CONV_TYPE;
+        if (!int_fits(e, i)) {
+            *bad = i;
+            return CV_CONV_RANGE;
+        }
         switch (e) {
         case CRYO_PE_I8: *(int8_t *)a = (int8_t)i; break;
         case CRYO_PE_U8: *(uint8_t *)a = (uint8_t)i; break;
@@ -151,7 +151,7 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
         case CRYO_PE_U32: *(uint32_t *)a = (uint32_t)i; break;
         default: *(int64_t *)a = i; break;
         }
-        return CRYO_OK;
+        return CV_CONV_OK;
     }
     case CRYO_PE_F32:
     case CRYO_PE_F64: {
@@ -161,21 +161,24 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
         else if (v.type == CRYO_T_INT)
             d = (double)v.as.i;
         else
-            return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a %s element",
-                                 cv_type_name(v), cv_ptr_elem_name(e));
+            return CV_CONV_TYPE;
         if (e == CRYO_PE_F32)
             *(float *)a = (float)d;
         else
             *(double *)a = d;
-        return CRYO_OK;
+        return CV_CONV_OK;
     }
     case CRYO_PE_BOOL:
-        if (v.type != CRYO_T_BOOL)
-            return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a bool element",
-                                 cv_type_name(v));
+        if (v.type != CRYO_T_BOOL) return CV_CONV_TYPE;
         *(bool *)a = v.as.b;
-        return CRYO_OK;
-    case CRYO_PE_PTR:
+        return CV_CONV_OK;
+    default: return CV_CONV_TYPE;
+    }
+}
+
+cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v) {
+    if (v.type == CRYO_T_CELL) v = cv_cell(v)->v;
+    if (e == CRYO_PE_PTR) {
         if (v.type == CRYO_T_POINTER)
             *(void **)a = cv_pointer_addr(v);
         else if (v.type == CRYO_T_UNIT)
@@ -184,7 +187,18 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
             return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a pointer element",
                                  cv_type_name(v));
         return CRYO_OK;
-    default: return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot write through a void pointer");
+    }
+    if (e == CRYO_PE_VOID || (unsigned)e >= CRYO_PE__COUNT)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot write through a void pointer");
+    int64_t bad = 0;
+    switch (cv_scalar_to_c(e, v, a, &bad)) {
+    case CV_CONV_OK: return CRYO_OK;
+    case CV_CONV_RANGE:
+        return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%" PRId64 " is out of range for %s", bad,
+                             cv_ptr_elem_name(e));
+    default:
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a %s element", cv_type_name(v),
+                             cv_ptr_elem_name(e));
     }
 }
 
@@ -246,6 +260,15 @@ void cv_ffi_release(cryo_vm *vm, cryo_value v) {
 cryo_value cv_ffi_map_new(cryo_vm *vm) {
     cryo_map *m = cv_map_new(&vm->heap, 4);
     return m ? cv_from_obj(&m->h) : cryo_unit_value();
+}
+
+cryo_value cv_ffi_array_new(cryo_vm *vm, size_t cap) {
+    cryo_array *a = cv_array_new(&vm->heap, cap);
+    return a ? cv_from_obj(&a->h) : cryo_unit_value();
+}
+
+bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v) {
+    return cv_array_push(&vm->heap, cv_arr(array), v); /* releases v when it fails */
 }
 
 bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v) {

@@ -396,11 +396,20 @@ cryo_error_kind cryo_op_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_
 CRYO_API cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *addr,
                                      cryo_value *out);
 CRYO_API cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *addr, cryo_value v);
+/* The conversion behind cv_ptr_store for a scalar kind (ints, floats, bool), raising nothing, so
+ * that each caller words its own error: CV_CONV_TYPE when v's type does not convert,
+ * CV_CONV_RANGE (with the value in *bad) when an int does not fit the kind. The FFI layer
+ * converts its C scalar arguments with it. */
+typedef enum { CV_CONV_OK, CV_CONV_TYPE, CV_CONV_RANGE } cv_conv;
+CRYO_API cv_conv cv_scalar_to_c(cryo_ptr_elem e, cryo_value v, void *addr, int64_t *bad);
 /* The few internals the FFI library (a separate shared object) needs, exported:
  * the VM's heap, maps built field by field, and a named host function with one curried
  * argument (Fn("name") curried with `curry`, which is retained). */
 CRYO_API cryo_heap *cv_ffi_heap(cryo_vm *vm);
-CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm); /* unit when out of memory */
+CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm);               /* unit when out of memory */
+CRYO_API cryo_value cv_ffi_array_new(cryo_vm *vm, size_t cap); /* unit when out of memory */
+/* Appends v (its reference is taken, also on failure) to the array; false when out of memory. */
+CRYO_API bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v);
 /* Releases a value of `vm` through its heap (keeps the VM's byte accounting right). */
 CRYO_API void cv_ffi_release(cryo_vm *vm, cryo_value v);
 CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);

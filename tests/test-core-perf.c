@@ -1,7 +1,7 @@
 /*
  * test-core-perf.c — the language core's fast paths and memory behaviour that the benches rely
- * on: in-place string/array append for `s += x`, SUBI, closures sharing their proto's name,
- * and the collection of reference cycles among captured cells.
+ * on: in-place string/array append for `s += x`, SUBI, GETINDEXI, closures sharing their
+ * proto's name, and the collection of reference cycles among captured cells.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,6 +83,56 @@ static void test_subi(void **state) {
     cryo_vm_free(vm);
 }
 
+/* Runs src; its error must be `kind` with `part` in the message. */
+static void expect_error(const char *src, cryo_error_kind kind, const char *part) {
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
+    assert_non_null(u);
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    cryo_unit_release(u);
+    cryo_value v;
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &v), kind);
+    const cryo_error *e = cryo_vm_error(vm);
+    if (!e || !strstr(e->message, part))
+        fail_msg("'%s': message '%s' lacks '%s'", src, e ? e->message : "?", part);
+    cryo_vm_free(vm);
+}
+
+/* Counts the instructions with opcode `op` in the unit's protos. */
+static int count_op(const char *src, unsigned op) {
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
+    assert_non_null(u);
+    int n = 0;
+    for (uint32_t p = 0; p < u->nprotos; p++)
+        for (uint32_t pc = 0; pc < u->protos[p]->ncode; pc++)
+            n += CRYO_OP(u->protos[p]->code[pc]) == op;
+    cryo_unit_release(u);
+    return n;
+}
+
+static void test_getindexi(void **state) {
+    (void)state;
+    /* a constant index 0..255 is an operand; others (negative, larger, computed) a register */
+    assert_int_equal(count_op("let a = [1]; a[0] + a[255]", OP_GETINDEXI), 2);
+    assert_int_equal(count_op("let a = [1]; a[0] + a[255]", OP_GETINDEX), 0);
+    assert_int_equal(count_op("let a = [1]; a[-1] + a[256]", OP_GETINDEXI), 0);
+    assert_int_equal(count_op("let a = [1]; let i = 0; a[i]", OP_GETINDEXI), 0);
+    /* every indexable type behaves as through GETINDEX */
+    expect_text("let a = [10, 20, 30]; [a[0], a[2], a[-1], a[1 + 1]]", "[10, 30, 30, 30]");
+    expect_text("let a = [[1, 2], [3]]; a[0][1] + a[1][0]", "5");
+    expect_text("\"h\xc3\xa9llo\"[1]", "'\xc3\xa9'");
+    expect_text("let x = 5; [x[0], x[1], x[2]]", "[true, false, true]");
+    expect_text("let m = #{a: 1}; let s = [m]; s[0].a", "1");
+    expect_text("let a = [1]; let b = a; b[0] = 2; [a[0], b[0]]", "[1, 2]");
+    expect_text("let f = |v| v[3]; f([0, 1, 2, 3])", "3");
+    expect_error("let a = [1, 2]; a[2]", CRYO_ERR_INDEX, "length 2");
+    expect_error("let a = []; a[255]", CRYO_ERR_INDEX, "255");
+    expect_error("let m = #{a: 1}; m[0]", CRYO_ERR_TYPE, "cannot index map with i64");
+    expect_error("let b = true; b[0]", CRYO_ERR_TYPE, "cannot index bool");
+    expect_error("let x = 1; x[64]", CRYO_ERR_INDEX, "64");
+}
+
 static void test_closures_share_the_proto_name(void **state) {
     (void)state;
     cryo_value v;
@@ -142,6 +192,7 @@ int main(void) {
         cmocka_unit_test(test_append_in_place_keeps_value_semantics),
         cmocka_unit_test(test_append_is_amortised),
         cmocka_unit_test(test_subi),
+        cmocka_unit_test(test_getindexi),
         cmocka_unit_test(test_closures_share_the_proto_name),
         cmocka_unit_test(test_cycles_are_collected),
         cmocka_unit_test(test_live_cycles_are_kept),

@@ -114,6 +114,38 @@ static struct small swap_small(struct small s) {
 static double point_len(const struct point *p) {
     return sqrt(p->x * p->x + p->y * p->y);
 }
+struct tagged {
+    int16_t id;
+    uint8_t tag[3];
+    double w[2];
+};
+static struct tagged bump_tags(struct tagged t) {
+    for (int i = 0; i < 3; i++)
+        t.tag[i] = (uint8_t)(t.tag[i] + 1);
+    t.w[0] *= 2;
+    t.w[1] = -t.w[1];
+    t.id = (int16_t)-t.id;
+    return t;
+}
+struct node {
+    int v;
+    struct node *next;
+};
+static struct node list_nodes[3] = {{1, &list_nodes[1]}, {2, &list_nodes[2]}, {3, NULL}};
+static struct node *list_head(void) {
+    return list_nodes;
+}
+static int list_sum(const struct node *n) {
+    int s = 0;
+    for (; n; n = n->next)
+        s += n->v;
+    return s;
+}
+static struct node node_at(const struct node *n, int i) {
+    while (i-- > 0 && n->next)
+        n = n->next;
+    return *n;
+}
 
 /* --- helpers -------------------------------------------------------------------------------- */
 
@@ -134,7 +166,9 @@ static int setup(void **state) {
     assert_int_equal(cryo_ffi_cdef(scope,
                                    "struct point { double x, y; };"
                                    "struct rect { struct point a, b; int tag; };"
-                                   "struct small { uint8_t a; int16_t b; };",
+                                   "struct small { uint8_t a; int16_t b; };"
+                                   "struct tagged { int16_t id; uint8_t tag[3]; double w[2]; };"
+                                   "struct node { int v; struct node *next; };",
                                    &err),
                      CRYO_OK);
     cryo_package *pkg = cryo_package_new("c");
@@ -179,6 +213,10 @@ static int setup(void **state) {
     add(pkg, "struct rect make_rect(double w, double h)", (void *)make_rect);
     add(pkg, "struct small swap_small(struct small s)", (void *)swap_small);
     add(pkg, "double point_len(const struct point *p)", (void *)point_len);
+    add(pkg, "struct tagged bump_tags(struct tagged t)", (void *)bump_tags);
+    add(pkg, "struct node *list_head(void)", (void *)list_head);
+    add(pkg, "int list_sum(const struct node *n)", (void *)list_sum);
+    add(pkg, "struct node node_at(const struct node *n, int i)", (void *)node_at);
     add(pkg, "int snprintf(char *buf, size_t n, const char *fmt, ...)", (void *)snprintf);
     /* a declaration under another name */
     cryo_error *err2 = NULL;
@@ -338,6 +376,17 @@ static void test_structs(void **state) {
     expect("area(#{b: #{x: 2.0, y: 2.0}})", "4.0");
     /* a struct through a pointer */
     expect("let p = ffi::new(\"double\", 2); p[0] = 3.0; p[1] = 4.0; point_len(p)", "5.0");
+    /* array fields both ways: arrays of the elements (shorter arrays leave zeros) */
+    expect("bump_tags(#{id: 5, tag: [1, 2, 250], w: [1.5, 2.0]})",
+           "#{\"id\": -5, \"tag\": [2, 3, 251], \"w\": [3.0, -2.0]}");
+    expect("bump_tags(#{tag: [9]}).tag", "[10, 1, 1]");
+    expect_error("bump_tags(#{tag: [1, 2, 3, 4]})", CRYO_ERR_TYPE, "field 'tag'");
+    expect_error("bump_tags(#{tag: [1, 2, 256]})", CRYO_ERR_ARITHMETIC, "out of range");
+    /* a struct that points to its own type: a linked list built in C, walked from a script */
+    expect("list_sum(list_head())", "6");
+    expect("let n = node_at(list_head(), 1); [n.v, type_of(n.next), list_sum(n.next)]",
+           "[2, \"ptr\", 3]");
+    expect("is_null(node_at(list_head(), 2).next)", "true");
 }
 
 static void test_variadic(void **state) {

@@ -4,8 +4,13 @@
  * registers): results across many calls, errors in the middle of a run (default value, error
  * handler, the next calls unaffected), a caught throw (the VM's caught state is reset before
  * the next call), the operation limit per call, two callbacks alternating on one thread, a
- * general-path callback (string argument), interleaved callbacks, and the hot path on threads.
+ * general-path callback (string argument), interleaved callbacks, the hot path on threads,
+ * every kind of hot-path argument, and a thread whose cached callback is freed and replaced
+ * (by one that may live at the same address), and a callback whose script pins a new
+ * SyncFunction on every call (the thread's cached VM must not keep them all).
  */
+/* ctest-labels: threads */
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +19,7 @@
 #include <cmocka.h>
 
 #include "cryo_ffi.h"
+#include "vm.h" /* vm->npins */
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -179,6 +185,115 @@ static void test_threads(void **state) {
     cryo_ffi_callback_free(cb);
 }
 
+/* Every parameter kind the hot path converts inline: i32 (sign-extended), i64, double, typed
+ * pointers of several element types. */
+typedef int64_t (*mixf)(int32_t, int64_t, double, const uint8_t *, const double *);
+static void test_hot_kinds(void **state) {
+    (void)state;
+    cryo_ffi_callback *cb =
+        cb_of("|a, b, c, p, q| a + b + (c * 2.0).to_int() + p[1] + q[1].to_int()",
+              "int64_t (*)(int32_t, int64_t, double, const uint8_t *, const "
+              "double *)");
+    mixf f = (mixf)cryo_ffi_callback_ptr(cb);
+    uint8_t bytes[2] = {1, 255};
+    double ds[2] = {0.5, -7.0};
+    for (int i = 0; i < 50; i++) {
+        int64_t big = (int64_t)1 << 40;
+        assert_int_equal(f(-3 - i, big, 1.25 + i, bytes, ds),
+                         -3 - i + big + (int64_t)(2.5 + 2 * i) + 255 - 7);
+    }
+    assert_int_equal(cryo_ffi_callback_errors(cb), 0);
+    cryo_ffi_callback_free(cb);
+}
+
+/* A thread caches callback A's VM; A is freed elsewhere and B created (malloc may hand B A's
+ * address); the thread's next call of B must run B's function, in B's unit. */
+static sem_t go_a, a_done, go_b;
+static i64f fn_a, fn_b;
+static int64_t got_a, got_b;
+static void *reuse_body(void *arg) {
+    (void)arg;
+    sem_wait(&go_a);
+    got_a = fn_a(2) + fn_a(3); /* the second call takes the hot path */
+    sem_post(&a_done);
+    sem_wait(&go_b);
+    got_b = fn_b(2) + fn_b(3);
+    return NULL;
+}
+static void test_freed_then_new(void **state) {
+    (void)state;
+    sem_init(&go_a, 0, 0);
+    sem_init(&a_done, 0, 0);
+    sem_init(&go_b, 0, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reuse_body, NULL), 0);
+    cryo_ffi_callback *a = cb_of("|x| x + 1", "int64_t (*)(int64_t)");
+    fn_a = (i64f)cryo_ffi_callback_ptr(a);
+    sem_post(&go_a);
+    sem_wait(&a_done);
+    /* B's function first, so that B's callback is the next allocation after A's free */
+    cryo_sync *sb = sync_of("fn k() { 100 } |x| x * k() + \"abc\".len() - 3");
+    cryo_ffi_callback_free(a);
+    cryo_ffi_callback *b = cryo_ffi_callback_new(sb, NULL, "int64_t (*)(int64_t)", NULL);
+    assert_non_null(b);
+    cryo_sync_release(sb);
+    fn_b = (i64f)cryo_ffi_callback_ptr(b);
+    sem_post(&go_b);
+    pthread_join(t, NULL);
+    assert_int_equal(got_a, 3 + 4);
+    assert_int_equal(got_b, 200 + 300);
+    cryo_ffi_callback_free(b);
+    sem_destroy(&go_a);
+    sem_destroy(&a_done);
+    sem_destroy(&go_b);
+}
+
+static cryo_error_kind host_npins(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                  cryo_value *ret) {
+    (void)ud, (void)argc, (void)argv;
+    *ret = cryo_int(vm->npins);
+    return CRYO_OK;
+}
+
+static void test_pins_stay_bounded(void **state) {
+    (void)state;
+    cryo_package *pkg = cryo_package_new("t");
+    assert_int_equal(cryo_package_add(pkg, "npins", 0, host_npins, NULL), CRYO_OK);
+    cryo_package *pkgs[] = {cryo_package_std(), pkg};
+    cryo_context_config cfg = {.packages = pkgs, .npackages = 2};
+    cryo_context *ctx = cryo_context_new(&cfg);
+    const char *src =
+        "|x| { let g = |y| y + x; let s = g.into_sync(); s.call(x) + npins() * 1000 }";
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
+    assert_non_null(u);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    cryo_value fv;
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &fv), CRYO_OK);
+    cryo_sync *s = NULL;
+    assert_int_equal(cryo_vm_into_sync(vm, fv, &s), CRYO_OK);
+    cryo_value_release(fv);
+    cryo_vm_free(vm);
+    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int64_t (*)(int64_t)", NULL);
+    assert_non_null(cb);
+    i64f f = (i64f)cryo_ffi_callback_ptr(cb);
+    int64_t most = 0;
+    for (int64_t i = 0; i < 2000; i++) {
+        int64_t r = f(i);
+        assert_int_equal(r % 1000, 2 * i % 1000);
+        if (r / 1000 > most) most = r / 1000;
+    }
+    /* the callback's function plus what each call pins, until the VM is recycled (past 16 pins):
+     * bounded, where keeping them all would reach thousands */
+    assert_true(most >= 2);
+    assert_true(most <= 32);
+    assert_int_equal(cryo_ffi_callback_errors(cb), 0);
+    cryo_ffi_callback_free(cb);
+    cryo_sync_release(s);
+    cryo_context_release(ctx);
+    cryo_package_release(pkg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_calls),
@@ -187,6 +302,9 @@ int main(void) {
         cmocka_unit_test(test_alternating_and_general),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_hot_kinds),
+        cmocka_unit_test(test_freed_then_new),
+        cmocka_unit_test(test_pins_stay_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

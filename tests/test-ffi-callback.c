@@ -7,6 +7,7 @@
  *
  * CRYO_TEST_FFI_CALLS sets the calls per thread (default 100000; fewer under valgrind/TSan).
  */
+/* ctest-labels: threads */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

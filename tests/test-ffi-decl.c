@@ -165,6 +165,27 @@ static void test_structs(void **state) {
     assert_int_equal(st->fields[6].offset, offsetof(struct mixed, f));
     assert_int_equal(g->fn->params[0]->size, sizeof(struct point));
 
+    /* a struct that points to itself; a field of its own (incomplete) type is refused */
+    assert_int_equal(cryo_ffi_cdef(s, "struct node { int v; struct node *next, *prev; };", &err),
+                     CRYO_OK);
+    g = parse_ok(s, "int len(const struct node *n)");
+    const cstruct *nd = g->fn->params[0]->pointee->st;
+    assert_int_equal(nd->nfields, 3);
+    assert_int_equal(nd->fields[1].type->kind, CT_PTR);
+    assert_ptr_equal(nd->fields[1].type->pointee->st, nd);
+    assert_int_equal(nd->fields[2].offset, 2 * sizeof(void *));
+    assert_int_equal(cryo_ffi_cdef(s, "struct loop { int v; struct loop self; };", &err),
+                     CRYO_ERR_PARSE);
+    assert_non_null(strstr(err->message, "complete type"));
+    cryo_error_free(err);
+    err = NULL;
+    assert_int_equal(cryo_ffi_cdef(s, "struct arr { struct arr a[2]; };", &err), CRYO_ERR_PARSE);
+    assert_non_null(strstr(err->message, "complete type"));
+    cryo_error_free(err);
+    err = NULL;
+    /* the failed definitions did not define their names */
+    assert_int_equal(cryo_ffi_cdef(s, "struct loop { int v; };", &err), CRYO_OK);
+
     /* redefinition */
     assert_int_equal(cryo_ffi_cdef(s, "struct point { int a; };", &err), CRYO_ERR_PARSE);
     assert_non_null(err);

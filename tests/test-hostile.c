@@ -416,7 +416,9 @@ static void integer_edges(void **state) {
         {MIN " * -1", CRYO_ERR_ARITHMETIC, 0},
         {"-1 * " MIN, CRYO_ERR_ARITHMETIC, 0},
         {MIN " / -1", CRYO_ERR_ARITHMETIC, 0},
-        {MIN " % -1", CRYO_OK, 0},
+        {MIN " % -1", CRYO_ERR_ARITHMETIC, 0}, /* as Rhai's checked_rem */
+        {MIN " % 1", CRYO_OK, 0},
+        {"-7 % -1", CRYO_OK, 0},
         {"1 / 0", CRYO_ERR_ARITHMETIC, 0},
         {"1 % 0", CRYO_ERR_ARITHMETIC, 0},
         {"-" MIN, CRYO_ERR_ARITHMETIC, 0},

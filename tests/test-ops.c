@@ -196,7 +196,7 @@ static void test_int_arith(void **state) {
     assert_int_equal(ibin(vm, OP_DIV, -7, 2), -3);
     assert_int_equal(ibin(vm, OP_MOD, 10, 4), 2);
     assert_int_equal(ibin(vm, OP_MOD, -7, 2), -1);
-    assert_int_equal(ibin(vm, OP_MOD, INT64_MIN, -1), 0);
+    assert_int_equal(ibin(vm, OP_MOD, INT64_MAX, -1), 0);
     assert_int_equal(ibin(vm, OP_POW, 10, 4), 10000);
     assert_int_equal(ibin(vm, OP_POW, -2, 3), -8);
     assert_int_equal(ibin(vm, OP_POW, 2, 62), INT64_C(1) << 62);
@@ -220,6 +220,7 @@ static void test_int_errors(void **state) {
     bin_err(vm, OP_DIV, cryo_int(INT64_MAX), cryo_int(0), CRYO_ERR_ARITHMETIC, "division by zero");
     bin_err(vm, OP_DIV, cryo_int(INT64_MIN), cryo_int(-1), CRYO_ERR_ARITHMETIC, "overflow");
     bin_err(vm, OP_MOD, cryo_int(1), cryo_int(0), CRYO_ERR_ARITHMETIC, "modulo by zero");
+    bin_err(vm, OP_MOD, cryo_int(INT64_MIN), cryo_int(-1), CRYO_ERR_ARITHMETIC, "overflow");
     bin_err(vm, OP_POW, cryo_int(2), cryo_int(-1), CRYO_ERR_ARITHMETIC, "negative");
     bin_err(vm, OP_POW, cryo_int(2), cryo_int(63), CRYO_ERR_ARITHMETIC, "overflow");
     bin_err(vm, OP_POW, cryo_int(3), cryo_int(1000), CRYO_ERR_ARITHMETIC, "3 ** 1000");
