@@ -27,12 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cryo_sync *sync_of(const char *src) {
+/* The SyncFunction that `src` evaluates to, frozen in a VM of `ctx` (NULL = std). */
+static cryo_sync *sync_in(const char *src, cryo_context *ctx) {
     cryo_error *err = NULL;
     cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
     if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
     assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
     cryo_unit_release(u);
     cryo_value f;
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
@@ -41,6 +42,9 @@ static cryo_sync *sync_of(const char *src) {
     cryo_value_release(f);
     cryo_vm_free(vm);
     return s;
+}
+static cryo_sync *sync_of(const char *src) {
+    return sync_in(src, NULL);
 }
 
 static cryo_ffi_callback *cb_of(const char *src, const char *type) {
@@ -262,18 +266,8 @@ static void test_pins_stay_bounded(void **state) {
     cryo_package *pkgs[] = {cryo_package_std(), pkg};
     cryo_context_config cfg = {.packages = pkgs, .npackages = 2};
     cryo_context *ctx = cryo_context_new(&cfg);
-    const char *src =
-        "|x| { let g = |y| y + x; let s = g.into_sync(); s.call(x) + npins() * 1000 }";
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, ctx);
-    cryo_unit_release(u);
-    cryo_value fv;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &fv), CRYO_OK);
-    cryo_sync *s = NULL;
-    assert_int_equal(cryo_vm_into_sync(vm, fv, &s), CRYO_OK);
-    cryo_value_release(fv);
-    cryo_vm_free(vm);
+    cryo_sync *s = sync_in(
+        "|x| { let g = |y| y + x; let s = g.into_sync(); s.call(x) + npins() * 1000 }", ctx);
     cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int64_t (*)(int64_t)", NULL);
     assert_non_null(cb);
     i64f f = (i64f)cryo_ffi_callback_ptr(cb);
