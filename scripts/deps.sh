@@ -3,14 +3,14 @@
 # or with password-less sudo; otherwise assumes the packages are there and says so.
 # Usage: bash scripts/deps.sh [build|all]
 #   build  compiler, cmake, cmocka, libffi, utf8proc, jansson (enough for build + ctest, demo)
-#   all    also clang + the compiler-rt runtimes (sanitizers, libFuzzer) and valgrind (the
-#          full gate of scripts/test.sh)
+#   all    also clang, clang-format, the compiler-rt runtimes (sanitizers, libFuzzer) and
+#          valgrind (the full gate of scripts/test.sh)
 # Set CRYO_DEPS_FORCE=1 to install even when everything looks present.
 set -euo pipefail
 what=${1:-all}
 
 base=(build-essential cmake pkg-config libcmocka-dev libffi-dev libutf8proc-dev libjansson-dev)
-extra=(clang libclang-rt-14-dev valgrind)
+extra=(clang clang-format libclang-rt-14-dev valgrind)
 pkgs=("${base[@]}")
 [ "$what" = all ] && pkgs+=("${extra[@]}")
 
@@ -18,7 +18,8 @@ present() {
     command -v cc >/dev/null && command -v cmake >/dev/null && command -v pkg-config >/dev/null &&
         pkg-config --exists cmocka libffi libutf8proc jansson 2>/dev/null || return 1
     if [ "$what" = all ]; then
-        command -v clang >/dev/null && command -v valgrind >/dev/null || return 1
+        command -v clang >/dev/null && command -v clang-format >/dev/null &&
+            command -v valgrind >/dev/null || return 1
         # libFuzzer's runtime ships with compiler-rt
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 ||
             ls /usr/lib/llvm-*/lib/clang/*/lib/*/libclang_rt.fuzzer*.a >/dev/null 2>&1 || return 1
