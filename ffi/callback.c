@@ -215,21 +215,15 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     }
     cryo_value res;
     cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
+    if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
+                             res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
+                         1))
+        *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
+    else
+        finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
     tl.busy = false;
-    /* still ready when nothing was raised and nothing pinned (cb's function is the last pin) */
-    bool clean = !vm->dirty && vm->pins[vm->npins - 1] == &cb->f->h;
-    if (__builtin_expect(k == CRYO_OK, 1)) {
-        if (clean) tl.ready = cb->id;
-        if (res.type == CRYO_T_INT && cb->ret_i32 && res.as.i >= INT32_MIN &&
-            res.as.i <= INT32_MAX) {
-            *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
-            return;
-        }
-    }
-    tl.busy = true; /* the result's conversion may call back into scripts */
-    finish(cb, vm, k, res, ret);
-    tl.busy = false;
-    if (k == CRYO_OK && clean && !vm->dirty) tl.ready = cb->id;
+    /* still ready when nothing was raised and nothing new pinned */
+    if (k == CRYO_OK && !vm->dirty && cryo_sync_pinned_last(cb->f, vm)) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and

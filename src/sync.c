@@ -260,6 +260,29 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
     return CRYO_OK;
 }
 
+/* Enters f as the VM's first frame (its arguments already in the registers) and runs it; the
+ * result lands in *result, () on error. Shared by the general and the hot path. */
+static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b,
+                                         cryo_value *result) {
+    const cryo_proto *p = f->proto;
+    cryo_frame *fr = &vm->frames[0];
+    fr->proto = p;
+    fr->pc = p->code;
+    fr->base = vm->seg->slots;
+    fr->closure = f->fn;
+    fr->this_ref = NULL;
+    fr->binding = b;
+    fr->ret_slot = result;
+    fr->run_level = 0;
+    vm->nframes = 1;
+    cryo_error_kind k = cryo_vm_exec(vm, 0);
+    if (__builtin_expect(k != CRYO_OK, 0)) {
+        cv_release(&vm->heap, *result);
+        cv_clear(result);
+    }
+    return k;
+}
+
 /* Runs f on an idle VM with argv (values owned by the caller; retained into registers). */
 static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc,
                                 const cryo_value *argv, cryo_value *ret) {
@@ -292,22 +315,7 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
         cv_retain(argv[i]);
         cv_set(&vm->heap, &base[fn->ncurry + i], argv[i]);
     }
-    cryo_frame *fr = &vm->frames[0];
-    fr->proto = p;
-    fr->pc = p->code;
-    fr->base = base;
-    fr->closure = fn;
-    fr->this_ref = NULL;
-    fr->binding = b;
-    fr->ret_slot = ret;
-    fr->run_level = 0;
-    vm->nframes = 1;
-    k = cryo_vm_exec(vm, 0);
-    if (k != CRYO_OK) {
-        cv_release(&vm->heap, *ret);
-        *ret = cryo_unit_value();
-    }
-    return k;
+    return run_frame0(vm, f, b, ret);
 }
 
 static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
@@ -351,26 +359,10 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
 
 CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
     /* Only what a call changes is set: the op count, the interrupt flag and the first frame. */
-    const cryo_proto *p = f->proto;
     vm->ops = 0;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
     cv_clear(result);
-    cryo_frame *fr = &vm->frames[0];
-    fr->proto = p;
-    fr->pc = p->code;
-    fr->base = vm->seg->slots;
-    fr->closure = f->fn;
-    fr->this_ref = NULL;
-    fr->binding = vm->binding;
-    fr->ret_slot = result;
-    fr->run_level = 0;
-    vm->nframes = 1;
-    cryo_error_kind k = cryo_vm_exec(vm, 0);
-    if (__builtin_expect(k != CRYO_OK, 0)) {
-        cv_release(&vm->heap, *result);
-        cv_clear(result);
-    }
-    return k;
+    return run_frame0(vm, f, vm->binding, result);
 }
 
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
@@ -378,8 +370,7 @@ CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
     if (result) *result = cryo_unit_value();
     if (!f || !vm || argc < 0 || argc > 255 || (argc && !argv)) return CRYO_ERR_API;
     /* A callback's cached VM calls the same function again and again: its pin is the last. */
-    if (!(vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h) && !cryo_vm_pin(vm, &f->h))
-        return cryo_vm_raise_oom(vm);
+    if (!cryo_sync_pinned_last(f, vm) && !cryo_vm_pin(vm, &f->h)) return cryo_vm_raise_oom(vm);
     cryo_value ret;
     cryo_value *out = result ? result : &ret; /* the result lands there: no copy */
     cryo_error_kind k;

@@ -58,6 +58,12 @@ void cryo_vm_release_pins(cryo_vm *vm);
  * value of its shared fn (which the call machinery treats like any closure). */
 cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
 
+/* True when f is the VM's last pin: a VM that keeps calling f pinned it last, so this one test
+ * stands for "f is pinned" on the hot paths (pins go only at a reset). */
+static inline bool cryo_sync_pinned_last(const cryo_sync *f, const cryo_vm *vm) {
+    return vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h;
+}
+
 /* The hot path of a call of f in vm (the FFI trampoline, cryo_sync_call_in): when vm is idle
  * and clean (vm->dirty covers the error state), f is its last pin and f is a script function of
  * vm's unit taking argc arguments (none curried), returns the registers of the first frame,
@@ -66,7 +72,7 @@ cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
 static inline cryo_value *cryo_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
     if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
                              f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
-                             vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h,
+                             cryo_sync_pinned_last(f, vm),
                          1))
         return vm->seg->slots; /* a call's return (or unwind) clears its registers */
     return NULL;

@@ -29,6 +29,19 @@
         }                                                                                          \
     } while (0)
 
+/* Stores () into a register, releasing what it held: one whole-value store (cv_clear). */
+#define CLEAR_REG(slot)                                                                            \
+    do {                                                                                           \
+        cryo_value *c_ = (slot);                                                                   \
+        if (UNLIKELY(c_->flags & CRYO_VF_COUNTED)) {                                               \
+            cryo_value o_ = *c_;                                                                   \
+            cv_clear(c_);                                                                          \
+            cv_release(heap, o_);                                                                  \
+        } else {                                                                                   \
+            cv_clear(c_);                                                                          \
+        }                                                                                          \
+    } while (0)
+
 /* A comparison followed by a conditional jump on its result takes the jump right away: one
  * dispatch fewer for every `if` and loop condition. */
 #define BRANCH_ON(cond)                                                                            \
@@ -385,7 +398,7 @@ dispatch:
     }
     OPCASE(LOADUNIT) {
         for (cryo_value *r = RA, *e = RA + CRYO_B(i); r <= e; r++)
-            SET_SCALAR(r, cryo_unit_value());
+            CLEAR_REG(r);
         NEXT();
     }
     OPCASE(NEWCELL) {
@@ -758,7 +771,7 @@ dispatch:
             cryo_value *r = nb + nargs, *e = nb + p->nregs, *top = base + f->proto->nregs;
             if (e > top) e = top;
             for (; r < e; r++)
-                SET_SCALAR(r, cryo_unit_value());
+                CLEAR_REG(r);
         }
         if (UNLIKELY(nb + p->nregs > seg_end)) {
             nb = cryo_vm_fit_frame(vm, nb, p->nregs, nargs);
@@ -865,15 +878,8 @@ do_return : {
     int fi = vm->nframes - 1;
     while (vm->nhandlers > 0 && vm->handlers[vm->nhandlers - 1].frame >= fi)
         vm->nhandlers--;
-    for (cryo_value *r = base, *e = base + f->proto->nregs; r < e; r++) {
-        if (UNLIKELY(r->flags & CRYO_VF_COUNTED)) {
-            cryo_value o = *r;
-            cv_clear(r);
-            cv_release(heap, o);
-        } else {
-            cv_clear(r);
-        }
-    }
+    for (cryo_value *r = base, *e = base + f->proto->nregs; r < e; r++)
+        CLEAR_REG(r);
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
     if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */

@@ -113,7 +113,7 @@ void cryo_vm_pop_segment(cryo_vm *vm, cryo_value *base) {
 static void release_regs(cryo_heap *h, cryo_value *r, size_t n) {
     for (size_t i = 0; i < n; i++) {
         cryo_value v = r[i];
-        r[i] = cryo_unit_value();
+        cv_clear(&r[i]);
         cv_release(h, v);
     }
 }
