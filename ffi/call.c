@@ -12,6 +12,35 @@
 
 /* --- C -> value ---------------------------------------------------------------------------- */
 
+/* A complex number as the map #{re, im} (floats). */
+static cryo_error_kind complex_to_value(cryo_vm *vm, ct_kind k, const void *src, cryo_value *out) {
+    double re, im;
+    if (k == CT_CF32) {
+        float c[2];
+        memcpy(c, src, sizeof c);
+        re = c[0];
+        im = c[1];
+    } else if (k == CT_CF64) {
+        double c[2];
+        memcpy(c, src, sizeof c);
+        re = c[0];
+        im = c[1];
+    } else {
+        long double c[2];
+        memcpy(c, src, sizeof c);
+        re = (double)c[0];
+        im = (double)c[1];
+    }
+    cryo_value m = cv_ffi_map_new(vm);
+    if (m.type != CRYO_T_MAP || !cv_ffi_map_set(vm, m, "re", cryo_float(re)) ||
+        !cv_ffi_map_set(vm, m, "im", cryo_float(im))) {
+        if (m.type == CRYO_T_MAP) cv_ffi_release(vm, m);
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+    }
+    *out = m;
+    return CRYO_OK;
+}
+
 cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_value *out) {
     switch (t->kind) {
     case CT_VOID: *out = cryo_unit_value(); return CRYO_OK;
@@ -33,6 +62,10 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
     }
     case CT_F32: *out = cryo_float(*(const float *)src); return CRYO_OK;
     case CT_F64: *out = cryo_float(*(const double *)src); return CRYO_OK;
+    case CT_LDOUBLE: *out = cryo_float((double)*(const long double *)src); return CRYO_OK;
+    case CT_CF32:
+    case CT_CF64:
+    case CT_CLD: return complex_to_value(vm, t->kind, src, out);
     case CT_PTR: {
         void *p = *(void *const *)src;
         if (t->pointee && t->pointee->is_char) {
@@ -97,6 +130,48 @@ static cryo_error_kind type_err(cryo_vm *vm, const ctype *t, cryo_value v, const
                          cryo_type_name((cryo_type)v.type), buf);
 }
 
+/* A script number (f64, or i64 converted) as a double; false for any other type. */
+static bool number(cryo_value v, double *d) {
+    return cv_scalar_to_c(CRYO_PE_F64, v, d, &(int64_t){0}) == CV_CONV_OK;
+}
+
+/* long double from a number; the complex types from #{re, im} (a missing part is 0), [re, im]
+ * or a number (a real: im = 0). */
+static cryo_error_kind wide_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
+                                       const char *what) {
+    double re = 0, im = 0;
+    bool ok = number(v, &re);
+    if (!ok && t->kind != CT_LDOUBLE) {
+        cryo_value rv, iv;
+        if (v.type == CRYO_T_MAP) {
+            ok = (!cryo_map_find(v, "re", &rv) || number(rv, &re)) &&
+                 (!cryo_map_find(v, "im", &iv) || number(iv, &im));
+        } else if (v.type == CRYO_T_ARRAY && cryo_array_len(v) == 2) {
+            ok = number(cryo_array_get(v, 0), &re) && number(cryo_array_get(v, 1), &im);
+        }
+    }
+    if (!ok) return type_err(vm, t, v, what);
+    switch (t->kind) {
+    case CT_LDOUBLE: *(long double *)dst = re; break;
+    case CT_CF32: {
+        float c[2] = {(float)re, (float)im};
+        memcpy(dst, c, sizeof c);
+        break;
+    }
+    case CT_CF64: {
+        double c[2] = {re, im};
+        memcpy(dst, c, sizeof c);
+        break;
+    }
+    default: {
+        long double c[2] = {re, im};
+        memcpy(dst, c, sizeof c);
+        break;
+    }
+    }
+    return CRYO_OK;
+}
+
 cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
                               const char *what, char *sbuf, size_t sbuf_size, void **tmp) {
     if (v.type == CRYO_T_CELL) v = ((cryo_cell *)v.as.obj)->v;
@@ -121,6 +196,10 @@ cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *d
         return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%s: %" PRId64 " is out of range for %s",
                              what, bad, buf);
     }
+    case CT_LDOUBLE:
+    case CT_CF32:
+    case CT_CF64:
+    case CT_CLD: return wide_from_value(vm, t, v, dst, what);
     case CT_PTR:
         if (v.type == CRYO_T_POINTER) {
             *(void **)dst = cv_pointer_addr(v);
@@ -186,8 +265,52 @@ cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *d
 
 /* --- calls --------------------------------------------------------------------------------- */
 
-/* The type a variadic extra argument travels as (C's default argument promotions). */
-static const ctype *vararg_type(cryo_value v) {
+/* Whether map m has exactly the fields of st (in any order). */
+static bool map_is_struct(cryo_value m, const cstruct *st) {
+    if (!st->complete || cryo_map_len(m) != st->nfields) return false;
+    cryo_value unused;
+    for (int i = 0; i < st->nfields; i++)
+        if (!cryo_map_find(m, st->fields[i].name, &unused)) return false;
+    return true;
+}
+
+/* A map passed to `...` is the struct of the function's scope whose field names it has (as C
+ * passes a struct expression by value); none or several is an error naming them. */
+static cryo_error_kind vararg_struct(cryo_vm *vm, const cryo_ffi_sig *sig, cryo_value m,
+                                     const char *what, ctype *out) {
+    cryo_ffi_scope *s = sig->scope ? sig->scope : cf_scope(NULL);
+    const cstruct *found = NULL, *other = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (const cstruct *st = s->structs; st && !other; st = st->next) {
+        if (!map_is_struct(m, st)) continue;
+        if (found)
+            other = st;
+        else
+            found = st;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!found)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE,
+                             "%s: a map passed to '...' must have exactly the fields of one "
+                             "struct defined with cdef, and no struct has these %lld fields",
+                             what, (long long)cryo_map_len(m));
+    if (other)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE,
+                             "%s: the map's fields match both 'struct %s' and 'struct %s': a "
+                             "variadic struct argument must match exactly one struct",
+                             what, found->name, other->name);
+    memset(out, 0, sizeof *out);
+    out->kind = CT_STRUCT;
+    out->st = (cstruct *)found;
+    out->size = found->ft.size;
+    out->align = found->ft.alignment;
+    out->ft = (ffi_type *)&found->ft;
+    return CRYO_OK;
+}
+
+/* The type a variadic extra argument travels as (C's default argument promotions; a map as
+ * the struct it matches, in *st). NULL when it cannot be passed. */
+static const ctype *vararg_type(cryo_value v, ctype *st) {
     static ctype str = {
         CT_PTR,        false, false, sizeof(void *), _Alignof(void *), &ffi_type_pointer,
         &ct_char_type, 0,     NULL,  NULL,           CRYO_PE_I8,       true};
@@ -200,6 +323,7 @@ static const ctype *vararg_type(cryo_value v) {
     case CRYO_T_STRING: return &str;
     case CRYO_T_POINTER:
     case CRYO_T_UNIT: return ct_scalar(CT_PTR);
+    case CRYO_T_MAP: return st;
     default: return NULL;
     }
 }
@@ -211,6 +335,63 @@ typedef union slot {
     ffi_arg r;
     long double ld;
 } slot;
+
+/* Converts a C result (libffi widens small integers to ffi_arg) into *ret. */
+static cryo_error_kind result_value(cryo_vm *vm, const ctype *rt, void *rdst, cryo_value *ret) {
+    if (rt->kind == CT_VOID) {
+        *ret = cryo_unit_value();
+        return CRYO_OK;
+    }
+    if (rt->kind == CT_STRUCT || rt->kind == CT_F32 || rt->kind == CT_F64 ||
+        ct_is_wide_float(rt->kind) || rt->size >= sizeof(ffi_arg))
+        return cf_to_value(vm, rt, rdst, ret);
+    ffi_arg r = *(ffi_arg *)rdst;
+    switch (rt->kind) {
+    case CT_BOOL: *ret = cryo_bool(r != 0); break;
+    case CT_I8: *ret = cryo_int((int8_t)r); break;
+    case CT_U8: *ret = cryo_int((uint8_t)r); break;
+    case CT_I16: *ret = cryo_int((int16_t)r); break;
+    case CT_U16: *ret = cryo_int((uint16_t)r); break;
+    case CT_I32: *ret = cryo_int((int32_t)r); break;
+    case CT_U32: *ret = cryo_int((uint32_t)r); break;
+    default: *ret = cryo_int((int64_t)r); break;
+    }
+    return CRYO_OK;
+}
+
+/* Calls fnp with the converted arguments: the cif and argument list ffi_call gets, with the
+ * arguments abi.c splits in two eightbytes given as their halves. */
+static cryo_error_kind do_call(cryo_vm *vm, const cfunc *fn, void *fnp, int argc,
+                               const ctype *const *types, void **avalues, void *rdst) {
+    ffi_cif vcif;
+    const ffi_cif *cif = fn->split ? &fn->call_cif : &fn->cif;
+    const uint8_t *split = fn->split;
+    ffi_type *ltypes[2 * MAX_ARGS];
+    uint8_t vsplit[MAX_ARGS];
+    if (fn->variadic) {
+        int nl = cf_lower_types(fn->ret, argc, types, ltypes, vsplit);
+        int nfixed = fn->nparams;
+        for (int i = 0; i < fn->nparams; i++)
+            nfixed += vsplit[i];
+        if (ffi_prep_cif_var(&vcif, FFI_DEFAULT_ABI, (unsigned)nfixed, (unsigned)nl, fn->ret->ft,
+                             ltypes) != FFI_OK)
+            return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "libffi cannot prepare this call");
+        cif = &vcif;
+        split = nl != argc ? vsplit : NULL;
+    }
+    void *lvalues[2 * MAX_ARGS];
+    void **av = avalues;
+    if (split) {
+        int k = 0;
+        for (int i = 0; i < argc; i++) {
+            lvalues[k++] = avalues[i];
+            if (split[i]) lvalues[k++] = (char *)avalues[i] + 8;
+        }
+        av = lvalues;
+    }
+    ffi_call((ffi_cif *)cif, FFI_FN(fnp), rdst, av);
+    return CRYO_OK;
+}
 
 cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fnp, int argc,
                               const cryo_value *argv, cryo_value *ret) {
@@ -230,28 +411,33 @@ cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fnp, i
     void *tmps[MAX_ARGS] = {0};
     char sbufs[4][64];
     int nsbuf = 0;
-    ffi_type *vtypes[MAX_ARGS];
+    const ctype *types[MAX_ARGS];
+    ctype vstructs[MAX_ARGS]; /* the struct types of maps passed to `...` */
     cryo_error_kind k = CRYO_OK;
     for (int i = 0; i < argc && k == CRYO_OK; i++) {
-        const ctype *t = i < fn->nparams ? fn->params[i] : vararg_type(argv[i]);
         char what[96];
         if (i < fn->nparams && fn->pnames[i])
             snprintf(what, sizeof what, "%s: argument %d ('%s')", sig->name, i + 1, fn->pnames[i]);
         else
             snprintf(what, sizeof what, "%s: argument %d", sig->name, i + 1);
+        const ctype *t = i < fn->nparams ? fn->params[i] : vararg_type(argv[i], &vstructs[i]);
+        if (t == &vstructs[i]) k = vararg_struct(vm, sig, argv[i], what, &vstructs[i]);
+        if (k != CRYO_OK) break;
         if (!t) {
             k = cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: cannot pass %s to a variadic function", what,
                               cryo_type_name((cryo_type)argv[i].type));
             break;
         }
-        vtypes[i] = t->ft;
+        types[i] = t;
         void *dst = &storage[i];
-        if (t->kind == CT_STRUCT && t->size > sizeof(slot)) {
+        if (t->size > sizeof(slot)) {
             dst = tmps[i] = malloc(t->size);
             if (!dst) {
                 k = cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
                 break;
             }
+        } else if (t->kind == CT_STRUCT) {
+            memset(dst, 0, sizeof(slot)); /* a split struct's last eightbyte: no stale bytes */
         }
         avalues[i] = dst;
         char *sb = nsbuf < 4 ? sbufs[nsbuf] : NULL;
@@ -266,48 +452,17 @@ cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fnp, i
         }
     }
     if (k == CRYO_OK) {
-        ffi_cif vcif;
-        const ffi_cif *cif = &fn->cif;
-        if (fn->variadic) {
-            for (int i = 0; i < fn->nparams; i++)
-                vtypes[i] = fn->params[i]->ft;
-            if (ffi_prep_cif_var(&vcif, FFI_DEFAULT_ABI, (unsigned)fn->nparams, (unsigned)argc,
-                                 fn->ret->ft, vtypes) != FFI_OK)
-                k = cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "libffi cannot prepare this call");
-            cif = &vcif;
-        }
-        if (k == CRYO_OK) {
-            const ctype *rt = fn->ret;
-            slot rbuf[2];
-            void *rdst = rbuf;
-            void *big = NULL;
-            if (rt->size > sizeof rbuf) rdst = big = malloc(rt->size);
-            if (!rdst) {
-                k = cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
-            } else {
-                ffi_call((ffi_cif *)cif, FFI_FN(fnp), rdst, avalues);
-                if (rt->kind == CT_VOID) {
-                    *ret = cryo_unit_value();
-                } else if (rt->kind != CT_STRUCT && rt->kind != CT_F32 && rt->kind != CT_F64 &&
-                           rt->size < sizeof(ffi_arg)) {
-                    /* small integers come back widened to ffi_arg */
-                    ffi_arg r = *(ffi_arg *)rdst;
-                    switch (rt->kind) {
-                    case CT_BOOL: *ret = cryo_bool(r != 0); break;
-                    case CT_I8: *ret = cryo_int((int8_t)r); break;
-                    case CT_U8: *ret = cryo_int((uint8_t)r); break;
-                    case CT_I16: *ret = cryo_int((int16_t)r); break;
-                    case CT_U16: *ret = cryo_int((uint16_t)r); break;
-                    case CT_I32: *ret = cryo_int((int32_t)r); break;
-                    case CT_U32: *ret = cryo_int((uint32_t)r); break;
-                    default: *ret = cryo_int((int64_t)r); break;
-                    }
-                } else {
-                    k = cf_to_value(vm, rt, rdst, ret);
-                }
-                free(big);
-            }
-        }
+        const ctype *rt = fn->ret;
+        slot rbuf[2];
+        void *rdst = rbuf;
+        void *big = NULL;
+        if (rt->size > sizeof rbuf) rdst = big = malloc(rt->size);
+        if (!rdst)
+            k = cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+        else
+            k = do_call(vm, fn, fnp, argc, types, avalues, rdst);
+        if (k == CRYO_OK) k = result_value(vm, rt, rdst, ret);
+        free(big);
     }
     for (int i = 0; i < argc; i++)
         free(tmps[i]);

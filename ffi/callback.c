@@ -263,7 +263,7 @@ static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **a
 static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_value res, void *ret) {
     const ctype *rt = cb->fn->ret;
     cryo_error_kind k = CRYO_OK;
-    if (rt->kind == CT_STRUCT) {
+    if (rt->kind == CT_STRUCT || ct_is_wide_float(rt->kind)) { /* written in place */
         void *tmp = NULL;
         k = cf_from_value(vm, rt, res, ret, "callback result", NULL, 0, &tmp);
         free(tmp);

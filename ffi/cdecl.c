@@ -3,7 +3,8 @@
  *
  *   decl       := specifiers declarator
  *   specifiers := { const | volatile | signed | unsigned | short | long | int | char | void
- *                 | float | double | _Bool | bool | struct NAME | <stdint.h> / size_t names }
+ *                 | float | double | _Complex | complex | _Bool | bool | struct NAME
+ *                 | <stdint.h> / size_t names }
  *   declarator := { '*' { const | volatile | restrict } } direct
  *   direct     := [ NAME | '(' declarator ')' ] { '(' params ')' | '[' N ']' }
  *   params     := [ void | param { ',' param } [ ',' '...' ] ]
@@ -137,20 +138,21 @@ static const struct {
     const char *name;
     ct_kind kind;
 } typedefs[] = {
-    {"int8_t", CT_I8},         {"uint8_t", CT_U8},         {"int16_t", CT_I16},
-    {"uint16_t", CT_U16},      {"int32_t", CT_I32},        {"uint32_t", CT_U32},
-    {"int64_t", CT_I64},       {"uint64_t", CT_U64},       {"size_t", CT_U64},
-    {"ssize_t", CT_I64},       {"intptr_t", CT_I64},       {"uintptr_t", CT_U64},
-    {"ptrdiff_t", CT_I64},     {"off_t", CT_I64},          {"intmax_t", CT_I64},
-    {"uintmax_t", CT_U64},     {"bool", CT_BOOL},          {"_Bool", CT_BOOL},
-    {"float", CT_F32},         {"double", CT_F64},         {"void", CT_VOID},
-    {"int_least32_t", CT_I32}, {"uint_least32_t", CT_U32}, {"wchar_t", CT_I32},
+    {"int8_t", CT_I8},     {"uint8_t", CT_U8},        {"int16_t", CT_I16},
+    {"uint16_t", CT_U16},  {"int32_t", CT_I32},       {"uint32_t", CT_U32},
+    {"int64_t", CT_I64},   {"uint64_t", CT_U64},      {"size_t", CT_U64},
+    {"ssize_t", CT_I64},   {"intptr_t", CT_I64},      {"uintptr_t", CT_U64},
+    {"ptrdiff_t", CT_I64}, {"off_t", CT_I64},         {"intmax_t", CT_I64},
+    {"uintmax_t", CT_U64}, {"bool", CT_BOOL},         {"_Bool", CT_BOOL},
+    {"void", CT_VOID},     {"int_least32_t", CT_I32}, {"uint_least32_t", CT_U32},
+    {"wchar_t", CT_I32},
 };
 
 static bool is_specifier(parser *p) {
     if (p->tk != TK_IDENT) return false;
-    static const char *const kw[] = {"const", "volatile", "signed", "unsigned", "short",
-                                     "long",  "int",      "char",   "struct",   NULL};
+    static const char *const kw[] = {"const",  "volatile", "signed",  "unsigned", "short",
+                                     "long",   "int",      "char",    "struct",   "float",
+                                     "double", "_Complex", "complex", NULL};
     for (int i = 0; kw[i]; i++)
         if (is(p, kw[i])) return true;
     for (size_t i = 0; i < sizeof typedefs / sizeof typedefs[0]; i++)
@@ -167,8 +169,25 @@ static ct_kind int_kind(int size, bool is_unsigned) {
     }
 }
 
+/* float, double, long double and their _Complex forms; `other` counts any other specifier. */
+static ctype *float_type(parser *p, int nfloat, int ndouble, int ncomplex, int nlong, int other) {
+    if (other || nfloat + ndouble != 1 || ncomplex > 1 || nlong > ndouble) {
+        fail(p, "a valid floating type (float, double, long double, optionally _Complex)");
+        return NULL;
+    }
+    ct_kind k = nfloat ? CT_F32 : nlong ? CT_LDOUBLE : CT_F64;
+    if (ncomplex) k = k == CT_F32 ? CT_CF32 : k == CT_F64 ? CT_CF64 : CT_CLD;
+    ctype *t = ct_scalar(k);
+    if (!t->ft) {
+        fail(p, "a type this libffi supports (it has no complex types)");
+        return NULL;
+    }
+    return t;
+}
+
 static ctype *specifiers(parser *p) {
     int nsigned = 0, nunsigned = 0, nshort = 0, nlong = 0, nint = 0, nchar = 0;
+    int nfloat = 0, ndouble = 0, ncomplex = 0;
     bool is_const = false;
     ctype *named = NULL;
     size_t start = p->pos;
@@ -188,6 +207,12 @@ static ctype *specifiers(parser *p) {
             nint++;
         else if (accept(p, "char"))
             nchar++;
+        else if (accept(p, "float"))
+            nfloat++;
+        else if (accept(p, "double"))
+            ndouble++;
+        else if (accept(p, "_Complex") || accept(p, "complex")) /* complex: <complex.h>'s macro */
+            ncomplex++;
         else if (is(p, "struct")) {
             lex(p);
             if (named || p->tk != TK_IDENT) {
@@ -217,7 +242,7 @@ static ctype *specifiers(parser *p) {
             named->ft = &st->ft;
             lex(p);
         } else if (p->tk == TK_IDENT && !named && !nsigned && !nunsigned && !nshort && !nlong &&
-                   !nint && !nchar) {
+                   !nint && !nchar && !nfloat && !ndouble && !ncomplex) {
             size_t i, n = sizeof typedefs / sizeof typedefs[0];
             for (i = 0; i < n; i++)
                 if (is(p, typedefs[i].name)) break;
@@ -234,7 +259,11 @@ static ctype *specifiers(parser *p) {
         return NULL;
     }
     ctype *t;
-    if (named) {
+    if (nfloat || ndouble || ncomplex) {
+        t = float_type(p, nfloat, ndouble, ncomplex, nlong,
+                       nsigned + nunsigned + nshort + nint + nchar + (named != NULL));
+        if (!t) return NULL;
+    } else if (named) {
         if (nsigned || nunsigned || nshort || nlong || nint || nchar) {
             fail(p, "a type name used alone");
             return NULL;

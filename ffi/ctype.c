@@ -102,6 +102,12 @@ static ctype scalars[] = {
     [CT_F32] = SCALAR(CT_F32, float, ffi_type_float),
     [CT_F64] = SCALAR(CT_F64, double, ffi_type_double),
     [CT_PTR] = SCALAR(CT_PTR, void *, ffi_type_pointer),
+    [CT_LDOUBLE] = SCALAR(CT_LDOUBLE, long double, ffi_type_longdouble),
+#ifdef FFI_TARGET_HAS_COMPLEX_TYPE
+    [CT_CF32] = SCALAR(CT_CF32, float _Complex, ffi_type_complex_float),
+    [CT_CF64] = SCALAR(CT_CF64, double _Complex, ffi_type_complex_double),
+    [CT_CLD] = SCALAR(CT_CLD, long double _Complex, ffi_type_complex_longdouble),
+#endif
 };
 ctype ct_char_type = {CT_I8, false, true, 1, 1, &ffi_type_sint8, NULL, 0, NULL, NULL, 0, false};
 
@@ -190,7 +196,8 @@ bool ct_prepare_func(ffi_arena *a, cfunc *fn) {
         fn->atypes[i] = fn->params[i]->ft;
     if (fn->variadic) return true;
     fn->cif_ok = ffi_prep_cif(&fn->cif, FFI_DEFAULT_ABI, (unsigned)fn->nparams, fn->ret->ft,
-                              fn->atypes) == FFI_OK;
+                              fn->atypes) == FFI_OK &&
+                 cf_lower_func(a, fn);
     return fn->cif_ok;
 }
 
@@ -228,6 +235,10 @@ static const char *scalar_name(const ctype *t) {
     case CT_U64: return "uint64_t";
     case CT_F32: return "float";
     case CT_F64: return "double";
+    case CT_LDOUBLE: return "long double";
+    case CT_CF32: return "float _Complex";
+    case CT_CF64: return "double _Complex";
+    case CT_CLD: return "long double _Complex";
     default: return "?";
     }
 }

@@ -5,6 +5,7 @@
  *   cdecl.c     the C declaration parser
  *   call.c      value <-> C conversions and calls through ffi_call
  *   callback.c  closures (the only file that touches ffi_closure_*)
+ *   abi.c       what ffi_call is given where libffi's own lowering is wrong
  *   lib_ffi.c   the ffi:: script module
  */
 #ifndef CRYO_FFI_INTERNAL_H
@@ -33,6 +34,10 @@ typedef enum ct_kind {
     CT_STRUCT,
     CT_FUNC,
     CT_ARRAY,
+    CT_LDOUBLE, /* long double: a script float (the extra precision is lost) */
+    CT_CF32,    /* float _Complex: #{re, im} */
+    CT_CF64,    /* double _Complex */
+    CT_CLD,     /* long double _Complex */
 } ct_kind;
 
 typedef struct ctype ctype;
@@ -76,8 +81,13 @@ struct cfunc {
     char **pnames; /* may hold NULLs */
     bool variadic;
     bool cif_ok;
-    ffi_cif cif; /* fixed parameters (non-variadic functions) */
+    ffi_cif cif; /* fixed parameters (non-variadic functions); closures always use this one */
     ffi_type **atypes;
+    /* ffi_call of a fixed-arity function with a parameter split in two eightbytes (abi.c):
+     * split[i] says which; call_cif takes call_atypes. NULL when nothing is split. */
+    uint8_t *split;
+    ffi_cif call_cif;
+    ffi_type **call_atypes;
 };
 
 /* An arena: blocks freed together. */
@@ -135,6 +145,17 @@ cryo_error *cf_parse_type(cryo_ffi_scope *s, ffi_arena *a, const char *src, ctyp
  * caller (cf_sig_free). */
 cryo_ffi_sig *cf_sig_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err, bool link);
 void cf_sig_free(cryo_ffi_sig *g);
+
+/* ABI workarounds (abi.c). cf_lower_types fills out[] (room for 2n) with the types ffi_call is
+ * given for arguments of these types, split[i] = 1 where argument i becomes two; returns the
+ * count. cf_lower_func prepares fn->split / fn->call_cif for a fixed-arity function. */
+int cf_lower_types(const ctype *ret, int n, const ctype *const *types, ffi_type **out,
+                   uint8_t *split);
+bool cf_lower_func(ffi_arena *a, cfunc *fn);
+/* long double and the complex types: not scalars of the core's pointer kinds. */
+static inline bool ct_is_wide_float(ct_kind k) {
+    return k == CT_LDOUBLE || k == CT_CF32 || k == CT_CF64 || k == CT_CLD;
+}
 
 /* Calls (call.c). */
 cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_value *out);
