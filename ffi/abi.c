@@ -124,3 +124,11 @@ bool cf_lower_func(ffi_arena *a, cfunc *fn) {
     fn->call_atypes = lt;
     return ffi_prep_cif(&fn->call_cif, FFI_DEFAULT_ABI, (unsigned)nl, fn->ret->ft, lt) == FFI_OK;
 }
+
+#ifndef CRYO_LIBFFI_VERSION
+#define CRYO_LIBFFI_VERSION "unknown"
+#endif
+
+const char *cryo_ffi_libffi_version(void) {
+    return CRYO_LIBFFI_VERSION;
+}

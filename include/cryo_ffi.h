@@ -156,6 +156,12 @@ CRYO_API cryo_package *cryo_ffi_package(void);
  * Owned by the caller (cryo_context_release). NULL if out of memory. */
 CRYO_API cryo_context *cryo_ffi_context_new(void);
 
+/* The version of libffi this library was built against ("3.4.4"; "unknown" when pkg-config
+ * gave none): static string, any thread. The libffi loaded at run time may differ (it keeps
+ * its soname across 3.4.x); cryo's workarounds for libffi bugs (docs/ffi.md, "Known libffi bugs")
+ * do not depend on either. */
+CRYO_API const char *cryo_ffi_libffi_version(void);
+
 #ifdef __cplusplus
 }
 #endif
