@@ -15,6 +15,8 @@
  * Conversions (script value <-> C), in short (docs/ffi.md has the table):
  *   integer types     i64 (also char and bool arguments); range-checked on the way to C
  *   float, double     f64 (an i64 argument is converted)
+ *   long double       f64 (widened from / rounded to a double: the extra precision is lost)
+ *   T _Complex        #{re, im} (arguments also [re, im] or a number), T float/double/long double
  *   _Bool / bool      bool
  *   char * (args)     a string is passed as a NUL-terminated copy that lives for the call
  *   char * (returns)  a string (NULL gives ())
@@ -83,7 +85,10 @@ CRYO_API bool cryo_ffi_sig_variadic(const cryo_ffi_sig *sig);
  * for a wrong argument count, CRYO_ERR_TYPE for a value that does not convert (naming the
  * parameter), CRYO_ERR_ARITHMETIC for an integer out of the parameter's range. Variadic extra
  * arguments go as long long (ints), double (floats), int (bool, char), char * (strings) and
- * void * (pointers), as C's default promotions would. No allocation for scalar arguments. */
+ * void * (pointers), as C's default promotions would, and a map as the struct by value of
+ * sig's scope whose field names are exactly its keys (CRYO_ERR_TYPE when no struct or two
+ * match). No allocation for scalar arguments. On x86-64, arguments libffi would pass wrongly
+ * are handed to it in a form it passes right (docs/ffi.md, "Known libffi bugs"). */
 CRYO_API cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fn, int argc,
                                        const cryo_value *argv, cryo_value *ret);
 
