@@ -102,7 +102,7 @@ static const char *const structs[] = {
     "s24: f64 a; i32 b; f32 c; i16 d",
     "s32: f64 a[4]",
     "snest: s16m a; s12 b; ch c",
-    "s64: i8 a; i16 b; i32 c; i64 d; f32 e; f64 f; ch g[13]; u16 h; f64 i[2]; s8 j",
+    "s64: i8 a; i16 b; i32 c; i64 d; f32 e; f64 f; ch g[13]; u16 h; f64 i[2]", /* 64 bytes */
     "sld: ld a; i32 b",
 };
 #define NSTRUCTS (int)(sizeof structs / sizeof structs[0])
@@ -165,6 +165,7 @@ static const char *const sigs[] = {
     "s12 : s12",
     "s12f : s12f s12f",
     "s16m : s16m",
+    "s16m : s16m s16m s16m s16m s16m s16m s16m",
     "s16cd : s16cd",
     "s16dm : s16dm",
     "s16fi : s16fi",
@@ -308,11 +309,23 @@ static void reset(buf *b) {
 
 /* --- values -------------------------------------------------------------------------------- */
 
-static const char *const f32_vals[] = {"1.5", "-3.0517578125e-05", "3.4028234663852886e+38",
-                                       "1.1754943508222875e-38", "-7.0064923216240854e-45"};
-static const char *const f64_vals[] = {"3.1415926535897931", "-1.0000000000000001e+300",
-                                       "4.9406564584124654e-324", "-0.10000000000000001",
-                                       "2.2250738585072014e-308"};
+/* seven values each: arguments a few positions apart (a struct's field and the same field of
+ * the struct five arguments later) get different values, so a value in the wrong register shows */
+#define NF 7
+static const char *const f32_vals[NF] = {"1.5",
+                                         "-3.0517578125e-05",
+                                         "3.4028234663852886e+38",
+                                         "1.1754943508222875e-38",
+                                         "-7.0064923216240854e-45",
+                                         "0.75",
+                                         "-1024.5"};
+static const char *const f64_vals[NF] = {"3.1415926535897931",
+                                         "-1.0000000000000001e+300",
+                                         "4.9406564584124654e-324",
+                                         "-0.10000000000000001",
+                                         "2.2250738585072014e-308",
+                                         "1e+22",
+                                         "-2.5e-10"};
 static const char *const str_vals[] = {
     "\"hello\"", "\"\"", NULL,
     "\"a string longer than the sixty-four bytes of the small buffer a call keeps on its "
@@ -354,14 +367,14 @@ static void value(const gtype *t, int seed, buf *c, buf *s) {
         put(s, "%s", seed % 2 ? "false" : "true");
         return;
     case K_F32: {
-        const char *v = f32_vals[seed % 5];
+        const char *v = f32_vals[seed % NF];
         put(c, "((float)%s)", v);
         put(s, "%s", v);
         return;
     }
     case K_F64:
     case K_LD: {
-        const char *v = f64_vals[seed % 5];
+        const char *v = f64_vals[seed % NF];
         put(c, "((%s)%s)", t->c, v);
         put(s, "%s", v);
         return;
@@ -369,8 +382,8 @@ static void value(const gtype *t, int seed, buf *c, buf *s) {
     case K_CF:
     case K_CD:
     case K_CLD: {
-        const char *re = t->k == K_CF ? f32_vals[seed % 5] : f64_vals[seed % 5];
-        const char *im = t->k == K_CF ? f32_vals[(seed + 2) % 5] : f64_vals[(seed + 2) % 5];
+        const char *re = t->k == K_CF ? f32_vals[seed % NF] : f64_vals[seed % NF];
+        const char *im = t->k == K_CF ? f32_vals[(seed + 2) % NF] : f64_vals[(seed + 2) % NF];
         const char *mk = t->k == K_CF ? "abi_cf" : t->k == K_CD ? "abi_cd" : "abi_cld";
         put(c, "%s(%s, %s)", mk, re, im);
         if (seed % 4 == 3)
