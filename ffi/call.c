@@ -280,6 +280,7 @@ static cryo_error_kind vararg_struct(cryo_vm *vm, const cryo_ffi_sig *sig, cryo_
                                      const char *what, ctype *out) {
     cryo_ffi_scope *s = sig->scope ? sig->scope : cf_scope(NULL);
     const cstruct *found = NULL, *other = NULL;
+    if (m.type == CRYO_T_CELL) m = ((cryo_cell *)m.as.obj)->v;
     pthread_mutex_lock(&s->lock);
     for (const cstruct *st = s->structs; st && !other; st = st->next) {
         if (!map_is_struct(m, st)) continue;

@@ -196,6 +196,10 @@ static void test_variadic_structs(void **state) {
     (void)state;
     expect("sum_pts(2, #{px: 1, py: 0.5}, #{py: 2.0, px: 3}, #{ma: 10, mb: 0.5, mc: 0.25})",
            "17.25");
+    /* a captured map (a shared cell) */
+    expect("let p = #{px: 2, py: 0.5}; let f = || sum_pts(1, p, #{ma: 1, mb: 0.0, mc: 0.0}); "
+           "f.call()",
+           "3.5");
     expect_error("sum_pts(1, #{px: 1})", CRYO_ERR_TYPE, "no struct has these 1 fields");
     expect_error("sum_pts(1, #{k: 1})", CRYO_ERR_TYPE, "match both");
     expect_error("sum_pts(1, [1, 2])", CRYO_ERR_TYPE, "cannot pass array to a variadic");
