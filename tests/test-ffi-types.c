@@ -172,8 +172,11 @@ static void test_long_double(void **state) {
     char want[64];
     snprintf(want, sizeof want, "%s", "0.3333333333333333"); /* (double)(1.0L / 3) */
     expect("third_ld()", want);
-    /* a script float is a double: 0.1 arrives as (long double)0.1, not 0.1L */
-    expect("[is_exactly_tenth(0.1), is_double_tenth(0.1)]", "[0, 1]");
+    /* a script float is a double: 0.1 arrives as (long double)0.1, not 0.1L (equal only where
+     * long double is double, or under valgrind, which computes x87 code in doubles) */
+    int (*volatile direct)(long double) = is_exactly_tenth; /* run, not folded */
+    snprintf(want, sizeof want, "[%d, 1]", direct((long double)0.1));
+    expect("[is_exactly_tenth(0.1), is_double_tenth(0.1)]", want);
     expect("ld_add(1.5, 2, 0.25)", "3.75");
     expect("ld_add(1, 2, 3)", "6.0"); /* ints convert */
     expect_error("ld_add(\"x\", 2, 3)", CRYO_ERR_TYPE, "C type 'long double'");
