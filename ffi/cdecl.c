@@ -138,21 +138,20 @@ static const struct {
     const char *name;
     ct_kind kind;
 } typedefs[] = {
-    {"int8_t", CT_I8},     {"uint8_t", CT_U8},        {"int16_t", CT_I16},
-    {"uint16_t", CT_U16},  {"int32_t", CT_I32},       {"uint32_t", CT_U32},
-    {"int64_t", CT_I64},   {"uint64_t", CT_U64},      {"size_t", CT_U64},
-    {"ssize_t", CT_I64},   {"intptr_t", CT_I64},      {"uintptr_t", CT_U64},
-    {"ptrdiff_t", CT_I64}, {"off_t", CT_I64},         {"intmax_t", CT_I64},
-    {"uintmax_t", CT_U64}, {"bool", CT_BOOL},         {"_Bool", CT_BOOL},
-    {"void", CT_VOID},     {"int_least32_t", CT_I32}, {"uint_least32_t", CT_U32},
-    {"wchar_t", CT_I32},
+    {"int8_t", CT_I8},         {"uint8_t", CT_U8},         {"int16_t", CT_I16},
+    {"uint16_t", CT_U16},      {"int32_t", CT_I32},        {"uint32_t", CT_U32},
+    {"int64_t", CT_I64},       {"uint64_t", CT_U64},       {"size_t", CT_U64},
+    {"ssize_t", CT_I64},       {"intptr_t", CT_I64},       {"uintptr_t", CT_U64},
+    {"ptrdiff_t", CT_I64},     {"off_t", CT_I64},          {"intmax_t", CT_I64},
+    {"uintmax_t", CT_U64},     {"bool", CT_BOOL},          {"_Bool", CT_BOOL},
+    {"float", CT_F32},         {"double", CT_F64},         {"void", CT_VOID},
+    {"int_least32_t", CT_I32}, {"uint_least32_t", CT_U32}, {"wchar_t", CT_I32},
 };
 
 static bool is_specifier(parser *p) {
     if (p->tk != TK_IDENT) return false;
-    static const char *const kw[] = {"const",  "volatile", "signed",  "unsigned", "short",
-                                     "long",   "int",      "char",    "struct",   "float",
-                                     "double", "_Complex", "complex", NULL};
+    static const char *const kw[] = {"const", "volatile", "signed",   "unsigned", "short",  "long",
+                                     "int",   "char",     "_Complex", "complex",  "struct", NULL};
     for (int i = 0; kw[i]; i++)
         if (is(p, kw[i])) return true;
     for (size_t i = 0; i < sizeof typedefs / sizeof typedefs[0]; i++)
@@ -207,7 +206,7 @@ static ctype *specifiers(parser *p) {
             nint++;
         else if (accept(p, "char"))
             nchar++;
-        else if (accept(p, "float"))
+        else if (accept(p, "float")) /* (before `typedefs`: they combine with long, _Complex) */
             nfloat++;
         else if (accept(p, "double"))
             ndouble++;
