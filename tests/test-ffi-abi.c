@@ -168,6 +168,8 @@ static void test_lowering(void **state) {
     assert_int_equal(bug->fn->call_cif.nargs, 9);
     assert_int_equal(bug->fn->cif.nargs, 8); /* the closure's cif: the struct whole */
 #endif
+    /* the version define came from pkg-config */
+    assert_true(strcmp(cryo_ffi_libffi_version(), "unknown") != 0);
     assert_null(fine->fn->split);      /* the struct takes %r8: libffi is right */
     assert_null(sse_first->fn->split); /* SSE first: libffi copies 8 bytes, right */
 }
