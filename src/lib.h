@@ -126,4 +126,8 @@ CRYO_LIB_FN(cryo_range_len);
 CRYO_LIB_FN(cryo_range_is_empty);
 CRYO_LIB_FN(cryo_range_contains);
 
+/* --- JSON (lib_json.c) -------------------------------------------------------------------- */
+
+extern const cryo_libreg cryo_lib_json[]; /* parse_json, to_json */
+
 #endif
