@@ -63,11 +63,10 @@ static bool array_from_json(reader *r, json_t *j, int depth, cryo_value *out) {
     *out = cv_from_obj(&a->h); /* released by the caller on failure */
     for (size_t i = 0; i < n; i++) {
         cryo_value item = cryo_unit_value();
-        if (!from_json(r, json_array_get(j, i), depth + 1, &item)) return false;
-        if (!cv_array_push(r->heap, a, item)) {
-            cv_release(r->heap, item);
-            return oom(r);
-        }
+        /* A failed child may hold what it built so far: release it here. */
+        if (!from_json(r, json_array_get(j, i), depth + 1, &item))
+            return cv_release(r->heap, item), false;
+        if (!cv_array_push(r->heap, a, item)) return oom(r); /* item taken even on failure */
     }
     return true;
 }
@@ -81,14 +80,15 @@ static bool object_from_json(reader *r, json_t *j, int depth, cryo_value *out) {
     json_t *val;
     json_object_keylen_foreach(j, key, key_len, val) {
         cryo_value item = cryo_unit_value();
-        if (!from_json(r, val, depth + 1, &item)) return false;
+        if (!from_json(r, val, depth + 1, &item)) return cv_release(r->heap, item), false;
         cryo_string *k = cv_string_new(r->heap, key, key_len);
-        bool ok = k && cv_map_set(r->heap, m, k, item);
-        if (k) cv_release(r->heap, cv_from_obj(&k->h));
-        if (!ok) {
+        if (!k) {
             cv_release(r->heap, item);
             return oom(r);
         }
+        bool ok = cv_map_set(r->heap, m, k, item); /* item taken even on failure */
+        cv_release(r->heap, cv_from_obj(&k->h));
+        if (!ok) return oom(r);
     }
     return true;
 }

@@ -197,6 +197,25 @@ static void size_limits_apply(void **state) {
                      CRYO_ERR_MEMORY);
 }
 
+/* Every allocation of parse_json and to_json may fail under a memory limit: sweep the limit
+ * so that each failure path runs (ASan and valgrind check them for leaks and double frees). */
+static void memory_limit_sweep(void **state) {
+    (void)state;
+    const char *src = "let t = `{\"a\": [1, 2.5, \"xyz\", {\"b\": [true, null, \"\u00e9\"]}],"
+                      " \"c\": {\"d\": {\"e\": [[], {}, \"long string value\"]}}}`;"
+                      "let v = parse_json(t); to_json(v) + to_json([v, v])";
+    char out[512];
+    int failed = 0, passed = 0;
+    for (uint64_t lim = 64; lim < 8000; lim += 29) {
+        cryo_error_kind k = run_lim(src, CRYO_LIMIT_MEMORY, lim, out, sizeof out);
+        if (k != CRYO_OK && k != CRYO_ERR_MEMORY)
+            fail_msg("limit %llu: %d %s", (unsigned long long)lim, k, out);
+        k == CRYO_OK ? passed++ : failed++;
+    }
+    assert_true(failed > 0); /* the sweep reached the failure paths */
+    assert_true(passed > 0); /* and the limits that are enough */
+}
+
 /* --- the C API ---------------------------------------------------------------------------- */
 
 static void c_api_round_trip(void **state) {
@@ -290,6 +309,7 @@ int main(void) {
         cmocka_unit_test(to_json_refuses_what_json_cannot_hold),
         cmocka_unit_test(depth_follows_the_vm_limit),
         cmocka_unit_test(size_limits_apply),
+        cmocka_unit_test(memory_limit_sweep),
         cmocka_unit_test(c_api_round_trip),
         cmocka_unit_test(c_api_errors),
     };
