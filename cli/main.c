@@ -1,15 +1,22 @@
 /*
  * cryo — the command-line tool: run a script file, evaluate an expression, dump bytecode, or
- * a line-by-line REPL. Uses only the public API (include/cryo.h).
+ * a REPL (line editing and history with libedit when built with it). Uses only the public API
+ * (include/cryo.h).
  */
 #include "cryo.h"
 #include "cryo_ffi.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#ifdef CRYO_HAVE_LIBEDIT
+#include <editline/readline.h>
+#endif
 
 enum { EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2 };
 
@@ -18,7 +25,24 @@ typedef struct options {
     const char *file; /* script path, "-" = stdin */
     bool dump;        /* --dump: list the bytecode instead of running */
     bool ffi;         /* --ffi: run scripts in a context with the ffi module (CRYO_CAP_FFI) */
+    bool repl;        /* --repl: the REPL even when stdin is not a terminal */
+    bool limit_set[CRYO_LIMIT__COUNT];
+    uint64_t limits[CRYO_LIMIT__COUNT]; /* --max-* */
+    uint64_t timeout_ms;                /* --timeout, 0 = none */
 } options;
+
+/* The limit options, in the order --help lists them. */
+static const struct {
+    const char *flag;
+    cryo_limit which;
+} LIMIT_FLAGS[] = {
+    {"--max-ops", CRYO_LIMIT_OPERATIONS},     {"--max-depth", CRYO_LIMIT_CALL_DEPTH},
+    {"--max-string", CRYO_LIMIT_STRING_SIZE}, {"--max-array", CRYO_LIMIT_ARRAY_SIZE},
+    {"--max-map", CRYO_LIMIT_MAP_SIZE},       {"--max-memory", CRYO_LIMIT_MEMORY},
+};
+
+/* What every run uses: the parsed options (limits, timeout). */
+static const options *run_opts;
 
 static void usage(FILE *out) {
     fputs("Usage: cryo [options] [file.rhai | -]\n"
@@ -30,6 +54,17 @@ static void usage(FILE *out) {
           "  -e, --eval EXPR   evaluate EXPR and print its value (unless it is ())\n"
           "      --dump        print the compiled bytecode of the script instead of running it\n"
           "      --ffi         grant the script the ffi module\n"
+          "  -i, --repl        start the REPL even when stdin is not a terminal\n"
+          "\n"
+          "Limits (0 = no limit; exceeding one stops the script with an error, status 1):\n"
+          "      --max-ops N       operations per run (counted at loops and calls)\n"
+          "      --max-depth N     nested function calls (default 64)\n"
+          "      --max-string N    bytes in one string\n"
+          "      --max-array N     elements in arrays (nested ones count too)\n"
+          "      --max-map N       entries in maps (nested ones count too)\n"
+          "      --max-memory N    bytes of script memory\n"
+          "      --timeout MS      stop the script after MS milliseconds\n"
+          "\n"
           "  -h, --help        show this help\n"
           "  -v, --version     show the version\n",
           out);
@@ -92,6 +127,83 @@ static void print_value(cryo_value v) {
     free(text);
 }
 
+/* --- limits and the timeout ------------------------------------------------------------------ */
+
+static void apply_limits(cryo_vm *vm) {
+    for (int i = 0; i < CRYO_LIMIT__COUNT; i++)
+        if (run_opts->limit_set[i]) cryo_vm_set_limit(vm, (cryo_limit)i, run_opts->limits[i]);
+}
+
+/* --timeout: a thread that interrupts the VM once the time is up. */
+typedef struct watchdog {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    cryo_vm *vm;
+    uint64_t ms;
+    bool done, fired;
+} watchdog;
+
+static struct timespec after_ms(uint64_t ms) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += (time_t)(ms / 1000);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) t.tv_sec++, t.tv_nsec -= 1000000000L;
+    return t;
+}
+
+static void *watch(void *arg) {
+    watchdog *w = arg;
+    struct timespec at = after_ms(w->ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &at) != ETIMEDOUT) continue;
+        w->fired = true;
+        cryo_vm_interrupt(w->vm);
+        /* A run clears the flag when it starts: repeat until the run is over, so an interrupt
+         * that came before the run began is not lost. */
+        at = after_ms(10);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static bool watchdog_start(watchdog *w, cryo_vm *vm, uint64_t ms) {
+    *w = (watchdog){.vm = vm, .ms = ms};
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool ok = pthread_mutex_init(&w->mu, NULL) == 0 && pthread_cond_init(&w->cv, &ca) == 0 &&
+              pthread_create(&w->thread, NULL, watch, w) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) fputs("cryo: cannot start the --timeout thread; running without it\n", stderr);
+    return ok;
+}
+
+/* Stops the watchdog; returns whether it fired. */
+static bool watchdog_stop(watchdog *w) {
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    return w->fired;
+}
+
+/* The interrupt's error, reworded: the user asked for a timeout, not an interrupt. */
+static void report_timeout(const cryo_error *err, const char *src, size_t len) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "timeout: stopped after %llu ms (--timeout)",
+             (unsigned long long)run_opts->timeout_ms);
+    cryo_error one = *err;
+    one.message = msg;
+    one.next = NULL;
+    report_errors(&one, src, len);
+}
+
 /* Compiles and runs one chunk. `show` prints a non-() result. Returns 0 or an exit code. */
 /* The context scripts run in: the standard one, or with --ffi the one with the ffi module. */
 static cryo_context *run_ctx;
@@ -116,9 +228,17 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
         fputs("cryo: out of memory\n", stderr);
         return EXIT_SCRIPT_ERROR;
     }
+    apply_limits(vm);
     cryo_value result = cryo_unit_value();
     int status = 0;
-    if (cryo_vm_run(vm, NULL, 0, &result) != CRYO_OK) {
+    watchdog w;
+    bool watched = run_opts->timeout_ms && watchdog_start(&w, vm, run_opts->timeout_ms);
+    cryo_error_kind kind = cryo_vm_run(vm, NULL, 0, &result);
+    bool timed_out = watched && watchdog_stop(&w);
+    if (kind == CRYO_ERR_INTERRUPTED && timed_out) {
+        report_timeout(cryo_vm_error(vm), src, len);
+        status = EXIT_SCRIPT_ERROR;
+    } else if (kind != CRYO_OK) {
         report_errors(cryo_vm_error(vm), src, len);
         status = EXIT_SCRIPT_ERROR;
     } else if (show) {
@@ -142,29 +262,160 @@ static int run_file(const char *path, bool dump) {
     return status;
 }
 
-/* Each line is its own script in a fresh VM: simple, and an error never poisons the session. */
-static int repl(void) {
-    printf("cryo %s — one line at a time; Ctrl-D to quit\n", CRYO_VERSION_STRING);
+/* --- the REPL ----------------------------------------------------------------------------------
+ */
+
+/* True when `src` fails to compile only because it stops early (an open bracket, a trailing
+ * operator, an open block comment or backtick string): the REPL then reads another line. */
+static bool incomplete(const char *src, size_t len) {
+    cryo_error *err = NULL;
+    cryo_unit *unit = cryo_compile(src, len, NULL, &err);
+    bool more = false;
+    for (const cryo_error *e = err; e && !more; e = e->next)
+        more = e->kind == CRYO_ERR_PARSE && (strstr(e->message, "end of input") ||
+                                             strstr(e->message, "unterminated block comment") ||
+                                             strstr(e->message, "unterminated backtick string"));
+    cryo_error_free(err);
+    cryo_unit_release(unit);
+    return more;
+}
+
+#ifdef CRYO_HAVE_LIBEDIT
+/* The history file: $CRYO_HISTORY, else ~/.cryo_history; CRYO_HISTORY="" keeps none. */
+static const char *history_path(char *buf, size_t cap) {
+    const char *env = getenv("CRYO_HISTORY");
+    if (env) return *env ? env : NULL;
+    const char *home = getenv("HOME");
+    if (!home || !*home) return NULL;
+    snprintf(buf, cap, "%s/.cryo_history", home);
+    return buf;
+}
+#endif
+
+/* One line without its newline (malloc'd), or NULL at end of input. Line editing and history
+ * when stdin is a terminal and the CLI was built with libedit. */
+static char *read_line(bool tty, const char *prompt) {
+#ifdef CRYO_HAVE_LIBEDIT
+    if (tty) {
+        char *line = readline(prompt);
+        if (line && *line) add_history(line);
+        return line;
+    }
+#endif
+    if (tty) {
+        fputs(prompt, stdout);
+        fflush(stdout);
+    }
     char *line = NULL;
     size_t cap = 0;
-    for (;;) {
-        fputs("> ", stdout);
-        fflush(stdout);
-        ssize_t n = getline(&line, &cap, stdin);
-        if (n < 0) break;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0) continue;
-        run_source(line, (size_t)n, "<repl>", true, false);
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
     }
-    free(line);
-    putchar('\n');
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+/* Appends line + '\n' to the entry buffer; false when out of memory. */
+static bool append_line(char **buf, size_t *len, const char *line) {
+    size_t n = strlen(line);
+    char *p = realloc(*buf, *len + n + 2);
+    if (!p) return false;
+    memcpy(p + *len, line, n);
+    *len += n;
+    p[(*len)++] = '\n';
+    p[*len] = '\0';
+    *buf = p;
+    return true;
+}
+
+/* Each entry is its own script in a fresh VM: simple, and an error never poisons the session.
+ * An entry spans lines while it is incomplete; an empty line ends it anyway (and shows the
+ * error). Prompts and the banner only on a terminal. Returns 1 if the last entry failed. */
+static int repl(void) {
+    bool tty = isatty(STDIN_FILENO);
+#ifdef CRYO_HAVE_LIBEDIT
+    char hbuf[4096];
+    const char *hist = tty ? history_path(hbuf, sizeof hbuf) : NULL;
+    if (tty) using_history();
+    if (hist) read_history(hist);
+    const char *editing = "line editing and history";
+#else
+    const char *editing = "no line editing: built without libedit";
+#endif
+    if (tty)
+        printf("cryo %s — Ctrl-D to quit; an entry may span lines (%s)\n", CRYO_VERSION_STRING,
+               editing);
+    char *entry = NULL;
+    size_t len = 0;
+    int status = 0;
+    for (;;) {
+        char *line = read_line(tty, len ? "... " : "> ");
+        if (!line) break;
+        bool blank = line[strspn(line, " \t")] == '\0';
+        bool ok = blank || append_line(&entry, &len, line);
+        free(line);
+        if (!ok) {
+            fputs("cryo: out of memory\n", stderr);
+            status = EXIT_SCRIPT_ERROR;
+            break;
+        }
+        if (!len || (!blank && incomplete(entry, len))) continue;
+        status = run_source(entry, len, "<repl>", true, false);
+        len = 0;
+    }
+    if (len) status = run_source(entry, len, "<repl>", true, false); /* cut short by EOF */
+    free(entry);
+#ifdef CRYO_HAVE_LIBEDIT
+    if (hist) write_history(hist);
+#endif
+    if (tty) putchar('\n');
+    return status;
+}
+
+/* Reads a limit's value: decimal digits only. */
+static bool parse_count(const char *flag, const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+    if (!end || *end || errno) {
+        fprintf(stderr, "cryo: %s needs a non-negative integer, got '%s'\n", flag,
+                text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* --max-* and --timeout, as `--flag N` or `--flag=N`. Returns 1 if `a` is one (i advanced past
+ * its value), 0 if not, -1 on a bad value. */
+static int parse_limit(int argc, char **argv, int *i, options *o) {
+    const char *a = argv[*i];
+    for (size_t k = 0; k <= sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS; k++) {
+        const char *flag =
+            k < sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS ? LIMIT_FLAGS[k].flag : "--timeout";
+        size_t n = strlen(flag);
+        if (strncmp(a, flag, n) != 0 || (a[n] != '\0' && a[n] != '=')) continue;
+        const char *val = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+        uint64_t v;
+        if (!parse_count(flag, val, &v)) return -1;
+        if (k == sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS) {
+            o->timeout_ms = v;
+        } else {
+            o->limits[LIMIT_FLAGS[k].which] = v;
+            o->limit_set[LIMIT_FLAGS[k].which] = true;
+        }
+        return 1;
+    }
     return 0;
 }
 
 /* Returns -1 to continue, or an exit code. */
 static int parse_args(int argc, char **argv, options *o) {
     bool only_files = false;
+    int lim;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_files || a[0] != '-' || strcmp(a, "-") == 0) {
@@ -191,6 +442,10 @@ static int parse_args(int argc, char **argv, options *o) {
             o->dump = true;
         } else if (strcmp(a, "--ffi") == 0) {
             o->ffi = true;
+        } else if (strcmp(a, "-i") == 0 || strcmp(a, "--repl") == 0) {
+            o->repl = true;
+        } else if ((lim = parse_limit(argc, argv, &i, o)) != 0) {
+            if (lim < 0) return EXIT_USAGE;
         } else {
             fprintf(stderr, "cryo: unknown option %s (try --help)\n", a);
             return EXIT_USAGE;
@@ -211,6 +466,12 @@ int main(int argc, char **argv) {
         fputs("cryo: cannot create the ffi context\n", stderr);
         return EXIT_SCRIPT_ERROR;
     }
+    run_opts = &o;
+    if (o.repl && (o.expr || o.file || o.dump)) {
+        fputs("cryo: --repl takes no script, -e or --dump\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (o.repl) return repl();
     if (o.expr) return run_source(o.expr, strlen(o.expr), "<expr>", !o.dump, o.dump);
     if (o.file) return run_file(o.file, o.dump);
     if (isatty(STDIN_FILENO) && !o.dump) return repl();

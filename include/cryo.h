@@ -776,6 +776,35 @@ CRYO_API void cryo_bridge_close(cryo_bridge *b);
  * functions any more, and no host thread inside cryo_bridge_next. */
 CRYO_API void cryo_bridge_free(cryo_bridge *b);
 
+/* ==========================================================================================
+ * JSON (src/lib_json.c, jansson). Scripts have parse_json(text) and to_json(value); these are
+ * the host's side. Mapping: object <-> map, array <-> array, string <-> string, a number without
+ * fraction or exponent <-> i64 (beyond i64: an error, never a silent float), other numbers <->
+ * f64, true/false <-> bool, null <-> (); a char is written as a one-character string. Of
+ * duplicate keys the last wins. Strings may hold NUL characters. Nesting is bounded at 200
+ * arrays/objects (scripts: the VM's call-depth limit when lower). See docs/language.md.
+ * ======================================================================================== */
+
+/* Parses `len` bytes of UTF-8 JSON text (borrowed; any JSON value, not only objects) into *out
+ * (owned by the caller: cryo_value_release; () on failure). No VM needed: the value is on the
+ * untracked heap like cryo_value_string's, and belongs to the calling thread. Errors: returns
+ * the kind and, if `err` is not NULL, stores an owned error (cryo_error_free) there with the
+ * JSON text's line and column: CRYO_ERR_PARSE for invalid JSON (message from jansson, e.g.
+ * "'[' or '{' expected near 'x'"), an integer beyond i64 or invalid UTF-8;
+ * CRYO_ERR_STACK_OVERFLOW for nesting beyond the bound; CRYO_ERR_MEMORY; CRYO_ERR_API when
+ * `out` is NULL or `text` is NULL with len > 0. Thread-safe (no shared state). */
+CRYO_API cryo_error_kind cryo_value_from_json(const char *text, size_t len, cryo_value *out,
+                                              cryo_error **err);
+
+/* Writes `v` (borrowed) as compact JSON (no spaces; map keys in key order; floats in their
+ * shortest form that reads back, "1.0", "1e-7"). Returns a NUL-terminated string owned by the
+ * caller (free()), its length in *len when `len` is not NULL. On failure returns NULL and, if
+ * `err` is not NULL, stores an owned error: CRYO_ERR_TYPE naming a value JSON cannot hold
+ * (Fn, SyncFn, range, handle, pointer), CRYO_ERR_ARGUMENT for NaN or an infinite float,
+ * CRYO_ERR_STACK_OVERFLOW for nesting beyond the bound, CRYO_ERR_MEMORY. Runs on the thread
+ * that owns `v` (a const's c.v may be written from any thread). */
+CRYO_API char *cryo_value_to_json(cryo_value v, size_t *len, cryo_error **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,10 +120,15 @@ CRYO_LIB_FN(cryo_map_set_fn);
 CRYO_LIB_FN(cryo_map_filter);
 CRYO_LIB_FN(cryo_map_drain);
 CRYO_LIB_FN(cryo_map_retain);
+CRYO_LIB_FN(cryo_map_map); /* map(fn) on maps, behind the array table's "map" */
 
 /* ranges (lib_core.c) */
 CRYO_LIB_FN(cryo_range_len);
 CRYO_LIB_FN(cryo_range_is_empty);
 CRYO_LIB_FN(cryo_range_contains);
+
+/* --- JSON (lib_json.c) -------------------------------------------------------------------- */
+
+extern const cryo_libreg cryo_lib_json[]; /* parse_json, to_json */
 
 #endif

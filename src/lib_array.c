@@ -792,6 +792,64 @@ static CRYO_LIB_FN(arr_dedup) {
     return CRYO_OK;
 }
 
+/* --- sorting into a new array, map on maps ------------------------------------------------- */
+
+/* sort_by(fn): sort(fn) under Rhai's newer name; sorts in place. */
+static CRYO_LIB_FN(arr_sort_by) {
+    (void)ud, (void)ret;
+    if (argv[0]->type != CRYO_T_ARRAY) return NOFN("sort_by");
+    cryo_value fn;
+    cryo_error_kind k = cryo_lib_fn_arg(vm, "sort_by", *argv[1], &fn);
+    if (k) return k;
+    /* TODO charge: O(n log n) comparisons */
+    k = sort_impl(vm, argv[0], fn, false);
+    cv_release(&vm->heap, fn);
+    return k;
+}
+
+/* The sorted copy behind order / order_by / order_desc: the receiver is left as it is. */
+static cryo_error_kind ordered(cryo_vm *vm, cryo_value arr, cryo_value fn, bool desc,
+                               cryo_value *ret) {
+    cryo_value copy = snapshot(arr);
+    /* TODO charge: O(n log n) comparisons */
+    cryo_error_kind k = sort_impl(vm, &copy, fn, desc);
+    if (k) {
+        cv_release(&vm->heap, copy);
+        return k;
+    }
+    cv_set(&vm->heap, ret, copy);
+    return CRYO_OK;
+}
+
+static CRYO_LIB_FN(arr_order) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_ARRAY) return NOFN("order");
+    return ordered(vm, *argv[0], cryo_unit_value(), false, ret);
+}
+
+static CRYO_LIB_FN(arr_order_desc) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_ARRAY) return NOFN("order_desc");
+    return ordered(vm, *argv[0], cryo_unit_value(), true, ret);
+}
+
+static CRYO_LIB_FN(arr_order_by) {
+    (void)ud;
+    if (argv[0]->type != CRYO_T_ARRAY) return NOFN("order_by");
+    cryo_value fn;
+    cryo_error_kind k = cryo_lib_fn_arg(vm, "order_by", *argv[1], &fn);
+    if (k) return k;
+    k = ordered(vm, *argv[0], fn, false, ret);
+    cv_release(&vm->heap, fn);
+    return k;
+}
+
+/* "map" is registered once (lib.h): arrays here, maps in lib_map.c. */
+static CRYO_LIB_FN(arr_or_map_map) {
+    if (argv[0]->type == CRYO_T_MAP) return cryo_map_map(vm, ud, argc, argv, ret);
+    return arr_map(vm, ud, argc, argv, ret);
+}
+
 const cryo_libreg cryo_lib_array[] = {
     {"chop", 2, arr_chop, NULL},
     {"shift", 1, arr_shift, NULL},
@@ -803,7 +861,7 @@ const cryo_libreg cryo_lib_array[] = {
     {"find", 3, arr_find, NULL},
     {"find_map", 2, arr_find_map, NULL},
     {"find_map", 3, arr_find_map, NULL},
-    {"map", 2, arr_map, NULL},
+    {"map", 2, arr_or_map_map, NULL},
     {"some", 2, arr_some, NULL},
     {"all", 2, arr_all, NULL},
     {"for_each", 2, arr_for_each, NULL},
@@ -817,5 +875,9 @@ const cryo_libreg cryo_lib_array[] = {
     {"sort_desc", 1, arr_sort_desc, NULL},
     {"dedup", 1, arr_dedup, NULL},
     {"dedup", 2, arr_dedup, NULL},
+    {"sort_by", 2, arr_sort_by, NULL},
+    {"order", 1, arr_order, NULL},
+    {"order_desc", 1, arr_order_desc, NULL},
+    {"order_by", 2, arr_order_by, NULL},
     {NULL, 0, NULL, NULL},
 };

@@ -154,6 +154,9 @@ static CRYO_LIB_FN(map_fill_with) {
     return merge(vm, argc, argv, false);
 }
 
+static cryo_error_kind map_call_kv(cryo_vm *vm, cryo_value fn, cryo_value key, cryo_value *item,
+                                   cryo_value *ret);
+
 /* Splits the entries by fn(key, value): accepted into *yes, others into *no (NULL: discard). */
 static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, cryo_value fnv,
                                  cryo_map **yes, cryo_map **no) {
@@ -171,7 +174,10 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, 
         cryo_value args[2] = {cv_from_obj(&key->h), m->entries[i].value}, r = cryo_unit_value();
         if (key->h.flags & CRYO_OBJ_SHARED) args[0].flags = 0;
         bool hit = false;
-        k = cryo_vm_call_value(vm, fn, 2, args, &r);
+        cryo_value item = args[1];
+        cv_retain(item);
+        k = map_call_kv(vm, fn, args[0], &item, &r);
+        cv_release(&vm->heap, item);
         if (!k) k = cryo_lib_truthy(vm, name, r, &hit);
         cv_release(&vm->heap, r);
         if (!k) k = map_put(vm, sides[hit ? 1 : 0], key, m->entries[i].value);
@@ -215,6 +221,49 @@ CRYO_LIB_FN(cryo_map_drain) {
 CRYO_LIB_FN(cryo_map_retain) {
     (void)ud;
     return drain_retain(vm, argc, argv, ret, false);
+}
+
+/* --- callbacks with Rhai's optional value parameter ------------------------------------------ */
+
+/* Calls fn for one entry as Rhai's map methods do: fn(key, value), or fn(key) with `this` bound
+ * to the value (`m.filter(|k| this >= 3)`); a Fn("name") of unknown arity gets both. */
+static cryo_error_kind map_call_kv(cryo_vm *vm, cryo_value fn, cryo_value key, cryo_value *item,
+                                   cryo_value *ret) {
+    static const int prefer[] = {2, 1};
+    if (cryo_lib_fn_arity(vm, fn, prefer, 2) == 1)
+        return cryo_vm_call_method(vm, fn, item, 1, &key, ret);
+    cryo_value args[2] = {key, *item};
+    return cryo_vm_call_value(vm, fn, 2, args, ret);
+}
+
+/* map(fn): a new map with the same keys and fn(key, value) (or fn(key), this = value) as
+ * values. */
+CRYO_LIB_FN(cryo_map_map) {
+    (void)ud, (void)argc;
+    cryo_value fn;
+    cryo_error_kind k = cryo_lib_fn_arg(vm, "map", *argv[1], &fn);
+    if (k) return k;
+    cryo_value snap = *argv[0];
+    cv_retain(snap);
+    const cryo_map *m = cv_map(snap);
+    cryo_map *out = NULL;
+    k = new_map(vm, m->len, &out);
+    /* TODO charge: one operation per entry beyond the callback's own */
+    for (uint32_t i = 0; !k && i < m->len; i++) {
+        cryo_string *key = m->entries[i].key;
+        cryo_value kv = cv_from_obj(&key->h), item = m->entries[i].value, r = cryo_unit_value();
+        if (key->h.flags & CRYO_OBJ_SHARED) kv.flags = 0;
+        cv_retain(item);
+        k = map_call_kv(vm, fn, kv, &item, &r);
+        cv_release(&vm->heap, item);
+        if (!k) k = map_put(vm, out, key, r);
+        cv_release(&vm->heap, r);
+    }
+    cv_release(&vm->heap, snap);
+    cv_release(&vm->heap, fn);
+    if (k) return drop_map(vm, out, k);
+    cv_set(&vm->heap, ret, cv_from_obj(&out->h));
+    return CRYO_OK;
 }
 
 const cryo_libreg cryo_lib_map[] = {

@@ -4,6 +4,7 @@
  * threads. A package may include other sealed packages (by reference, O(1)); lookups search a
  * package's own functions first, then its includes in order.
  */
+#include "lib.h"
 #include "vm.h"
 
 #include <pthread.h>
@@ -218,7 +219,8 @@ static pthread_once_t std_once = PTHREAD_ONCE_INIT;
 
 static void build_std(void) {
     const cryo_libreg *const tables[] = {cryo_lib_core,  cryo_lib_math, cryo_lib_string,
-                                         cryo_lib_array, cryo_lib_map,  cryo_lib_sync};
+                                         cryo_lib_array, cryo_lib_map,  cryo_lib_sync,
+                                         cryo_lib_json};
     cryo_package *p =
         cryo_package_from_tables("std", tables, (int)(sizeof tables / sizeof *tables));
     /* Built once and kept for the life of the process; out of memory leaves it empty. */
