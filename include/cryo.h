@@ -221,6 +221,9 @@ typedef struct cryo_compile_options {
     int nglobals;                /* (cryo_vm_run's `globals` gives their values, in order) */
     const bool *global_is_const; /* may be NULL; true = the script may not assign it */
     bool expression_only;        /* accept a single expression, as Rhai's eval_expression */
+    int max_functions;           /* most `fn` definitions the script may have (Rhai's
+                                    max_functions); 0 = unlimited. One more is a parse error
+                                    "too many functions" at the first `fn` past the limit. */
 } cryo_compile_options;
 
 /* Compiles `len` bytes of script source. On success returns a unit owned by the caller (one
