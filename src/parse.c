@@ -371,6 +371,9 @@ static void parse_args(parser *p, cryo_node *call) {
 }
 
 static cryo_node *parse_postfix(parser *p, cryo_node *e) {
+    /* A chain's nodes start where its first operand does, except method calls: their errors
+     * ("function not found") are about the method, so their caret goes under its name. */
+    const cryo_node start = {.line = e->line, .column = e->column};
     for (;;) {
         if (p->panic) return e;
         cryo_token *t = cur(p);
@@ -382,7 +385,8 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             }
             cryo_token *name = cur(p);
             next(p);
-            cryo_node *n = new_node_at(p, at(p, T_LPAREN) ? N_METHOD : N_FIELD, e);
+            cryo_node *n =
+                at(p, T_LPAREN) ? new_node(p, N_METHOD, name) : new_node_at(p, N_FIELD, &start);
             n->a = e;
             n->name = name->str;
             n->len = name->slen;
@@ -394,7 +398,7 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             if (p->panic) return e;
             if (!expect(p, T_RBRACKET, "']'")) return e;
             check_index(p, e, idx);
-            cryo_node *n = new_node_at(p, N_INDEX, e);
+            cryo_node *n = new_node_at(p, N_INDEX, &start);
             n->a = e;
             n->b = idx;
             e = n;
@@ -919,29 +923,31 @@ static int assign_op(cryo_tok t) {
     }
 }
 
-static void check_target(parser *p, const cryo_node *e) {
+/* `first` is the target's first token (a method call node sits at the method's name). */
+static void check_target(parser *p, const cryo_node *e, const cryo_token *first) {
     const cryo_node *base = e;
     while (base->kind == N_INDEX || base->kind == N_FIELD)
         base = base->a;
     if (base->kind == N_VAR || base->kind == N_THIS) return;
     if (is_literal_kind(e->kind))
-        semantic_error(p, e->line, e->column, "cannot assign to a constant value");
+        semantic_error(p, first->line, first->column, "cannot assign to a constant value");
     else
-        semantic_error(p, e->line, e->column,
+        semantic_error(p, first->line, first->column,
                        "invalid assignment target: expected a variable, 'this', an index or a "
                        "property");
 }
 
 /* An expression, or an assignment to one. */
 static cryo_node *parse_assign_or_expr(parser *p) {
+    cryo_token *first = cur(p);
     cryo_node *e = parse_expr(p);
     if (p->panic) return e;
     int op = assign_op(ctype(p));
     if (op < 0) return e;
     if (p->expr_only) return no_statement_in_expression(p);
-    check_target(p, e);
+    check_target(p, e, first);
     next(p);
-    cryo_node *n = new_node_at(p, N_ASSIGN, e);
+    cryo_node *n = new_node(p, N_ASSIGN, first);
     n->op = op;
     n->a = e;
     n->b = parse_expr(p);

