@@ -5,6 +5,7 @@
  */
 #include "compile.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int top_or_alloc(cc *c, int dst, const cryo_node *n) {
@@ -90,6 +91,58 @@ int cc_expr_any(cc *c, const cryo_node *n) {
     int t = cc_alloc(c, n);
     cc_expr(c, n, t);
     return t;
+}
+
+/* --- Elvis chains (`?.`, `?[`) ---------------------------------------------------------------- */
+
+static bool elvis_step(const cryo_node *n) {
+    return (n->op & CRYO_ELVIS_STEP) &&
+           (n->kind == N_FIELD || n->kind == N_INDEX || n->kind == N_METHOD);
+}
+
+static bool elvis_end(const cryo_node *n) {
+    return (n->op & CRYO_ELVIS_END) &&
+           (n->kind == N_FIELD || n->kind == N_INDEX || n->kind == N_METHOD);
+}
+
+/* A `?.` step: when R[reg] is (), jump to the end of the chain (patched by elvis_close). */
+static void elvis_test(cc *c, int reg, const cryo_node *n) {
+    cc_elvis *e = c->elvis;
+    if (!e) {
+        cc_error(c, n, "internal error: '?.' outside its chain");
+        return;
+    }
+    if (e->n == e->cap) {
+        int cap = e->cap ? 2 * e->cap : 4;
+        int *nj = realloc(e->jumps, (size_t)cap * sizeof *nj);
+        if (!nj) {
+            c->oom = true;
+            return;
+        }
+        e->jumps = nj;
+        e->cap = cap;
+    }
+    e->jumps[e->n++] = cc_emit_jump(c, OP_JMPU, reg, n);
+}
+
+static void elvis_open(cc *c, cc_elvis *e) {
+    *e = (cc_elvis){c->elvis, NULL, 0, 0};
+    c->elvis = e;
+}
+
+/* Ends a chain: a skipped chain lands on `dst = ()`, which the normal path jumps over. */
+static void elvis_close(cc *c, cc_elvis *e, int dst, const cryo_node *n) {
+    c->elvis = e->prev;
+    if (e->n > 0) {
+        int over = dst != NO_REG ? cc_emit_jump(c, OP_JMP, 0, n) : -1;
+        for (int i = 0; i < e->n; i++)
+            cc_patch(c, e->jumps[i], cc_pc(c));
+        if (dst != NO_REG) {
+            cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
+            cc_patch(c, over, cc_pc(c));
+        }
+    }
+    free(e->jumps);
 }
 
 /* --- literals and names ----------------------------------------------------------------------- */
@@ -274,14 +327,19 @@ static void compile_pair(cc *c, const cryo_node *n, int dst, int op) {
 
 /* `a[3]`: a small constant index is an operand (GETINDEXI), not a register loaded first. */
 static void compile_index(cc *c, const cryo_node *n, int dst) {
-    if (!n->a || !n->b || n->b->kind != N_INT || n->b->ival < 0 || n->b->ival > 255) {
+    bool small = n->b->kind == N_INT && n->b->ival >= 0 && n->b->ival <= 255;
+    if (!small && !elvis_step(n)) {
         compile_pair(c, n, dst, OP_GETINDEX);
         return;
     }
     int mark = c->fs->freereg;
     int d = dst == NO_REG ? cc_alloc(c, n) : dst;
     int ra = operand_into(c, n->a, d, dst);
-    cc_emit(c, CRYO_ABC(OP_GETINDEXI, d, ra, (int)n->b->ival), n);
+    if (elvis_step(n)) elvis_test(c, ra, n);
+    if (small)
+        cc_emit(c, CRYO_ABC(OP_GETINDEXI, d, ra, (int)n->b->ival), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_GETINDEX, d, ra, cc_expr_any(c, n->b)), n);
     cc_free_to(c, mark);
 }
 
@@ -310,6 +368,7 @@ static void compile_field(cc *c, const cryo_node *n, int dst) {
     int mark = c->fs->freereg;
     int d = dst == NO_REG ? cc_alloc(c, n) : dst;
     int obj = operand_into(c, n->a, d, dst);
+    if (elvis_step(n)) elvis_test(c, obj, n);
     emit_getfield(c, d, obj, n);
     cc_free_to(c, mark);
 }
@@ -505,8 +564,26 @@ static bool is_pure_method(const cryo_node *n) {
 }
 
 /* Emits the call itself once the receiver is known; the arguments are n->list[skip..]. */
+/* `x?.f()`: the receiver's value is tested, wherever it lives. */
+static void elvis_test_recv(cc *c, recv_info r, const cryo_node *n) {
+    if (r.mode == CRYO_RECV_REG) {
+        elvis_test(c, r.reg, n);
+        return;
+    }
+    int t = cc_alloc(c, n);
+    if (r.mode == CRYO_RECV_CELL)
+        cc_emit(c, CRYO_ABC(OP_GETCELL, t, r.reg, 0), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_THIS, t, 0, 0), n);
+    elvis_test(c, t, n);
+}
+
 static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
     int mark = c->fs->freereg;
+    if (!skip && elvis_step(n)) {
+        elvis_test_recv(c, r, n);
+        cc_free_to(c, mark);
+    }
     int argc = n->nlist - skip;
     int a = top_or_alloc(c, dst, n);
     int pi = skip ? -1 : cc_find_fn(c, n->name, n->len, (uint32_t)argc);
@@ -555,6 +632,7 @@ typedef struct level_op {
 static void level_fn(cc *c, place_op *po, int obj) {
     level_op *lo = (level_op *)po;
     const cryo_node *lv = lo->level;
+    if (elvis_step(lv)) elvis_test(c, obj, lv);
     int key = -1;
     if (lv->kind == N_INDEX) key = cc_expr_any(c, lv->b);
     int t = cc_alloc(c, lv);
@@ -569,7 +647,22 @@ static void level_fn(cc *c, place_op *po, int obj) {
         emit_setfield(c, obj, lv->name, lv->len, t, lv);
 }
 
+static void update_place_inner(cc *c, const cryo_node *p, place_op *op);
+
+/* A place that ends an Elvis chain (`(m?.a).push(1)`) lands its skipped steps after its own
+ * write-back, with the operation's result (). */
 static void update_place(cc *c, const cryo_node *p, place_op *op) {
+    if (!elvis_end(p)) {
+        update_place_inner(c, p, op);
+        return;
+    }
+    cc_elvis e;
+    elvis_open(c, &e);
+    update_place_inner(c, p, op);
+    elvis_close(c, &e, op->dst, p);
+}
+
+static void update_place_inner(cc *c, const cryo_node *p, place_op *op) {
     int mark = c->fs->freereg;
     if (p->kind == N_INDEX || p->kind == N_FIELD) {
         level_op lo = {{level_fn, op->node, op->dst, false}, p, op};
@@ -624,6 +717,7 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
     if (name_is(n, "call") && n->nlist == 0) {
         int a = top_or_alloc(c, dst, n);
         cc_expr(c, recv, a);
+        if (elvis_step(n)) elvis_test(c, a, n);
         cc_emit(c, CRYO_ABC(OP_CALLV, a, n->nlist, 0), n);
         move_to(c, dst, a, n);
         cc_free_to(c, mark);
@@ -678,6 +772,7 @@ static void assign_whole(cc *c, place_op *po, int reg) {
 /* The deepest level: the container is in R[obj]; store the value at the key. */
 static void assign_leaf(cc *c, place_op *po, int obj) {
     const cryo_node *n = po->node, *t = n->a;
+    if (elvis_step(t)) elvis_test(c, obj, t);
     int key = -1;
     if (t->kind == N_INDEX) key = cc_expr_any(c, t->b);
     int v;
@@ -704,11 +799,25 @@ static void compile_assign(cc *c, const cryo_node *n, int dst) {
         update_place(c, t, &po);
     } else if (t->kind == N_INDEX || t->kind == N_FIELD) {
         place_op po = {assign_leaf, n, NO_REG, false};
+        cc_elvis e;
+        elvis_open(c, &e); /* `m?.a = v` does nothing when m is () */
         update_place(c, t->a, &po);
+        elvis_close(c, &e, NO_REG, n);
     } else {
         cc_error(c, n, "invalid assignment target");
     }
     if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
+}
+
+/* `a ?? b`: b only when a is (). */
+static void compile_coalesce(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    cc_expr(c, n->a, d);
+    int j = cc_emit_jump(c, OP_JMPNU, d, n);
+    cc_expr(c, n->b, d);
+    cc_patch(c, j, cc_pc(c));
+    cc_free_to(c, mark);
 }
 
 /* --- dispatch ------------------------------------------------------------------------------- */
@@ -722,7 +831,14 @@ void cc_expr(cc *c, const cryo_node *n, int dst) {
         return;
     }
     c->depth++;
-    expr_node(c, n, dst);
+    if (elvis_end(n)) {
+        cc_elvis e;
+        elvis_open(c, &e);
+        expr_node(c, n, dst);
+        elvis_close(c, &e, dst, n);
+    } else {
+        expr_node(c, n, dst);
+    }
     c->depth--;
 }
 
@@ -751,6 +867,7 @@ static void expr_node(cc *c, const cryo_node *n, int dst) {
     case N_RANGE: compile_pair(c, n, dst, n->ival ? OP_RANGEI : OP_RANGE); break;
     case N_CALL: compile_call(c, n, dst); break;
     case N_METHOD: compile_method(c, n, dst); break;
+    case N_COALESCE: compile_coalesce(c, n, dst); break;
     default: cc_control(c, n, dst); break;
     }
 }

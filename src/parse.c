@@ -8,6 +8,7 @@
  *    90  ==  !=          left
  *   110  in  !in         left
  *   130  <  <=  >  >=    left
+ *   135  ??              left (null-coalescing: b is evaluated only when a is ())
  *   140  ..  ..=         left; either end may be missing (`..5`, `2..`, `..`)
  *   150  +  -            left
  *   180  *  /  %         left
@@ -288,6 +289,10 @@ static int binop_info(parser *p, cryo_tok t, cryo_node_kind *kind, int *op) {
     case T_LE: *op = BOP_LE; return 130;
     case T_GT: *op = BOP_GT; return 130;
     case T_GE: *op = BOP_GE; return 130;
+    case T_QQ:
+        *kind = N_COALESCE;
+        *op = 0;
+        return 135;
     case T_DOTDOT:
         *kind = N_RANGE;
         *op = 0;
@@ -374,10 +379,13 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
     /* A chain's nodes start where its first operand does, except method calls: their errors
      * ("function not found") are about the method, so their caret goes under its name. */
     const cryo_node start = {.line = e->line, .column = e->column};
+    bool elvis = false;
     for (;;) {
         if (p->panic) return e;
         cryo_token *t = cur(p);
-        if (t->type == T_DOT) {
+        bool step = t->type == T_QDOT || t->type == T_QBRACKET;
+        elvis |= step;
+        if (t->type == T_DOT || t->type == T_QDOT) {
             next(p);
             if (!at(p, T_IDENT)) {
                 expected(p, "a property or method name after '.'");
@@ -390,9 +398,10 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             n->a = e;
             n->name = name->str;
             n->len = name->slen;
+            n->op = step ? CRYO_ELVIS_STEP : 0;
             if (n->kind == N_METHOD) parse_args(p, n);
             e = n;
-        } else if (t->type == T_LBRACKET) {
+        } else if (t->type == T_LBRACKET || t->type == T_QBRACKET) {
             next(p);
             cryo_node *idx = parse_expr_nested(p);
             if (p->panic) return e;
@@ -401,6 +410,7 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             cryo_node *n = new_node_at(p, N_INDEX, &start);
             n->a = e;
             n->b = idx;
+            n->op = step ? CRYO_ELVIS_STEP : 0;
             e = n;
         } else if (t->type == T_QUESTION) {
             syntax_error(p, t, "'%.*s' is not supported", (int)t->len, t->start);
@@ -409,6 +419,7 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             syntax_error(p, t, "modules and namespaces ('::') are not supported");
             return e;
         } else {
+            if (elvis) e->op |= CRYO_ELVIS_END;
             return e;
         }
     }
@@ -689,8 +700,9 @@ static cryo_node *fold_sign(cryo_node *operand, const cryo_token *t) {
 
 static cryo_node *parse_unary_inner(parser *p) {
     cryo_token *t = cur(p);
-    if (t->type == T_MINUS && p->t[p->pos + 1].int_min && peek_type(p, 2) != T_DOT &&
-        peek_type(p, 2) != T_LBRACKET) {
+    cryo_tok after = peek_type(p, 2);
+    if (t->type == T_MINUS && p->t[p->pos + 1].int_min && after != T_DOT && after != T_QDOT &&
+        after != T_LBRACKET && after != T_QBRACKET) {
         /* -9223372036854775808 is the one literal whose magnitude is not an i64 */
         next(p);
         cryo_node *n = new_node(p, N_INT, t);

@@ -627,6 +627,14 @@ dispatch:
         PROTECT(type_error_bool(vm, *ra));
         NEXT();
     }
+    OPCASE(JMPU) {
+        if (RA->type == CRYO_T_UNIT) pc += CRYO_SBX(i);
+        NEXT();
+    }
+    OPCASE(JMPNU) {
+        if (RA->type != CRYO_T_UNIT) pc += CRYO_SBX(i);
+        NEXT();
+    }
 
     OPCASE(NEWARRAY)
     OPCASE(NEWMAP) {

@@ -148,12 +148,84 @@ static void test_ffi_without_capability(void **state) {
     assert_null(strstr(o.text, "CRYO_CAP_FFI"));
 }
 
+/* --- ?. ?[ ?? --------------------------------------------------------------------------------- */
+
+static void test_elvis_reads(void **state) {
+    (void)state;
+    assert_value("let m = #{a: #{b: 1}}; m?.a?.b", "1");
+    assert_value("let m = #{a: #{b: 1}}; m?.x?.b", "()");
+    assert_value("let m = (); m?.a", "()");
+    assert_value("let m = (); m?.a.b.c", "()"); /* the whole chain is skipped */
+    assert_value("let a = [1, [2, 3]]; a?[1]?[0]", "2");
+    assert_value("let a = (); a?[1]", "()");
+    assert_value("let s = \"héllo\"; s?[1]", "'é'");
+    assert_value("let m = #{k: 7}; m?[\"k\"]", "7");
+    assert_value("let x = (); x?.len()", "()");
+    assert_value("let x = \"ab\"; x?.len()", "2");
+    assert_value("let x = (); x?.call()", "()");
+    assert_value("let f = |x| x + 1; f?.call(1)", "2");
+    /* a skipped chain evaluates nothing after the () */
+    assert_value("let n = 0; let a = (); let v = a?[{ n += 1; 0 }]; [v, n]", "[(), 0]");
+    assert_value("let n = 0; let m = (); m?.f({ n += 1; 0 }); n", "0");
+    /* a captured receiver (a cell) and `this` */
+    assert_value("let m = (); let g = || m; m?.a ?? \"none\"", "\"none\"");
+    assert_value("fn peek() { this?.a } let m = #{a: 4}; let u = (); [m.peek(), u.peek()]",
+                 "[4, ()]");
+    /* in a larger expression, a chain's () is just a value */
+    assert_value("let m = (); `${m?.a}` + \"!\"", "\"!\"");
+}
+
+static void test_elvis_on_other_values(void **state) {
+    (void)state;
+    /* on a value that is not () `?.` is `.`: the same errors */
+    outcome o = expect_error("let x = 1; x?.foo", CRYO_ERR_NOT_FOUND, "foo");
+    outcome o2 = expect_error("let x = 1; x.foo", CRYO_ERR_NOT_FOUND, "foo");
+    assert_string_equal(o.text, o2.text);
+    expect_error("let x = 1; x?.nope()", CRYO_ERR_NOT_FOUND, "nope(i64)");
+    expect_error("let a = [1]; a?[5]", CRYO_ERR_INDEX, "");
+    expect_error("let m = #{a: 1}; m?.a.b", CRYO_ERR_NOT_FOUND, "b");
+}
+
+static void test_elvis_writes(void **state) {
+    (void)state;
+    assert_value("let m = (); m?.a = 5; m", "()");
+    assert_value("let m = #{}; m?.a = 5; m", "#{\"a\": 5}");
+    assert_value("let m = #{a: #{}}; m?.a.b = 5; m", "#{\"a\": #{\"b\": 5}}");
+    assert_value("let m = #{a: ()}; m.a?.b = 5; m", "#{\"a\": ()}");
+    assert_value("let m = #{a: [1]}; m?.a.push(2); m", "#{\"a\": [1, 2]}");
+    assert_value("let m = (); let r = m?.a.push(2); [m, r]", "[(), ()]");
+    assert_value("let a = [()]; a[0]?[0] = 1; a", "[()]");
+    /* the assigned value is not evaluated when the chain is skipped */
+    assert_value("let n = 0; let m = (); m?.a = { n += 1; n }; n", "0");
+}
+
+static void test_coalesce(void **state) {
+    (void)state;
+    assert_value("() ?? 5", "5");
+    assert_value("1 ?? 5", "1");
+    assert_value("false ?? true", "false");
+    assert_value("() ?? () ?? 7", "7");
+    assert_value("let m = #{}; m.x ?? \"d\"", "\"d\"");
+    assert_value("let m = (); m?.a?.b ?? 0", "0");
+    /* b is evaluated only when a is () */
+    assert_value("let n = 0; let v = 1 ?? { n += 1; 2 }; [v, n]", "[1, 0]");
+    assert_value("let n = 0; let v = () ?? { n += 1; 2 }; [v, n]", "[2, 1]");
+    /* precedence 135: tighter than comparisons, looser than ranges and arithmetic */
+    assert_value("() ?? 1 + 2", "3");
+    assert_value("1 < () ?? 2", "true");
+    assert_value("() ?? 1 == 1", "true");
+    assert_value("let r = () ?? 1..3; r.end", "3");
+    assert_value("let x = (); x ?? 4 * 2", "8");
+    outcome o = run("1 ?");
+    assert_int_equal(o.kind, CRYO_ERR_PARSE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_functions),
-        cmocka_unit_test(test_error_format_not_doubled),
-        cmocka_unit_test(test_method_error_column),
-        cmocka_unit_test(test_ffi_without_capability),
+        cmocka_unit_test(test_max_functions),       cmocka_unit_test(test_error_format_not_doubled),
+        cmocka_unit_test(test_method_error_column), cmocka_unit_test(test_ffi_without_capability),
+        cmocka_unit_test(test_elvis_reads),         cmocka_unit_test(test_elvis_on_other_values),
+        cmocka_unit_test(test_elvis_writes),        cmocka_unit_test(test_coalesce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
