@@ -461,8 +461,13 @@ static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int ski
 /* Host functions get a variable first argument by reference, as Rhai passes it: `pad(y, 5, 0)`
  * changes y. Same layout as a method call on that variable. */
 static bool call_first_by_ref(cc *c, const cryo_node *n, int dst) {
-    if (n->nlist < 1 || n->list[0]->kind != N_VAR) return false;
+    if (n->nlist < 1) return false;
     const cryo_node *x = n->list[0];
+    if (x->kind == N_THIS) { /* `take(this)` moves out of the caller's receiver */
+        if (this_allowed(c, x)) emit_method(c, n, (recv_info){0, CRYO_RECV_THIS}, dst, 1);
+        return true;
+    }
+    if (x->kind != N_VAR) return false;
     cc_var v = cc_resolve_at(c, x->name, x->len, x);
     if (v.kind != VK_LOCAL && v.kind != VK_CELL) return false;
     recv_info r = {v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};

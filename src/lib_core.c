@@ -4,6 +4,7 @@
  * the dispatchers for names that several types answer (len, contains, index_of, ...).
  */
 #include "lib.h"
+#include "sync.h" /* cryo_sync: a SyncFn's name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -470,6 +471,47 @@ static CRYO_LIB_FN(core_elapsed) {
     return CRYO_OK;
 }
 
+/* --- take, Fn properties (issue 15) ------------------------------------------------------------
+ */
+
+/* take(x) / x.take(): the receiver comes by reference (a variable, or a property or index
+ * chain that the compiler writes back), so the value is moved out and () left behind, with no
+ * copy and no reference count touched. */
+static CRYO_LIB_FN(core_take) {
+    (void)vm, (void)ud, (void)argc;
+    *ret = *argv[0];
+    cv_clear(argv[0]);
+    return CRYO_OK;
+}
+
+static const cryo_fn *fn_of(cryo_value v) {
+    if (v.type == CRYO_T_FN) return cv_fn(v);
+    if (v.type == CRYO_T_SYNCFN) return ((const cryo_sync *)v.as.obj)->fn;
+    return NULL;
+}
+
+/* Closures are named "anon$N" by the compiler, as Rhai names its anonymous functions. */
+static bool fn_is_anonymous(const cryo_fn *f) {
+    return f->name && f->name->len > 5 && memcmp(f->name->data, "anon$", 5) == 0;
+}
+
+/* f.name: the function's name (a closure's generated one); Rhai's FnPtr::fn_name. */
+static CRYO_LIB_FN(core_fn_name) {
+    (void)ud;
+    const cryo_fn *f = fn_of(*argv[0]);
+    if (!f) return cryo_lib_nofn(vm, "name", argc, argv);
+    if (!f->name) return cryo_lib_ret_string(vm, ret, "", 0);
+    return cryo_lib_ret_string(vm, ret, f->name->data, f->name->len);
+}
+
+static CRYO_LIB_FN(core_fn_is_anonymous) {
+    (void)ud;
+    const cryo_fn *f = fn_of(*argv[0]);
+    if (!f) return cryo_lib_nofn(vm, "is_anonymous", argc, argv);
+    *ret = cryo_bool(fn_is_anonymous(f));
+    return CRYO_OK;
+}
+
 /* --- dispatchers for shared names ------------------------------------------------------------- */
 
 typedef struct dispatch {
@@ -547,6 +589,9 @@ const cryo_libreg cryo_lib_core[] = {
     {"is_exclusive", 1, core_is_exclusive, NULL},
     {"timestamp", 0, core_timestamp, NULL},
     {"elapsed", 1, core_elapsed, NULL},
+    {"take", 1, core_take, NULL},
+    {"name", 1, core_fn_name, NULL},
+    {"is_anonymous", 1, core_fn_is_anonymous, NULL},
     D("len", 1, d_len),
     D("is_empty", 1, d_is_empty),
     D("contains", 2, d_contains),

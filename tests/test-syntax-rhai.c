@@ -220,12 +220,49 @@ static void test_coalesce(void **state) {
     assert_int_equal(o.kind, CRYO_ERR_PARSE);
 }
 
+/* --- take, Fn properties --------------------------------------------------------------------- */
+
+static void test_take(void **state) {
+    (void)state;
+    assert_value("let x = [1, 2]; let y = take(x); [x, y]", "[(), [1, 2]]");
+    assert_value("let x = [1, 2]; let y = x.take(); [x, y]", "[(), [1, 2]]");
+    assert_value("let m = #{a: \"s\"}; let y = m.a.take(); [m, y]", "[#{\"a\": ()}, \"s\"]");
+    assert_value("let a = [[1], [2]]; let y = a[1].take(); [a, y]", "[[[1], ()], [2]]");
+    assert_value("take(5)", "5");
+    assert_value("let x = (); take(x)", "()");
+    /* a captured variable: the closure sees the () left behind */
+    assert_value("let x = 5; let f = || x; let y = take(x); [x, y, f.call()]", "[(), 5, ()]");
+    assert_value("fn t() { take(this) } let x = 3; let y = x.t(); [x, y]", "[(), 3]");
+    /* the copy a value semantics gives stays: only the variable taken from is emptied */
+    assert_value("let a = [1]; let b = a; let c = take(b); [a, b, c]", "[[1], (), [1]]");
+    expect_error("take()", CRYO_ERR_NOT_FOUND, "take()");
+}
+
+static void test_fn_properties(void **state) {
+    (void)state;
+    assert_value("let f = |x| x; [f.name, f.is_anonymous]", "[\"anon$0\", true]");
+    assert_value("fn foo() {} [Fn(\"foo\").name, Fn(\"foo\").is_anonymous]", "[\"foo\", false]");
+    assert_value("fn foo() {} let f = foo; [f.name, name(f), is_anonymous(f)]",
+                 "[\"foo\", \"foo\", false]");
+    assert_value("let f = Fn(\"len\").curry([1]); [f.name, f.is_anonymous]", "[\"len\", false]");
+    assert_value("let f = |x| x; let s = f.into_sync(); [s.name, s.is_anonymous]",
+                 "[\"anon$0\", true]");
+    expect_error("let x = 1; x.is_anonymous", CRYO_ERR_NOT_FOUND, "is_anonymous(i64)");
+    expect_error("name(\"f\")", CRYO_ERR_NOT_FOUND, "name(string)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_functions),       cmocka_unit_test(test_error_format_not_doubled),
-        cmocka_unit_test(test_method_error_column), cmocka_unit_test(test_ffi_without_capability),
-        cmocka_unit_test(test_elvis_reads),         cmocka_unit_test(test_elvis_on_other_values),
-        cmocka_unit_test(test_elvis_writes),        cmocka_unit_test(test_coalesce),
+        cmocka_unit_test(test_max_functions),
+        cmocka_unit_test(test_error_format_not_doubled),
+        cmocka_unit_test(test_method_error_column),
+        cmocka_unit_test(test_ffi_without_capability),
+        cmocka_unit_test(test_elvis_reads),
+        cmocka_unit_test(test_elvis_on_other_values),
+        cmocka_unit_test(test_elvis_writes),
+        cmocka_unit_test(test_coalesce),
+        cmocka_unit_test(test_take),
+        cmocka_unit_test(test_fn_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
