@@ -59,7 +59,8 @@ typedef enum cryo_node_kind {
     N_THROW,    /* throw [a] (a NULL: re-throw inside catch) */
     N_TRY,      /* try { a } catch (name) { b }; name NULL when no variable */
     N_LET,      /* let name = a (a NULL: ()); ival = 1 for const */
-    N_FNDEF,    /* fn name(list = N_PARAM) { a }; only at top level, collected in cryo_ast.fns */
+    N_FNDEF,    /* fn name(list = N_PARAM) { a }; only at top level, collected in cryo_ast.fns;
+                   a typed method `fn T.m()` has name "T.m" and name2 "m" */
     N_COALESCE, /* a ?? b: a, or b (evaluated only then) when a is () */
     N__COUNT
 } cryo_node_kind;
@@ -168,6 +169,8 @@ void cryo_error_append(cryo_error **chain, cryo_error *err);
  * - Unsupported Rhai features are parse errors whose message says "not supported": modules
  *   (import/export/global/`::`), a lone `?`, caller-scope calls `f!(...)`.
  * - `a?.b`, `a?.f(..)`, `a?[i]` are N_FIELD / N_METHOD / N_INDEX with CRYO_ELVIS_STEP in `op`;
- *   `??` is N_COALESCE at precedence 135 (between comparisons and ranges), left-associative. */
+ *   `??` is N_COALESCE at precedence 135 (between comparisons and ranges), left-associative.
+ * - A typed method `fn T.m(..)` (T an identifier or a string) is an N_FNDEF named "T.m", name2
+ *   "m": only a method call `x.m(..)` on a value whose type_of is T reaches it. */
 
 #endif

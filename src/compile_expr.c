@@ -583,12 +583,79 @@ static void elvis_test_recv(cc *c, recv_info r, const cryo_node *n) {
     elvis_test(c, t, n);
 }
 
+/* The typed methods `fn T.name(..)` with `argc` parameters: their indexes in u->fns (at most
+ * `max` stored; the count returned may be larger). */
+static int typed_methods(cc *c, const cryo_node *n, int argc, int *out, int max) {
+    int k = 0;
+    for (uint32_t i = 0; i < c->u->nfns; i++) {
+        const cryo_fndef *f = &c->u->fns[i];
+        size_t l = strlen(f->name);
+        if (f->arity == (uint32_t)argc && l > n->len + 1 && f->name[l - n->len - 1] == '.' &&
+            memcmp(f->name + l - n->len, n->name, n->len) == 0) {
+            if (k < max) out[k] = (int)i;
+            k++; /* counted past max: the caller reports it */
+        }
+    }
+    return k;
+}
+
+static void emit_untyped_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip);
+
+/* `x.m(..)` when typed methods named m exist: test x's type against each (ISTYPE), call the
+ * one that matches, else the untyped way (a plain fn, a host function, or "not found"). The
+ * arguments are placed in each branch: only one runs. */
+static void emit_typed_dispatch(cc *c, const cryo_node *n, recv_info r, int dst, const int *fns,
+                                int nfns) {
+    int mark = c->fs->freereg;
+    int recv = cc_alloc(c, n), type = cc_alloc(c, n), cond = cc_alloc(c, n);
+    if (r.mode == CRYO_RECV_REG)
+        cc_emit(c, CRYO_ABC(OP_MOVE, recv, r.reg, 0), n);
+    else if (r.mode == CRYO_RECV_CELL)
+        cc_emit(c, CRYO_ABC(OP_GETCELL, recv, r.reg, 0), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_THIS, recv, 0, 0), n);
+    int a = cc_alloc(c, n);
+    int ends[16], nends = 0;
+    for (int i = 0; i < nfns; i++) {
+        const cryo_fndef *f = &c->u->fns[fns[i]];
+        size_t tl = strlen(f->name) - n->len - 1;
+        cc_emit(c, CRYO_ABX(OP_LOADK, type, cc_const_str(c, f->name, tl)), n);
+        cc_emit(c, CRYO_ABC(OP_ISTYPE, cond, recv, type), n);
+        int skip = cc_emit_jump(c, OP_JMPF, cond, n);
+        place_args(c, n, 0, a);
+        emit_with_extra(c, OP_CALL, a, n->nlist, (int)f->proto, r.reg, r.mode, n);
+        ends[nends++] = cc_emit_jump(c, OP_JMP, 0, n);
+        cc_patch(c, skip, cc_pc(c));
+    }
+    emit_untyped_method(c, n, r, a, 0);
+    for (int i = 0; i < nends; i++)
+        cc_patch(c, ends[i], cc_pc(c));
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
 static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
     int mark = c->fs->freereg;
     if (!skip && elvis_step(n)) {
         elvis_test_recv(c, r, n);
         cc_free_to(c, mark);
     }
+    int fns[16];
+    int nfns = skip ? 0 : typed_methods(c, n, n->nlist, fns, 16);
+    if (nfns > 16) {
+        cc_error(c, n, "more than 16 typed methods named '%.*s' with %d parameter(s)", (int)n->len,
+                 n->name, n->nlist);
+        return;
+    }
+    if (nfns > 0) {
+        emit_typed_dispatch(c, n, r, dst, fns, nfns);
+        return;
+    }
+    emit_untyped_method(c, n, r, dst, skip);
+}
+
+static void emit_untyped_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
+    int mark = c->fs->freereg;
     int argc = n->nlist - skip;
     int a = top_or_alloc(c, dst, n);
     int pi = skip ? -1 : cc_find_fn(c, n->name, n->len, (uint32_t)argc);
@@ -728,7 +795,9 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
         cc_free_to(c, mark);
         return;
     }
-    bool pure = is_pure_method(n) && cc_find_fn(c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    int typed[1];
+    bool pure = is_pure_method(n) && cc_find_fn(c, n->name, n->len, (uint32_t)n->nlist) < 0 &&
+                typed_methods(c, n, n->nlist, typed, 1) == 0;
     recv_info r = {0, CRYO_RECV_REG};
     if (recv->kind == N_VAR) {
         cc_var v = cc_resolve_at(c, recv->name, recv->len, recv);

@@ -998,17 +998,46 @@ static cryo_node *parse_let(parser *p) {
     return n;
 }
 
+/* A typed method is named "TYPE.name" (no identifier holds a '.', so it never clashes with a
+ * plain fn); name2 keeps the method's own name. TYPE is what type_of gives; Rhai's `int` and
+ * `float` stand for i64 and f64. */
+static void typed_method_name(parser *p, cryo_node *n, const cryo_token *type) {
+    const char *t = type->str;
+    size_t tl = type->slen;
+    if (type->type == T_IDENT && tl == 3 && memcmp(t, "int", 3) == 0) t = "i64";
+    if (type->type == T_IDENT && tl == 5 && memcmp(t, "float", 5) == 0) t = "f64", tl = 3;
+    if (tl == 0) {
+        semantic_error(p, type->line, type->column, "the type of a method cannot be empty");
+        return;
+    }
+    char *full = cryo_arena_alloc(p->arena, tl + 1 + n->len + 1);
+    if (!full) {
+        p->oom = true;
+        return;
+    }
+    memcpy(full, t, tl);
+    full[tl] = '.';
+    memcpy(full + tl + 1, n->name, n->len);
+    full[tl + 1 + n->len] = '\0';
+    n->name2 = full + tl + 1;
+    n->len2 = n->len;
+    n->name = full;
+    n->len = tl + 1 + n->len;
+}
+
 static cryo_node *parse_fndef(parser *p) {
     cryo_node *n = new_node(p, N_FNDEF, cur(p));
     if (accept(p, T_PRIVATE) && !expect(p, T_FN, "'fn'")) return n;
     if (at(p, T_FN)) next(p);
+    cryo_token *type = NULL;
+    if ((at(p, T_IDENT) || at(p, T_STRING)) && peek_type(p, 1) == T_DOT) {
+        type = cur(p); /* `fn string.shout()`, `fn "My-Type".shout()` */
+        next(p);
+        next(p);
+    }
     cryo_token *name = cur(p);
     if (!take_name(p, "a function name", &n->name, &n->len)) return n;
-    if (at(p, T_DOT)) {
-        syntax_error(p, name, "typed method definitions ('fn %s.name(...)') are not supported",
-                     n->name);
-        return n;
-    }
+    if (type) typed_method_name(p, n, type);
     if (!expect(p, T_LPAREN, "'('")) return n;
     vec params = {0};
     while (!at(p, T_RPAREN) && !p->panic) {

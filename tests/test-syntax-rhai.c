@@ -251,6 +251,49 @@ static void test_fn_properties(void **state) {
     expect_error("name(\"f\")", CRYO_ERR_NOT_FOUND, "name(string)");
 }
 
+/* --- typed methods -------------------------------------------------------------------------- */
+
+static void test_typed_methods(void **state) {
+    (void)state;
+    assert_value("fn string.shout() { this.to_upper() + \"!\" } \"abc\".shout()", "\"ABC!\"");
+    /* `this` is bound by reference */
+    assert_value("fn int.double() { this *= 2 } let x = 21; x.double(); x", "42");
+    assert_value("fn i64.twice() { this *= 2 } let x = 4; x.twice(); x", "8");
+    assert_value("fn array.add(x) { this.push(x) } let a = []; a.add(1); a.add(2); a", "[1, 2]");
+    assert_value("fn map.get_a() { this.a } let m = #{a: #{a: 5}}; m.a.get_a()", "5");
+    assert_value("fn \"()\".what() { \"unit\" } let u = (); u.what()", "\"unit\"");
+    /* one per type, and an untyped fn for the others */
+    assert_value("fn float.f() { 1 } fn i64.f() { 2 } fn f() { 3 } [1.5.f(), 1.f(), \"s\".f()]",
+                 "[1, 2, 3]");
+    /* a typed method is chosen over a library function for its type only */
+    assert_value("fn string.len() { 99 } [\"abc\".len(), [1, 2].len()]", "[99, 2]");
+    /* a captured receiver (a cell) and `this` as the receiver */
+    assert_value("fn i64.inc() { this += 1 } let x = 5; let f = || x; x.inc(); f.call()", "6");
+    assert_value("fn i64.inc() { this += 1 } fn i64.inc2() { this.inc(); this.inc() } "
+                 "let x = 1; x.inc2(); x",
+                 "3");
+    assert_value("fn string.s() { this } let x = (); x?.s()", "()");
+}
+
+static void test_typed_method_errors(void **state) {
+    (void)state;
+    /* only on values of that type, and only as a method */
+    outcome o = expect_error("fn string.shout() { this + \"!\" } 1.shout()", CRYO_ERR_NOT_FOUND,
+                             "function not found: shout(i64)");
+    assert_int_equal(o.column, 36); /* under the method's name */
+    expect_error("fn string.shout() { this } shout(\"a\")", CRYO_ERR_NOT_FOUND, "shout(string)");
+    expect_error("fn string.shout(n) { this } \"a\".shout()", CRYO_ERR_NOT_FOUND, "shout(string)");
+    o = run("fn string.shout() {}\nfn string.shout() {}");
+    assert_int_equal(o.kind, CRYO_ERR_PARSE);
+    assert_non_null(strstr(o.text, "already defined"));
+    assert_int_equal(o.line, 2);
+    /* a typed and an untyped definition of one name may coexist */
+    assert_value("fn shout() { 1 } fn string.shout() { 2 } [\"a\".shout(), 5.shout()]", "[2, 1]");
+    o = run("fn \"\".f() {}");
+    assert_int_equal(o.kind, CRYO_ERR_PARSE);
+    assert_non_null(strstr(o.text, "cannot be empty"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_functions),
@@ -263,6 +306,8 @@ int main(void) {
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_take),
         cmocka_unit_test(test_fn_properties),
+        cmocka_unit_test(test_typed_methods),
+        cmocka_unit_test(test_typed_method_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
