@@ -374,6 +374,12 @@ CRYO_API cryo_package *cryo_package_std(void);
  * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
  * that table. */
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+/* Scripts may call eval(text): compile and run a string at run time, in the same VM (same
+ * context, limits, print hooks). Off by default: a host running untrusted scripts keeps it off
+ * so that no script compiles code it was not given. Each distinct text eval'd stays compiled,
+ * and pinned by the VM, until the VM is reset or freed. Without it, eval(..) raises
+ * CRYO_ERR_NOT_FOUND naming CRYO_CAP_EVAL. See docs/language.md. */
+#define CRYO_CAP_EVAL 0x2u
 typedef struct cryo_context_config {
     cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;

@@ -20,7 +20,10 @@ typedef struct outcome {
     cryo_error_kind kind; /* CRYO_OK for a value */
     char text[512];       /* debug text of the value, or the error message */
     int line, column;
+    char source_name[32]; /* of the error */
 } outcome;
+
+static uint64_t max_ops; /* an operation limit for the next runs (0 = none) */
 
 static outcome run_opts(const char *src, const cryo_compile_options *opts, unsigned caps) {
     outcome o = {0};
@@ -40,6 +43,7 @@ static outcome run_opts(const char *src, const cryo_compile_options *opts, unsig
     assert_non_null(ctx);
     cryo_vm *vm = cryo_vm_new(u, ctx);
     assert_non_null(vm);
+    cryo_vm_set_limit(vm, CRYO_LIMIT_OPERATIONS, max_ops);
     cryo_value v = cryo_unit_value();
     o.kind = cryo_vm_run(vm, NULL, 0, &v);
     if (o.kind == CRYO_OK) {
@@ -51,6 +55,8 @@ static outcome run_opts(const char *src, const cryo_compile_options *opts, unsig
         snprintf(o.text, sizeof o.text, "%s", e && e->message ? e->message : "?");
         o.line = e ? e->line : 0;
         o.column = e ? e->column : 0;
+        snprintf(o.source_name, sizeof o.source_name, "%s",
+                 e && e->source_name ? e->source_name : "");
     }
     cryo_value_release(v);
     cryo_vm_free(vm);
@@ -294,6 +300,80 @@ static void test_typed_method_errors(void **state) {
     assert_non_null(strstr(o.text, "cannot be empty"));
 }
 
+/* --- eval ----------------------------------------------------------------------------------- */
+
+static outcome run_eval(const char *src) {
+    return run_opts(src, NULL, CRYO_CAP_EVAL);
+}
+
+#define assert_eval(src, want)                                                                     \
+    do {                                                                                           \
+        outcome o_ = run_eval(src);                                                                \
+        if (o_.kind != CRYO_OK) fail_msg("%s\n  failed: %s", src, o_.text);                        \
+        if (strcmp(o_.text, want) != 0) fail_msg("%s\n  want %s\n  got  %s", src, want, o_.text);  \
+    } while (0)
+
+static void test_eval_needs_capability(void **state) {
+    (void)state;
+    outcome o = expect_error("eval(\"1 + 1\")", CRYO_ERR_NOT_FOUND, "CRYO_CAP_EVAL");
+    assert_non_null(strstr(o.text, "eval is not allowed"));
+    o = run_opts("eval(\"1 + 1\")", NULL, CRYO_CAP_FFI); /* another capability is not enough */
+    assert_int_equal(o.kind, CRYO_ERR_NOT_FOUND);
+    /* the std context grants nothing */
+    const char *src = "eval(\"1\")";
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
+    cryo_vm *vm = cryo_vm_new(u, cryo_context_std());
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, NULL), CRYO_ERR_NOT_FOUND);
+    cryo_vm_free(vm);
+    cryo_unit_release(u);
+}
+
+static void test_eval_values(void **state) {
+    (void)state;
+    assert_eval("eval(\"40 + 2\")", "42");
+    assert_eval("eval(\"let y = 20; fn f(x) { x * 2 } f(y) + 2\")", "42");
+    assert_eval("let s = \"1 +\"; s += \" 2\"; eval(s)", "3");
+    assert_eval("eval(\"\")", "()");
+    assert_eval("eval(\"eval(\\\"1 + 2\\\")\")", "3");
+    /* values made by the eval'd script outlive it: its constants stay with the VM */
+    assert_eval("let f = eval(\"|| \\\"x\\\"\"); let s = f.call(); f = (); s + \"y\"", "\"xy\"");
+    assert_eval("let a = eval(\"[\\\"p\\\", #{k: \\\"q\\\"}]\"); a", "[\"p\", #{\"k\": \"q\"}]");
+    /* a repeated text runs again (compiled once) */
+    assert_eval("let t = 0; for i in 0..50 { t += eval(\"let z = 2; z\") } t", "100");
+    /* the caller's variables are not visible, nor are its variables changed */
+    outcome o = run_eval("let x = 1; eval(\"x\")");
+    assert_int_equal(o.kind, CRYO_ERR_NOT_FOUND);
+    assert_non_null(strstr(o.text, "variable not found: x"));
+    assert_eval("let x = 1; eval(\"let x = 5; x\") + x", "6");
+    o = run_eval("eval(1)");
+    assert_int_equal(o.kind, CRYO_ERR_NOT_FOUND);
+    assert_non_null(strstr(o.text, "eval(i64)"));
+}
+
+static void test_eval_errors(void **state) {
+    (void)state;
+    /* errors report positions in the eval'd text */
+    outcome o = run_eval("let a = 1;\neval(\"1 +\")");
+    assert_int_equal(o.kind, CRYO_ERR_PARSE);
+    assert_int_equal(o.line, 1);
+    assert_int_equal(o.column, 4);
+    assert_string_equal(o.source_name, "eval");
+    o = run_eval("let a = 1;\neval(\"let x = 1;\\n  x.foo()\")");
+    assert_int_equal(o.kind, CRYO_ERR_NOT_FOUND);
+    assert_non_null(strstr(o.text, "foo(i64)"));
+    assert_int_equal(o.line, 2);
+    assert_int_equal(o.column, 5);
+    assert_string_equal(o.source_name, "eval");
+    /* script errors inside are catchable, parse errors too */
+    assert_eval("try { eval(\"throw 5\") } catch (e) { e + 1 }", "6");
+    assert_eval("try { eval(\"1 +\") } catch (e) { type_of(e) }", "\"string\"");
+    /* the VM's limits apply inside */
+    max_ops = 1000;
+    o = run_eval("eval(\"loop { }\")");
+    max_ops = 0;
+    assert_int_equal(o.kind, CRYO_ERR_TOO_MANY_OPERATIONS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_functions),
@@ -308,6 +388,9 @@ int main(void) {
         cmocka_unit_test(test_fn_properties),
         cmocka_unit_test(test_typed_methods),
         cmocka_unit_test(test_typed_method_errors),
+        cmocka_unit_test(test_eval_needs_capability),
+        cmocka_unit_test(test_eval_values),
+        cmocka_unit_test(test_eval_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
