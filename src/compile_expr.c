@@ -458,6 +458,15 @@ static bool compile_is_shared(cc *c, const cryo_node *var, int dst) {
 
 static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip);
 
+/* take() empties what it is called on: refused on a constant (or a part of one), as an
+ * assignment is, unless the script defines its own `take`. */
+static void check_take(cc *c, const cryo_node *call, const cryo_node *var, bool is_const) {
+    int arity = call->kind == N_CALL ? 1 : 0;
+    if (is_const && call->nlist == arity && name_is(call, "take") &&
+        cc_find_fn(c, "take", 4, (uint32_t)arity) < 0)
+        cc_error(c, call, "cannot take from constant '%.*s'", (int)var->len, var->name);
+}
+
 /* Host functions get a variable first argument by reference, as Rhai passes it: `pad(y, 5, 0)`
  * changes y. Same layout as a method call on that variable. */
 static bool call_first_by_ref(cc *c, const cryo_node *n, int dst) {
@@ -470,6 +479,7 @@ static bool call_first_by_ref(cc *c, const cryo_node *n, int dst) {
     if (x->kind != N_VAR) return false;
     cc_var v = cc_resolve_at(c, x->name, x->len, x);
     if (v.kind != VK_LOCAL && v.kind != VK_CELL) return false;
+    check_take(c, n, x, v.is_const);
     recv_info r = {v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
     emit_method(c, n, r, dst, 1);
     return true;
@@ -749,6 +759,7 @@ static void update_place_inner(cc *c, const cryo_node *p, place_op *op) {
     } else if (p->kind == N_VAR) {
         cc_var v = cc_resolve_at(c, p->name, p->len, p);
         if (v.is_const && op->node->kind == N_ASSIGN) const_error(c, op->node, p);
+        if (op->node->kind != N_ASSIGN) check_take(c, op->node, p, v.is_const);
         if (v.kind == VK_NONE) {
             emit_errvar(c, p);
         } else if (v.kind == VK_LOCAL) {
@@ -802,6 +813,7 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
     if (recv->kind == N_VAR) {
         cc_var v = cc_resolve_at(c, recv->name, recv->len, recv);
         if (v.kind == VK_LOCAL || v.kind == VK_CELL) {
+            check_take(c, n, recv, v.is_const);
             r = (recv_info){v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
             emit_method(c, n, r, dst, 0);
             cc_free_to(c, mark);

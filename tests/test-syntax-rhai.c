@@ -242,6 +242,14 @@ static void test_take(void **state) {
     /* the copy a value semantics gives stays: only the variable taken from is emptied */
     assert_value("let a = [1]; let b = a; let c = take(b); [a, b, c]", "[[1], (), [1]]");
     expect_error("take()", CRYO_ERR_NOT_FOUND, "take()");
+    /* a constant cannot be emptied (a script's own take() is its business) */
+    outcome o = run("const K = [1];\nlet v = take(K);");
+    assert_int_equal(o.kind, CRYO_ERR_COMPILE);
+    assert_non_null(strstr(o.text, "cannot take from constant 'K'"));
+    assert_int_equal(o.line, 2);
+    assert_int_equal(run("const K = [1]; K.take()").kind, CRYO_ERR_COMPILE);
+    assert_int_equal(run("const K = #{a: 1}; K.a.take()").kind, CRYO_ERR_COMPILE);
+    assert_value("fn take(x) { 7 } const K = 1; take(K)", "7");
 }
 
 static void test_fn_properties(void **state) {
