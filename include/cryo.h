@@ -103,8 +103,10 @@ CRYO_API const char *cryo_error_kind_name(cryo_error_kind kind);
 /* Frees an error and every error chained after it. NULL is allowed. */
 CRYO_API void cryo_error_free(cryo_error *err);
 
-/* Writes `err` the way the CLI shows it: "name:line:col: kind: message", then the source line
- * and a caret under the column when `source` (the script text, borrowed) is given. Returns a
+/* Writes `err` the way the CLI shows it: "name:line:col: kind: message" (without "kind: " when
+ * the message already names the kind), then the source line and a caret under the column when
+ * `source` (the script text, borrowed) is given and the error is not inside a text run by
+ * eval() (source name "eval"). Returns a
  * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. */
 CRYO_API char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len);
 

@@ -178,7 +178,9 @@ char *cryo_error_format(const cryo_error *err, const char *source, size_t source
             sb_printf(&b, "%s:%d:%d: %s%s%s\n", name, e->line, e->column, kind, sep, msg);
         else
             sb_printf(&b, "%s: %s%s%s\n", name, kind, sep, msg);
-        if (source && e->line > 0 && e->column > 0)
+        /* A position inside a text given to eval() is not one of `source`'s. */
+        bool in_eval = e->source_name && strcmp(e->source_name, "eval") == 0;
+        if (source && e->line > 0 && e->column > 0 && !in_eval)
             show_line(&b, source, source_len, e->line, e->column, &lc);
     }
     if (!b.ok) {

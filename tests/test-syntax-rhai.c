@@ -372,6 +372,14 @@ static void test_eval_errors(void **state) {
     assert_int_equal(o.line, 2);
     assert_int_equal(o.column, 5);
     assert_string_equal(o.source_name, "eval");
+    /* formatted, the error shows no line of the caller's source under the eval'd position */
+    char msg[] = "function not found: foo(i64)", name[] = "eval";
+    cryo_error e = {
+        .kind = CRYO_ERR_NOT_FOUND, .line = 1, .column = 1, .message = msg, .source_name = name};
+    const char *caller = "eval(\"1.foo()\")";
+    char *text = cryo_error_format(&e, caller, strlen(caller));
+    assert_string_equal(text, "eval:1:1: function not found: foo(i64)\n");
+    free(text);
     /* script errors inside are catchable, parse errors too */
     assert_eval("try { eval(\"throw 5\") } catch (e) { e + 1 }", "6");
     assert_eval("try { eval(\"1 +\") } catch (e) { type_of(e) }", "\"string\"");
