@@ -103,8 +103,10 @@ CRYO_API const char *cryo_error_kind_name(cryo_error_kind kind);
 /* Frees an error and every error chained after it. NULL is allowed. */
 CRYO_API void cryo_error_free(cryo_error *err);
 
-/* Writes `err` the way the CLI shows it: "name:line:col: kind: message", then the source line
- * and a caret under the column when `source` (the script text, borrowed) is given. Returns a
+/* Writes `err` the way the CLI shows it: "name:line:col: kind: message" (without "kind: " when
+ * the message already names the kind), then the source line and a caret under the column when
+ * `source` (the script text, borrowed) is given and the error is not inside a text run by
+ * eval() (source name "eval"). Returns a
  * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. */
 CRYO_API char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len);
 
@@ -221,6 +223,9 @@ typedef struct cryo_compile_options {
     int nglobals;                /* (cryo_vm_run's `globals` gives their values, in order) */
     const bool *global_is_const; /* may be NULL; true = the script may not assign it */
     bool expression_only;        /* accept a single expression, as Rhai's eval_expression */
+    int max_functions;           /* most `fn` definitions the script may have (Rhai's
+                                    max_functions); 0 = unlimited. One more is a parse error
+                                    "too many functions" at the first `fn` past the limit. */
 } cryo_compile_options;
 
 /* Compiles `len` bytes of script source. On success returns a unit owned by the caller (one
@@ -371,6 +376,12 @@ CRYO_API cryo_package *cryo_package_std(void);
  * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
  * that table. */
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+/* Scripts may call eval(text): compile and run a string at run time, in the same VM (same
+ * context, limits, print hooks). Off by default: a host running untrusted scripts keeps it off
+ * so that no script compiles code it was not given. Each distinct text eval'd stays compiled,
+ * and pinned by the VM, until the VM is reset or freed. Without it, eval(..) raises
+ * CRYO_ERR_NOT_FOUND naming CRYO_CAP_EVAL. See docs/language.md. */
+#define CRYO_CAP_EVAL 0x2u
 typedef struct cryo_context_config {
     cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;

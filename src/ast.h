@@ -59,7 +59,9 @@ typedef enum cryo_node_kind {
     N_THROW,    /* throw [a] (a NULL: re-throw inside catch) */
     N_TRY,      /* try { a } catch (name) { b }; name NULL when no variable */
     N_LET,      /* let name = a (a NULL: ()); ival = 1 for const */
-    N_FNDEF,    /* fn name(list = N_PARAM) { a }; only at top level, collected in cryo_ast.fns */
+    N_FNDEF,    /* fn name(list = N_PARAM) { a }; only at top level, collected in cryo_ast.fns;
+                   a typed method `fn T.m()` has name "T.m" and name2 "m" */
+    N_COALESCE, /* a ?? b: a, or b (evaluated only then) when a is () */
     N__COUNT
 } cryo_node_kind;
 
@@ -85,6 +87,13 @@ typedef enum cryo_binop {
     BOP_IN,
     BOP_NOTIN,
 } cryo_binop;
+
+/* Bits of `op` on N_FIELD, N_INDEX and N_METHOD (Rhai's Elvis operators `?.` and `?[`). A
+ * STEP tests its receiver: when it is (), the rest of the chain is skipped and the chain's value
+ * is () (an assignment through it does nothing). The parser marks the outermost node of a
+ * postfix chain holding a STEP with END: the compiler lands the skipped chain there. */
+#define CRYO_ELVIS_STEP 1
+#define CRYO_ELVIS_END  2
 
 typedef struct cryo_node cryo_node;
 struct cryo_node {
@@ -158,6 +167,10 @@ void cryo_error_append(cryo_error **chain, cryo_error *err);
  *   wrong type on array/string/map literals. Left to the compiler: break/continue outside a
  *   loop, assignment to a constant, `this` outside a fn.
  * - Unsupported Rhai features are parse errors whose message says "not supported": modules
- *   (import/export/global/`::`), `?.` `?[` `??`, caller-scope calls `f!(...)`. */
+ *   (import/export/global/`::`), a lone `?`, caller-scope calls `f!(...)`.
+ * - `a?.b`, `a?.f(..)`, `a?[i]` are N_FIELD / N_METHOD / N_INDEX with CRYO_ELVIS_STEP in `op`;
+ *   `??` is N_COALESCE at precedence 135 (between comparisons and ranges), left-associative.
+ * - A typed method `fn T.m(..)` (T an identifier or a string) is an N_FNDEF named "T.m", name2
+ *   "m": only a method call `x.m(..)` on a value whose type_of is T reaches it. */
 
 #endif

@@ -956,10 +956,29 @@ void cc_control(cc *c, const cryo_node *n, int dst) {
 
 /* --- driver ----------------------------------------------------------------------------------- */
 
+/* The host's max_functions limit: a parse error at the first definition past it, as Rhai's
+ * TooManyFunctions (it is a property of the source, known before anything runs). */
+static bool within_max_functions(cc *c) {
+    int max = c->opts ? c->opts->max_functions : 0;
+    if (max <= 0 || c->ast->nfns <= max) return true;
+    const cryo_node *fn = c->ast->fns[max];
+    cryo_error *e =
+        cryo_error_new(CRYO_ERR_PARSE, c->source_name, fn->line, fn->column,
+                       "too many functions: the script defines %d, the limit is %d (function '%s')",
+                       c->ast->nfns, max, fn->name);
+    c->nerrors++;
+    if (e)
+        cryo_error_append(c->errors, e);
+    else
+        c->oom = true;
+    return false;
+}
+
 static bool register_fns(cc *c) {
     cryo_unit *u = c->u;
     const cryo_ast *ast = c->ast;
     if (ast->nfns == 0) return true;
+    if (!within_max_functions(c)) return false;
     u->fns = calloc((size_t)ast->nfns, sizeof *u->fns);
     c->fn_nodes = calloc((size_t)ast->nfns, sizeof *c->fn_nodes);
     if (!u->fns || !c->fn_nodes) {

@@ -62,6 +62,14 @@ typedef struct cc_keyset {
     uint32_t cap, n;
 } cc_keyset;
 
+/* The postfix chain being compiled that holds `?.` / `?[` steps: their JMPUs, patched at the
+ * chain's end (see CRYO_ELVIS_* in ast.h). */
+typedef struct cc_elvis {
+    struct cc_elvis *prev;
+    int *jumps;
+    int n, cap;
+} cc_elvis;
+
 typedef struct cc {
     const cryo_ast *ast;
     const cryo_compile_options *opts;
@@ -75,8 +83,9 @@ typedef struct cc {
     cc_fn *fs;
     cc_keyset captured;
     int nanon;
-    int depth;     /* cc_expr nesting */
-    bool too_deep; /* reported once */
+    int depth;       /* cc_expr nesting */
+    bool too_deep;   /* reported once */
+    cc_elvis *elvis; /* innermost open chain with Elvis steps, or NULL */
 } cc;
 
 /* How a name resolves. */

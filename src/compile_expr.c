@@ -5,6 +5,7 @@
  */
 #include "compile.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int top_or_alloc(cc *c, int dst, const cryo_node *n) {
@@ -90,6 +91,58 @@ int cc_expr_any(cc *c, const cryo_node *n) {
     int t = cc_alloc(c, n);
     cc_expr(c, n, t);
     return t;
+}
+
+/* --- Elvis chains (`?.`, `?[`) ---------------------------------------------------------------- */
+
+static bool elvis_step(const cryo_node *n) {
+    return (n->op & CRYO_ELVIS_STEP) &&
+           (n->kind == N_FIELD || n->kind == N_INDEX || n->kind == N_METHOD);
+}
+
+static bool elvis_end(const cryo_node *n) {
+    return (n->op & CRYO_ELVIS_END) &&
+           (n->kind == N_FIELD || n->kind == N_INDEX || n->kind == N_METHOD);
+}
+
+/* A `?.` step: when R[reg] is (), jump to the end of the chain (patched by elvis_close). */
+static void elvis_test(cc *c, int reg, const cryo_node *n) {
+    cc_elvis *e = c->elvis;
+    if (!e) {
+        cc_error(c, n, "internal error: '?.' outside its chain");
+        return;
+    }
+    if (e->n == e->cap) {
+        int cap = e->cap ? 2 * e->cap : 4;
+        int *nj = realloc(e->jumps, (size_t)cap * sizeof *nj);
+        if (!nj) {
+            c->oom = true;
+            return;
+        }
+        e->jumps = nj;
+        e->cap = cap;
+    }
+    e->jumps[e->n++] = cc_emit_jump(c, OP_JMPU, reg, n);
+}
+
+static void elvis_open(cc *c, cc_elvis *e) {
+    *e = (cc_elvis){c->elvis, NULL, 0, 0};
+    c->elvis = e;
+}
+
+/* Ends a chain: a skipped chain lands on `dst = ()`, which the normal path jumps over. */
+static void elvis_close(cc *c, cc_elvis *e, int dst, const cryo_node *n) {
+    c->elvis = e->prev;
+    if (e->n > 0) {
+        int over = dst != NO_REG ? cc_emit_jump(c, OP_JMP, 0, n) : -1;
+        for (int i = 0; i < e->n; i++)
+            cc_patch(c, e->jumps[i], cc_pc(c));
+        if (dst != NO_REG) {
+            cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
+            cc_patch(c, over, cc_pc(c));
+        }
+    }
+    free(e->jumps);
 }
 
 /* --- literals and names ----------------------------------------------------------------------- */
@@ -274,14 +327,19 @@ static void compile_pair(cc *c, const cryo_node *n, int dst, int op) {
 
 /* `a[3]`: a small constant index is an operand (GETINDEXI), not a register loaded first. */
 static void compile_index(cc *c, const cryo_node *n, int dst) {
-    if (!n->a || !n->b || n->b->kind != N_INT || n->b->ival < 0 || n->b->ival > 255) {
+    bool small = n->b->kind == N_INT && n->b->ival >= 0 && n->b->ival <= 255;
+    if (!small && !elvis_step(n)) {
         compile_pair(c, n, dst, OP_GETINDEX);
         return;
     }
     int mark = c->fs->freereg;
     int d = dst == NO_REG ? cc_alloc(c, n) : dst;
     int ra = operand_into(c, n->a, d, dst);
-    cc_emit(c, CRYO_ABC(OP_GETINDEXI, d, ra, (int)n->b->ival), n);
+    if (elvis_step(n)) elvis_test(c, ra, n);
+    if (small)
+        cc_emit(c, CRYO_ABC(OP_GETINDEXI, d, ra, (int)n->b->ival), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_GETINDEX, d, ra, cc_expr_any(c, n->b)), n);
     cc_free_to(c, mark);
 }
 
@@ -310,6 +368,7 @@ static void compile_field(cc *c, const cryo_node *n, int dst) {
     int mark = c->fs->freereg;
     int d = dst == NO_REG ? cc_alloc(c, n) : dst;
     int obj = operand_into(c, n->a, d, dst);
+    if (elvis_step(n)) elvis_test(c, obj, n);
     emit_getfield(c, d, obj, n);
     cc_free_to(c, mark);
 }
@@ -399,13 +458,28 @@ static bool compile_is_shared(cc *c, const cryo_node *var, int dst) {
 
 static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip);
 
+/* take() empties what it is called on: refused on a constant (or a part of one), as an
+ * assignment is, unless the script defines its own `take`. */
+static void check_take(cc *c, const cryo_node *call, const cryo_node *var, bool is_const) {
+    int arity = call->kind == N_CALL ? 1 : 0;
+    if (is_const && call->nlist == arity && name_is(call, "take") &&
+        cc_find_fn(c, "take", 4, (uint32_t)arity) < 0)
+        cc_error(c, call, "cannot take from constant '%.*s'", (int)var->len, var->name);
+}
+
 /* Host functions get a variable first argument by reference, as Rhai passes it: `pad(y, 5, 0)`
  * changes y. Same layout as a method call on that variable. */
 static bool call_first_by_ref(cc *c, const cryo_node *n, int dst) {
-    if (n->nlist < 1 || n->list[0]->kind != N_VAR) return false;
+    if (n->nlist < 1) return false;
     const cryo_node *x = n->list[0];
+    if (x->kind == N_THIS) { /* `take(this)` moves out of the caller's receiver */
+        if (this_allowed(c, x)) emit_method(c, n, (recv_info){0, CRYO_RECV_THIS}, dst, 1);
+        return true;
+    }
+    if (x->kind != N_VAR) return false;
     cc_var v = cc_resolve_at(c, x->name, x->len, x);
     if (v.kind != VK_LOCAL && v.kind != VK_CELL) return false;
+    check_take(c, n, x, v.is_const);
     recv_info r = {v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
     emit_method(c, n, r, dst, 1);
     return true;
@@ -505,7 +579,92 @@ static bool is_pure_method(const cryo_node *n) {
 }
 
 /* Emits the call itself once the receiver is known; the arguments are n->list[skip..]. */
+/* `x?.f()`: the receiver's value is tested, wherever it lives. */
+static void elvis_test_recv(cc *c, recv_info r, const cryo_node *n) {
+    if (r.mode == CRYO_RECV_REG) {
+        elvis_test(c, r.reg, n);
+        return;
+    }
+    int t = cc_alloc(c, n);
+    if (r.mode == CRYO_RECV_CELL)
+        cc_emit(c, CRYO_ABC(OP_GETCELL, t, r.reg, 0), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_THIS, t, 0, 0), n);
+    elvis_test(c, t, n);
+}
+
+/* The typed methods `fn T.name(..)` with `argc` parameters: their indexes in u->fns (at most
+ * `max` stored; the count returned may be larger). */
+static int typed_methods(cc *c, const cryo_node *n, int argc, int *out, int max) {
+    int k = 0;
+    for (uint32_t i = 0; i < c->u->nfns; i++) {
+        const cryo_fndef *f = &c->u->fns[i];
+        size_t l = strlen(f->name);
+        if (f->arity == (uint32_t)argc && l > n->len + 1 && f->name[l - n->len - 1] == '.' &&
+            memcmp(f->name + l - n->len, n->name, n->len) == 0) {
+            if (k < max) out[k] = (int)i;
+            k++; /* counted past max: the caller reports it */
+        }
+    }
+    return k;
+}
+
+static void emit_untyped_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip);
+
+/* `x.m(..)` when typed methods named m exist: test x's type against each (ISTYPE), call the
+ * one that matches, else the untyped way (a plain fn, a host function, or "not found"). The
+ * arguments are placed in each branch: only one runs. */
+static void emit_typed_dispatch(cc *c, const cryo_node *n, recv_info r, int dst, const int *fns,
+                                int nfns) {
+    int mark = c->fs->freereg;
+    int recv = cc_alloc(c, n), type = cc_alloc(c, n), cond = cc_alloc(c, n);
+    if (r.mode == CRYO_RECV_REG)
+        cc_emit(c, CRYO_ABC(OP_MOVE, recv, r.reg, 0), n);
+    else if (r.mode == CRYO_RECV_CELL)
+        cc_emit(c, CRYO_ABC(OP_GETCELL, recv, r.reg, 0), n);
+    else
+        cc_emit(c, CRYO_ABC(OP_THIS, recv, 0, 0), n);
+    int a = cc_alloc(c, n);
+    int ends[16], nends = 0;
+    for (int i = 0; i < nfns; i++) {
+        const cryo_fndef *f = &c->u->fns[fns[i]];
+        size_t tl = strlen(f->name) - n->len - 1;
+        cc_emit(c, CRYO_ABX(OP_LOADK, type, cc_const_str(c, f->name, tl)), n);
+        cc_emit(c, CRYO_ABC(OP_ISTYPE, cond, recv, type), n);
+        int skip = cc_emit_jump(c, OP_JMPF, cond, n);
+        place_args(c, n, 0, a);
+        emit_with_extra(c, OP_CALL, a, n->nlist, (int)f->proto, r.reg, r.mode, n);
+        ends[nends++] = cc_emit_jump(c, OP_JMP, 0, n);
+        cc_patch(c, skip, cc_pc(c));
+    }
+    emit_untyped_method(c, n, r, a, 0);
+    for (int i = 0; i < nends; i++)
+        cc_patch(c, ends[i], cc_pc(c));
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
 static void emit_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
+    int mark = c->fs->freereg;
+    if (!skip && elvis_step(n)) {
+        elvis_test_recv(c, r, n);
+        cc_free_to(c, mark);
+    }
+    int fns[16];
+    int nfns = skip ? 0 : typed_methods(c, n, n->nlist, fns, 16);
+    if (nfns > 16) {
+        cc_error(c, n, "more than 16 typed methods named '%.*s' with %d parameter(s)", (int)n->len,
+                 n->name, n->nlist);
+        return;
+    }
+    if (nfns > 0) {
+        emit_typed_dispatch(c, n, r, dst, fns, nfns);
+        return;
+    }
+    emit_untyped_method(c, n, r, dst, skip);
+}
+
+static void emit_untyped_method(cc *c, const cryo_node *n, recv_info r, int dst, int skip) {
     int mark = c->fs->freereg;
     int argc = n->nlist - skip;
     int a = top_or_alloc(c, dst, n);
@@ -555,6 +714,7 @@ typedef struct level_op {
 static void level_fn(cc *c, place_op *po, int obj) {
     level_op *lo = (level_op *)po;
     const cryo_node *lv = lo->level;
+    if (elvis_step(lv)) elvis_test(c, obj, lv);
     int key = -1;
     if (lv->kind == N_INDEX) key = cc_expr_any(c, lv->b);
     int t = cc_alloc(c, lv);
@@ -569,7 +729,22 @@ static void level_fn(cc *c, place_op *po, int obj) {
         emit_setfield(c, obj, lv->name, lv->len, t, lv);
 }
 
+static void update_place_inner(cc *c, const cryo_node *p, place_op *op);
+
+/* A place that ends an Elvis chain (`(m?.a).push(1)`) lands its skipped steps after its own
+ * write-back, with the operation's result (). */
 static void update_place(cc *c, const cryo_node *p, place_op *op) {
+    if (!elvis_end(p)) {
+        update_place_inner(c, p, op);
+        return;
+    }
+    cc_elvis e;
+    elvis_open(c, &e);
+    update_place_inner(c, p, op);
+    elvis_close(c, &e, op->dst, p);
+}
+
+static void update_place_inner(cc *c, const cryo_node *p, place_op *op) {
     int mark = c->fs->freereg;
     if (p->kind == N_INDEX || p->kind == N_FIELD) {
         level_op lo = {{level_fn, op->node, op->dst, false}, p, op};
@@ -584,6 +759,7 @@ static void update_place(cc *c, const cryo_node *p, place_op *op) {
     } else if (p->kind == N_VAR) {
         cc_var v = cc_resolve_at(c, p->name, p->len, p);
         if (v.is_const && op->node->kind == N_ASSIGN) const_error(c, op->node, p);
+        if (op->node->kind != N_ASSIGN) check_take(c, op->node, p, v.is_const);
         if (v.kind == VK_NONE) {
             emit_errvar(c, p);
         } else if (v.kind == VK_LOCAL) {
@@ -624,16 +800,20 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
     if (name_is(n, "call") && n->nlist == 0) {
         int a = top_or_alloc(c, dst, n);
         cc_expr(c, recv, a);
+        if (elvis_step(n)) elvis_test(c, a, n);
         cc_emit(c, CRYO_ABC(OP_CALLV, a, n->nlist, 0), n);
         move_to(c, dst, a, n);
         cc_free_to(c, mark);
         return;
     }
-    bool pure = is_pure_method(n) && cc_find_fn(c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    int typed[1];
+    bool pure = is_pure_method(n) && cc_find_fn(c, n->name, n->len, (uint32_t)n->nlist) < 0 &&
+                typed_methods(c, n, n->nlist, typed, 1) == 0;
     recv_info r = {0, CRYO_RECV_REG};
     if (recv->kind == N_VAR) {
         cc_var v = cc_resolve_at(c, recv->name, recv->len, recv);
         if (v.kind == VK_LOCAL || v.kind == VK_CELL) {
+            check_take(c, n, recv, v.is_const);
             r = (recv_info){v.index, v.kind == VK_CELL ? CRYO_RECV_CELL : CRYO_RECV_REG};
             emit_method(c, n, r, dst, 0);
             cc_free_to(c, mark);
@@ -678,6 +858,7 @@ static void assign_whole(cc *c, place_op *po, int reg) {
 /* The deepest level: the container is in R[obj]; store the value at the key. */
 static void assign_leaf(cc *c, place_op *po, int obj) {
     const cryo_node *n = po->node, *t = n->a;
+    if (elvis_step(t)) elvis_test(c, obj, t);
     int key = -1;
     if (t->kind == N_INDEX) key = cc_expr_any(c, t->b);
     int v;
@@ -704,11 +885,25 @@ static void compile_assign(cc *c, const cryo_node *n, int dst) {
         update_place(c, t, &po);
     } else if (t->kind == N_INDEX || t->kind == N_FIELD) {
         place_op po = {assign_leaf, n, NO_REG, false};
+        cc_elvis e;
+        elvis_open(c, &e); /* `m?.a = v` does nothing when m is () */
         update_place(c, t->a, &po);
+        elvis_close(c, &e, NO_REG, n);
     } else {
         cc_error(c, n, "invalid assignment target");
     }
     if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
+}
+
+/* `a ?? b`: b only when a is (). */
+static void compile_coalesce(cc *c, const cryo_node *n, int dst) {
+    int mark = c->fs->freereg;
+    int d = dst == NO_REG ? cc_alloc(c, n) : dst;
+    cc_expr(c, n->a, d);
+    int j = cc_emit_jump(c, OP_JMPNU, d, n);
+    cc_expr(c, n->b, d);
+    cc_patch(c, j, cc_pc(c));
+    cc_free_to(c, mark);
 }
 
 /* --- dispatch ------------------------------------------------------------------------------- */
@@ -722,7 +917,14 @@ void cc_expr(cc *c, const cryo_node *n, int dst) {
         return;
     }
     c->depth++;
-    expr_node(c, n, dst);
+    if (elvis_end(n)) {
+        cc_elvis e;
+        elvis_open(c, &e);
+        expr_node(c, n, dst);
+        elvis_close(c, &e, dst, n);
+    } else {
+        expr_node(c, n, dst);
+    }
     c->depth--;
 }
 
@@ -751,6 +953,7 @@ static void expr_node(cc *c, const cryo_node *n, int dst) {
     case N_RANGE: compile_pair(c, n, dst, n->ival ? OP_RANGEI : OP_RANGE); break;
     case N_CALL: compile_call(c, n, dst); break;
     case N_METHOD: compile_method(c, n, dst); break;
+    case N_COALESCE: compile_coalesce(c, n, dst); break;
     default: cc_control(c, n, dst); break;
     }
 }

@@ -170,11 +170,17 @@ char *cryo_error_format(const cryo_error *err, const char *source, size_t source
         const char *name = e->source_name ? e->source_name : "<script>";
         const char *kind = cryo_error_kind_name(e->kind);
         const char *msg = e->message ? e->message : "";
+        /* "not found: function not found: f()" says it twice: a message that already names
+         * its kind stands alone. */
+        const char *sep = ": ";
+        if (strstr(msg, kind)) kind = sep = "";
         if (e->line > 0)
-            sb_printf(&b, "%s:%d:%d: %s: %s\n", name, e->line, e->column, kind, msg);
+            sb_printf(&b, "%s:%d:%d: %s%s%s\n", name, e->line, e->column, kind, sep, msg);
         else
-            sb_printf(&b, "%s: %s: %s\n", name, kind, msg);
-        if (source && e->line > 0 && e->column > 0)
+            sb_printf(&b, "%s: %s%s%s\n", name, kind, sep, msg);
+        /* A position inside a text given to eval() is not one of `source`'s. */
+        bool in_eval = e->source_name && strcmp(e->source_name, "eval") == 0;
+        if (source && e->line > 0 && e->column > 0 && !in_eval)
             show_line(&b, source, source_len, e->line, e->column, &lc);
     }
     if (!b.ok) {

@@ -688,19 +688,19 @@ typedef struct {
 
 /* Longest first within each leading character. */
 static const punct puncts[] = {
-    {"**=", T_POWEQ},   {"<<=", T_SHLEQ},   {">>=", T_SHREQ},    {"..=", T_DOTDOTEQ},
-    {"**", T_POW},      {"<<", T_SHL},      {">>", T_SHR},       {"&&", T_ANDAND},
-    {"||", T_OROR},     {"==", T_EQEQ},     {"!=", T_NE},        {"<=", T_LE},
-    {">=", T_GE},       {"..", T_DOTDOT},   {"+=", T_PLUSEQ},    {"-=", T_MINUSEQ},
-    {"*=", T_STAREQ},   {"/=", T_SLASHEQ},  {"%=", T_PERCENTEQ}, {"&=", T_AMPEQ},
-    {"|=", T_PIPEEQ},   {"^=", T_CARETEQ},  {"=>", T_ARROW},     {"::", T_COLONCOLON},
-    {"#{", T_MAPSTART}, {"?.", T_QUESTION}, {"?[", T_QUESTION},  {"??", T_QUESTION},
-    {"+", T_PLUS},      {"-", T_MINUS},     {"*", T_STAR},       {"/", T_SLASH},
-    {"%", T_PERCENT},   {"&", T_AMP},       {"|", T_PIPE},       {"^", T_CARET},
-    {"!", T_BANG},      {"<", T_LT},        {">", T_GT},         {"=", T_ASSIGN},
-    {".", T_DOT},       {"[", T_LBRACKET},  {"]", T_RBRACKET},   {"(", T_LPAREN},
-    {")", T_RPAREN},    {"{", T_LBRACE},    {"}", T_RBRACE},     {",", T_COMMA},
-    {";", T_SEMI},      {":", T_COLON},     {"?", T_QUESTION},
+    {"**=", T_POWEQ},   {"<<=", T_SHLEQ},  {">>=", T_SHREQ},    {"..=", T_DOTDOTEQ},
+    {"**", T_POW},      {"<<", T_SHL},     {">>", T_SHR},       {"&&", T_ANDAND},
+    {"||", T_OROR},     {"==", T_EQEQ},    {"!=", T_NE},        {"<=", T_LE},
+    {">=", T_GE},       {"..", T_DOTDOT},  {"+=", T_PLUSEQ},    {"-=", T_MINUSEQ},
+    {"*=", T_STAREQ},   {"/=", T_SLASHEQ}, {"%=", T_PERCENTEQ}, {"&=", T_AMPEQ},
+    {"|=", T_PIPEEQ},   {"^=", T_CARETEQ}, {"=>", T_ARROW},     {"::", T_COLONCOLON},
+    {"#{", T_MAPSTART}, {"?.", T_QDOT},    {"?[", T_QBRACKET},  {"??", T_QQ},
+    {"+", T_PLUS},      {"-", T_MINUS},    {"*", T_STAR},       {"/", T_SLASH},
+    {"%", T_PERCENT},   {"&", T_AMP},      {"|", T_PIPE},       {"^", T_CARET},
+    {"!", T_BANG},      {"<", T_LT},       {">", T_GT},         {"=", T_ASSIGN},
+    {".", T_DOT},       {"[", T_LBRACKET}, {"]", T_RBRACKET},   {"(", T_LPAREN},
+    {")", T_RPAREN},    {"{", T_LBRACE},   {"}", T_RBRACE},     {",", T_COMMA},
+    {";", T_SEMI},      {":", T_COLON},    {"?", T_QUESTION},
 };
 
 static void lex_punct(lexer *L, int line, int col, size_t start) {

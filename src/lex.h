@@ -92,7 +92,10 @@ typedef enum cryo_tok {
     T_MAPSTART,
     T_NOTIN,
     T_UNDERSCORE,
-    T_QUESTION,   /* ? ?. ?[ ??: unsupported */
+    T_QUESTION,   /* ? alone: unsupported */
+    T_QDOT,       /* ?.  (Elvis property access / method call) */
+    T_QBRACKET,   /* ?[  (Elvis indexing) */
+    T_QQ,         /* ??  (null-coalescing) */
     T_COLONCOLON, /* :: unsupported */
     T__COUNT
 } cryo_tok;

@@ -4,6 +4,7 @@
  * the dispatchers for names that several types answer (len, contains, index_of, ...).
  */
 #include "lib.h"
+#include "sync.h" /* cryo_sync: a SyncFn's name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -470,6 +471,137 @@ static CRYO_LIB_FN(core_elapsed) {
     return CRYO_OK;
 }
 
+/* --- take, Fn properties (issue 15) ------------------------------------------------------------
+ */
+
+/* take(x) / x.take(): the receiver comes by reference (a variable, or a property or index
+ * chain that the compiler writes back), so the value is moved out and () left behind, with no
+ * copy and no reference count touched. */
+static CRYO_LIB_FN(core_take) {
+    (void)vm, (void)ud, (void)argc;
+    *ret = *argv[0];
+    cv_clear(argv[0]);
+    return CRYO_OK;
+}
+
+static const cryo_fn *fn_of(cryo_value v) {
+    if (v.type == CRYO_T_FN) return cv_fn(v);
+    if (v.type == CRYO_T_SYNCFN) return ((const cryo_sync *)v.as.obj)->fn;
+    return NULL;
+}
+
+/* Closures are named "anon$N" by the compiler, as Rhai names its anonymous functions. */
+static bool fn_is_anonymous(const cryo_fn *f) {
+    return f->name && f->name->len > 5 && memcmp(f->name->data, "anon$", 5) == 0;
+}
+
+/* f.name: the function's name (a closure's generated one); Rhai's FnPtr::fn_name. */
+static CRYO_LIB_FN(core_fn_name) {
+    (void)ud;
+    const cryo_fn *f = fn_of(*argv[0]);
+    if (!f) return cryo_lib_nofn(vm, "name", argc, argv);
+    if (!f->name) return cryo_lib_ret_string(vm, ret, "", 0);
+    return cryo_lib_ret_string(vm, ret, f->name->data, f->name->len);
+}
+
+static CRYO_LIB_FN(core_fn_is_anonymous) {
+    (void)ud;
+    const cryo_fn *f = fn_of(*argv[0]);
+    if (!f) return cryo_lib_nofn(vm, "is_anonymous", argc, argv);
+    *ret = cryo_bool(fn_is_anonymous(f));
+    return CRYO_OK;
+}
+
+/* --- eval (issue 15) ---------------------------------------------------------------------------
+ */
+
+/* A text eval() compiled, kept (with its text, to compile a repeated text once) until the VM
+ * is reset: values of the VM may point into the unit's constants. */
+struct cryo_eval_unit {
+    cryo_unit *unit;
+    char *text;
+    size_t len;
+};
+
+void cryo_vm_release_evals(cryo_vm *vm) {
+    for (int i = 0; i < vm->nevals; i++) {
+        cryo_unit_release(vm->evals[i].unit);
+        free(vm->evals[i].text);
+    }
+    free(vm->evals);
+    vm->evals = NULL;
+    vm->nevals = vm->capevals = 0;
+}
+
+/* A parse error of the eval'd text, raised as a script error at its own position. */
+static cryo_error_kind eval_parse_error(cryo_vm *vm, cryo_error *errs) {
+    cryo_error_kind k = cryo_vm_raise(vm, errs ? errs->kind : CRYO_ERR_PARSE, "%s",
+                                      errs && errs->message ? errs->message : "eval failed");
+    if (vm->err && errs) {
+        vm->err->line = errs->line;
+        vm->err->column = errs->column;
+        free(vm->err->source_name);
+        vm->err->source_name = errs->source_name;
+        errs->source_name = NULL;
+    }
+    cryo_error_free(errs);
+    return k;
+}
+
+static cryo_error_kind eval_unit(cryo_vm *vm, const cryo_string *text, cryo_unit **out) {
+    for (int i = 0; i < vm->nevals; i++) {
+        if (vm->evals[i].len == text->len &&
+            memcmp(vm->evals[i].text, text->data, text->len) == 0) {
+            *out = vm->evals[i].unit;
+            return CRYO_OK;
+        }
+    }
+    if (vm->nevals == vm->capevals) {
+        int cap = vm->capevals ? 2 * vm->capevals : 4;
+        struct cryo_eval_unit *ne = realloc(vm->evals, (size_t)cap * sizeof *ne);
+        if (!ne) return cryo_vm_raise_oom(vm);
+        vm->evals = ne;
+        vm->capevals = cap;
+    }
+    char *copy = malloc(text->len + 1);
+    if (!copy) return cryo_vm_raise_oom(vm);
+    memcpy(copy, text->data, text->len + 1);
+    cryo_compile_options opts = {.source_name = "eval"};
+    cryo_error *errs = NULL;
+    cryo_unit *u = cryo_compile(text->data, text->len, &opts, &errs);
+    if (!u) {
+        free(copy);
+        return eval_parse_error(vm, errs);
+    }
+    vm->evals[vm->nevals++] = (struct cryo_eval_unit){u, copy, text->len};
+    *out = u;
+    return CRYO_OK;
+}
+
+/* eval(text): runs `text` as a script of its own in this VM (a nested run: same context,
+ * limits, operation count and hooks) and returns its value. It sees none of the caller's
+ * variables or fns (cryo resolves names at compile time): see docs/language.md. */
+static CRYO_LIB_FN(core_eval) {
+    (void)ud;
+    if (!(cryo_vm_capabilities(vm) & CRYO_CAP_EVAL))
+        return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                             "function not found: eval(%s): eval is not allowed: the host did "
+                             "not grant CRYO_CAP_EVAL",
+                             cv_type_name(*argv[0]));
+    if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "eval", argc, argv);
+    cryo_unit *u = NULL;
+    cryo_error_kind k = eval_unit(vm, cv_str(*argv[0]), &u);
+    if (k != CRYO_OK) return k;
+    cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_SCRIPT, 0);
+    if (!f) return cryo_vm_raise_oom(vm);
+    f->unit = cryo_unit_retain(u);
+    f->proto = 0; /* the text's top level */
+    cryo_value fv = cv_from_obj(&f->h);
+    k = cryo_vm_call_value(vm, fv, 0, NULL, ret);
+    cv_release(&vm->heap, fv);
+    return k;
+}
+
 /* --- dispatchers for shared names ------------------------------------------------------------- */
 
 typedef struct dispatch {
@@ -547,6 +679,10 @@ const cryo_libreg cryo_lib_core[] = {
     {"is_exclusive", 1, core_is_exclusive, NULL},
     {"timestamp", 0, core_timestamp, NULL},
     {"elapsed", 1, core_elapsed, NULL},
+    {"take", 1, core_take, NULL},
+    {"name", 1, core_fn_name, NULL},
+    {"is_anonymous", 1, core_fn_is_anonymous, NULL},
+    {"eval", 1, core_eval, NULL},
     D("len", 1, d_len),
     D("is_empty", 1, d_is_empty),
     D("contains", 2, d_contains),

@@ -110,6 +110,9 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(JMP, sJ, "pc += sJ (a backward jump counts an operation and polls the interrupt flag)")      \
     X(JMPT, AsBx, "if R[A] then pc += sBx (R[A] must be bool)")                                    \
     X(JMPF, AsBx, "if not R[A] then pc += sBx (R[A] must be bool)")                                \
+    X(JMPU, AsBx, "if R[A] is () then pc += sBx (`?.` `?[`: skip the rest of the chain)")          \
+    X(JMPNU, AsBx, "if R[A] is not () then pc += sBx (`a ?? b`: skip b)")                          \
+    X(ISTYPE, ABC, "R[A] = (type_of(R[B]) == the string R[C]) (typed methods `fn T.m()`)")         \
     /* --- containers ---------------------------------------------------------------------- */    \
     X(NEWARRAY, ABC, "R[A] = new empty array with room for B elements")                            \
     X(APPEND, ABC, "push R[B] onto the array R[A]")                                                \

@@ -369,7 +369,14 @@ static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
     size_t add = b.type == CRYO_T_ARRAY ? cv_arr(b)->len : 1;
     cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + add);
     if (k != CRYO_OK) return k;
-    if (!cv_array_reserve(&vm->heap, a, (size_t)a->len + add)) return cryo_vm_raise_oom(vm);
+    /* Geometric growth, as cv_array_push: `a += x` in a loop must not copy the array each
+     * time. Near the memory limit, the exact size is tried before giving up. */
+    size_t need = (size_t)a->len + add, cap = (size_t)a->cap * 2;
+    if (need > a->cap && cap > need) {
+        bool exceeded = vm->heap.exceeded;
+        if (!cv_array_reserve(&vm->heap, a, cap)) vm->heap.exceeded = exceeded;
+    }
+    if (!cv_array_reserve(&vm->heap, a, need)) return cryo_vm_raise_oom(vm);
     if (b.type == CRYO_T_ARRAY) {
         const cryo_array *src = cv_arr(b);
         uint32_t n = src->len; /* src may be a itself */

@@ -8,6 +8,7 @@
  *    90  ==  !=          left
  *   110  in  !in         left
  *   130  <  <=  >  >=    left
+ *   135  ??              left (null-coalescing: b is evaluated only when a is ())
  *   140  ..  ..=         left; either end may be missing (`..5`, `2..`, `..`)
  *   150  +  -            left
  *   180  *  /  %         left
@@ -288,6 +289,10 @@ static int binop_info(parser *p, cryo_tok t, cryo_node_kind *kind, int *op) {
     case T_LE: *op = BOP_LE; return 130;
     case T_GT: *op = BOP_GT; return 130;
     case T_GE: *op = BOP_GE; return 130;
+    case T_QQ:
+        *kind = N_COALESCE;
+        *op = 0;
+        return 135;
     case T_DOTDOT:
         *kind = N_RANGE;
         *op = 0;
@@ -371,10 +376,16 @@ static void parse_args(parser *p, cryo_node *call) {
 }
 
 static cryo_node *parse_postfix(parser *p, cryo_node *e) {
+    /* A chain's nodes start where its first operand does, except method calls: their errors
+     * ("function not found") are about the method, so their caret goes under its name. */
+    const cryo_node start = {.line = e->line, .column = e->column};
+    bool elvis = false;
     for (;;) {
         if (p->panic) return e;
         cryo_token *t = cur(p);
-        if (t->type == T_DOT) {
+        bool step = t->type == T_QDOT || t->type == T_QBRACKET;
+        elvis |= step;
+        if (t->type == T_DOT || t->type == T_QDOT) {
             next(p);
             if (!at(p, T_IDENT)) {
                 expected(p, "a property or method name after '.'");
@@ -382,21 +393,24 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             }
             cryo_token *name = cur(p);
             next(p);
-            cryo_node *n = new_node_at(p, at(p, T_LPAREN) ? N_METHOD : N_FIELD, e);
+            cryo_node *n =
+                at(p, T_LPAREN) ? new_node(p, N_METHOD, name) : new_node_at(p, N_FIELD, &start);
             n->a = e;
             n->name = name->str;
             n->len = name->slen;
+            n->op = step ? CRYO_ELVIS_STEP : 0;
             if (n->kind == N_METHOD) parse_args(p, n);
             e = n;
-        } else if (t->type == T_LBRACKET) {
+        } else if (t->type == T_LBRACKET || t->type == T_QBRACKET) {
             next(p);
             cryo_node *idx = parse_expr_nested(p);
             if (p->panic) return e;
             if (!expect(p, T_RBRACKET, "']'")) return e;
             check_index(p, e, idx);
-            cryo_node *n = new_node_at(p, N_INDEX, e);
+            cryo_node *n = new_node_at(p, N_INDEX, &start);
             n->a = e;
             n->b = idx;
+            n->op = step ? CRYO_ELVIS_STEP : 0;
             e = n;
         } else if (t->type == T_QUESTION) {
             syntax_error(p, t, "'%.*s' is not supported", (int)t->len, t->start);
@@ -405,6 +419,7 @@ static cryo_node *parse_postfix(parser *p, cryo_node *e) {
             syntax_error(p, t, "modules and namespaces ('::') are not supported");
             return e;
         } else {
+            if (elvis) e->op |= CRYO_ELVIS_END;
             return e;
         }
     }
@@ -685,8 +700,9 @@ static cryo_node *fold_sign(cryo_node *operand, const cryo_token *t) {
 
 static cryo_node *parse_unary_inner(parser *p) {
     cryo_token *t = cur(p);
-    if (t->type == T_MINUS && p->t[p->pos + 1].int_min && peek_type(p, 2) != T_DOT &&
-        peek_type(p, 2) != T_LBRACKET) {
+    cryo_tok after = peek_type(p, 2);
+    if (t->type == T_MINUS && p->t[p->pos + 1].int_min && after != T_DOT && after != T_QDOT &&
+        after != T_LBRACKET && after != T_QBRACKET) {
         /* -9223372036854775808 is the one literal whose magnitude is not an i64 */
         next(p);
         cryo_node *n = new_node(p, N_INT, t);
@@ -919,29 +935,31 @@ static int assign_op(cryo_tok t) {
     }
 }
 
-static void check_target(parser *p, const cryo_node *e) {
+/* `first` is the target's first token (a method call node sits at the method's name). */
+static void check_target(parser *p, const cryo_node *e, const cryo_token *first) {
     const cryo_node *base = e;
     while (base->kind == N_INDEX || base->kind == N_FIELD)
         base = base->a;
     if (base->kind == N_VAR || base->kind == N_THIS) return;
     if (is_literal_kind(e->kind))
-        semantic_error(p, e->line, e->column, "cannot assign to a constant value");
+        semantic_error(p, first->line, first->column, "cannot assign to a constant value");
     else
-        semantic_error(p, e->line, e->column,
+        semantic_error(p, first->line, first->column,
                        "invalid assignment target: expected a variable, 'this', an index or a "
                        "property");
 }
 
 /* An expression, or an assignment to one. */
 static cryo_node *parse_assign_or_expr(parser *p) {
+    cryo_token *first = cur(p);
     cryo_node *e = parse_expr(p);
     if (p->panic) return e;
     int op = assign_op(ctype(p));
     if (op < 0) return e;
     if (p->expr_only) return no_statement_in_expression(p);
-    check_target(p, e);
+    check_target(p, e, first);
     next(p);
-    cryo_node *n = new_node_at(p, N_ASSIGN, e);
+    cryo_node *n = new_node(p, N_ASSIGN, first);
     n->op = op;
     n->a = e;
     n->b = parse_expr(p);
@@ -980,17 +998,46 @@ static cryo_node *parse_let(parser *p) {
     return n;
 }
 
+/* A typed method is named "TYPE.name" (no identifier holds a '.', so it never clashes with a
+ * plain fn); name2 keeps the method's own name. TYPE is what type_of gives; Rhai's `int` and
+ * `float` stand for i64 and f64. */
+static void typed_method_name(parser *p, cryo_node *n, const cryo_token *type) {
+    const char *t = type->str;
+    size_t tl = type->slen;
+    if (type->type == T_IDENT && tl == 3 && memcmp(t, "int", 3) == 0) t = "i64";
+    if (type->type == T_IDENT && tl == 5 && memcmp(t, "float", 5) == 0) t = "f64", tl = 3;
+    if (tl == 0) {
+        semantic_error(p, type->line, type->column, "the type of a method cannot be empty");
+        return;
+    }
+    char *full = cryo_arena_alloc(p->arena, tl + 1 + n->len + 1);
+    if (!full) {
+        p->oom = true;
+        return;
+    }
+    memcpy(full, t, tl);
+    full[tl] = '.';
+    memcpy(full + tl + 1, n->name, n->len);
+    full[tl + 1 + n->len] = '\0';
+    n->name2 = full + tl + 1;
+    n->len2 = n->len;
+    n->name = full;
+    n->len = tl + 1 + n->len;
+}
+
 static cryo_node *parse_fndef(parser *p) {
     cryo_node *n = new_node(p, N_FNDEF, cur(p));
     if (accept(p, T_PRIVATE) && !expect(p, T_FN, "'fn'")) return n;
     if (at(p, T_FN)) next(p);
+    cryo_token *type = NULL;
+    if ((at(p, T_IDENT) || at(p, T_STRING)) && peek_type(p, 1) == T_DOT) {
+        type = cur(p); /* `fn string.shout()`, `fn "My-Type".shout()` */
+        next(p);
+        next(p);
+    }
     cryo_token *name = cur(p);
     if (!take_name(p, "a function name", &n->name, &n->len)) return n;
-    if (at(p, T_DOT)) {
-        syntax_error(p, name, "typed method definitions ('fn %s.name(...)') are not supported",
-                     n->name);
-        return n;
-    }
+    if (type) typed_method_name(p, n, type);
     if (!expect(p, T_LPAREN, "'('")) return n;
     vec params = {0};
     while (!at(p, T_RPAREN) && !p->panic) {

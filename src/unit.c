@@ -148,6 +148,8 @@ static void dump_instr(FILE *f, const cryo_proto *p, uint32_t pc) {
     case OP_JMP: fprintf(f, " %d\t; to %d", CRYO_SJ(i), (int)pc + 1 + CRYO_SJ(i)); break;
     case OP_JMPT:
     case OP_JMPF:
+    case OP_JMPU:
+    case OP_JMPNU:
     case OP_ITERPREP:
     case OP_ITERNEXT:
     case OP_TRY:

@@ -627,6 +627,21 @@ dispatch:
         PROTECT(type_error_bool(vm, *ra));
         NEXT();
     }
+    OPCASE(JMPU) {
+        if (RA->type == CRYO_T_UNIT) pc += CRYO_SBX(i);
+        NEXT();
+    }
+    OPCASE(JMPNU) {
+        if (RA->type != CRYO_T_UNIT) pc += CRYO_SBX(i);
+        NEXT();
+    }
+    OPCASE(ISTYPE) {
+        const char *tn = cv_type_name(*RB);
+        const cryo_string *want = cv_str(*RC);
+        bool same = strlen(tn) == want->len && memcmp(tn, want->data, want->len) == 0;
+        SET_SCALAR(RA, cryo_bool(same));
+        NEXT();
+    }
 
     OPCASE(NEWARRAY)
     OPCASE(NEWMAP) {

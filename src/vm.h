@@ -150,6 +150,12 @@ struct cryo_vm {
     cryo_obj **pins;
     int npins, cappins;
 
+    /* --- additions (eval, lib_core.c): units compiled by eval(); values of this VM may point
+     * into their constants (uncounted), so they live until cryo_vm_release_evals, on VM reset
+     * and free. */
+    struct cryo_eval_unit *evals;
+    int nevals, capevals;
+
     /* --- additions (embedding: vm_api.c, pool.c) --- */
     uint64_t ops_max; /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */
     cryo_progress_fn progress_fn;
@@ -254,5 +260,9 @@ cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v);
 /* print()/debug() output through the VM's hooks. */
 void cryo_vm_print(cryo_vm *vm, const char *text, size_t len);
 void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len);
+
+/* Drops the units eval() compiled (lib_core.c); call after the values that may point into
+ * them are gone. */
+void cryo_vm_release_evals(cryo_vm *vm);
 
 #endif

@@ -70,6 +70,7 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
     cv_collect_cycles(&vm->heap); /* what only cycles of captured cells still hold */
     cv_detach_cells(&vm->heap);   /* cells the host still holds outlive the heap's list */
     cryo_vm_release_pins(vm);     /* after the values that may point into pinned consts */
+    cryo_vm_release_evals(vm);
     cryo_unit_release(vm->unit);
     cryo_context_release((cryo_context *)vm->ctx);
     free(vm);
@@ -97,6 +98,7 @@ void cryo_vm_reset(cryo_vm *vm) {
     vm->heap.bytes = 0;
     vm->heap.exceeded = false;
     cryo_vm_release_pins(vm); /* no value of the VM points into a pinned const any more */
+    cryo_vm_release_evals(vm);
     load_context_limits(vm);
     cryo_vm_update_ops_max(vm);
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);

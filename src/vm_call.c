@@ -276,6 +276,12 @@ cryo_error_kind cryo_vm_fn_not_found(cryo_vm *vm, const char *name, size_t len, 
         int w = snprintf(buf + n, sizeof buf - n, "%s%s", i ? ", " : "", cv_type_name(*argv[i]));
         if (w > 0) n += (size_t)w;
     }
+    if (len > 5 && memcmp(name, "ffi::", 5) == 0 && !(cryo_vm_capabilities(vm) & CRYO_CAP_FFI))
+        return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                             "function not found: %.*s(%s): the ffi module needs the FFI "
+                             "capability (a host grants it with CRYO_CAP_FFI in its context; "
+                             "the cryo command's --ffi grants it)",
+                             (int)len, name, buf);
     return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "function not found: %.*s(%s)", (int)len, name,
                          buf);
 }

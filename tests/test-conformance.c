@@ -258,6 +258,7 @@ static const char *apply_limits(const json_t *c, cryo_vm *vm) {
     const char *key;
     json_t *val;
     json_object_foreach(json_object_get(c, "limits"), key, val) {
+        if (strcmp(key, "max_functions") == 0) continue; /* a compile option: run_case */
         size_t i = 0, n = sizeof limit_names / sizeof limit_names[0];
         while (i < n && strcmp(limit_names[i].name, key) != 0)
             i++;
@@ -321,6 +322,8 @@ static void run_case(const json_t *c, verdict *v) {
         .nglobals = g.n,
         .global_is_const = g.is_const,
         .expression_only = mode && strcmp(mode, "expression") == 0,
+        .max_functions =
+            (int)json_integer_value(json_object_get(json_object_get(c, "limits"), "max_functions")),
     };
     cryo_error *err = NULL;
     /* json_string_length, not strlen: a script may contain NUL bytes (functions.rs:25). */
