@@ -7,6 +7,7 @@
 #include "cryo_ffi.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct options {
     bool limit_set[CRYO_LIMIT__COUNT];
     uint64_t limits[CRYO_LIMIT__COUNT]; /* --max-* */
     uint64_t timeout_ms;                /* --timeout, 0 = none */
+    int max_functions;                  /* --max-functions, 0 = no limit */
 } options;
 
 /* The limit options, in the order --help lists them. */
@@ -63,6 +65,7 @@ static void usage(FILE *out) {
           "      --max-array N     elements in arrays (nested ones count too)\n"
           "      --max-map N       entries in maps (nested ones count too)\n"
           "      --max-memory N    bytes of script memory\n"
+          "      --max-functions N `fn` definitions in the script (a compile error past it)\n"
           "      --timeout MS      stop the script after MS milliseconds\n"
           "\n"
           "  -h, --help        show this help\n"
@@ -209,7 +212,7 @@ static void report_timeout(const cryo_error *err, const char *src, size_t len) {
 static cryo_context *run_ctx;
 
 static int run_source(const char *src, size_t len, const char *name, bool show, bool dump) {
-    cryo_compile_options copts = {.source_name = name};
+    cryo_compile_options copts = {.source_name = name, .max_functions = run_opts->max_functions};
     cryo_error *err = NULL;
     cryo_unit *unit = cryo_compile(src, len, &copts, &err);
     if (!unit) {
@@ -391,25 +394,37 @@ static bool parse_count(const char *flag, const char *text, uint64_t *out) {
 
 /* --max-* and --timeout, as `--flag N` or `--flag=N`. Returns 1 if `a` is one (i advanced past
  * its value), 0 if not, -1 on a bad value. */
-static int parse_limit(int argc, char **argv, int *i, options *o) {
+/* Matches argv[*i] against `flag` given as "FLAG N" or "FLAG=N": 1 and the count in *v, 0 when
+ * it is another option, -1 (reported) when the value is missing or bad. */
+static int match_count(const char *flag, int argc, char **argv, int *i, uint64_t *v) {
     const char *a = argv[*i];
-    for (size_t k = 0; k <= sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS; k++) {
-        const char *flag =
-            k < sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS ? LIMIT_FLAGS[k].flag : "--timeout";
-        size_t n = strlen(flag);
-        if (strncmp(a, flag, n) != 0 || (a[n] != '\0' && a[n] != '=')) continue;
-        const char *val = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
-        uint64_t v;
-        if (!parse_count(flag, val, &v)) return -1;
-        if (k == sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS) {
-            o->timeout_ms = v;
-        } else {
+    size_t n = strlen(flag);
+    if (strncmp(a, flag, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    const char *val = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
+    return parse_count(flag, val, v) ? 1 : -1;
+}
+
+/* The options that take a count: the --max-* limits, --max-functions and --timeout. */
+static int parse_limit(int argc, char **argv, int *i, options *o) {
+    uint64_t v;
+    int r;
+    for (size_t k = 0; k < sizeof LIMIT_FLAGS / sizeof *LIMIT_FLAGS; k++) {
+        if ((r = match_count(LIMIT_FLAGS[k].flag, argc, argv, i, &v)) > 0) {
             o->limits[LIMIT_FLAGS[k].which] = v;
             o->limit_set[LIMIT_FLAGS[k].which] = true;
         }
-        return 1;
+        if (r) return r;
     }
-    return 0;
+    if ((r = match_count("--timeout", argc, argv, i, &v)) > 0) o->timeout_ms = v;
+    if (r) return r;
+    if ((r = match_count("--max-functions", argc, argv, i, &v)) > 0) {
+        if (v > INT_MAX) {
+            fprintf(stderr, "cryo: --max-functions is at most %d\n", INT_MAX);
+            return -1;
+        }
+        o->max_functions = (int)v;
+    }
+    return r;
 }
 
 /* Returns -1 to continue, or an exit code. */
