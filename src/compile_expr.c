@@ -222,6 +222,12 @@ static bool is_temp(cc *c, int r) {
     return true;
 }
 
+/* dst = ra op rb, both operands in registers. */
+static void emit_binop_regs(cc *c, int op, int dst, int ra, int rb, const cryo_node *n) {
+    cc_emit(c, CRYO_ABC(binop_opcode[op], dst, ra, rb), n);
+    if (op == BOP_NOTIN) cc_emit(c, CRYO_ABC(OP_NOT, dst, dst, 0), n);
+}
+
 /* dst = ra op b: b is compiled here so that `x + 1` becomes one ADDI. */
 static void emit_binop(cc *c, int op, int dst, int ra, const cryo_node *b, const cryo_node *n) {
     if (op == BOP_ADD && b->kind == N_INT && b->ival >= -128 && b->ival <= 127) {
@@ -245,8 +251,7 @@ static void emit_binop(cc *c, int op, int dst, int ra, const cryo_node *b, const
     } else {
         rb = cc_expr_any(c, b);
     }
-    cc_emit(c, CRYO_ABC(binop_opcode[op], dst, ra, rb), n);
-    if (op == BOP_NOTIN) cc_emit(c, CRYO_ABC(OP_NOT, dst, dst, 0), n);
+    emit_binop_regs(c, op, dst, ra, rb, n);
     cc_free_to(c, mark);
 }
 
@@ -690,6 +695,7 @@ typedef struct place_op {
     const cryo_node *node; /* the assignment or method call */
     int dst;
     bool store_only; /* the op ignores the current value: no need to load it */
+    int value;       /* an assignment's right side, evaluated before the target; or NO_REG */
 } place_op;
 
 static bool is_place(const cryo_node *n) {
@@ -747,7 +753,7 @@ static void update_place(cc *c, const cryo_node *p, place_op *op) {
 static void update_place_inner(cc *c, const cryo_node *p, place_op *op) {
     int mark = c->fs->freereg;
     if (p->kind == N_INDEX || p->kind == N_FIELD) {
-        level_op lo = {{level_fn, op->node, op->dst, false}, p, op};
+        level_op lo = {{level_fn, op->node, op->dst, false, NO_REG}, p, op};
         update_place(c, p->a, &lo.base);
     } else if (p->kind == N_THIS) {
         if (this_allowed(c, p)) {
@@ -825,7 +831,7 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
         return;
     }
     if (!pure && is_place(recv)) {
-        place_op po = {method_on_reg, n, dst, false};
+        place_op po = {method_on_reg, n, dst, false, NO_REG};
         update_place(c, recv, &po);
     } else {
         r.reg = cc_expr_any(c, recv);
@@ -837,8 +843,10 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
 /* --- assignment ------------------------------------------------------------------------------ */
 
 /* R[reg] = value (or R[reg] op= value). */
-static void assign_value(cc *c, const cryo_node *n, int reg) {
-    if (n->op) {
+static void assign_value(cc *c, const cryo_node *n, int reg, int value) {
+    if (n->op && value != NO_REG) {
+        emit_binop_regs(c, n->op, reg, reg, value, n);
+    } else if (n->op) {
         emit_binop(c, n->op, reg, reg, n->b, n);
     } else if (cc_dest_safe(n->b)) {
         cc_expr(c, n->b, reg);
@@ -852,7 +860,7 @@ static void assign_value(cc *c, const cryo_node *n, int reg) {
 }
 
 static void assign_whole(cc *c, place_op *po, int reg) {
-    assign_value(c, po->node, reg);
+    assign_value(c, po->node, reg, po->value);
 }
 
 /* The deepest level: the container is in R[obj]; store the value at the key. */
@@ -868,9 +876,12 @@ static void assign_leaf(cc *c, place_op *po, int obj) {
             cc_emit(c, CRYO_ABC(OP_GETINDEX, v, obj, key), t);
         else
             emit_getfield(c, v, obj, t);
-        emit_binop(c, n->op, v, v, n->b, n);
+        if (po->value != NO_REG)
+            emit_binop_regs(c, n->op, v, v, po->value, n);
+        else
+            emit_binop(c, n->op, v, v, n->b, n);
     } else {
-        v = cc_expr_any(c, n->b);
+        v = po->value != NO_REG ? po->value : cc_expr_any(c, n->b);
     }
     if (t->kind == N_INDEX)
         cc_emit(c, CRYO_ABC(OP_SETINDEX, obj, key, v), n);
@@ -878,13 +889,40 @@ static void assign_leaf(cc *c, place_op *po, int obj) {
         emit_setfield(c, obj, t->name, t->len, v, n);
 }
 
+/* Whether an assignment evaluates its right side before its target, as Rhai does: needed when
+ * the target's current value is read first (a chain `a.b[i] = v`, or `x op= v` on a cell or
+ * `this`) and the right side may change it (`this.b = this.m()` must keep what m wrote). A
+ * literal or a variable read changes nothing and keeps its short forms (`x.n += 1` as ADDI).
+ * A `?.` chain keeps its right side last: it is not evaluated when the chain stops early. */
+static bool rhs_first(const cryo_node *n) {
+    switch (n->b->kind) {
+    case N_UNIT:
+    case N_BOOL:
+    case N_INT:
+    case N_FLOAT:
+    case N_CHAR:
+    case N_STRING:
+    case N_VAR: return false;
+    default: break;
+    }
+    for (const cryo_node *t = n->a; t->kind == N_INDEX || t->kind == N_FIELD; t = t->a)
+        if (elvis_step(t) || elvis_end(t)) return false;
+    /* `x = v` / `this = v` on a whole variable reads nothing first */
+    return n->op || (n->a->kind != N_VAR && n->a->kind != N_THIS);
+}
+
 static void compile_assign(cc *c, const cryo_node *n, int dst) {
     const cryo_node *t = n->a;
+    int mark = c->fs->freereg;
+    int value = NO_REG;
+    if ((t->kind == N_VAR || t->kind == N_THIS || t->kind == N_INDEX || t->kind == N_FIELD) &&
+        rhs_first(n))
+        value = cc_expr_any(c, n->b);
     if (t->kind == N_VAR || t->kind == N_THIS) {
-        place_op po = {assign_whole, n, NO_REG, n->op == 0};
+        place_op po = {assign_whole, n, NO_REG, n->op == 0, value};
         update_place(c, t, &po);
     } else if (t->kind == N_INDEX || t->kind == N_FIELD) {
-        place_op po = {assign_leaf, n, NO_REG, false};
+        place_op po = {assign_leaf, n, NO_REG, false, value};
         cc_elvis e;
         elvis_open(c, &e); /* `m?.a = v` does nothing when m is () */
         update_place(c, t->a, &po);
@@ -892,6 +930,7 @@ static void compile_assign(cc *c, const cryo_node *n, int dst) {
     } else {
         cc_error(c, n, "invalid assignment target");
     }
+    cc_free_to(c, mark);
     if (dst != NO_REG) cc_emit(c, CRYO_ABC(OP_LOADUNIT, dst, 0, 0), n);
 }
 

@@ -2,7 +2,7 @@
  * test-syntax-rhai — the parts of Rhai's language added for issue 15: `?.`, `?[`, `??`, typed
  * methods (`fn string.shout()`), the max_functions compile option, eval behind CRYO_CAP_EVAL,
  * take(), the Fn properties, and the error messages around them (positions, no doubled kind,
- * the ffi:: capability hint).
+ * the ffi:: capability hint), and the order of an assignment's evaluation (right side first).
  */
 #include "cryo.h"
 
@@ -390,6 +390,27 @@ static void test_eval_errors(void **state) {
     assert_int_equal(o.kind, CRYO_ERR_TOO_MANY_OPERATIONS);
 }
 
+/* --- assignment order ----------------------------------------------------------------------- */
+
+/* Rhai evaluates an assignment's right side before its target: a right side that changes the
+ * target's container is seen by the write (a stale copy of `this` was written back). */
+static void test_assignment_evaluates_right_side_first(void **state) {
+    (void)state;
+    assert_value("fn m() { this.a = 1; 5 } fn g() { this.b = this.m(); } "
+                 "let s = #{a: 0, b: 0}; s.g(); s",
+                 "#{\"a\": 1, \"b\": 5}");
+    assert_value("fn m() { this.a = 1; 5 } fn g() { this.b += this.m(); } "
+                 "let s = #{a: 0, b: 2}; s.g(); s",
+                 "#{\"a\": 1, \"b\": 7}");
+    assert_value("fn m() { this.x.z = 1; 5 } let s = #{x: #{y: 0, z: 0}}; s.x.y = s.m(); s",
+                 "#{\"x\": #{\"y\": 5, \"z\": 1}}");
+    assert_value("let a = [[0, 0]]; a[0][1] = { a[0][0] = 9; 5 }; a", "[[9, 5]]");
+    assert_value("fn m() { this += 1; 5 } fn g() { this += this.m(); } let s = 1; s.g(); s", "7");
+    assert_value("let x = 1; let f = || { x = 10; 2 }; x += f(); x", "12");
+    /* literals and variables keep their short forms and give the same results */
+    assert_value("let m = #{n: 1}; let k = 2; m.n += 1; m.n += k; m.n = k; m", "#{\"n\": 2}");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_functions),
@@ -407,6 +428,7 @@ int main(void) {
         cmocka_unit_test(test_eval_needs_capability),
         cmocka_unit_test(test_eval_values),
         cmocka_unit_test(test_eval_errors),
+        cmocka_unit_test(test_assignment_evaluates_right_side_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
