@@ -289,7 +289,9 @@ CRYO_API void cryo_vm_set_print(cryo_vm *vm, cryo_print_fn fn, void *userdata);
 CRYO_API void cryo_vm_set_debug(cryo_vm *vm, cryo_print_fn fn, void *userdata);
 
 /* Limits. 0 means unlimited. Exceeding one ends the run with the limit's error kind; scripts
- * cannot catch it. */
+ * cannot catch it (except CRYO_LIMIT_THREADS: spawn refuses with a catchable error).
+ * Threads a run spawns inherit the run's limits, and the run and all its threads draw on one
+ * operations and memory budget (docs/reliability.md, "Threads"). */
 typedef enum cryo_limit {
     CRYO_LIMIT_OPERATIONS,  /* instructions executed per run (counted at loops and calls) */
     CRYO_LIMIT_CALL_DEPTH,  /* nested function calls (default 64) */
@@ -297,6 +299,9 @@ typedef enum cryo_limit {
     CRYO_LIMIT_ARRAY_SIZE,  /* elements in one array */
     CRYO_LIMIT_MAP_SIZE,    /* entries in one map */
     CRYO_LIMIT_MEMORY,      /* bytes of the VM heap */
+    CRYO_LIMIT_THREADS,     /* spawned threads running at once, counted over a run and every
+                               thread it spawns (default 8; over it, spawn raises a catchable
+                               CRYO_ERR_RUNTIME) */
     CRYO_LIMIT__COUNT
 } cryo_limit;
 CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value);
@@ -304,7 +309,8 @@ CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which);
 
 /* Asks a running VM to stop at its next check (loops and calls); the run ends with
  * CRYO_ERR_INTERRUPTED. Thread-safe: the one function that may be called on a VM from another
- * thread. The flag is cleared when the next run starts. */
+ * thread. The flag is cleared when the next run starts. A run waiting in join() stops within
+ * 10 ms; threads the run spawned are stopped and joined when it ends. */
 CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
 
 /* ==========================================================================================
@@ -371,12 +377,17 @@ CRYO_API cryo_package *cryo_package_std(void);
  * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
  * that table. */
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+/* Scripts may start threads with spawn(). cryo_context_std() grants it (spawn is part of the
+ * language); a context made by cryo_context_new has it only when its config names it, so a
+ * host that builds a context for untrusted scripts withholds threads unless it opts in.
+ * Without it spawn raises a catchable CRYO_ERR_NOT_FOUND. See docs/reliability.md. */
+#define CRYO_CAP_THREADS 0x2u
 typedef struct cryo_context_config {
     cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;
     unsigned capabilities; /* CRYO_CAP_* */
-    /* Defaults for the VMs of this context; 0 = unlimited, except CRYO_LIMIT_CALL_DEPTH where
-     * 0 = the default (64) and UINT64_MAX = unlimited. */
+    /* Defaults for the VMs of this context; 0 = unlimited, except CRYO_LIMIT_CALL_DEPTH and
+     * CRYO_LIMIT_THREADS where 0 = the default (64, 8) and UINT64_MAX = unlimited. */
     uint64_t limits[CRYO_LIMIT__COUNT];
 } cryo_context_config;
 /* A new context (owned by the caller: cryo_context_release). `config` is borrowed (NULL = no
@@ -515,6 +526,33 @@ CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
  * for scalar arguments and results. */
 CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
                                         cryo_const *result, cryo_error **err);
+/* Bounds of SyncFunction calls (cryo_sync_call_bounded, cryo_sync_set_bounds, and callbacks:
+ * cryo_ffi_callback_set_bounds). In each field 0 = no bound at this level (the next level's
+ * applies: a call's own bounds, then its callback's, then its SyncFunction's); UINT64_MAX = no
+ * bound at all, overriding the levels below. A call past its operations budget ends with
+ * CRYO_ERR_TOO_MANY_OPERATIONS, past its deadline with CRYO_ERR_INTERRUPTED ("timed out"). They
+ * are checked every few thousand operations (about every 50 us of script time), and while a
+ * call waits in join(); not inside one long built-in operation. */
+typedef struct cryo_call_bounds {
+    uint64_t operations; /* operations per call, counted as CRYO_LIMIT_OPERATIONS */
+    uint64_t timeout_ms; /* wall-clock milliseconds per call, from its start */
+} cryo_call_bounds;
+/* Sets the default bounds of every call of f started afterwards: cryo_sync_call, callbacks,
+ * spawn, cryo_sync_call_in on an idle VM, worker SYNC queries (not a call of f from inside a
+ * running script, which the outer run's bounds cover). NULL clears them. Thread-safe: any
+ * thread, while calls run (a call reads the defaults once, when it starts). */
+CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds);
+CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out);
+/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call). */
+CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
+                                                int argc, const cryo_const *argv,
+                                                cryo_const *result, cryo_error **err);
+/* Interrupts every call of f running now, on any thread (the calls listed for
+ * cryo_sync_set_bounds): each ends with CRYO_ERR_INTERRUPTED within a few thousand operations
+ * (10 ms when waiting in join()); calls started afterwards are not affected. Thread-safe, no
+ * lock, no allocation; the caller must hold f. NULL is ignored. */
+CRYO_API void cryo_sync_interrupt(cryo_sync *f);
+
 /* Calls in a VM the caller already holds (any unit/context; re-entrant from a host function),
  * with VM values (borrowed); *result is owned by the caller. The VM pins `f` (once) because the
  * result may point into its frozen data. Errors as cryo_vm_run (cryo_vm_error(vm)). */

@@ -275,7 +275,10 @@ static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_b
     fr->ret_slot = result;
     fr->run_level = 0;
     vm->nframes = 1;
+    cryo_call_arm(vm, &f->ctl);
     cryo_error_kind k = cryo_vm_exec(vm, 0);
+    cryo_call_disarm(vm);
+    if (__builtin_expect(vm->jobs || vm->gov_owner, 0)) cryo_vm_end_run(vm);
     if (__builtin_expect(k != CRYO_OK, 0)) {
         cv_release(&vm->heap, *result);
         cv_clear(result);
@@ -324,8 +327,38 @@ static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
                           e->message ? e->message : "");
 }
 
+void cryo_sync_clear_thread(void) {
+    cryo_vm *vm = hot_vm;
+    if (!vm || hot_busy) return; /* a call runs on it: the thread's exit frees it */
+    hot_vm = NULL;
+    pthread_setspecific(hot_key, NULL);
+    cryo_vm_free(vm);
+}
+
+CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds) {
+    if (f) cryo_call_ctl_set(&f->ctl, bounds);
+}
+
+CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out) {
+    if (!out) return;
+    if (f)
+        cryo_call_ctl_get(&f->ctl, out);
+    else
+        *out = (cryo_call_bounds){0, 0};
+}
+
+CRYO_API void cryo_sync_interrupt(cryo_sync *f) {
+    if (f) cryo_call_ctl_interrupt(&f->ctl);
+}
+
 CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
                                         cryo_const *result, cryo_error **err) {
+    return cryo_sync_call_bounded(f, NULL, argc, argv, result, err);
+}
+
+CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
+                                                int argc, const cryo_const *argv,
+                                                cryo_const *result, cryo_error **err) {
     if (result) *result = cryo_const_unit();
     if (err) *err = NULL;
     if (!f || argc < 0 || argc > 255 || (argc && !argv)) {
@@ -339,8 +372,10 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
         return CRYO_ERR_MEMORY;
     }
     cryo_value ret;
+    vm->next_bounds = bounds;
     /* cryo_const is a struct of one cryo_value: the arrays have the same layout. */
     cryo_error_kind k = run_idle(vm, pooled, f, argc, (const cryo_value *)argv, &ret);
+    vm->next_bounds = NULL;
     if (k == CRYO_OK) {
         if (result && cv_is_heap(ret))
             k = cryo_vm_freeze(vm, ret, result);

@@ -9,6 +9,7 @@
 #ifndef CRYO_SYNC_H
 #define CRYO_SYNC_H
 
+#include "govern.h"
 #include "vm.h"
 
 /* A SyncFunction. `fn` is an immutable shared cryo_fn (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN) whose
@@ -23,7 +24,11 @@ struct cryo_sync {
     const cryo_proto *proto; /* fn's proto (script functions), or NULL: saves loads per call */
     int hot_argc;            /* the argc of a hot call: proto's nparams when nothing is curried,
                               * else -1 (never hot) */
+    cryo_call_ctl ctl;       /* default bounds and interrupt epoch of its calls (govern.h) */
 };
+
+/* Frees the calling thread's cached SyncFunction VM (cryo_vm_pool_clear). */
+void cryo_sync_clear_thread(void);
 
 /* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
  * release frees the whole tree it owns. Other objects are ignored. */

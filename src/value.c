@@ -11,7 +11,8 @@
 
 void *cv_alloc(cryo_heap *h, size_t size) {
     if (h) {
-        if (h->limit && (size > h->limit || h->bytes > h->limit - size)) {
+        if (h->limit && (size > h->limit || h->bytes > h->limit - size) &&
+            (!h->grow || !h->grow(h, size))) {
             h->exceeded = true;
             return NULL;
         }
@@ -24,7 +25,7 @@ void *cv_alloc(cryo_heap *h, size_t size) {
 void *cv_realloc(cryo_heap *h, void *p, size_t old_size, size_t new_size) {
     if (h && new_size > old_size && h->limit) {
         size_t grow = new_size - old_size;
-        if (grow > h->limit || h->bytes > h->limit - grow) {
+        if ((grow > h->limit || h->bytes > h->limit - grow) && (!h->grow || !h->grow(h, grow))) {
             h->exceeded = true;
             return NULL;
         }

@@ -54,6 +54,9 @@ typedef struct cryo_heap {
     size_t limit;
     bool exceeded;
     struct cryo_cell *cells; /* live cells made on this heap (cv_collect_cycles) */
+    /* Called when an allocation of `need` bytes would pass `limit`: may raise `limit` (a VM
+     * drawing on a budget shared with other threads, govern.c) and return true. NULL = none. */
+    bool (*grow)(struct cryo_heap *h, size_t need);
 } cryo_heap;
 
 void *cv_alloc(cryo_heap *h, size_t size);

@@ -2,6 +2,7 @@
  * vm_api.c — the public VM functions of cryo.h: creation, runs, calls, hooks and limits.
  */
 #include "vm.h"
+#include "govern.h"
 #include "sync.h"
 
 #include <limits.h>
@@ -27,6 +28,7 @@ void cryo_vm_update_ops_max(cryo_vm *vm) {
     uint64_t m = limit ? limit : UINT64_MAX;
     if (vm->progress_fn && vm->progress_next > 0 && vm->progress_next - 1 < m)
         m = vm->progress_next - 1;
+    if (vm->watch && vm->watch_max < m) m = vm->watch_max;
     vm->ops_max = m;
 }
 
@@ -52,6 +54,7 @@ CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit) {
 
 CRYO_API void cryo_vm_free(cryo_vm *vm) {
     if (!vm) return;
+    cryo_vm_end_run(vm); /* threads still running are stopped and joined, never left behind */
     cryo_vm_unwind(vm, 0);
     cv_release(&vm->heap, vm->thrown);
     cryo_segment *s = vm->seg;
@@ -76,6 +79,7 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
 }
 
 void cryo_vm_reset(cryo_vm *vm) {
+    cryo_vm_end_run(vm);
     cryo_vm_unwind(vm, 0);
     cryo_error_free(vm->err);
     vm->err = NULL;
@@ -97,8 +101,12 @@ void cryo_vm_reset(cryo_vm *vm) {
     vm->heap.bytes = 0;
     vm->heap.exceeded = false;
     cryo_vm_release_pins(vm); /* no value of the VM points into a pinned const any more */
+    vm->stop = NULL;
+    vm->next_cb_ctl = NULL;
+    vm->next_bounds = NULL;
+    cryo_call_disarm(vm);
     load_context_limits(vm);
-    cryo_vm_update_ops_max(vm);
+    cryo_vm_update_watch(vm);
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
 }
 
@@ -160,7 +168,8 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     vm->caught_kind = CRYO_OK;
     vm->ops = 0;
     vm->progress_next = vm->progress_every;
-    cryo_vm_update_ops_max(vm);
+    cryo_call_disarm(vm);
+    cryo_vm_update_watch(vm);
     vm->nhandlers = 0;
     vm->run_level = 0;
     vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
@@ -237,6 +246,7 @@ static cryo_error_kind run_proto(cryo_vm *vm, uint32_t pi, cryo_value *result) {
     f->run_level = 0;
     vm->nframes = 1;
     cryo_error_kind k = cryo_vm_exec(vm, 0);
+    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
     if (k != CRYO_OK) {
         cv_release(&vm->heap, ret);
         if (result) *result = cryo_unit_value();

@@ -185,15 +185,21 @@ cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt
 }
 
 cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm) {
-    if (vm->heap.exceeded)
-        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "memory limit exceeded (%zu bytes)",
-                             vm->heap.limit);
+    if (vm->heap.exceeded) /* the limit, not vm->heap.limit: a share of it under a gov */
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "memory limit exceeded (%llu bytes)",
+                             (unsigned long long)(vm->limits[CRYO_LIMIT_MEMORY]
+                                                      ? vm->limits[CRYO_LIMIT_MEMORY]
+                                                      : vm->heap.limit));
     return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
 }
 
 cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
     if (atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
         return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "script interrupted");
+    if (vm->watch) { /* threads and bounded calls (govern.c) */
+        cryo_error_kind k = cryo_vm_check_watch(vm);
+        if (k != CRYO_OK) return k;
+    }
     uint64_t limit = vm->limits[CRYO_LIMIT_OPERATIONS];
     if (limit && vm->ops > limit)
         return cryo_vm_raise(vm, CRYO_ERR_TOO_MANY_OPERATIONS, "too many operations (limit %llu)",
