@@ -29,17 +29,17 @@ static uint64_t now_ns(void) {
 
 /* --- call controls ------------------------------------------------------------------------- */
 
-void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b) {
+CRYO_API void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b) {
     atomic_store_explicit(&c->operations, b ? b->operations : 0, memory_order_relaxed);
     atomic_store_explicit(&c->timeout_ms, b ? b->timeout_ms : 0, memory_order_relaxed);
 }
 
-void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out) {
+CRYO_API void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out) {
     out->operations = atomic_load_explicit(&c->operations, memory_order_relaxed);
     out->timeout_ms = atomic_load_explicit(&c->timeout_ms, memory_order_relaxed);
 }
 
-void cryo_call_ctl_interrupt(cryo_call_ctl *c) {
+CRYO_API void cryo_call_ctl_interrupt(cryo_call_ctl *c) {
     atomic_fetch_add_explicit(&c->epoch, 1, memory_order_relaxed);
 }
 
@@ -71,7 +71,10 @@ void cryo_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl) {
     if (cb) vm->call_epoch[1] = atomic_load_explicit(&cb->epoch, memory_order_relaxed);
     uint64_t fops = atomic_load_explicit(&fctl->operations, memory_order_relaxed);
     uint64_t fto = atomic_load_explicit(&fctl->timeout_ms, memory_order_relaxed);
-    if (__builtin_expect((fops | fto) != 0 || cb || vm->next_bounds, 0))
+    uint64_t cbset = cb ? atomic_load_explicit(&cb->operations, memory_order_relaxed) |
+                              atomic_load_explicit(&cb->timeout_ms, memory_order_relaxed)
+                        : 0;
+    if (__builtin_expect((fops | fto | cbset) != 0 || vm->next_bounds, 0))
         arm_bounds(vm, cb, fops, fto);
     else
         vm->call_ops = vm->call_deadline = 0;

@@ -26,9 +26,10 @@ typedef struct cryo_call_ctl {
     _Atomic uint64_t timeout_ms;
 } cryo_call_ctl;
 
-void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b);
-void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out);
-void cryo_call_ctl_interrupt(cryo_call_ctl *c);
+/* Exported (undocumented) for libcryo_ffi's callbacks, like cryo_sync_run_hot. */
+CRYO_API void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b);
+CRYO_API void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out);
+CRYO_API void cryo_call_ctl_interrupt(cryo_call_ctl *c);
 
 /* The budget a run shares with the threads it spawns (and theirs, transitively). Made by the
  * run's first spawn; each VM of the tree takes chunks of it (cryo_vm_check_watch, the heap's
