@@ -57,10 +57,36 @@ void cryo_gov_leave(cryo_vm *vm);
  * epochs of f and of the callback that makes the call (vm->next_cb_ctl) and the call's bounds
  * (vm->next_bounds, then the callback's, then f's defaults). Cheap when nothing is bounded. */
 void cryo_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl);
+
+/* cryo_call_arm's common case inline (no bound set anywhere, no thread budget): the hot path
+ * of a callback or a cryo_sync_call pays a few loads and stores, no call. vm->ops is 0. */
+static inline void cryo_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
+    const cryo_call_ctl *cb = vm->next_cb_ctl;
+    uint64_t set = atomic_load_explicit(&fctl->operations, memory_order_relaxed) |
+                   atomic_load_explicit(&fctl->timeout_ms, memory_order_relaxed);
+    if (cb)
+        set |= atomic_load_explicit(&cb->operations, memory_order_relaxed) |
+               atomic_load_explicit(&cb->timeout_ms, memory_order_relaxed);
+    /* a spawned thread's VM (vm->stop) always has a gov */
+    if (__builtin_expect(set != 0 || vm->next_bounds || vm->gov, 0)) {
+        cryo_call_arm(vm, fctl);
+        return;
+    }
+    vm->call_ctl[0] = fctl;
+    vm->call_epoch[0] = atomic_load_explicit(&fctl->epoch, memory_order_relaxed);
+    vm->call_ctl[1] = cb;
+    if (cb) vm->call_epoch[1] = atomic_load_explicit(&cb->epoch, memory_order_relaxed);
+    vm->call_ops = vm->call_deadline = 0;
+    vm->watch = true;
+    vm->watch_max = CRYO_WATCH_POLL;
+    /* ops_max is already the min of the limit, the progress point and an earlier check point;
+     * only a later check point (left by a long call) needs lowering. A smaller stale value
+     * only brings the first check earlier, where the full computation runs. */
+    if (vm->ops_max > CRYO_WATCH_POLL) vm->ops_max = CRYO_WATCH_POLL;
+}
 /* The call ended: forgets its controls (which may be freed after the call). */
 static inline void cryo_call_disarm(cryo_vm *vm) {
-    vm->call_ctl[0] = vm->call_ctl[1] = NULL;
-    vm->call_ops = vm->call_deadline = 0;
+    vm->call_ctl[0] = vm->call_ctl[1] = NULL; /* the bounds are set again by every arm */
 }
 
 /* lib_sync.c: stops the threads vm's run spawned and joins them (the run ends). */

@@ -262,8 +262,8 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
 
 /* Enters f as the VM's first frame (its arguments already in the registers) and runs it; the
  * result lands in *result, () on error. Shared by the general and the hot path. */
-static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b,
-                                         cryo_value *result) {
+static inline __attribute__((always_inline)) cryo_error_kind
+run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result) {
     const cryo_proto *p = f->proto;
     cryo_frame *fr = &vm->frames[0];
     fr->proto = p;
@@ -275,10 +275,10 @@ static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_b
     fr->ret_slot = result;
     fr->run_level = 0;
     vm->nframes = 1;
-    cryo_call_arm(vm, &f->ctl);
+    cryo_call_arm_fast(vm, &f->ctl);
     cryo_error_kind k = cryo_vm_exec(vm, 0);
     cryo_call_disarm(vm);
-    if (__builtin_expect(vm->jobs || vm->gov_owner, 0)) cryo_vm_end_run(vm);
+    if (__builtin_expect(vm->gov != NULL, 0)) cryo_vm_end_run(vm); /* made by spawn */
     if (__builtin_expect(k != CRYO_OK, 0)) {
         cv_release(&vm->heap, *result);
         cv_clear(result);
@@ -351,14 +351,11 @@ CRYO_API void cryo_sync_interrupt(cryo_sync *f) {
     if (f) cryo_call_ctl_interrupt(&f->ctl);
 }
 
-CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
-                                        cryo_const *result, cryo_error **err) {
-    return cryo_sync_call_bounded(f, NULL, argc, argv, result, err);
-}
-
-CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
-                                                int argc, const cryo_const *argv,
-                                                cryo_const *result, cryo_error **err) {
+/* The body of cryo_sync_call and cryo_sync_call_bounded, inlined in both: the unbounded call
+ * pays nothing for the bounded one. */
+static inline __attribute__((always_inline)) cryo_error_kind
+sync_call(cryo_sync *f, const cryo_call_bounds *bounds, int argc, const cryo_const *argv,
+          cryo_const *result, cryo_error **err) {
     if (result) *result = cryo_const_unit();
     if (err) *err = NULL;
     if (!f || argc < 0 || argc > 255 || (argc && !argv)) {
@@ -372,10 +369,10 @@ CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bo
         return CRYO_ERR_MEMORY;
     }
     cryo_value ret;
-    vm->next_bounds = bounds;
+    if (bounds) vm->next_bounds = bounds;
     /* cryo_const is a struct of one cryo_value: the arrays have the same layout. */
     cryo_error_kind k = run_idle(vm, pooled, f, argc, (const cryo_value *)argv, &ret);
-    vm->next_bounds = NULL;
+    if (bounds) vm->next_bounds = NULL;
     if (k == CRYO_OK) {
         if (result && cv_is_heap(ret))
             k = cryo_vm_freeze(vm, ret, result);
@@ -390,6 +387,17 @@ CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bo
     }
     release_vm(vm);
     return k;
+}
+
+CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
+                                        cryo_const *result, cryo_error **err) {
+    return sync_call(f, NULL, argc, argv, result, err);
+}
+
+CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
+                                                int argc, const cryo_const *argv,
+                                                cryo_const *result, cryo_error **err) {
+    return sync_call(f, bounds, argc, argv, result, err);
 }
 
 CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {

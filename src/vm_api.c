@@ -105,6 +105,7 @@ void cryo_vm_reset(cryo_vm *vm) {
     vm->next_cb_ctl = NULL;
     vm->next_bounds = NULL;
     cryo_call_disarm(vm);
+    vm->call_ops = vm->call_deadline = 0;
     load_context_limits(vm);
     cryo_vm_update_watch(vm);
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
@@ -169,6 +170,7 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     vm->ops = 0;
     vm->progress_next = vm->progress_every;
     cryo_call_disarm(vm);
+    vm->call_ops = vm->call_deadline = 0;
     cryo_vm_update_watch(vm);
     vm->nhandlers = 0;
     vm->run_level = 0;
