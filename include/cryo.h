@@ -417,8 +417,10 @@ CRYO_API cryo_vm *cryo_vm_pool_acquire(cryo_unit *unit, cryo_context *ctx);
  * are reused or freed. A thread's pool is freed when the thread exits. NULL is allowed; a
  * VM that is running (released from inside its own host function) is left alone. */
 CRYO_API void cryo_vm_pool_release(cryo_vm *vm);
-/* Frees the calling thread's idle pooled VMs now (the main thread's pool is never freed
- * otherwise: key destructors do not run at exit()). */
+/* Frees the calling thread's idle pooled VMs now, and the VM its last cryo_sync_call kept
+ * (with their unit and context references; the main thread's pool is never freed otherwise:
+ * key destructors do not run at exit()). A VM in use by a call running on this thread is left
+ * alone. */
 CRYO_API void cryo_vm_pool_clear(void);
 /* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
  * releases the old; setting the context also resets the limits to its defaults. Values the VM
@@ -520,7 +522,8 @@ CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
 CRYO_API void cryo_sync_release(cryo_sync *f);
 CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
 /* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
- * by the caller. On error returns the kind and, if `err` is not NULL, stores an owned copy of
+ * by the caller. The call obeys f's default bounds (cryo_sync_set_bounds) and stops on
+ * cryo_sync_interrupt(f); threads it spawns are stopped and joined before it returns. On error returns the kind and, if `err` is not NULL, stores an owned copy of
  * the error there (CRYO_ERR_API for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument
  * count). The caller must hold `f` during the call. No lock, no atomic operation, no malloc
  * for scalar arguments and results. */
