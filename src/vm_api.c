@@ -161,6 +161,8 @@ CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm) {
 /* Resets the per-run state; false (with vm->err set) when the VM cannot run now. */
 static cryo_error_kind begin_run(cryo_vm *vm) {
     if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is already running");
+    /* threads left by a call made outside a run (cryo_vm_call_value on an idle VM) */
+    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
     cryo_error_free(vm->err);
     vm->err = NULL;
     vm->dirty = false;
