@@ -262,14 +262,17 @@ CRYO_API cryo_context *cryo_context_raw(void);
  * a time. */
 CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
 
-/* Frees a VM, every value it still holds and its reference to the unit. NULL is allowed. */
+/* Frees a VM, every value it still holds and its reference to the unit; threads its scripts
+ * spawned that still run are stopped and joined first. NULL is allowed. */
 CRYO_API void cryo_vm_free(cryo_vm *vm);
 
 /* Runs the unit's top level. `globals` (borrowed; may be NULL when nglobals is 0) gives the
  * values of the variables named by cryo_compile_options.globals, in the same order. On success
  * returns CRYO_OK and stores the value of the script's last expression in *result (owned by
  * the caller; may be NULL to discard it). On failure returns the error's kind; the error is
- * then available from cryo_vm_error() until the next run. The VM stays usable after an error. */
+ * then available from cryo_vm_error() until the next run. The VM stays usable after an error.
+ * Before it returns, every thread the run spawned (spawn) and did not join is stopped and
+ * joined. */
 CRYO_API cryo_error_kind cryo_vm_run(cryo_vm *vm, const cryo_value *globals, int nglobals,
                                      cryo_value *result);
 
