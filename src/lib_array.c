@@ -49,10 +49,8 @@ static cryo_error_kind push_copy(cryo_vm *vm, cryo_array *a, cryo_value v) {
     if (k) return k;
     if (a->len == UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "array too large");
     cv_retain(v);
-    if (!cv_array_push(&vm->heap, a, v)) {
-        cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_array_push takes the reference even when it fails (value.h). */
+    if (!cv_array_push(&vm->heap, a, v)) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -462,8 +460,10 @@ static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, 
         cv_release(&vm->heap, item);
         bool b;
         if (!k && cond) k = cryo_lib_truthy(vm, name, r, &b);
-        if (!k && !cv_array_push(&vm->heap, *out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, *out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, snap);
     cv_release(&vm->heap, fn);
@@ -668,8 +668,10 @@ static CRYO_LIB_FN(arr_zip) {
     for (uint32_t i = 0; !k && i < n; i++) {
         cryo_value args[2] = {a->items[i], b->items[i]}, r = cryo_unit_value();
         k = cryo_lib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
-        if (!k && !cv_array_push(&vm->heap, out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, sa);
     cv_release(&vm->heap, sb);

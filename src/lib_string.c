@@ -174,10 +174,8 @@ static cryo_error_kind push_str(cryo_vm *vm, cryo_array *a, const char *p, size_
     if (k) return k;
     cryo_string *s = cv_string_new(&vm->heap, p, n);
     if (!s) return cryo_vm_raise_oom(vm);
-    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) {
-        cv_release(&vm->heap, cv_from_obj(&s->h));
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_array_push takes the string even when it fails (value.h). */
+    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 

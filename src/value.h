@@ -20,6 +20,15 @@
  * Allocation goes through cv_alloc/cv_free with a cryo_heap so that the VM can account the
  * bytes (memory limit) and report failures as errors rather than crash. A NULL heap means
  * "untracked" (used for unit constants at compile time).
+ *
+ * Ownership on failure (the one rule)
+ * -----------------------------------
+ * A function that "takes" a value's reference (cv_array_push, cv_map_set, cv_cell_new,
+ * cv_set, cryo_op_setindex, cryo_op_setfield, cv_ffi_array_push, cv_ffi_map_set, ...) takes it
+ * in EVERY outcome: when it fails it has already released the value. The caller never releases
+ * a value it handed over, success or not; a caller that wants to keep the value retains it
+ * before the call. (A second release after a failure was a use-after-free reachable by any
+ * script under a memory limit: issue 13.) Functions that only borrow say "borrowed".
  */
 #ifndef CRYO_VALUE_H
 #define CRYO_VALUE_H

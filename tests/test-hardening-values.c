@@ -1,0 +1,136 @@
+/*
+ * test-hardening-values.c — hostile data under limits (issue 13, the value half): no memory
+ * error when an allocation fails under a memory limit, no undefined behaviour on empty data,
+ * an unbound `this` is an error, SyncFunctions made in a loop count against the memory limit,
+ * shared nested data is frozen once and every walk over it is bounded by the host's limits,
+ * and size limits count nested totals on every path that grows a container.
+ *
+ * Run these under ASan+UBSan: most of them show their bug only there.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cryo.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static cryo_unit *compile(const char *src) {
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
+    if (!u) fail_msg("compile failed: %s", err ? err->message : "?");
+    return u;
+}
+
+typedef struct limit_set {
+    cryo_limit which[3];
+    uint64_t value[3];
+    int n;
+} limit_set;
+
+/* Runs src with the limits set on a fresh VM; returns the kind and copies the message. */
+static cryo_error_kind run_with(const char *src, limit_set l, char *msg, size_t msgsz) {
+    cryo_unit *u = compile(src);
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    assert_non_null(vm);
+    for (int i = 0; i < l.n; i++)
+        cryo_vm_set_limit(vm, l.which[i], l.value[i]);
+    cryo_value r;
+    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
+    if (k == CRYO_OK) cryo_value_release(r);
+    const cryo_error *e = cryo_vm_error(vm);
+    if (msg) snprintf(msg, msgsz, "%s", e && k != CRYO_OK ? e->message : "");
+    if (k != CRYO_OK) assert_non_null(e), assert_int_equal(e->kind, k);
+    cryo_vm_free(vm);
+    cryo_unit_release(u);
+    return k;
+}
+
+static limit_set one(cryo_limit which, uint64_t value) {
+    limit_set l = {{which}, {value}, 1};
+    return l;
+}
+
+static void expect(const char *src, limit_set l, cryo_error_kind want) {
+    char msg[256];
+    cryo_error_kind k = run_with(src, l, msg, sizeof msg);
+    if (k != want)
+        fail_msg("%s: expected %s, got %s: %s", src, cryo_error_kind_name(want),
+                 cryo_error_kind_name(k), msg);
+}
+
+/* Runs src under memory limits from `lo` to `hi` bytes so that the allocation that fails
+ * lands on every path in turn (the array's growth, the element's copy, the result's
+ * array, ...); each run must end with success or a memory error, and ASan sees every path. */
+static void sweep_memory(const char *src, uint64_t lo, uint64_t hi, uint64_t step) {
+    int failed = 0;
+    for (uint64_t lim = lo; lim <= hi; lim += step) {
+        char msg[256];
+        cryo_error_kind k = run_with(src, one(CRYO_LIMIT_MEMORY, lim), msg, sizeof msg);
+        if (k != CRYO_OK && k != CRYO_ERR_MEMORY)
+            fail_msg("%s at %llu bytes: %s: %s", src, (unsigned long long)lim,
+                     cryo_error_kind_name(k), msg);
+        failed += k == CRYO_ERR_MEMORY;
+    }
+    if (!failed)
+        fail_msg("%s: no memory limit in [%llu, %llu] was reached", src, (unsigned long long)lo,
+                 (unsigned long long)hi);
+}
+
+/* --- 1. ownership on failure -------------------------------------------------------------------
+ */
+
+static void test_push_under_memory_limit_does_not_double_free(void **state) {
+    (void)state;
+    expect("let s = \"ab\" + \"cd\"; let a = []; loop { a.push(s); }",
+           one(CRYO_LIMIT_MEMORY, 1000000), CRYO_ERR_MEMORY);
+    sweep_memory("let s = \"ab\" + \"cd\"; let a = []; for i in 0..3000 { a.push(s); } a.len()",
+                 2000, 60000, 997);
+}
+
+static void test_split_under_memory_limit_does_not_double_free(void **state) {
+    (void)state;
+    sweep_memory("let s = \"\"; for i in 0..400 { s += \"ab,\"; } s.split(\",\").len()", 4000,
+                 60000, 911);
+    sweep_memory("let s = \"\"; for i in 0..400 { s += \"ab \"; } s.split().len()", 4000, 60000,
+                 911);
+}
+
+static void test_pad_insert_append_under_memory_limit_do_not_double_free(void **state) {
+    (void)state;
+    sweep_memory("let s = \"ab\" + \"cd\"; let a = []; a.pad(2000, s); a.len()", 2000, 60000, 997);
+    sweep_memory("let s = \"ab\" + \"cd\"; let a = []; for i in 0..2000 { a.insert(0, s); }", 2000,
+                 60000, 997);
+    sweep_memory("let s = [\"ab\" + \"cd\"]; let a = []; for i in 0..2000 { a.append(s); }", 2000,
+                 60000, 997);
+}
+
+static void test_map_results_under_memory_limit_do_not_double_free(void **state) {
+    (void)state;
+    sweep_memory("let a = []; for i in 0..1000 { a.push(i); } a.map(|x| `${x}`).len()", 2000, 90000,
+                 1301);
+    sweep_memory("let a = []; for i in 0..1000 { a.push(i); } a.zip(a, |x, y| `${x}`).len()", 2000,
+                 90000, 1301);
+    sweep_memory("let m = #{}; for i in 0..300 { m[`k${i}`] = `v${i}`; } "
+                 "m.keys().len() + m.values().len()",
+                 2000, 90000, 1301);
+    sweep_memory("let m = #{}; for i in 0..300 { m.set(`k${i}`, `v${i}`); } m.len()", 2000, 90000,
+                 1301);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_push_under_memory_limit_does_not_double_free),
+        cmocka_unit_test(test_split_under_memory_limit_does_not_double_free),
+        cmocka_unit_test(test_pad_insert_append_under_memory_limit_do_not_double_free),
+        cmocka_unit_test(test_map_results_under_memory_limit_do_not_double_free),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
