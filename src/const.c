@@ -194,7 +194,7 @@ CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, 
     }
     if (m) {
         m->len = (uint32_t)len;
-        qsort(m->entries, len, sizeof *m->entries, key_cmp);
+        if (len > 1) qsort(m->entries, len, sizeof *m->entries, key_cmp); /* entries may be NULL */
         /* Duplicate keys: the last one given wins (stable enough: drop earlier duplicates). */
         size_t w = 0;
         for (size_t r = 0; r < len; r++) {

@@ -64,20 +64,21 @@ static cryo_error_kind copy_span(cryo_vm *vm, const cryo_array *src, size_t star
 }
 
 /* Removes items[start, start+len) of a unique array, moving them into *moved (when not NULL)
- * or releasing them. */
+ * or releasing them. An empty array (or result) has no items buffer: with nothing to move,
+ * memcpy/memmove must not see its NULL (undefined behaviour even for 0 bytes). */
 static cryo_error_kind cut_span(cryo_vm *vm, cryo_array *a, size_t start, size_t len,
                                 cryo_array **moved) {
     if (moved) {
         cryo_error_kind k = new_array(vm, len, moved);
         if (k) return k;
-        memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
+        if (len) memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
         (*moved)->len = (uint32_t)len;
     } else {
         for (size_t i = 0; i < len; i++)
             cv_release(&vm->heap, a->items[start + i]);
     }
-    memmove(a->items + start, a->items + start + len,
-            ((size_t)a->len - start - len) * sizeof(cryo_value));
+    size_t tail = (size_t)a->len - start - len;
+    if (len && tail) memmove(a->items + start, a->items + start + len, tail * sizeof(cryo_value));
     a->len -= (uint32_t)len;
     return CRYO_OK;
 }

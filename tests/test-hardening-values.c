@@ -125,12 +125,42 @@ static void test_map_results_under_memory_limit_do_not_double_free(void **state)
                  1301);
 }
 
+/* --- 2. empty data -------------------------------------------------------------------------- */
+
+/* Empty arrays have no items buffer: no memcpy/memmove/qsort may see its NULL. */
+static void test_empty_array_spans_pass_no_null_to_memcpy(void **state) {
+    (void)state;
+    static const char *const scripts[] = {
+        "let a = []; let b = a.split(0); a.len() + b.len()",
+        "let a = []; let b = a.split(-1); a.len() + b.len()",
+        "let a = [1]; let b = a.split(1); a.len() + b.len()",
+        "let a = []; a.drain(0..0).len()",
+        "let a = []; a.retain(0..0).len()",
+        "let a = []; a.extract(0).len()",
+        "let a = []; a.splice(0, 0, []); a.len()",
+        "let a = []; a.truncate(0); a.clear(); a.len()",
+        "let a = []; a.sort(); a.dedup(); a.reverse(); a.len()",
+        "let a = []; a += []; a.append([]); (a + []).len()",
+        "let m = #{}; m += #{}; m.keys().len() + m.values().len()",
+        "let s = \"\"; s.split(\"\").len() + s.split().len()",
+    };
+    for (size_t i = 0; i < sizeof scripts / sizeof scripts[0]; i++)
+        expect(scripts[i], one(CRYO_LIMIT_OPERATIONS, 0), CRYO_OK);
+    cryo_const m = cryo_const_map(NULL, NULL, 0);
+    assert_int_equal(cryo_const_type(m), CRYO_T_MAP);
+    cryo_const_release(m);
+    cryo_const a = cryo_const_array(NULL, 0);
+    assert_int_equal(cryo_const_type(a), CRYO_T_ARRAY);
+    cryo_const_release(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_under_memory_limit_does_not_double_free),
         cmocka_unit_test(test_split_under_memory_limit_does_not_double_free),
         cmocka_unit_test(test_pad_insert_append_under_memory_limit_do_not_double_free),
         cmocka_unit_test(test_map_results_under_memory_limit_do_not_double_free),
+        cmocka_unit_test(test_empty_array_spans_pass_no_null_to_memcpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
