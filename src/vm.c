@@ -296,9 +296,15 @@ static bool catch_error(cryo_vm *vm, cryo_error_kind kind) {
     return true;
 }
 
+/* Reading or writing `this` in a function not called as a method is Rhai's ErrorUnboundThis,
+ * not a silent (): `call(Fn("f"), 2)` must not run f on a made-up receiver. */
+static cryo_error_kind unbound_this(cryo_vm *vm) {
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+}
+
 /* Slow path of SETTHIS. */
 static cryo_error_kind op_setthis(cryo_vm *vm, cryo_frame *f, cryo_value v) {
-    if (!f->this_ref) return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    if (!f->this_ref) return unbound_this(vm);
     cv_retain(v);
     cv_set(&vm->heap, f->this_ref, v);
     return CRYO_OK;
@@ -440,7 +446,8 @@ dispatch:
         NEXT();
     }
     OPCASE(THIS) {
-        cryo_value v = f->this_ref ? *f->this_ref : cryo_unit_value();
+        if (UNLIKELY(!f->this_ref)) PROTECT(unbound_this(vm));
+        cryo_value v = *f->this_ref;
         cv_retain(v);
         cv_set(heap, RA, v);
         NEXT();

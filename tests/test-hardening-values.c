@@ -154,6 +154,44 @@ static void test_empty_array_spans_pass_no_null_to_memcpy(void **state) {
     cryo_const_release(a);
 }
 
+/* --- 3. unbound `this` ------------------------------------------------------------------------ */
+
+static void expect_message(const char *src, cryo_error_kind want, const char *part) {
+    char msg[256];
+    cryo_error_kind k = run_with(src, one(CRYO_LIMIT_OPERATIONS, 0), msg, sizeof msg);
+    if (k != want || !strstr(msg, part))
+        fail_msg("%s: expected %s \"%s\", got %s \"%s\"", src, cryo_error_kind_name(want), part,
+                 cryo_error_kind_name(k), msg);
+}
+
+static int64_t run_int(const char *src) {
+    cryo_unit *u = compile(src);
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    cryo_value r;
+    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
+    if (k != CRYO_OK) fail_msg("%s: %s", src, cryo_vm_error(vm)->message);
+    assert_int_equal(r.type, CRYO_T_INT);
+    int64_t x = r.as.i;
+    cryo_vm_free(vm);
+    cryo_unit_release(u);
+    return x;
+}
+
+static void test_unbound_this_is_an_error_not_unit(void **state) {
+    (void)state;
+    expect_message("fn foo(x) { this += x; } let f = Fn(\"foo\"); call(f, 2)", CRYO_ERR_NOT_FOUND,
+                   "'this' is not bound");
+    expect_message("fn foo() { this } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    expect_message("fn foo() { this.len() } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    expect_message("fn foo() { type_of(this) } Fn(\"foo\").call()", CRYO_ERR_NOT_FOUND,
+                   "'this' is not bound");
+    expect_message("fn foo(x) { this = x; } foo(1)", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    /* Bound, it still works: as a method, through x.call(f, ..) and in for_each. */
+    assert_int_equal(run_int("fn foo(x) { this += x; } let a = 1; a.call(Fn(\"foo\"), 2); a"), 3);
+    assert_int_equal(run_int("fn foo(x) { this += x; } let a = 1; a.foo(5); a"), 6);
+    assert_int_equal(run_int("let a = [1, 2]; a.for_each(|| this *= 10); a[0] + a[1]"), 30);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_under_memory_limit_does_not_double_free),
@@ -161,6 +199,7 @@ int main(void) {
         cmocka_unit_test(test_pad_insert_append_under_memory_limit_do_not_double_free),
         cmocka_unit_test(test_map_results_under_memory_limit_do_not_double_free),
         cmocka_unit_test(test_empty_array_spans_pass_no_null_to_memcpy),
+        cmocka_unit_test(test_unbound_this_is_an_error_not_unit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
