@@ -275,6 +275,19 @@ void cv_collect_cycles(cryo_heap *h);
 void cv_detach_cells(cryo_heap *h);
 cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
 
+/* --- work and limits ----------------------------------------------------------------------- */
+
+/* THE helper for work done outside the dispatch loop: a built-in whose work grows with its
+ * input (sort, dedup, contains, index_of, pad, repeat, printing nested values, ...) and every
+ * walk over nested data (equality, freezing, printing) charges that work here, so that the
+ * host's operations limit, its interrupt (cryo_vm_interrupt) and its progress callback stop it
+ * as they stop a script loop. Adds n to the run's operation count and, when the count passes
+ * the limit or the progress mark, or the interrupt flag is set, raises like the loop does
+ * (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED) and returns the kind; else CRYO_OK.
+ * vm may be NULL (a host-side walk: nothing charged). Cheap (a compare and a relaxed load):
+ * charge per element, or per batch of elements in tight loops. (vm_call.c) */
+cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n);
+
 /* --- shared operations --------------------------------------------------------------------- */
 
 /* Rhai's `==` semantics: ints and floats compare by value across types (floats with Rhai's

@@ -209,6 +209,14 @@ cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
     return CRYO_OK;
 }
 
+cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n) {
+    if (!vm) return CRYO_OK;
+    vm->ops += n;
+    if (vm->ops > vm->ops_max || atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
+        return cryo_vm_check_ops(vm);
+    return CRYO_OK;
+}
+
 static cryo_error_kind check_size(cryo_vm *vm, cryo_limit which, size_t n, const char *what) {
     uint64_t limit = vm->limits[which];
     if (limit && n > limit)
