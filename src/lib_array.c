@@ -335,13 +335,14 @@ static CRYO_LIB_FN(arr_splice) {
  * ------------------------------------------------------------------------------------ */
 
 CRYO_LIB_FN(cryo_arr_contains) {
-    (void)vm, (void)ud, (void)argc;
+    (void)ud, (void)argc;
     const cryo_array *a = ARR0;
     bool found = false;
-    for (uint32_t i = 0; i < a->len && !found; i++)
-        found = cv_equals(a->items[i], *argv[1]);
+    cryo_error_kind k = cryo_vm_charge(vm, a->len); /* work grows with the array */
+    for (uint32_t i = 0; !k && i < a->len && !found; i++)
+        k = cv_equals_vm(vm, a->items[i], *argv[1], &found);
     *ret = cryo_bool(found);
-    return CRYO_OK;
+    return k;
 }
 
 /* Calls fn on items from `start` until it returns true; *at gets the index or -1, and *val
@@ -408,8 +409,11 @@ CRYO_LIB_FN(cryo_arr_index_of) {
         if (k) return k;
     } else {
         const cryo_array *a = ARR0;
-        for (size_t i = start; i < a->len && at < 0; i++)
-            if (cv_equals(a->items[i], *argv[1])) at = (int64_t)i;
+        bool eq = false;
+        cryo_error_kind k = cryo_vm_charge(vm, a->len - start); /* work grows with the array */
+        for (size_t i = start; !k && i < a->len && !eq; i++)
+            if (!(k = cv_equals_vm(vm, a->items[i], *argv[1], &eq)) && eq) at = (int64_t)i;
+        if (k) return k;
     }
     *ret = cryo_int(at);
     return CRYO_OK;
@@ -776,10 +780,11 @@ static CRYO_LIB_FN(arr_dedup) {
     const cryo_array *a = cv_arr(snap);
     cryo_array *out;
     k = new_array(vm, a->len, &out);
+    if (!k) k = cryo_vm_charge(vm, a->len); /* work grows with the array */
     for (uint32_t i = 0; !k && i < a->len; i++) {
         bool same = false;
         if (out->len && fn.type == CRYO_T_UNIT) {
-            same = cv_equals(out->items[out->len - 1], a->items[i]);
+            k = cv_equals_vm(vm, out->items[out->len - 1], a->items[i], &same);
         } else if (out->len) {
             cryo_value args[2] = {out->items[out->len - 1], a->items[i]}, r = cryo_unit_value();
             k = cryo_vm_call_value(vm, fn, 2, args, &r);

@@ -338,7 +338,9 @@ CRYO_LIB_FN(cryo_str_append) {
         if ((k = cryo_vm_check_string(vm, (size_t)s->len + 4))) return k;
         ok = cv_string_append_char(&vm->heap, &s, argv[1]->as.c);
     } else {
-        ok = cv_append_repr(&vm->heap, &s, *argv[1], false);
+        k = cryo_vm_append_repr(vm, &s, *argv[1], false); /* bounded by the limits */
+        argv[0]->as.obj = &s->h;
+        return k;
     }
     argv[0]->as.obj = &s->h;
     if (!ok) return cryo_vm_raise_oom(vm);

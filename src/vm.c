@@ -256,9 +256,14 @@ static cryo_error_kind op_throw(cryo_vm *vm, cryo_value *base, cryo_instr i) {
     } else {
         v = base[CRYO_A(i)];
     }
-    char *text = cv_to_cstring(v, false);
-    cryo_vm_raise(vm, kind, "%s", text ? text : "");
-    free(text);
+    /* The message is the value's text: printed within the limits (a value reachable by 2^40
+     * paths must not print forever), the walk's own limit error replacing the throw. */
+    cryo_string *s = cv_string_new_cap(&vm->heap, 32);
+    if (!s) return cryo_vm_raise_oom(vm);
+    cryo_error_kind pk = cryo_vm_append_repr(vm, &s, v, false);
+    if (pk == CRYO_OK) cryo_vm_raise(vm, kind, "%s", s->data);
+    cv_free_obj(&vm->heap, &s->h);
+    if (pk != CRYO_OK) return pk;
     if (kind == CRYO_ERR_RUNTIME) {
         cv_retain(v);
         cv_set(&vm->heap, &vm->thrown, v);

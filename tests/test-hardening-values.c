@@ -256,6 +256,85 @@ static void test_freezing_shared_data_is_linear_and_keeps_its_shape(void **state
     cryo_unit_release(u);
 }
 
+#define DOUBLED_B "let b = [1]; for i in 0..40 { b = [b, b]; } "
+
+/* Equality, contains and `in` over two separately built 2^40-path structures compare each
+ * distinct pair once: they end at once, well inside a small operations budget. */
+static void test_equality_of_shared_data_ends_within_the_operations_limit(void **state) {
+    (void)state;
+    limit_set l = one(CRYO_LIMIT_OPERATIONS, 20000);
+    expect(DOUBLED DOUBLED_B "if a == b { 1 } else { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "if a != b { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "if ![0, a].contains(b) { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "if !(b in [0, a]) { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "if [0, a].index_of(b) != 1 { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "if #{x: a} != #{x: b} { throw 1 }", l, CRYO_OK);
+    expect(DOUBLED DOUBLED_B "let c = [a, b, a]; c.dedup(); if c.len() != 1 { throw 1 }", l,
+           CRYO_OK);
+    /* A difference deep down is still found. */
+    expect(DOUBLED "let b = [2]; for i in 0..40 { b = [b, b]; } if a == b { throw 1 }", l, CRYO_OK);
+    /* Equality of big unshared data is charged per element: the limit stops a loop of them. */
+    expect("let x = []; let y = []; for i in 0..5000 { x.push([i]); y.push([i]); } "
+           "for i in 0..1000 { x == y; }",
+           one(CRYO_LIMIT_OPERATIONS, 1000000), CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("let x = []; for i in 0..5000 { x.push(i); } for i in 0..1000 { x.contains(-1); }",
+           one(CRYO_LIMIT_OPERATIONS, 1000000), CRYO_ERR_TOO_MANY_OPERATIONS);
+}
+
+/* Printing 2^40 paths cannot be shared: the operations limit, the string size limit and the
+ * memory limit each stop it, on every printing path. */
+static void test_printing_shared_data_is_stopped_by_each_limit(void **state) {
+    (void)state;
+    static const char *const prints[] = {
+        DOUBLED "a.to_string()",
+        DOUBLED "to_debug(a)",
+        DOUBLED "`${a}`",
+        DOUBLED "\"x\" + a",
+        DOUBLED "let s = \"\"; s += a",
+        DOUBLED "print(a)",
+        DOUBLED "debug(a)",
+        DOUBLED "throw a",
+        DOUBLED "let s = \"\"; s.append(a)",
+    };
+    for (size_t i = 0; i < sizeof prints / sizeof prints[0]; i++) {
+        expect(prints[i], one(CRYO_LIMIT_OPERATIONS, 100000), CRYO_ERR_TOO_MANY_OPERATIONS);
+        expect(prints[i], one(CRYO_LIMIT_STRING_SIZE, 10000), CRYO_ERR_DATA_TOO_LARGE);
+        expect(prints[i], one(CRYO_LIMIT_MEMORY, 1000000), CRYO_ERR_MEMORY);
+    }
+    /* Returned to the host, the result is checked once per object, not per path. */
+    expect(DOUBLED "a", one(CRYO_LIMIT_OPERATIONS, 100000), CRYO_OK);
+}
+
+typedef struct interrupter {
+    cryo_vm *vm;
+    int ms;
+} interrupter;
+
+static void *interrupt_later(void *arg) {
+    interrupter *it = arg;
+    struct timespec ts = {0, (long)it->ms * 1000000L};
+    nanosleep(&ts, NULL);
+    cryo_vm_interrupt(it->vm);
+    return NULL;
+}
+
+/* With no limit at all, the host's interrupt stops a print of 2^40 paths. */
+static void test_printing_shared_data_is_stopped_by_the_interrupt(void **state) {
+    (void)state;
+    cryo_unit *u = compile(DOUBLED "a.to_string().len()");
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    cryo_vm_set_limit(vm, CRYO_LIMIT_MEMORY, 512u << 20); /* a safety net for the test host */
+    interrupter it = {vm, 30};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, interrupt_later, &it), 0);
+    cryo_value r;
+    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
+    pthread_join(t, NULL);
+    assert_int_equal(k, CRYO_ERR_INTERRUPTED);
+    cryo_vm_free(vm);
+    cryo_unit_release(u);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_under_memory_limit_does_not_double_free),
@@ -267,6 +346,9 @@ int main(void) {
         cmocka_unit_test(test_into_sync_in_a_loop_hits_the_memory_limit),
         cmocka_unit_test(test_into_sync_in_a_loop_ends_without_a_limit),
         cmocka_unit_test(test_freezing_shared_data_is_linear_and_keeps_its_shape),
+        cmocka_unit_test(test_equality_of_shared_data_ends_within_the_operations_limit),
+        cmocka_unit_test(test_printing_shared_data_is_stopped_by_each_limit),
+        cmocka_unit_test(test_printing_shared_data_is_stopped_by_the_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
