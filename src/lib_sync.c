@@ -331,8 +331,8 @@ static CRYO_LIB_FN(sync_join) {
     cryo_value v;
     k = cryo_vm_thaw(vm, j->result, &v);
     if (k != CRYO_OK) return k;
-    /* The value comes back into this run: its nested sizes count against this VM's limits.
-     * TODO(h13a merge): use the value layer's nested-size check once it lands. */
+    /* The value comes back into this run: its nested sizes count against this VM's limits
+     * (memoized per shared object, so a value of many shared paths is measured quickly). */
     k = cryo_vm_check_data(vm, v);
     if (k != CRYO_OK) return k;
     *ret = v;
