@@ -530,10 +530,10 @@ CRYO_API void cryo_sync_release(cryo_sync *f);
 CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
 /* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
  * by the caller. The call obeys f's default bounds (cryo_sync_set_bounds) and stops on
- * cryo_sync_interrupt(f); threads it spawns are stopped and joined before it returns. On error returns the kind and, if `err` is not NULL, stores an owned copy of
- * the error there (CRYO_ERR_API for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument
- * count). The caller must hold `f` during the call. No lock, no atomic operation, no malloc
- * for scalar arguments and results. */
+ * cryo_sync_interrupt(f); threads it spawns are stopped and joined before it returns. On error
+ * returns the kind and, if `err` is not NULL, stores an owned copy of the error there (CRYO_ERR_API
+ * for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument count). The caller must hold `f`
+ * during the call. No lock, no atomic operation, no malloc for scalar arguments and results. */
 CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
                                         cryo_const *result, cryo_error **err);
 /* Bounds of SyncFunction calls (cryo_sync_call_bounded, cryo_sync_set_bounds, and callbacks:
