@@ -49,10 +49,8 @@ static cryo_error_kind push_copy(cryo_vm *vm, cryo_array *a, cryo_value v) {
     if (k) return k;
     if (a->len == UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "array too large");
     cv_retain(v);
-    if (!cv_array_push(&vm->heap, a, v)) {
-        cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_array_push takes the reference even when it fails (value.h). */
+    if (!cv_array_push(&vm->heap, a, v)) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -66,20 +64,21 @@ static cryo_error_kind copy_span(cryo_vm *vm, const cryo_array *src, size_t star
 }
 
 /* Removes items[start, start+len) of a unique array, moving them into *moved (when not NULL)
- * or releasing them. */
+ * or releasing them. An empty array (or result) has no items buffer: with nothing to move,
+ * memcpy/memmove must not see its NULL (undefined behaviour even for 0 bytes). */
 static cryo_error_kind cut_span(cryo_vm *vm, cryo_array *a, size_t start, size_t len,
                                 cryo_array **moved) {
     if (moved) {
         cryo_error_kind k = new_array(vm, len, moved);
         if (k) return k;
-        memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
+        if (len) memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
         (*moved)->len = (uint32_t)len;
     } else {
         for (size_t i = 0; i < len; i++)
             cv_release(&vm->heap, a->items[start + i]);
     }
-    memmove(a->items + start, a->items + start + len,
-            ((size_t)a->len - start - len) * sizeof(cryo_value));
+    size_t tail = (size_t)a->len - start - len;
+    if (len && tail) memmove(a->items + start, a->items + start + len, tail * sizeof(cryo_value));
     a->len -= (uint32_t)len;
     return CRYO_OK;
 }
@@ -336,13 +335,14 @@ static CRYO_LIB_FN(arr_splice) {
  * ------------------------------------------------------------------------------------ */
 
 CRYO_LIB_FN(cryo_arr_contains) {
-    (void)vm, (void)ud, (void)argc;
+    (void)ud, (void)argc;
     const cryo_array *a = ARR0;
     bool found = false;
-    for (uint32_t i = 0; i < a->len && !found; i++)
-        found = cv_equals(a->items[i], *argv[1]);
+    cryo_error_kind k = cryo_vm_charge(vm, a->len); /* work grows with the array */
+    for (uint32_t i = 0; !k && i < a->len && !found; i++)
+        k = cv_equals_vm(vm, a->items[i], *argv[1], &found);
     *ret = cryo_bool(found);
-    return CRYO_OK;
+    return k;
 }
 
 /* Calls fn on items from `start` until it returns true; *at gets the index or -1, and *val
@@ -409,8 +409,11 @@ CRYO_LIB_FN(cryo_arr_index_of) {
         if (k) return k;
     } else {
         const cryo_array *a = ARR0;
-        for (size_t i = start; i < a->len && at < 0; i++)
-            if (cv_equals(a->items[i], *argv[1])) at = (int64_t)i;
+        bool eq = false;
+        cryo_error_kind k = cryo_vm_charge(vm, a->len - start); /* work grows with the array */
+        for (size_t i = start; !k && i < a->len && !eq; i++)
+            if (!(k = cv_equals_vm(vm, a->items[i], *argv[1], &eq)) && eq) at = (int64_t)i;
+        if (k) return k;
     }
     *ret = cryo_int(at);
     return CRYO_OK;
@@ -462,8 +465,10 @@ static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, 
         cv_release(&vm->heap, item);
         bool b;
         if (!k && cond) k = cryo_lib_truthy(vm, name, r, &b);
-        if (!k && !cv_array_push(&vm->heap, *out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, *out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, snap);
     cv_release(&vm->heap, fn);
@@ -668,8 +673,10 @@ static CRYO_LIB_FN(arr_zip) {
     for (uint32_t i = 0; !k && i < n; i++) {
         cryo_value args[2] = {a->items[i], b->items[i]}, r = cryo_unit_value();
         k = cryo_lib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
-        if (!k && !cv_array_push(&vm->heap, out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, sa);
     cv_release(&vm->heap, sb);
@@ -773,10 +780,11 @@ static CRYO_LIB_FN(arr_dedup) {
     const cryo_array *a = cv_arr(snap);
     cryo_array *out;
     k = new_array(vm, a->len, &out);
+    if (!k) k = cryo_vm_charge(vm, a->len); /* work grows with the array */
     for (uint32_t i = 0; !k && i < a->len; i++) {
         bool same = false;
         if (out->len && fn.type == CRYO_T_UNIT) {
-            same = cv_equals(out->items[out->len - 1], a->items[i]);
+            k = cv_equals_vm(vm, out->items[out->len - 1], a->items[i], &same);
         } else if (out->len) {
             cryo_value args[2] = {out->items[out->len - 1], a->items[i]}, r = cryo_unit_value();
             k = cryo_vm_call_value(vm, fn, 2, args, &r);

@@ -18,10 +18,8 @@ static cryo_error_kind map_put(cryo_vm *vm, cryo_map *m, cryo_string *key, cryo_
         if (k) return k;
     }
     cv_retain(v);
-    if (!cv_map_set(&vm->heap, m, key, v)) {
-        cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_map_set takes the reference even when it fails (value.h). */
+    if (!cv_map_set(&vm->heap, m, key, v)) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -105,8 +103,7 @@ static cryo_error_kind list(cryo_vm *vm, int argc, cryo_value **argv, cryo_value
         cryo_value v = keys ? cv_from_obj(&m->entries[i].key->h) : m->entries[i].value;
         if (keys && (m->entries[i].key->h.flags & CRYO_OBJ_SHARED)) v.flags = 0;
         cv_retain(v);
-        if (!cv_array_push(&vm->heap, a, v)) {
-            cv_release(&vm->heap, v);
+        if (!cv_array_push(&vm->heap, a, v)) { /* v is taken, even on failure */
             cv_release(&vm->heap, cv_from_obj(&a->h));
             return cryo_vm_raise_oom(vm);
         }

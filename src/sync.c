@@ -44,6 +44,20 @@ static cryo_string *frozen_name(const cryo_string *name) {
 }
 
 cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out) {
+    cryo_freezer fz;
+    cryo_freezer_begin(&fz, vm);
+    return cryo_freezer_end(&fz, cryo_sync_from_fn_in(&fz, fn, depth, out));
+}
+
+/* calloc on the VM's heap: frozen objects are freed with free() (const.c), as cv_alloc's are. */
+static void *heap_calloc(cryo_vm *vm, size_t size) {
+    void *p = cv_alloc(&vm->heap, size);
+    if (p) memset(p, 0, size);
+    return p;
+}
+
+cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out) {
+    cryo_vm *vm = fz->vm;
     *out = NULL;
     if (fn->h.flags & CRYO_OBJ_FROZEN) {
         /* the shared fn of a SyncFunction is never a value on its own; be safe anyway */
@@ -63,8 +77,8 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         }
     }
     size_t size = sizeof(cryo_fn) + (size_t)fn->ncaps * sizeof(cryo_cell *);
-    cryo_fn *sf = calloc(1, size);
-    cryo_sync *s = calloc(1, sizeof *s);
+    cryo_fn *sf = heap_calloc(vm, size);
+    cryo_sync *s = sf ? heap_calloc(vm, sizeof *s) : NULL;
     if (!sf || !s) {
         free(sf);
         free(s);
@@ -89,13 +103,19 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
     s->proto = p;
     s->hot_argc = p && fn->ncurry == 0 ? (int)p->nparams : -1;
     cryo_error_kind k = CRYO_OK;
-    sf->name = frozen_name(fn->name);
+    /* A script closure's name is its unit's shared string, alive as long as sf->unit: no copy
+     * (into_sync in a loop would otherwise allocate four times per function for it). */
+    if (fn->unit && fn->name && (fn->name->h.flags & CRYO_OBJ_SHARED) &&
+        !(fn->name->h.flags & CRYO_OBJ_FROZEN))
+        sf->name = fn->name;
+    else
+        sf->name = frozen_name(fn->name);
     if (!sf->name) k = cryo_vm_raise_oom(vm);
     if (k == CRYO_OK && fn->ncurry) {
-        sf->curry = calloc(fn->ncurry, sizeof(cryo_value));
+        sf->curry = heap_calloc(vm, (size_t)fn->ncurry * sizeof(cryo_value));
         if (!sf->curry) k = cryo_vm_raise_oom(vm);
         for (uint16_t i = 0; k == CRYO_OK && i < fn->ncurry; i++) {
-            k = cryo_freeze_depth(vm, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
+            k = cryo_freeze_in(fz, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
             if (k == CRYO_OK) sf->ncurry = (uint16_t)(i + 1);
         }
     }
@@ -104,7 +124,7 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         char what[160];
         snprintf(what, sizeof what, "the captured variable '%s' (line %d)",
                  cd && cd->name ? cd->name : "?", cd ? cd->line : 0);
-        cryo_cell *cell = calloc(1, sizeof *cell);
+        cryo_cell *cell = heap_calloc(vm, sizeof *cell);
         if (!cell) {
             k = cryo_vm_raise_oom(vm);
             break;
@@ -113,7 +133,7 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         cell->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
         cell->h.rc = 1;
         sf->caps[i] = cell;
-        k = cryo_freeze_depth(vm, fn->caps[i]->v, what, depth + 1, &cell->v);
+        k = cryo_freeze_in(fz, fn->caps[i]->v, what, depth + 1, &cell->v);
         if (k != CRYO_OK && vm->err && cd && cd->line > 0 && vm->nframes == 0) {
             vm->err->line = cd->line;
             vm->err->column = cd->column;

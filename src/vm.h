@@ -149,6 +149,11 @@ struct cryo_vm {
      * cryo_vm_release_pins (sync.h) on VM reset and free. */
     cryo_obj **pins;
     int npins, cappins;
+    /* A hash set over pins[] once the list is long (O(1) "already pinned?"), and the bytes of
+     * frozen objects this VM made, charged to its heap (memory limit) until the pins go. */
+    cryo_obj **pin_set;
+    size_t pin_set_cap; /* power of two, or 0 while pins[] is scanned */
+    size_t frozen_bytes;
 
     /* --- additions (embedding: vm_api.c, pool.c) --- */
     uint64_t ops_max; /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */

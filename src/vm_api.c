@@ -183,21 +183,32 @@ static bool shared_str(const cryo_string *s) {
     return s->h.flags & CRYO_OBJ_SHARED;
 }
 
-static bool needs_own(cryo_value v, int depth) {
+/* `seen` holds the shared containers already scanned (and found clean): data reachable by many
+ * paths (`a = [a, a]` forty times) is scanned once per object, not once per path. */
+static bool needs_own_in(cryo_value v, int depth, cv_seen *seen) {
     if (v.type < CRYO_T_STRING || v.type > CRYO_T_MAP) return false;
     if (!(v.flags & CRYO_VF_COUNTED)) return true;
     if (depth > 64) return false;
+    if (v.type != CRYO_T_STRING && v.as.obj->rc > 1 && cv_seen_add(seen, v.as.obj, NULL) == 0)
+        return false;
     if (v.type == CRYO_T_ARRAY) {
         const cryo_array *a = cv_arr(v);
         for (uint32_t i = 0; i < a->len; i++)
-            if (needs_own(a->items[i], depth + 1)) return true;
+            if (needs_own_in(a->items[i], depth + 1, seen)) return true;
     } else if (v.type == CRYO_T_MAP) {
         const cryo_map *m = cv_map(v);
         for (uint32_t i = 0; i < m->len; i++)
-            if (shared_str(m->entries[i].key) || needs_own(m->entries[i].value, depth + 1))
+            if (shared_str(m->entries[i].key) || needs_own_in(m->entries[i].value, depth + 1, seen))
                 return true;
     }
     return false;
+}
+
+static bool needs_own(cryo_value v, int depth) {
+    cv_seen seen = {0};
+    bool r = needs_own_in(v, depth, &seen);
+    cv_seen_free(&seen);
+    return r;
 }
 
 static bool own_value(cryo_heap *h, cryo_value *slot, int depth) {
