@@ -834,6 +834,10 @@ static bool verify_proto(const cryo_unit *u, uint32_t pi, char *why, size_t whyl
         case FMT_ABX: ok = v_field(&v, s->a, a, "A") && v_field(&v, s->b, CRYO_BX(i), "Bx"); break;
         case FMT_ASBX:
             ok = v_field(&v, s->a, a, "A") && (s->b != F_JUMP || v_target(&v, start, CRYO_SBX(i)));
+            /* Only JMP and ITERNEXT count operations when they jump back: any other backward
+             * jump would make a loop that the operations limit cannot stop. */
+            if (ok && s->b == F_JUMP && op != OP_ITERNEXT && CRYO_SBX(i) < 0)
+                ok = v_fail(&v, "only JMP and ITERNEXT may jump backward");
             break;
         case FMT_SJ: ok = v_target(&v, start, CRYO_SJ(i)); break;
         default: break;

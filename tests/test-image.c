@@ -465,6 +465,16 @@ static void patch_capture(cryo_unit *u) {
         if (u->protos[i]->ncaps) u->protos[i]->caps[0].index = 240;
 }
 
+static void patch_backward(cryo_unit *u) {
+    cryo_proto *p = u->protos[0];
+    for (uint32_t i = 0; i < p->ncode; i++)
+        if (CRYO_OP(p->code[i]) == OP_JMPF || CRYO_OP(p->code[i]) == OP_JMPT) {
+            p->code[i] = CRYO_ASBX(CRYO_OP(p->code[i]), CRYO_A(p->code[i]), -1);
+            return;
+        }
+    fail_msg("no conditional jump");
+}
+
 static void test_verifier_rejects(void **state) {
     (void)state;
     const char *s = "let x = 1; x + 2";
@@ -473,6 +483,8 @@ static void test_verifier_rejects(void **state) {
     expect_rejected(s, patch_jump, "jump target");
     expect_rejected(s, patch_opcode, "opcode 255");
     expect_rejected(s, patch_end, "past its end");
+    /* a loop the operations limit could not stop (found by fuzz_image) */
+    expect_rejected("let x = 1; if x > 0 { 1 } else { 2 }", patch_backward, "jump backward");
     expect_rejected(s, patch_upv, "outside a closure");
     expect_rejected(s, patch_closure, "proto 0");
     expect_rejected("fn f(a) { a } f(1)", patch_fn, "invalid fn 0");
