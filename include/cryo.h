@@ -489,7 +489,10 @@ CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
 /* Freezing and thawing. cryo_vm_freeze deep-copies a VM value (borrowed) into a const owned
  * by the caller (functions are frozen as by into_sync; already-frozen parts are shared, not
  * copied). Errors (in cryo_vm_error(vm)): CRYO_ERR_TYPE for a non-sendable handle, a C pointer
- * or nesting deeper than 1000 (a closure capturing itself); CRYO_ERR_MEMORY. cryo_vm_thaw makes
+ * or nesting deeper than 1000 (a closure capturing itself); CRYO_ERR_MEMORY. A part reachable
+ * twice is copied once (the const has the value's shape). The copy is charged to the VM's
+ * memory limit until the VM is reset or freed, and one operation per object copied to its
+ * operations limit (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED). cryo_vm_thaw makes
  * a VM value (owned by the caller; releasing it is a no-op) that reads the const in place and
  * copies only when a script writes to it; the VM pins the const (one atomic reference, released
  * when the VM is reset or freed), so the caller may release the const right away. Both run on
@@ -503,7 +506,8 @@ typedef struct cryo_sync cryo_sync;
 /* Freezes a function value of `vm` (into_sync): *out gets a SyncFunction owned by the caller
  * (for a SyncFn value: the same one, retained). On failure (a captured variable the closure
  * assigns, a capture that cannot be frozen, not a function) returns CRYO_ERR_TYPE and leaves the
- * error, naming the variable and its line, in cryo_vm_error(vm). Runs on the VM's thread. */
+ * error, naming the variable and its line, in cryo_vm_error(vm); the limit errors of
+ * cryo_vm_freeze apply to the captures. Runs on the VM's thread. */
 CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out);
 CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
 CRYO_API void cryo_sync_release(cryo_sync *f);

@@ -561,6 +561,7 @@ CRYO_LIB_FN(cryo_str_pad) {
     if (missing > UINT32_MAX || est > UINT32_MAX)
         return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "pad: string too large");
     cryo_error_kind k = cryo_vm_check_string(vm, (size_t)est);
+    if (!k) k = cryo_vm_charge(vm, missing / pad_chars + 1); /* one per copy of the padding */
     if (k) return k;
     sbuf b;
     sb_init(&b, vm, (size_t)est + n.len);

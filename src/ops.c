@@ -307,7 +307,11 @@ static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
     size_t add = b.type == CRYO_T_ARRAY ? cv_arr(b)->len : 1;
     cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + add);
     if (k != CRYO_OK) return k;
-    if (!cv_array_reserve(&vm->heap, a, (size_t)a->len + add)) return cryo_vm_raise_oom(vm);
+    /* Geometric growth: `a += x` in a loop is amortized O(1), not a realloc per item. */
+    size_t need = (size_t)a->len + add, grow = (size_t)a->cap * 2;
+    if (need > a->cap && (grow <= need || !cv_array_reserve(&vm->heap, a, grow)) &&
+        !cv_array_reserve(&vm->heap, a, need))
+        return cryo_vm_raise_oom(vm);
     if (b.type == CRYO_T_ARRAY) {
         const cryo_array *src = cv_arr(b);
         uint32_t n = src->len; /* src may be a itself */

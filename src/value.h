@@ -367,7 +367,7 @@ cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_val
  * all elements of all nested arrays against the array limit, all entries of nested maps
  * against the map limit, all string bytes inside against the string limit. CRYO_OK at once
  * when no size limit is set. The ops above call it themselves; the VM calls it after building
- * an array or map literal (APPEND, SETFIELD into a new map). */
+ * an array or map literal (APPEND, SETFIELD into a new map). Same as cryo_vm_check_data. */
 cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v);
 
 /* --- typed C pointers (FFI; src/pointer.c) ------------------------------------------------------

@@ -181,9 +181,13 @@ cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t bytes);
 cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t len);
 cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len);
 
-/* Checks a value against the string, array and map size limits the way Rhai does: the sizes
- * are totals over the whole value tree (elements of nested arrays count toward the array limit,
- * and so on). CRYO_OK at once when none of those limits is set. (Addition, VM owner.) */
+/* THE nested-size check: checks a value against the string, array and map size limits the way
+ * Rhai does: the sizes are totals over the whole value tree (elements of nested arrays count
+ * toward the array limit, and so on; a value reachable twice counts twice), raising
+ * CRYO_ERR_DATA_TOO_LARGE. CRYO_OK at once when none of those limits is set. The totals of an
+ * object reached by several references are computed once (linear in distinct objects). Call it
+ * once after a container grew, and on any value brought into a VM from outside (join, a bridge
+ * reply). (vm_call.c) */
 cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v);
 
 /* Calls `fn` with `this` referring to *this_ref (which SETTHIS in the callee may overwrite),

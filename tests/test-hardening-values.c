@@ -335,6 +335,63 @@ static void test_printing_shared_data_is_stopped_by_the_interrupt(void **state) 
     cryo_unit_release(u);
 }
 
+/* --- 6. sizes and work --------------------------------------------------------------------------
+ */
+
+/* Every path that grows a container counts nested totals against the size limits. */
+static void test_size_limits_count_nested_totals_on_every_growth_path(void **state) {
+    (void)state;
+    limit_set arr = one(CRYO_LIMIT_ARRAY_SIZE, 100);
+    static const char *const grow[] = {
+        "let a = []; for i in 0..100 { a.push([1, 2, 3, 4, 5, 6]); }",
+        "let a = []; for i in 0..100 { a.insert(0, [1, 2, 3, 4, 5, 6]); }",
+        "let a = []; for i in 0..100 { a.append([[1, 2, 3, 4, 5, 6]]); }",
+        "let a = []; for i in 0..100 { a += [[1, 2, 3, 4, 5, 6]]; }",
+        "let a = []; a.pad(50, [1, 2, 3, 4, 5, 6]);",
+        "let a = [0]; a.splice(0, 1, [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]]); "
+        "for i in 0..20 { a.splice(0, 0, [a]); }",
+        "let a = []; for i in 0..50 { a.push(i); } a.map(|x| [x, x, x, x, x, x])",
+        "let a = []; for i in 0..50 { a.push([i, i, i, i, i, i]); }",
+        "let a = [[1, 2, 3, 4, 5, 6]]; for i in 0..50 { a.push(a[0]); } a.filter(|x| true)",
+        "let a = []; for i in 0..20 { a.push(i); } a.zip(a, |x, y| [x, y, x, y, x, y])",
+    };
+    for (size_t i = 0; i < sizeof grow / sizeof grow[0]; i++)
+        expect(grow[i], arr, CRYO_ERR_DATA_TOO_LARGE);
+    /* Within the limit the same paths succeed. */
+    expect("let a = []; for i in 0..10 { a.push([1, 2, 3, 4, 5, 6]); }", arr, CRYO_OK);
+    /* Strings inside count toward the string limit, entries of nested maps toward the map
+     * limit. */
+    expect("let a = []; for i in 0..100 { a.push(\"0123456789\"); }",
+           one(CRYO_LIMIT_STRING_SIZE, 500), CRYO_ERR_DATA_TOO_LARGE);
+    expect("let s = \"\"; for i in 0..100 { s += \"ab,\"; } let p = s.split(\",\"); p.len()",
+           one(CRYO_LIMIT_ARRAY_SIZE, 50), CRYO_ERR_DATA_TOO_LARGE);
+    expect("let m = #{}; for i in 0..20 { m.set(`k${i}`, #{a: 1, b: 2, c: 3}); }",
+           one(CRYO_LIMIT_MAP_SIZE, 40), CRYO_ERR_DATA_TOO_LARGE);
+    expect("let m = #{}; for i in 0..20 { let n = #{}; n[`k${i}`] = #{a: 1, b: 2, c: 3}; "
+           "m.mixin(n); }",
+           one(CRYO_LIMIT_MAP_SIZE, 40), CRYO_ERR_DATA_TOO_LARGE);
+}
+
+/* Built-ins whose work grows with their input are charged to the operations limit. */
+static void test_builtin_work_is_charged_to_the_operations_limit(void **state) {
+    (void)state;
+    limit_set ops = one(CRYO_LIMIT_OPERATIONS, 1000000);
+    expect("let a = []; for i in 0..20000 { a.push(20000 - i); } for i in 0..50 { a.sort(); }", ops,
+           CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("let a = []; for i in 0..20000 { a.push(i % 7); } for i in 0..100 { let b = a; "
+           "b.dedup(); }",
+           ops, CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("let a = []; for i in 0..20000 { a.push(i); } for i in 0..100 { a.index_of(-1); }", ops,
+           CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("for i in 0..100 { let a = []; a.pad(20000, 0); }", ops, CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("for i in 0..100 { let s = \"\"; s.pad(20000, \"x\"); }", ops,
+           CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("let m = #{}; for i in 0..2000 { m[`k${i}`] = i; } for i in 0..1000 { m.keys(); }", ops,
+           CRYO_ERR_TOO_MANY_OPERATIONS);
+    expect("let a = []; for i in 0..2000 { a.push(i); } for i in 0..1000 { a.to_string(); }", ops,
+           CRYO_ERR_TOO_MANY_OPERATIONS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_push_under_memory_limit_does_not_double_free),
@@ -349,6 +406,8 @@ int main(void) {
         cmocka_unit_test(test_equality_of_shared_data_ends_within_the_operations_limit),
         cmocka_unit_test(test_printing_shared_data_is_stopped_by_each_limit),
         cmocka_unit_test(test_printing_shared_data_is_stopped_by_the_interrupt),
+        cmocka_unit_test(test_size_limits_count_nested_totals_on_every_growth_path),
+        cmocka_unit_test(test_builtin_work_is_charged_to_the_operations_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
