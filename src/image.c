@@ -1164,6 +1164,12 @@ typedef struct loader {
     uint32_t nobj, loaded;
     cryo_unit *unit;
     cryo_context *ctx;
+    /* Nesting: code that walks values (printing, equality, thawing) may recurse, and a chain
+     * of N arrays costs only ~10N bytes of image; so loaded graphs are held to the depth the
+     * dumper allows. depth[i] is object i's; child_depth the deepest reference read so far
+     * in the object being read (objects do not nest in the byte stream). */
+    uint16_t *depth;
+    unsigned child_depth;
 } loader;
 
 static void frozen_mark(cryo_obj *o) {
@@ -1201,6 +1207,7 @@ static cryo_value l_value(loader *l) {
             r_fail(r, "reference to object %u before it is defined (%u so far)", ix, l->loaded);
             return cryo_unit_value();
         }
+        if (l->depth[ix] > l->child_depth) l->child_depth = l->depth[ix];
         cryo_frozen_retain(l->objs[ix]);
         return cv_from_shared(l->objs[ix]);
     }
@@ -1415,7 +1422,7 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
     if (!out) return set_err(err, CRYO_ERR_API, "cryo_const_from_image: NULL out");
     *out = cryo_const_unit();
     rbuf r;
-    loader l = {&r, NULL, 0, 0, NULL, opts ? opts->context : NULL};
+    loader l = {&r, NULL, 0, 0, NULL, opts ? opts->context : NULL, NULL, 0};
     if (!read_header(data, len, CRYO_IMAGE_CONST, &r, NULL)) goto done;
     uint8_t mode = r_u8(&r, "unit mode");
     if (mode == UNIT_EMBEDDED || mode == UNIT_BY_HASH) {
@@ -1466,9 +1473,19 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
         r_fail(&r, "out of memory");
         goto done;
     }
+    l.depth = calloc(l.nobj ? l.nobj : 1, sizeof *l.depth);
+    if (!l.depth) {
+        r_fail(&r, "out of memory");
+        goto done;
+    }
     for (uint32_t i = 0; !r.bad && i < l.nobj; i++) {
+        l.child_depth = 0;
         l.objs[i] = l_object(&l);
         if (l.objs[i]) l.loaded = i + 1;
+        if (l.objs[i] && l.child_depth > IMG_MAX_DEPTH) /* the dumper's bound, root at 0 */
+            r_fail(&r, "object %u is nested deeper than %d", i, IMG_MAX_DEPTH);
+        else
+            l.depth[i] = (uint16_t)(l.child_depth + 1);
     }
     if (r.bad) goto done;
     cryo_value root = l_value(&l);
@@ -1481,6 +1498,7 @@ done:
     for (uint32_t i = 0; i < l.loaded; i++)
         cryo_frozen_release(l.objs[i]);
     free(l.objs);
+    free(l.depth);
     if (l.unit) cryo_unit_release(l.unit);
     if (r.bad) return set_err(err, CRYO_ERR_ARGUMENT, "image: %s", r.why);
     return CRYO_OK;

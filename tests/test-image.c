@@ -557,6 +557,49 @@ static void test_bad_headers(void **state) {
     cryo_unit_release(u);
 }
 
+/* A value image of a chain of n arrays, each holding the previous one. */
+static unsigned char *chain_image(uint32_t n, size_t *len) {
+    size_t cap = 20 + 1 + 4 + (size_t)n * 10 + 5;
+    unsigned char *p = calloc(1, cap), *w = p + 20;
+    *w++ = 0;                 /* no unit */
+    memcpy(w, &n, 4), w += 4; /* little-endian hosts only: the test's own shortcut */
+    for (uint32_t i = 0; i < n; i++) {
+        *w++ = 2; /* array */
+        uint32_t len1 = i ? 1 : 0, prev = i - 1;
+        memcpy(w, &len1, 4), w += 4;
+        if (i) *w++ = 5, memcpy(w, &prev, 4), w += 4;
+    }
+    uint32_t last = n - 1;
+    *w++ = 5, memcpy(w, &last, 4), w += 4;
+    *len = (size_t)(w - p);
+    memcpy(p, "CRYO\x01\x00\x02\x00", 8);
+    uint32_t pl = (uint32_t)(*len - 20);
+    memcpy(p + 16, &pl, 4);
+    fix_hash(p, *len);
+    return p;
+}
+
+static void test_depth_bounded(void **state) {
+    (void)state;
+    size_t n;
+    unsigned char *img = chain_image(2001, &n); /* the deepest the dumper writes */
+    cryo_const c;
+    cryo_error *err = NULL;
+    assert_int_equal(cryo_const_from_image(img, n, NULL, &c, &err), CRYO_OK);
+    size_t n2 = 0;
+    void *again = cryo_const_to_image_alloc(c, 0, &n2, NULL);
+    assert_non_null(again);
+    assert_int_equal(n2, n);
+    free(again);
+    cryo_const_release(c);
+    free(img);
+    img = chain_image(2002, &n);
+    assert_int_equal(cryo_const_from_image(img, n, NULL, &c, &err), CRYO_ERR_ARGUMENT);
+    assert_non_null(strstr(err->message, "nested deeper"));
+    cryo_error_free(err);
+    free(img);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unit_round_trip), cmocka_unit_test(test_every_kind),
@@ -564,7 +607,7 @@ int main(void) {
         cmocka_unit_test(test_unit_by_hash),    cmocka_unit_test(test_never_serializes),
         cmocka_unit_test(test_bad_headers),     cmocka_unit_test(test_verifier_rejects),
         cmocka_unit_test(test_vm_type_checks),  cmocka_unit_test(test_hostile_unit),
-        cmocka_unit_test(test_hostile_const),
+        cmocka_unit_test(test_hostile_const),   cmocka_unit_test(test_depth_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
