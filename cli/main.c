@@ -27,6 +27,8 @@ typedef struct options {
     bool dump;        /* --dump: list the bytecode instead of running */
     bool ffi;         /* --ffi: run scripts in a context with the ffi module (CRYO_CAP_FFI) */
     bool repl;        /* --repl: the REPL even when stdin is not a terminal */
+    bool compile;     /* --compile: write the script's unit image (to -o) instead of running */
+    const char *out;  /* -o: the image file of --compile */
     bool limit_set[CRYO_LIMIT__COUNT];
     uint64_t limits[CRYO_LIMIT__COUNT]; /* --max-* */
     uint64_t timeout_ms;                /* --timeout, 0 = none */
@@ -47,30 +49,34 @@ static const struct {
 static const options *run_opts;
 
 static void usage(FILE *out) {
-    fputs("Usage: cryo [options] [file.rhai | -]\n"
-          "\n"
-          "Runs a cryo (Rhai-syntax) script. With no file and a terminal on stdin, starts a\n"
-          "REPL; with no file and piped input, runs the script read from stdin.\n"
-          "\n"
-          "Options:\n"
-          "  -e, --eval EXPR   evaluate EXPR and print its value (unless it is ())\n"
-          "      --dump        print the compiled bytecode of the script instead of running it\n"
-          "      --ffi         grant the script the ffi module\n"
-          "  -i, --repl        start the REPL even when stdin is not a terminal\n"
-          "\n"
-          "Limits (0 = no limit; exceeding one stops the script with an error, status 1):\n"
-          "      --max-ops N       operations per run (counted at loops and calls)\n"
-          "      --max-depth N     nested function calls (default 64)\n"
-          "      --max-string N    bytes in one string\n"
-          "      --max-array N     elements in arrays (nested ones count too)\n"
-          "      --max-map N       entries in maps (nested ones count too)\n"
-          "      --max-memory N    bytes of script memory\n"
-          "      --max-functions N `fn` definitions in the script (a compile error past it)\n"
-          "      --timeout MS      stop the script after MS milliseconds\n"
-          "\n"
-          "  -h, --help        show this help\n"
-          "  -v, --version     show the version\n",
-          out);
+    fputs(
+        "Usage: cryo [options] [file.rhai | -]\n"
+        "\n"
+        "Runs a cryo (Rhai-syntax) script. With no file and a terminal on stdin, starts a\n"
+        "REPL; with no file and piped input, runs the script read from stdin.\n"
+        "\n"
+        "Options:\n"
+        "  -e, --eval EXPR   evaluate EXPR and print its value (unless it is ())\n"
+        "      --dump        print the compiled bytecode of the script instead of running it\n"
+        "      --compile     compile the script to a unit image (-o FILE) instead of running it;\n"
+        "                    a file that starts with the image magic runs as an image\n"
+        "  -o FILE           where --compile writes the image\n"
+        "      --ffi         grant the script the ffi module\n"
+        "  -i, --repl        start the REPL even when stdin is not a terminal\n"
+        "\n"
+        "Limits (0 = no limit; exceeding one stops the script with an error, status 1):\n"
+        "      --max-ops N       operations per run (counted at loops and calls)\n"
+        "      --max-depth N     nested function calls (default 64)\n"
+        "      --max-string N    bytes in one string\n"
+        "      --max-array N     elements in arrays (nested ones count too)\n"
+        "      --max-map N       entries in maps (nested ones count too)\n"
+        "      --max-memory N    bytes of script memory\n"
+        "      --max-functions N `fn` definitions in the script (a compile error past it)\n"
+        "      --timeout MS      stop the script after MS milliseconds\n"
+        "\n"
+        "  -h, --help        show this help\n"
+        "  -v, --version     show the version\n",
+        out);
 }
 
 /* Reads a whole stream; NUL-terminates the buffer for convenience. NULL on failure. */
@@ -214,9 +220,14 @@ static cryo_context *run_ctx;
 static int run_source(const char *src, size_t len, const char *name, bool show, bool dump) {
     cryo_compile_options copts = {.source_name = name, .max_functions = run_opts->max_functions};
     cryo_error *err = NULL;
-    cryo_unit *unit = cryo_compile(src, len, &copts, &err);
+    /* A unit image runs whatever the file's name (docs/serialization.md); its errors have no
+     * source text to show. */
+    bool image = cryo_image_kind(src, len) == CRYO_IMAGE_UNIT;
+    cryo_unit *unit =
+        image ? cryo_unit_from_image(src, len, &err) : cryo_compile(src, len, &copts, &err);
+    if (image) len = 0;
     if (!unit) {
-        report_errors(err, src, len);
+        report_errors(err, image ? NULL : src, len);
         cryo_error_free(err);
         return EXIT_SCRIPT_ERROR;
     }
@@ -251,6 +262,35 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
     cryo_value_release(result);
     cryo_vm_free(vm);
     return status;
+}
+
+/* --compile: the script's unit image into `out`. */
+static int compile_file(const char *path, const char *out) {
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (!src) {
+        fprintf(stderr, "cryo: cannot read %s: %s\n", path, strerror(errno));
+        return EXIT_SCRIPT_ERROR;
+    }
+    cryo_compile_options copts = {.source_name = path};
+    cryo_error *err = NULL;
+    cryo_unit *unit = cryo_compile(src, len, &copts, &err);
+    size_t n = 0;
+    void *img = unit ? cryo_unit_to_image_alloc(unit, &n, &err) : NULL;
+    if (!img) report_errors(err, src, len);
+    cryo_error_free(err);
+    cryo_unit_release(unit);
+    free(src);
+    if (!img) return EXIT_SCRIPT_ERROR;
+    FILE *f = fopen(out, "wb");
+    bool ok = f && fwrite(img, 1, n, f) == n;
+    if (f && fclose(f) != 0) ok = false;
+    free(img);
+    if (!ok) {
+        fprintf(stderr, "cryo: cannot write %s: %s\n", out, strerror(errno));
+        return EXIT_SCRIPT_ERROR;
+    }
+    return 0;
 }
 
 static int run_file(const char *path, bool dump) {
@@ -453,6 +493,14 @@ static int parse_args(int argc, char **argv, options *o) {
                 return EXIT_USAGE;
             }
             o->expr = argv[++i];
+        } else if (strcmp(a, "--compile") == 0) {
+            o->compile = true;
+        } else if (strcmp(a, "-o") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "cryo: -o needs a file name\n");
+                return EXIT_USAGE;
+            }
+            o->out = argv[++i];
         } else if (strcmp(a, "--dump") == 0) {
             o->dump = true;
         } else if (strcmp(a, "--ffi") == 0) {
@@ -485,6 +533,13 @@ int main(int argc, char **argv) {
     if (o.repl && (o.expr || o.file || o.dump)) {
         fputs("cryo: --repl takes no script, -e or --dump\n", stderr);
         return EXIT_USAGE;
+    }
+    if (o.compile || o.out) {
+        if (!o.compile || !o.out || !o.file || o.expr || o.repl) {
+            fputs("cryo: use --compile SCRIPT -o IMAGE\n", stderr);
+            return EXIT_USAGE;
+        }
+        return compile_file(o.file, o.out);
     }
     if (o.repl) return repl();
     if (o.expr) return run_source(o.expr, strlen(o.expr), "<expr>", !o.dump, o.dump);

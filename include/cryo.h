@@ -588,6 +588,76 @@ CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v);
 CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
 
 /* ==========================================================================================
+ * Images: units and ConstValues as bytes (issue 18). Implemented in src/image.c; the byte
+ * layout, what the loader verifies and what it does not are in docs/serialization.md.
+ *
+ * An image starts with "CRYO", a 16-bit format version (CRYO_IMAGE_VERSION), its kind and a
+ * 64-bit FNV-1a hash of the rest (a checksum against accidents, NOT cryptographic: an image
+ * from an untrusted source must come through a channel that authenticates it). Integers are
+ * little-endian and fixed-width; there are no pointers. Loading treats the bytes as hostile:
+ * a truncated, corrupted or crafted image gives CRYO_ERR_ARGUMENT with a message naming what
+ * is wrong and the byte offset, never a crash or an allocation out of proportion to the
+ * image, and a unit's bytecode is verified before anything can run it. A verified unit can
+ * still loop forever or allocate: run it under the VM's limits as any script.
+ * Host handles (until host types get dump/load hooks), C pointers and FFI values never
+ * serialize: dumping them fails with CRYO_ERR_TYPE naming the type.
+ * All functions are thread-safe (they read their arguments only).
+ * ======================================================================================== */
+#define CRYO_IMAGE_VERSION 1
+enum { CRYO_IMAGE_UNIT = 1, CRYO_IMAGE_CONST = 2 };
+/* cryo_const_to_image flag: write the unit's content hash (cryo_unit_hash) instead of the
+ * unit itself; the loader then asks cryo_image_load_options.resolve for it. */
+#define CRYO_IMAGE_UNIT_BY_HASH 0x1u
+
+/* The kind of image at data (CRYO_IMAGE_UNIT or CRYO_IMAGE_CONST) by its header, or 0 when the
+ * bytes do not start with a cryo image header. Does not validate the rest. */
+CRYO_API int cryo_image_kind(const void *data, size_t len);
+
+/* Writes the unit's image into buf (cap bytes). *size (if not NULL) gets the image's size in
+ * every outcome; when cap is too small (or buf is NULL) nothing is written and the result is
+ * CRYO_ERR_DATA_TOO_LARGE: call with (NULL, 0) to learn the size. Errors (also stored in *err
+ * when err is not NULL, owned by the caller): CRYO_ERR_API (NULL unit), CRYO_ERR_MEMORY. */
+CRYO_API cryo_error_kind cryo_unit_to_image(const cryo_unit *unit, void *buf, size_t cap,
+                                            size_t *size, cryo_error **err);
+/* The same into a malloc'd buffer that the caller frees with free(); NULL on error. */
+CRYO_API void *cryo_unit_to_image_alloc(const cryo_unit *unit, size_t *size, cryo_error **err);
+/* Loads and verifies a unit image. Returns a unit owned by the caller (cryo_unit_release), or
+ * NULL with *err (owned by the caller) set: CRYO_ERR_ARGUMENT for anything wrong with the
+ * bytes (message: what and at which byte), CRYO_ERR_MEMORY. */
+CRYO_API cryo_unit *cryo_unit_from_image(const void *data, size_t len, cryo_error **err);
+/* The unit's content hash: FNV-1a 64 of its image section; equal units (same bytecode,
+ * constants, names, lines) have equal hashes. 0 for NULL or out of memory. */
+CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit);
+
+/* Writes a ConstValue's image: its values as a graph in which an object reachable twice is
+ * written once (and loads shared), and, when it holds SyncFunctions, the one unit they run
+ * (embedded, or by hash with CRYO_IMAGE_UNIT_BY_HASH). A SyncFunction's context is not
+ * written: the loader supplies one. Buffer rules and errors as cryo_unit_to_image, plus
+ * CRYO_ERR_TYPE for a value that cannot serialize (host handle, C pointer, SyncFunctions of
+ * two different units) and nesting deeper than 2000. */
+CRYO_API cryo_error_kind cryo_const_to_image(cryo_const c, unsigned flags, void *buf, size_t cap,
+                                             size_t *size, cryo_error **err);
+CRYO_API void *cryo_const_to_image_alloc(cryo_const c, unsigned flags, size_t *size,
+                                         cryo_error **err); /* free() the result */
+
+typedef struct cryo_image_load_options {
+    /* The context loaded SyncFunctions are called in (retained by each); NULL = the standard
+     * context. Host functions bind by name and arity as for a compiled unit. */
+    cryo_context *context;
+    /* For images that refer to their unit by hash: returns a NEW reference to the unit with
+     * that hash (the loader releases it), or NULL. The loader checks the hash. May be NULL. */
+    cryo_unit *(*resolve)(void *userdata, uint64_t hash);
+    void *userdata;
+} cryo_image_load_options;
+
+/* Loads a ConstValue image into *out (owned by the caller: cryo_const_release; a SyncFunction
+ * is had with cryo_value_as_sync(out->v)). opts may be NULL. On error *out is unit and the
+ * kind is returned (and stored in *err as for cryo_unit_from_image). */
+CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
+                                               const cryo_image_load_options *opts,
+                                               cryo_const *out, cryo_error **err);
+
+/* ==========================================================================================
  * Workers, pools and the async bridge (issue "Workers, worker pools and the blocking bridge").
  * Implemented in src/channel.c, src/future.c, src/worker.c, src/workerpool.c, src/bridge.c.
  * See docs/concurrency.md for which thread may touch what.

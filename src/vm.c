@@ -77,6 +77,12 @@ static uint32_t utf8_next(const unsigned char *s, int64_t *off) {
     return c;
 }
 
+/* Hostile bytecode from an image (verified for bounds only) misusing a register's type. */
+static cryo_error_kind bad_bytecode(cryo_vm *vm, const char *op) {
+    return cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: %s on a register of the wrong type",
+                         op);
+}
+
 /* ITERPREP: checks the iterable and sets up the state in R[A+1]. */
 static cryo_error_kind iter_prep(cryo_vm *vm, cryo_value *ra) {
     cryo_value st = cryo_int(0);
@@ -99,7 +105,7 @@ static bool iter_next(cryo_heap *heap, cryo_value *ra) {
     case CRYO_T_ARRAY: {
         cryo_array *a = cv_arr(*ra);
         int64_t ix = st->as.i;
-        if (ix >= (int64_t)a->len) return false;
+        if (ix < 0 || ix >= (int64_t)a->len) return false;
         cryo_value item = a->items[ix];
         cv_retain(item);
         cv_set(heap, ra + 2, item);
@@ -110,7 +116,7 @@ static bool iter_next(cryo_heap *heap, cryo_value *ra) {
     case CRYO_T_STRING: {
         cryo_string *s = cv_str(*ra);
         int64_t off = st->as.i;
-        if (off >= (int64_t)s->len) return false;
+        if (off < 0 || off >= (int64_t)s->len) return false;
         uint32_t c = utf8_next((const unsigned char *)s->data, &off);
         SET_SCALAR(ra + 2, cryo_char(c));
         SET_SCALAR(ra + 3, cryo_int((int64_t)st->aux2));
@@ -423,12 +429,15 @@ dispatch:
         NEXT();
     }
     OPCASE(GETCELL) {
+        /* a loaded image's bytecode is verified for bounds, not for types (image.c) */
+        if (UNLIKELY(RB->type != CRYO_T_CELL)) PROTECT(bad_bytecode(vm, "GETCELL"));
         cryo_value v = cv_cell(*RB)->v;
         cv_retain(v);
         cv_set(heap, RA, v);
         NEXT();
     }
     OPCASE(SETCELL) {
+        if (UNLIKELY(RA->type != CRYO_T_CELL)) PROTECT(bad_bytecode(vm, "SETCELL"));
         cryo_value v = *RB;
         cv_retain(v);
         cv_set(heap, &cv_cell(*RA)->v, v);
@@ -648,9 +657,13 @@ dispatch:
         NEXT();
     }
     OPCASE(ISTYPE) {
+        /* R[C] is the compiler's string constant; a loaded image is checked here, not trusted. */
         const char *tn = cv_type_name(*RB);
-        const cryo_string *want = cv_str(*RC);
-        bool same = strlen(tn) == want->len && memcmp(tn, want->data, want->len) == 0;
+        bool same = false;
+        if (RC->type == CRYO_T_STRING) {
+            const cryo_string *want = cv_str(*RC);
+            same = strlen(tn) == want->len && memcmp(tn, want->data, want->len) == 0;
+        }
         SET_SCALAR(RA, cryo_bool(same));
         NEXT();
     }
@@ -756,6 +769,7 @@ dispatch:
     }
     OPCASE(ITERNEXT) {
         cryo_value *ra = RA;
+        if (UNLIKELY(ra[1].type != CRYO_T_INT)) PROTECT(bad_bytecode(vm, "ITERNEXT"));
         if (LIKELY(ra->type == CRYO_T_RANGE) && !cv_range(*ra)->h.extra) {
             /* the common `for i in a..b`, inline */
             const cryo_range *r = cv_range(*ra);
@@ -808,7 +822,11 @@ dispatch:
         cryo_value *this_ref = NULL;
         switch (CRYO_X_MODE(x)) {
         case CRYO_RECV_REG: this_ref = base + CRYO_X_RECV(x); break;
-        case CRYO_RECV_CELL: this_ref = &cv_cell(base[CRYO_X_RECV(x)])->v; break;
+        case CRYO_RECV_CELL:
+            if (UNLIKELY(base[CRYO_X_RECV(x)].type != CRYO_T_CELL))
+                PROTECT(bad_bytecode(vm, "CALL"));
+            this_ref = &cv_cell(base[CRYO_X_RECV(x)])->v;
+            break;
         case CRYO_RECV_THIS: this_ref = f->this_ref; break;
         default: break;
         }

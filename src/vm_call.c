@@ -566,6 +566,8 @@ cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cr
     if (mode != CRYO_RECV_NONE && argc > 0) {
         cryo_value *r = &base[CRYO_X_RECV(x)];
         if (mode == CRYO_RECV_CELL) {
+            if (r->type != CRYO_T_CELL) /* hostile bytecode (image.c verifies bounds only) */
+                return cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: receiver is no cell");
             r = &cv_cell(*r)->v;
         } else if (mode == CRYO_RECV_THIS) {
             r = f->this_ref;

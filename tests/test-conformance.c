@@ -36,12 +36,29 @@ typedef struct verdict {
     char msg[MSG_SIZE]; /* for FAIL and SKIP: why */
 } verdict;
 
+/* --image (or CRYO_CONFORMANCE_IMAGE=1): every compiled unit goes through its image (dump,
+ * load, verify) before it runs, at the same floors (docs/serialization.md). */
+static bool via_image;
+
 static void say(verdict *v, outcome o, const char *fmt, ...) {
     v->outcome = o;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(v->msg, sizeof v->msg, fmt, ap);
     va_end(ap);
+}
+
+/* Replaces unit by the unit loaded from its image (NULL, with the verdict, on failure). */
+static cryo_unit *image_round_trip(cryo_unit *unit, verdict *v) {
+    size_t n = 0;
+    cryo_error *err = NULL;
+    void *img = cryo_unit_to_image_alloc(unit, &n, &err);
+    cryo_unit_release(unit);
+    cryo_unit *back = img ? cryo_unit_from_image(img, n, &err) : NULL;
+    free(img);
+    if (!back) say(v, FAIL, "image round trip: %s", err ? err->message : "?");
+    cryo_error_free(err);
+    return back;
 }
 
 /* --- describing values ---------------------------------------------------------------------- */
@@ -335,6 +352,10 @@ static void run_case(const json_t *c, verdict *v) {
         free_globals(&g);
         return;
     }
+    if (via_image && !(unit = image_round_trip(unit, v))) {
+        free_globals(&g);
+        return;
+    }
     bool raw = engine && strcmp(engine, "raw") == 0;
     cryo_vm *vm = cryo_vm_new(unit, raw ? cryo_context_raw() : cryo_context_std());
     cryo_unit_release(unit);
@@ -515,7 +536,10 @@ static bool corpus_required(void) {
     return (req && *req && strcmp(req, "0") != 0) || (ci && strcmp(ci, "true") == 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *img = getenv("CRYO_CONFORMANCE_IMAGE");
+    via_image = (argc > 1 && strcmp(argv[1], "--image") == 0) || (img && strcmp(img, "1") == 0);
+    if (via_image) printf("conformance: every unit round-trips through its image\n");
     const char *dir = getenv("CRYO_CONFORMANCE_DIR");
     if (!dir || !*dir) dir = DEFAULT_DIR;
     char probe[4096];
