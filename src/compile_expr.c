@@ -911,6 +911,61 @@ static bool rhs_first(const cryo_node *n) {
     return n->op || (n->a->kind != N_VAR && n->a->kind != N_THIS);
 }
 
+#define PATH_MAX_STEPS 32
+
+/* `root.k1[k2]... = v` (or op=) on a variable or `this` as one SETPATH, which the VM writes in
+ * place (vm_path.c) instead of reading every level into a register (a second reference that
+ * makes copy-on-write copy the inner container on each write). The keys are evaluated outermost
+ * first, then the right side unless it already was (rhs_first), then the walk: no script code
+ * runs while the VM holds pointers into the containers. Returns false, having emitted nothing,
+ * when the general route applies: `?.` chains, paths too long, a plain local with one step
+ * (SETINDEX/SETFIELD already write its register in place), unknown names. */
+static bool compile_setpath(cc *c, const cryo_node *n, int value) {
+    const cryo_node *steps[PATH_MAX_STEPS], *r = n->a;
+    int ns = 0;
+    for (; r->kind == N_INDEX || r->kind == N_FIELD; r = r->a) {
+        if (elvis_step(r) || elvis_end(r) || ns == PATH_MAX_STEPS) return false;
+        steps[ns++] = r; /* innermost first */
+    }
+    if (n->op && (n->op <= BOP_NONE || n->op >= BOP_EQ)) return false;
+    unsigned kind, index = 0;
+    if (r->kind == N_THIS) {
+        if (!this_allowed(c, r)) return true;
+        kind = CRYO_PATH_THIS;
+    } else if (r->kind == N_VAR) {
+        cc_var v = cc_resolve_at(c, r->name, r->len, r);
+        if (v.kind == VK_NONE || (v.kind == VK_LOCAL && ns == 1)) return false;
+        if (v.is_const) {
+            const_error(c, n, r);
+            return true;
+        }
+        kind = v.kind == VK_LOCAL  ? CRYO_PATH_REG
+               : v.kind == VK_CELL ? CRYO_PATH_CELL
+                                   : CRYO_PATH_UPV;
+        index = (unsigned)v.index;
+        if (v.kind == VK_UPV) cc_mark_assigned(c, c->fs, v.index);
+    } else {
+        return false;
+    }
+    int keys[PATH_MAX_STEPS];
+    for (int s = ns - 1; s >= 0; s--) {
+        if (steps[s]->kind == N_FIELD &&
+            cc_const_str(c, steps[s]->name, steps[s]->len) > (int)CRYO_PATH_STEP_KEY(~0u))
+            return false;
+    }
+    for (int s = ns - 1; s >= 0; s--) {
+        const cryo_node *st = steps[s];
+        keys[s] = st->kind == N_INDEX ? cc_expr_any(c, st->b) : cc_const_str(c, st->name, st->len);
+    }
+    int v = value != NO_REG ? value : cc_expr_any(c, n->b);
+    int op = n->op ? binop_opcode[n->op] : 0;
+    cc_emit(c, CRYO_ABC(OP_SETPATH, v, ns, op), n);
+    cc_emit(c, CRYO_PATH_ROOT(index, kind), n);
+    for (int s = ns - 1; s >= 0; s--)
+        cc_emit(c, CRYO_PATH_STEP(keys[s], steps[s]->kind == N_INDEX), steps[s]);
+    return true;
+}
+
 static void compile_assign(cc *c, const cryo_node *n, int dst) {
     const cryo_node *t = n->a;
     int mark = c->fs->freereg;
@@ -921,6 +976,8 @@ static void compile_assign(cc *c, const cryo_node *n, int dst) {
     if (t->kind == N_VAR || t->kind == N_THIS) {
         place_op po = {assign_whole, n, NO_REG, n->op == 0, value};
         update_place(c, t, &po);
+    } else if ((t->kind == N_INDEX || t->kind == N_FIELD) && compile_setpath(c, n, value)) {
+        /* written in place */
     } else if (t->kind == N_INDEX || t->kind == N_FIELD) {
         place_op po = {assign_leaf, n, NO_REG, false, value};
         cc_elvis e;

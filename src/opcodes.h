@@ -64,6 +64,15 @@ typedef uint32_t cryo_instr;
     ((cryo_instr)(index) | ((cryo_instr)(recv) << 16) | ((cryo_instr)(mode) << 24))
 enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS = 3 };
 
+/* SETPATH's raw words (see "Paths in detail" below) */
+enum { CRYO_PATH_REG = 0, CRYO_PATH_CELL = 1, CRYO_PATH_THIS = 2, CRYO_PATH_UPV = 3 };
+#define CRYO_PATH_ROOT(index, kind)   ((cryo_instr)(index) | ((cryo_instr)(kind) << 8))
+#define CRYO_PATH_ROOT_INDEX(w)       ((unsigned)((w)&0xFF))
+#define CRYO_PATH_ROOT_KIND(w)        ((unsigned)(((w) >> 8) & 0x3))
+#define CRYO_PATH_STEP(key, is_index) ((cryo_instr)(key) | ((cryo_instr)((is_index) != 0) << 16))
+#define CRYO_PATH_STEP_KEY(w)         ((unsigned)((w)&0xFFFF))
+#define CRYO_PATH_STEP_IS_INDEX(w)    ((unsigned)(((w) >> 16) & 1))
+
 /* X-macro: name, format, description. Formats: ABC, ABx, AsBx, sJ. */
 #define CRYO_OPCODES(X)                                                                            \
     /* --- loads and moves ----------------------------------------------------------------- */    \
@@ -124,6 +133,7 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(SETFIELD, ABC, "R[A].K[B] = R[C] (map; R[A] made unique first)")                             \
     X(GETFIELDX, ABC, "R[A] = R[B].K[X.index], as GETFIELD for keys past K[255]; EXTRA X follows") \
     X(SETFIELDX, ABC, "R[A].K[X.index] = R[B], as SETFIELD for keys past K[255]; EXTRA X follows") \
+    X(SETPATH, ABC, "write through a path: see below; 1 + B raw words follow")                     \
     X(CONCAT, ABC, "R[A] = R[B] ++ ... ++ R[B+C-1], each as to_string (interpolation)")            \
     /* --- iteration ----------------------------------------------------------------------- */    \
     X(ITERPREP, AsBx, "check R[A] iterable; R[A+1] = iteration state; pc += sBx (to ITERNEXT)")    \
@@ -169,6 +179,23 @@ typedef enum cryo_opcode {
  * CALLV A B — R[A] is a function value (a closure, a script function pointer, Fn("name")).
  *   Curried arguments are inserted before R[A+1..A+B]. Script callees run with their frame
  *   starting at R[A+1]; the result replaces R[A].
+ *
+ * Paths in detail
+ *
+ * SETPATH A B C + 1 + B raw words — `root.k1[k2]...kB = R[A]` (C == 0) or `root...kB op= R[A]`
+ *   (C = the opcode of the binary operator, OP_ADD .. OP_BXOR), written in place. Word 0 names
+ *   the root: bits 0..7 an index, bits 8..9 its kind (CRYO_PATH_REG: R[index]; CRYO_PATH_CELL: the
+ *   value in the cell R[index]; CRYO_PATH_THIS: `this`, index 0; CRYO_PATH_UPV: the value in the
+ *   closure's capture index). Words 1..B are the steps, outermost first: bits 0..15 a key, bit 16
+ *   its kind (0: the field K[key], a string constant; 1: the index R[key], evaluated before
+ *   SETPATH like R[A]). B >= 1. The VM walks down with pointers: at each step before the last,
+ *   when the slot holds an array (int index in bounds) or a map (the key present) it makes that
+ *   container unique (copying it only when shared) and descends into the element's slot, so a
+ *   unique container is written in place; any other step (a missing key, a string, a getter)
+ *   takes the general route, as GETINDEX/GETFIELD into a temporary, the rest of the path on it,
+ *   then SETINDEX/SETFIELD back. The last step is SETINDEX/SETFIELD on the container reached (or,
+ *   for op=, the current value combined with R[A] as a compound assignment). An error leaves
+ *   every value as it was (a container copied on the way down holds the same contents).
  *
  * Iteration in detail
  *

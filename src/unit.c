@@ -170,6 +170,11 @@ static void dump_instr(FILE *f, const cryo_proto *p, uint32_t pc) {
     fputc('\n', f);
 }
 
+static const char *path_root_name(unsigned kind) {
+    static const char *const names[] = {"reg", "cell", "this", "upv"};
+    return names[kind & 3];
+}
+
 /* A call's raw operand word, with the callee named. */
 static void dump_extra(FILE *f, const cryo_unit *u, const cryo_proto *p, uint32_t pc) {
     unsigned op = CRYO_OP(p->code[pc - 1]);
@@ -208,6 +213,26 @@ CRYO_API void cryo_unit_dump(const cryo_unit *u, void *out) {
         for (uint32_t pc = 0; pc < p->ncode; pc++) {
             dump_instr(f, p, pc);
             unsigned op = CRYO_OP(p->code[pc]);
+            if (op == OP_SETPATH) { /* its root and steps: raw words, not opcodes */
+                uint32_t end = pc + 1 + CRYO_B(p->code[pc]);
+                if (pc + 1 < p->ncode) {
+                    cryo_instr w = p->code[++pc];
+                    fprintf(f, "  %4u  [%d:%d]  %-9s root %s %u\n", pc, p->lines[pc].line,
+                            p->lines[pc].column, "PATH", path_root_name(CRYO_PATH_ROOT_KIND(w)),
+                            CRYO_PATH_ROOT_INDEX(w));
+                }
+                while (pc < end && pc + 1 < p->ncode) {
+                    cryo_instr w = p->code[++pc];
+                    unsigned key = CRYO_PATH_STEP_KEY(w);
+                    fprintf(f, "  %4u  [%d:%d]  %-9s ", pc, p->lines[pc].line, p->lines[pc].column,
+                            "PATH");
+                    if (CRYO_PATH_STEP_IS_INDEX(w))
+                        fprintf(f, "index R[%u]\n", key);
+                    else
+                        fprintf(f, "field %s\n", key < p->nk ? cv_str(p->k[key])->data : "?");
+                }
+                continue;
+            }
             if ((op == OP_CALL || op == OP_CALLH || op == OP_GETFIELDX || op == OP_SETFIELDX) &&
                 pc + 1 < p->ncode) {
                 pc++; /* the raw operand word: its low bits are not an opcode */

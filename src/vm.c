@@ -756,6 +756,13 @@ dispatch:
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
+    OPCASE(SETPATH) {
+        const cryo_instr *words = pc;
+        pc += 1 + CRYO_B(i);
+        COUNT_OPS(1);
+        PROTECT(cryo_vm_op_setpath(vm, f, base, i, words));
+        NEXT();
+    }
     OPCASE(CONCAT) {
         PROTECT(op_concat(vm, base, i));
         CHECK_DATA(*RA);

@@ -267,6 +267,9 @@ void cryo_vm_end_run(cryo_vm *vm);
  * frame that the dispatch loop must now run. */
 cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cryo_instr x);
 cryo_error_kind cryo_vm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bool *pushed);
+/* SETPATH (vm_path.c): `words` are its 1 + B raw words. */
+cryo_error_kind cryo_vm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
+                                   const cryo_instr *words);
 
 /* Host slots of `u` in the VM's context (vm->binding for the VM's own unit). */
 const cryo_binding *cryo_vm_binding(cryo_vm *vm, cryo_unit *u);

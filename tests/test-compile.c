@@ -235,7 +235,9 @@ static cryo_unit *compile_ok(cryo_node *main, cryo_node **fns, int nfns) {
 
 /* --- instruction helpers --------------------------------------------------------------------- */
 
-static bool has_extra(cryo_instr i) {
+/* Raw operand words after an instruction (not opcodes). */
+static uint32_t has_extra(cryo_instr i) {
+    if (CRYO_OP(i) == OP_SETPATH) return 1 + CRYO_B(i);
     return CRYO_OP(i) == OP_CALL || CRYO_OP(i) == OP_CALLH;
 }
 
@@ -243,7 +245,7 @@ static bool has_extra(cryo_instr i) {
 static int find_op(const cryo_proto *p, unsigned op, int nth) {
     for (uint32_t pc = 0; pc < p->ncode; pc++) {
         if (CRYO_OP(p->code[pc]) == op && nth-- == 0) return (int)pc;
-        if (has_extra(p->code[pc])) pc++;
+        pc += has_extra(p->code[pc]);
     }
     return -1;
 }
@@ -260,7 +262,7 @@ static const char *ops(const cryo_proto *p) {
     for (uint32_t pc = 0; pc < p->ncode; pc++) {
         if (buf[0]) strcat(buf, " ");
         strcat(buf, cryo_opcode_names[CRYO_OP(p->code[pc])]);
-        if (has_extra(p->code[pc])) pc++;
+        pc += has_extra(p->code[pc]);
     }
     return buf;
 }
@@ -556,13 +558,21 @@ static void test_assignment_chain(void **state) {
         BLOCK(1, LET("a", node(N_MAP)), ASSIGN(0, t1, INT(5)), ASSIGN(BOP_ADD, t2, INT(2)), NULL);
     cryo_unit *u = compile_ok(m, NULL, 0);
     const cryo_proto *p = u->protos[0];
-    assert_string_equal(ops(p), "NEWMAP "
-                                "GETFIELD LOADI GETINDEX LOADI SETFIELD SETINDEX SETFIELD "
-                                "GETFIELD LOADI GETINDEX GETFIELD ADDI SETFIELD SETINDEX SETFIELD "
-                                "LOADUNIT RET");
-    /* write-back order: deepest first, the root local is written in place (R0) */
-    int s0 = find_op(p, OP_SETFIELD, 1);
-    assert_int_equal(CRYO_A(p->code[s0]), 0);
+    /* each write is one SETPATH through the chain, written in place (vm_path.c): the key 1
+     * and the value evaluated first, then root a (R[0]), steps .b, [R[key]], .c */
+    assert_string_equal(ops(p), "NEWMAP LOADI LOADI SETPATH LOADI LOADI SETPATH LOADUNIT RET");
+    for (int w = 0; w < 2; w++) {
+        int sp = find_op(p, OP_SETPATH, w);
+        cryo_instr i = p->code[sp];
+        assert_int_equal(CRYO_B(i), 3);
+        assert_int_equal(CRYO_C(i), w == 0 ? 0 : OP_ADD);
+        assert_int_equal(CRYO_PATH_ROOT_KIND(p->code[sp + 1]), CRYO_PATH_REG);
+        assert_int_equal(CRYO_PATH_ROOT_INDEX(p->code[sp + 1]), 0);
+        assert_false(CRYO_PATH_STEP_IS_INDEX(p->code[sp + 2]));
+        assert_true(CRYO_PATH_STEP_IS_INDEX(p->code[sp + 3]));
+        assert_false(CRYO_PATH_STEP_IS_INDEX(p->code[sp + 4]));
+        assert_string_equal(cv_str(p->k[CRYO_PATH_STEP_KEY(p->code[sp + 4])])->data, "c");
+    }
     cryo_unit_release(u);
 }
 
