@@ -697,6 +697,7 @@ static const opspec op_specs[CRYO_NUM_OPCODES] = {
     [OP_JMPU] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
     [OP_JMPNU] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
     [OP_ISTYPE] = ABC(F_REG, F_REG, F_REG), /* the VM checks that R[C] is a string */
+    [OP_SETPATH] = ABC(F_REG, F_NONE, F_NONE), /* B, C and the raw words: v_setpath */
     [OP_NEWARRAY] = ABC(F_REG, F_IMM, F_NONE),
     [OP_APPEND] = ABC(F_REG, F_REG, F_NONE),
     [OP_NEWMAP] = ABC(F_REG, F_IMM, F_NONE),
@@ -792,6 +793,37 @@ static bool v_target(vctx *v, const uint8_t *start, int off) {
     return true;
 }
 
+/* SETPATH's operands (opcodes.h, "Paths in detail"): B >= 1 steps, C a store or a binary
+ * operator, the root and each step naming a register, capture or string constant that exists,
+ * with no stray bits (the VM decodes only the documented ones). */
+static bool v_setpath(vctx *v, cryo_instr i, const cryo_instr *w) {
+    unsigned b = CRYO_B(i), c = CRYO_C(i);
+    if (b == 0) return v_fail(v, "SETPATH without a step");
+    if (c != 0 && (c < OP_ADD || c > OP_BXOR))
+        return v_fail(v, "SETPATH operator %u is not a binary operator", c);
+    unsigned ri = CRYO_PATH_ROOT_INDEX(w[0]);
+    if (w[0] >> 10) return v_fail(v, "reserved bits of SETPATH's root word are set");
+    switch (CRYO_PATH_ROOT_KIND(w[0])) {
+    case CRYO_PATH_REG:
+    case CRYO_PATH_CELL:
+        if (!v_reg(v, ri, "root")) return false;
+        break;
+    case CRYO_PATH_THIS:
+        if (ri != 0) return v_fail(v, "SETPATH's `this` root has index %u", ri);
+        break;
+    default:
+        if (!v_field(v, F_UPV, ri, "root")) return false;
+        break;
+    }
+    for (unsigned s = 1; s <= b; s++) {
+        if (w[s] >> 17) return v_fail(v, "reserved bits of SETPATH step %u are set", s);
+        unsigned key = CRYO_PATH_STEP_KEY(w[s]);
+        if (!(CRYO_PATH_STEP_IS_INDEX(w[s]) ? v_reg(v, key, "step") : v_kstr(v, key)))
+            return false;
+    }
+    return true;
+}
+
 static bool verify_proto(const cryo_unit *u, uint32_t pi, char *why, size_t whylen) {
     const cryo_proto *p = u->protos[pi];
     vctx v = {u, p, pi, 0, why, whylen};
@@ -821,6 +853,13 @@ static bool verify_proto(const cryo_unit *u, uint32_t pi, char *why, size_t whyl
                 break;
             }
             pc++; /* the raw operand word */
+        } else if (op == OP_SETPATH) {
+            uint32_t nw = 1 + CRYO_B(p->code[pc]);
+            if (nw > p->ncode - pc - 1) {
+                ok = v_fail(&v, "SETPATH's %u raw words are missing", nw);
+                break;
+            }
+            pc += nw;
         }
     }
     for (uint32_t pc = 0; ok && pc < p->ncode; pc++) {
@@ -856,6 +895,7 @@ static bool verify_proto(const cryo_unit *u, uint32_t pi, char *why, size_t whyl
         case OP_CALL:
         case OP_CALLH: ok = v_span(&v, a, b, "the arguments"); break;
         case OP_THROW: ok = b <= 1 || v_fail(&v, "B=%u is neither 0 nor 1", b); break;
+        case OP_SETPATH: ok = v_setpath(&v, i, p->code + pc + 1); break;
         default: break;
         }
         if (!ok || s->extra == X_NONE) continue;

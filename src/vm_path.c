@@ -136,7 +136,11 @@ cryo_error_kind cryo_vm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base,
     cryo_value none = cryo_unit_value(), *root;
     switch (CRYO_PATH_ROOT_KIND(rw)) {
     case CRYO_PATH_REG: root = &base[ri]; break;
-    case CRYO_PATH_CELL: root = &cv_cell(base[ri])->v; break;
+    case CRYO_PATH_CELL: /* a loaded image's bytecode is verified for bounds, not types */
+        if (base[ri].type != CRYO_T_CELL)
+            return cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: SETPATH on a non-cell");
+        root = &cv_cell(base[ri])->v;
+        break;
     case CRYO_PATH_THIS: root = f->this_ref ? f->this_ref : &none; break;
     default: root = &f->closure->caps[ri]->v; break;
     }

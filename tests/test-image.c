@@ -475,6 +475,44 @@ static void patch_backward(cryo_unit *u) {
     fail_msg("no conditional jump");
 }
 
+/* The first SETPATH of proto 0 (`o.a[i] = v`): its root word and first step word. */
+static cryo_instr *setpath_of(cryo_unit *u) {
+    cryo_proto *p = u->protos[0];
+    for (uint32_t i = 0; i < p->ncode; i++)
+        if (CRYO_OP(p->code[i]) == OP_SETPATH) return &p->code[i];
+    fail_msg("no SETPATH");
+    return NULL;
+}
+static void patch_path_step_reg(cryo_unit *u) {
+    cryo_instr *w = setpath_of(u);
+    w[2] = CRYO_PATH_STEP(250, 1);
+}
+static void patch_path_step_const(cryo_unit *u) {
+    cryo_instr *w = setpath_of(u);
+    w[2] = CRYO_PATH_STEP(4000, 0);
+}
+static void patch_path_root_upv(cryo_unit *u) {
+    cryo_instr *w = setpath_of(u);
+    w[1] = CRYO_PATH_ROOT(3, CRYO_PATH_UPV);
+}
+static void patch_path_op(cryo_unit *u) {
+    cryo_instr *w = setpath_of(u);
+    w[0] = CRYO_ABC(OP_SETPATH, CRYO_A(w[0]), CRYO_B(w[0]), OP_CALL);
+}
+static void patch_path_words(cryo_unit *u) { /* more steps than words before the end */
+    cryo_instr *w = setpath_of(u);
+    w[0] = CRYO_ABC(OP_SETPATH, CRYO_A(w[0]), 200, 0);
+}
+static void patch_path_bits(cryo_unit *u) {
+    cryo_instr *w = setpath_of(u);
+    w[2] |= 1u << 20;
+}
+static void patch_path_jump_in(cryo_unit *u) { /* a jump onto a raw word */
+    cryo_proto *p = u->protos[0];
+    cryo_instr *w = setpath_of(u);
+    p->code[0] = CRYO_SJX(OP_JMP, (int)(w - p->code)); /* lands on w + 1, the root word */
+}
+
 static void test_verifier_rejects(void **state) {
     (void)state;
     const char *s = "let x = 1; x + 2";
@@ -491,6 +529,31 @@ static void test_verifier_rejects(void **state) {
     expect_rejected("fn f(a) { a } f(1)", patch_call_extra, "calls proto 500");
     expect_rejected("print(1)", patch_host, "host slot 900");
     expect_rejected("let y = 1; let f = |x| x + y; f.call(1)", patch_capture, "capture 0");
+    /* SETPATH and its raw words */
+    const char *p = "let i = 0; let o = #{a: [1, 2]}; o.a[i] = 5; o";
+    expect_rejected(p, patch_path_step_reg, "outside the frame");
+    expect_rejected(p, patch_path_step_const, "constant 4000");
+    expect_rejected(p, patch_path_root_upv, "outside a closure");
+    expect_rejected(p, patch_path_op, "not a binary operator");
+    expect_rejected(p, patch_path_words, "raw words are missing");
+    expect_rejected(p, patch_path_bits, "reserved bits");
+    expect_rejected(p, patch_path_jump_in, "jump target");
+}
+
+/* A path write round-trips: the loaded unit writes in place as the compiled one does. */
+static void test_setpath_round_trip(void **state) {
+    (void)state;
+    cryo_unit *u = compile("let i = 1; let o = #{a: [1, 2]}; o.a[i] += 5; o.a[0] = 9; o.a");
+    size_t n = 0;
+    void *img = cryo_unit_to_image_alloc(u, &n, NULL);
+    cryo_unit *v = cryo_unit_from_image(img, n, NULL);
+    assert_non_null(v);
+    char *t = run_text(v);
+    assert_string_equal(t, "[9, 7]");
+    free(t);
+    free(img);
+    cryo_unit_release(u);
+    cryo_unit_release(v);
 }
 
 /* Hostile bytecode the verifier lets through (bounds are fine, types are not): the VM's own
@@ -521,8 +584,13 @@ static void expect_runtime_error(const char *src, void (*patch)(cryo_unit *)) {
     cryo_unit_release(v);
 }
 
+static void patch_path_cell(cryo_unit *u) { /* a REG root retagged as a cell */
+    cryo_instr *w = setpath_of(u);
+    w[1] = CRYO_PATH_ROOT(CRYO_PATH_ROOT_INDEX(w[1]), CRYO_PATH_CELL);
+}
 static void test_vm_type_checks(void **state) {
     (void)state;
+    expect_runtime_error("let i = 0; let o = #{a: [1, 2]}; o.a[i] = 5; o", patch_path_cell);
     expect_runtime_error("let x = 1; x + 2", patch_getcell);
     expect_runtime_error("let s = 0; let a = [1, 2]; for x in a { s += x; } s", patch_iter);
 }
@@ -608,6 +676,7 @@ int main(void) {
         cmocka_unit_test(test_bad_headers),     cmocka_unit_test(test_verifier_rejects),
         cmocka_unit_test(test_vm_type_checks),  cmocka_unit_test(test_hostile_unit),
         cmocka_unit_test(test_hostile_const),   cmocka_unit_test(test_depth_bounded),
+        cmocka_unit_test(test_setpath_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
