@@ -226,6 +226,22 @@ FN(lf_cdef) {
     return e ? raise_cerr(vm, "ffi::cdef", e) : CRYO_OK;
 }
 
+FN(lf_const) {
+    (void)ud;
+    (void)argc;
+    const char *name = NULL;
+    cryo_error_kind k = str_arg(vm, "ffi::const", "the constant's name", *argv[0], &name);
+    if (k != CRYO_OK) return k;
+    int64_t v;
+    if (cryo_ffi_const(NULL, name, &v) != CRYO_OK)
+        return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                             "ffi::const: no constant '%s' (define it with ffi::cdef, as an "
+                             "enumerator or a #define)",
+                             name);
+    *ret = cryo_int(v);
+    return CRYO_OK;
+}
+
 FN(lf_cast) {
     (void)ud;
     (void)argc;
@@ -309,7 +325,7 @@ static void build(void) {
         {"ffi::new", 2, lf_new},           {"ffi::cdef", 1, lf_cdef},
         {"ffi::cast", 2, lf_cast},         {"ffi::addr", 1, lf_addr},
         {"ffi::null", 0, lf_null},         {"ffi::string", 1, lf_string},
-        {"ffi::string", 2, lf_string},
+        {"ffi::string", 2, lf_string},     {"ffi::const", 1, lf_const},
     };
     cryo_package *p = cryo_package_new("ffi");
     if (!p) return;

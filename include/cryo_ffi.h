@@ -53,20 +53,42 @@ CRYO_API cryo_ffi_scope *cryo_ffi_scope_new(void);
  * scope is never freed. */
 CRYO_API void cryo_ffi_scope_free(cryo_ffi_scope *scope);
 
-/* Defines the structs in `decls` ("struct point { double x, y; }; struct rect { struct point
- * a, b; int tag[4]; };"). Fields may be any supported type, fixed arrays included. Thread-safe
- * (a lock per scope). On error returns CRYO_ERR_PARSE and, if `err` is not NULL, stores an
- * owned error (column = 1-based character position, message = what was expected and found);
- * definitions before the error are kept. Redefining a struct with the same name is an error. */
+/* Defines types and constants in `scope`, written as C headers write them:
+ *   struct point { double x, y; };          struct rect { struct point a, b; int tag[4]; };
+ *   struct sqlite3;                          (declared, incomplete: usable through pointers)
+ *   typedef struct sqlite3 sqlite3;          typedef long long int sqlite_int64;
+ *   typedef void (*sqlite3_destructor_type)(void*);   typedef struct { int x; } pt_t;
+ *   enum color { RED, GREEN = 4, BLUE };     (constants RED = 0, GREEN = 4, BLUE = 5)
+ *   #define SQLITE_UTF8 1                    (an integer constant expression)
+ *   #define SQLITE_API                       (empty: skipped in this scope's declarations)
+ * Fields may be any complete type, fixed arrays included. Typedef names, `struct NAME` and
+ * `enum NAME` then work in every declaration of the scope (cryo_ffi_parse, callbacks, ffi::
+ * functions for the default scope). A struct named before its definition (`struct sqlite3 *`
+ * in any declaration) is incomplete: a pointer to it is fine, by value (parameter, result,
+ * field, array element) is an error naming it; a later `struct NAME { ... };` completes it.
+ * An enum type is `int` when its values fit (else unsigned int, uint64_t or int64_t).
+ * Thread-safe (the scope's lock is held for each parse). On error returns CRYO_ERR_PARSE and,
+ * if `err` is not NULL, stores an owned error (line and 1-based column, message = what was
+ * expected and found); definitions before the error are kept. Errors: redefining a struct or
+ * enum, a typedef redefined as another type (the same type again is allowed, as in C11), a
+ * constant redefined with another value, an unknown type name, function prototypes (declare
+ * those with cryo_ffi_parse) and preprocessor lines other than #define. */
 CRYO_API cryo_error_kind cryo_ffi_cdef(cryo_ffi_scope *scope, const char *decls, cryo_error **err);
+
+/* The value of the integer constant `name` of `scope` (an enumerator or a #define given to
+ * cryo_ffi_cdef) in *value. CRYO_ERR_NOT_FOUND when the scope has no such constant,
+ * CRYO_ERR_API for NULL arguments. Thread-safe. Scripts: ffi::const("NAME") (default scope). */
+CRYO_API cryo_error_kind cryo_ffi_const(cryo_ffi_scope *scope, const char *name, int64_t *value);
 
 /* A parsed function declaration or function-pointer type, with its libffi call interface
  * prepared. Owned by its scope (freed with it). */
 typedef struct cryo_ffi_sig cryo_ffi_sig;
 
 /* Parses "ret name(params)" or "ret (*)(params)" (a plain function type "ret (params)" is also
- * accepted). Returns the signature (owned by the scope) or NULL with an owned error in *err
- * (CRYO_ERR_PARSE: bad syntax, unknown type; CRYO_ERR_MEMORY). Thread-safe. */
+ * accepted), or the name of a function pointer typedef of the scope ("sqlite3_callback").
+ * Parameter names, const/volatile/restrict, comments, `extern` and a trailing ';' are allowed
+ * as headers write them. Returns the signature (owned by the scope) or NULL with an owned error in
+ * *err (CRYO_ERR_PARSE: bad syntax, unknown type; CRYO_ERR_MEMORY). Thread-safe. */
 CRYO_API cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
 
 /* The declared name ("" for an abstract type), the number of fixed parameters, whether it is
@@ -150,7 +172,8 @@ CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 
 /* The package of the `ffi::` module: ffi::open(path) / ffi::open() (the running process),
  * ffi::func(lib, decl), ffi::call(f, args...), ffi::callback(f, fnptr_type), ffi::new(type, n),
- * ffi::cdef(decls), ffi::cast(p, type), ffi::addr(p), ffi::string(p), ffi::null().
+ * ffi::cdef(decls), ffi::const(name), ffi::cast(p, type), ffi::addr(p), ffi::string(p),
+ * ffi::null(). ffi::cdef and ffi::const use the default scope.
  * Sealed, built once, borrowed (never released), thread-safe. Put it only in contexts created
  * with CRYO_CAP_FFI: a script of any other context does not find these names, and pointer
  * values (the only way to touch memory) come only from these functions. ffi::callback and
