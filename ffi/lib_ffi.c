@@ -16,9 +16,24 @@
 static void lib_keep(void *handle) {
     (void)handle; /* libraries stay loaded: functions taken from them may still be in use */
 }
-static void func_free(void *sig) {
-    cf_sig_free(sig);
+/* A C function of ffi::func: its address and signature, immutable, shared by reference count.
+ * It is a sendable host handle, so a closure that captures an ffi::func value can be frozen
+ * (into_sync, spawn, ffi::callback) and called from any thread: calls only read it. */
+typedef struct lf_cfunc {
+    atomic_int refs;
+    cryo_ffi_sig *sig; /* unlinked: owned here; sig->fnptr is the C address */
+} lf_cfunc;
+
+static void cfunc_retain(void *p) {
+    atomic_fetch_add_explicit(&((lf_cfunc *)p)->refs, 1, memory_order_relaxed);
 }
+static void cfunc_release(void *p) {
+    lf_cfunc *f = p;
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+    cf_sig_free(f->sig);
+    free(f);
+}
+static const cryo_handle_type cfunc_type = {"ffi_function", NULL, cfunc_retain, cfunc_release};
 static void callback_free(void *cb) {
     cryo_ffi_callback_free(cb);
 }
@@ -127,22 +142,28 @@ FN(lf_func) {
         }
     }
     sig->fnptr = fp;
-    cryo_pointer *p = cv_pointer_wrap(cv_ffi_heap(vm), fp, 0, func_free, sig);
-    if (!p) {
+    lf_cfunc *cf = malloc(sizeof *cf);
+    if (!cf) {
         cf_sig_free(sig);
         return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
     }
-    cryo_value pv = cv_pointer_value(p, CRYO_PE_VOID);
-    k = cv_ffi_bound_fn(vm, "ffi::call", pv, ret);
-    cv_ffi_release(vm, pv);
+    atomic_init(&cf->refs, 1);
+    cf->sig = sig;
+    cryo_value hv = cryo_value_handle(&cfunc_type, cf); /* owns the reference */
+    if (hv.type != CRYO_T_HANDLE) {
+        cfunc_release(cf);
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+    }
+    k = cv_ffi_bound_fn(vm, "ffi::call", hv, ret);
+    cryo_value_release(hv);
     return k;
 }
 
 FN(lf_call) {
     (void)ud;
     if (argc < 1) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "ffi::call: missing function");
-    cryo_pointer *p = owned(*argv[0], func_free);
-    if (!p)
+    const lf_cfunc *cf = cryo_value_as_handle(deref(*argv[0]), &cfunc_type);
+    if (!cf)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE,
                              "ffi::call: the first argument must be a "
                              "function made by ffi::func");
@@ -150,7 +171,7 @@ FN(lf_call) {
     if (argc - 1 > 32) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "ffi::call: too many arguments");
     for (int i = 1; i < argc; i++)
         args[i - 1] = deref(*argv[i]);
-    const cryo_ffi_sig *sig = p->ud;
+    const cryo_ffi_sig *sig = cf->sig;
     return cryo_ffi_call(vm, sig, sig->fnptr, argc - 1, args, ret);
 }
 
