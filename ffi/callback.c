@@ -33,6 +33,7 @@ struct cryo_ffi_callback {
     cryo_ffi_error_fn on_error;
     void *on_error_ud;
     atomic_uint_fast64_t nerrors;
+    cryo_call_ctl ctl; /* bounds and interrupt epoch of its calls (govern.h) */
     /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
      * pointers) and the function takes exactly these parameters, none curried. */
     uint64_t id; /* unique for the process: thread caches name callbacks by it, since a freed
@@ -182,7 +183,9 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
         return;
     }
     cryo_value res;
+    vm->next_cb_ctl = &cb->ctl; /* the call notes the callback's bounds and epoch */
     cryo_error_kind k = call_general(cb, vm, args, &res);
+    vm->next_cb_ctl = NULL;
     finish(cb, vm, k, res, ret);
     give_vm(cb, vm, cached);
 }
@@ -214,7 +217,9 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         regs[n] = v;
     }
     cryo_value res;
+    vm->next_cb_ctl = &cb->ctl;
     cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
+    vm->next_cb_ctl = NULL;
     if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
                              res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
                          1))
@@ -369,6 +374,14 @@ void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_f
     if (!cb) return;
     cb->on_error = fn;
     cb->on_error_ud = userdata;
+}
+
+void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_call_bounds *bounds) {
+    if (cb) cryo_call_ctl_set(&cb->ctl, bounds);
+}
+
+void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb) {
+    if (cb) cryo_call_ctl_interrupt(&cb->ctl);
 }
 
 uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb) {

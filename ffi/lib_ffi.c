@@ -369,6 +369,6 @@ cryo_context *cryo_ffi_context_new(void) {
     memset(&cfg, 0, sizeof cfg);
     cfg.packages = pkgs;
     cfg.npackages = 2;
-    cfg.capabilities = CRYO_CAP_FFI;
+    cfg.capabilities = CRYO_CAP_FFI | CRYO_CAP_THREADS; /* the CLI's --ffi: std plus ffi */
     return cryo_context_new(&cfg);
 }

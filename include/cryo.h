@@ -262,14 +262,17 @@ CRYO_API cryo_context *cryo_context_raw(void);
  * a time. */
 CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
 
-/* Frees a VM, every value it still holds and its reference to the unit. NULL is allowed. */
+/* Frees a VM, every value it still holds and its reference to the unit; threads its scripts
+ * spawned that still run are stopped and joined first. NULL is allowed. */
 CRYO_API void cryo_vm_free(cryo_vm *vm);
 
 /* Runs the unit's top level. `globals` (borrowed; may be NULL when nglobals is 0) gives the
  * values of the variables named by cryo_compile_options.globals, in the same order. On success
  * returns CRYO_OK and stores the value of the script's last expression in *result (owned by
  * the caller; may be NULL to discard it). On failure returns the error's kind; the error is
- * then available from cryo_vm_error() until the next run. The VM stays usable after an error. */
+ * then available from cryo_vm_error() until the next run. The VM stays usable after an error.
+ * Before it returns, every thread the run spawned (spawn) and did not join is stopped and
+ * joined. */
 CRYO_API cryo_error_kind cryo_vm_run(cryo_vm *vm, const cryo_value *globals, int nglobals,
                                      cryo_value *result);
 
@@ -289,7 +292,9 @@ CRYO_API void cryo_vm_set_print(cryo_vm *vm, cryo_print_fn fn, void *userdata);
 CRYO_API void cryo_vm_set_debug(cryo_vm *vm, cryo_print_fn fn, void *userdata);
 
 /* Limits. 0 means unlimited. Exceeding one ends the run with the limit's error kind; scripts
- * cannot catch it. */
+ * cannot catch it (except CRYO_LIMIT_THREADS: spawn refuses with a catchable error).
+ * Threads a run spawns inherit the run's limits, and the run and all its threads draw on one
+ * operations and memory budget (docs/reliability.md, "Threads"). */
 typedef enum cryo_limit {
     CRYO_LIMIT_OPERATIONS,  /* instructions executed per run (counted at loops and calls) */
     CRYO_LIMIT_CALL_DEPTH,  /* nested function calls (default 64) */
@@ -297,6 +302,9 @@ typedef enum cryo_limit {
     CRYO_LIMIT_ARRAY_SIZE,  /* elements in one array */
     CRYO_LIMIT_MAP_SIZE,    /* entries in one map */
     CRYO_LIMIT_MEMORY,      /* bytes of the VM heap */
+    CRYO_LIMIT_THREADS,     /* spawned threads running at once, counted over a run and every
+                               thread it spawns (default 8; over it, spawn raises a catchable
+                               CRYO_ERR_RUNTIME) */
     CRYO_LIMIT__COUNT
 } cryo_limit;
 CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value);
@@ -304,7 +312,8 @@ CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which);
 
 /* Asks a running VM to stop at its next check (loops and calls); the run ends with
  * CRYO_ERR_INTERRUPTED. Thread-safe: the one function that may be called on a VM from another
- * thread. The flag is cleared when the next run starts. */
+ * thread. The flag is cleared when the next run starts. A run waiting in join() stops within
+ * 10 ms; threads the run spawned are stopped and joined when it ends. */
 CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
 
 /* ==========================================================================================
@@ -371,12 +380,17 @@ CRYO_API cryo_package *cryo_package_std(void);
  * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
  * that table. */
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+/* Scripts may start threads with spawn(). cryo_context_std() grants it (spawn is part of the
+ * language); a context made by cryo_context_new has it only when its config names it, so a
+ * host that builds a context for untrusted scripts withholds threads unless it opts in.
+ * Without it spawn raises a catchable CRYO_ERR_NOT_FOUND. See docs/reliability.md. */
+#define CRYO_CAP_THREADS 0x2u
 typedef struct cryo_context_config {
     cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;
     unsigned capabilities; /* CRYO_CAP_* */
-    /* Defaults for the VMs of this context; 0 = unlimited, except CRYO_LIMIT_CALL_DEPTH where
-     * 0 = the default (64) and UINT64_MAX = unlimited. */
+    /* Defaults for the VMs of this context; 0 = unlimited, except CRYO_LIMIT_CALL_DEPTH and
+     * CRYO_LIMIT_THREADS where 0 = the default (64, 8) and UINT64_MAX = unlimited. */
     uint64_t limits[CRYO_LIMIT__COUNT];
 } cryo_context_config;
 /* A new context (owned by the caller: cryo_context_release). `config` is borrowed (NULL = no
@@ -406,8 +420,10 @@ CRYO_API cryo_vm *cryo_vm_pool_acquire(cryo_unit *unit, cryo_context *ctx);
  * are reused or freed. A thread's pool is freed when the thread exits. NULL is allowed; a
  * VM that is running (released from inside its own host function) is left alone. */
 CRYO_API void cryo_vm_pool_release(cryo_vm *vm);
-/* Frees the calling thread's idle pooled VMs now (the main thread's pool is never freed
- * otherwise: key destructors do not run at exit()). */
+/* Frees the calling thread's idle pooled VMs now, and the VM its last cryo_sync_call kept
+ * (with their unit and context references; the main thread's pool is never freed otherwise:
+ * key destructors do not run at exit()). A VM in use by a call running on this thread is left
+ * alone. */
 CRYO_API void cryo_vm_pool_clear(void);
 /* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
  * releases the old; setting the context also resets the limits to its defaults. Values the VM
@@ -489,7 +505,10 @@ CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
 /* Freezing and thawing. cryo_vm_freeze deep-copies a VM value (borrowed) into a const owned
  * by the caller (functions are frozen as by into_sync; already-frozen parts are shared, not
  * copied). Errors (in cryo_vm_error(vm)): CRYO_ERR_TYPE for a non-sendable handle, a C pointer
- * or nesting deeper than 1000 (a closure capturing itself); CRYO_ERR_MEMORY. cryo_vm_thaw makes
+ * or nesting deeper than 1000 (a closure capturing itself); CRYO_ERR_MEMORY. A part reachable
+ * twice is copied once (the const has the value's shape). The copy is charged to the VM's
+ * memory limit until the VM is reset or freed, and one operation per object copied to its
+ * operations limit (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED). cryo_vm_thaw makes
  * a VM value (owned by the caller; releasing it is a no-op) that reads the const in place and
  * copies only when a script writes to it; the VM pins the const (one atomic reference, released
  * when the VM is reset or freed), so the caller may release the const right away. Both run on
@@ -503,18 +522,47 @@ typedef struct cryo_sync cryo_sync;
 /* Freezes a function value of `vm` (into_sync): *out gets a SyncFunction owned by the caller
  * (for a SyncFn value: the same one, retained). On failure (a captured variable the closure
  * assigns, a capture that cannot be frozen, not a function) returns CRYO_ERR_TYPE and leaves the
- * error, naming the variable and its line, in cryo_vm_error(vm). Runs on the VM's thread. */
+ * error, naming the variable and its line, in cryo_vm_error(vm); the limit errors of
+ * cryo_vm_freeze apply to the captures. Runs on the VM's thread. */
 CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out);
 CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
 CRYO_API void cryo_sync_release(cryo_sync *f);
 CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
 /* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
- * by the caller. On error returns the kind and, if `err` is not NULL, stores an owned copy of
- * the error there (CRYO_ERR_API for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument
- * count). The caller must hold `f` during the call. No lock, no atomic operation, no malloc
- * for scalar arguments and results. */
+ * by the caller. The call obeys f's default bounds (cryo_sync_set_bounds) and stops on
+ * cryo_sync_interrupt(f); threads it spawns are stopped and joined before it returns. On error
+ * returns the kind and, if `err` is not NULL, stores an owned copy of the error there (CRYO_ERR_API
+ * for bad arguments; CRYO_ERR_NOT_FOUND for a wrong argument count). The caller must hold `f`
+ * during the call. No lock, no atomic operation, no malloc for scalar arguments and results. */
 CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
                                         cryo_const *result, cryo_error **err);
+/* Bounds of SyncFunction calls (cryo_sync_call_bounded, cryo_sync_set_bounds, and callbacks:
+ * cryo_ffi_callback_set_bounds). In each field 0 = no bound at this level (the next level's
+ * applies: a call's own bounds, then its callback's, then its SyncFunction's); UINT64_MAX = no
+ * bound at all, overriding the levels below. A call past its operations budget ends with
+ * CRYO_ERR_TOO_MANY_OPERATIONS, past its deadline with CRYO_ERR_INTERRUPTED ("timed out"). They
+ * are checked every few thousand operations (about every 50 us of script time), and while a
+ * call waits in join(); not inside one long built-in operation. */
+typedef struct cryo_call_bounds {
+    uint64_t operations; /* operations per call, counted as CRYO_LIMIT_OPERATIONS */
+    uint64_t timeout_ms; /* wall-clock milliseconds per call, from its start */
+} cryo_call_bounds;
+/* Sets the default bounds of every call of f started afterwards: cryo_sync_call, callbacks,
+ * spawn, cryo_sync_call_in on an idle VM, worker SYNC queries (not a call of f from inside a
+ * running script, which the outer run's bounds cover). NULL clears them. Thread-safe: any
+ * thread, while calls run (a call reads the defaults once, when it starts). */
+CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds);
+CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out);
+/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call). */
+CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
+                                                int argc, const cryo_const *argv,
+                                                cryo_const *result, cryo_error **err);
+/* Interrupts every call of f running now, on any thread (the calls listed for
+ * cryo_sync_set_bounds): each ends with CRYO_ERR_INTERRUPTED within a few thousand operations
+ * (10 ms when waiting in join()); calls started afterwards are not affected. Thread-safe, no
+ * lock, no allocation; the caller must hold f. NULL is ignored. */
+CRYO_API void cryo_sync_interrupt(cryo_sync *f);
+
 /* Calls in a VM the caller already holds (any unit/context; re-entrant from a host function),
  * with VM values (borrowed); *result is owned by the caller. The VM pins `f` (once) because the
  * result may point into its frozen data. Errors as cryo_vm_run (cryo_vm_error(vm)). */

@@ -162,6 +162,21 @@ CRYO_API void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ff
 /* The number of calls that failed so far (atomic; any thread). */
 CRYO_API uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb);
 
+/* Bounds of every call of the callback started afterwards (an operations budget, a deadline;
+ * cryo_call_bounds in cryo.h: a field 0 falls back to the SyncFunction's default from
+ * cryo_sync_set_bounds, UINT64_MAX means none). A call past a bound fails like any script
+ * error: the default result, the error handler with CRYO_ERR_TOO_MANY_OPERATIONS or
+ * CRYO_ERR_INTERRUPTED ("timed out"). NULL clears them. Thread-safe: any thread, while calls
+ * run (each call reads them when it starts). */
+CRYO_API void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_call_bounds *bounds);
+
+/* Interrupts every call of the callback running now, on any thread: each returns its default
+ * result and reports CRYO_ERR_INTERRUPTED to the error handler within a few thousand script
+ * operations; later calls are not affected. cryo_sync_interrupt on its SyncFunction also stops
+ * them. Thread-safe, no lock, no allocation; the caller must not race it with
+ * cryo_ffi_callback_free. NULL is ignored. */
+CRYO_API void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb);
+
 /* Frees the closure and releases `f`. The pointer becomes invalid at once: the host must make
  * sure no C code calls it any more (and that no call is in flight). NULL is allowed. */
 CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);

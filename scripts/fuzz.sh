@@ -11,6 +11,7 @@
 # Environment: CRYO_JOBS, FUZZ_ARGS (extra libFuzzer flags, e.g. -jobs=2 -workers=2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/progress.sh"
 seconds=${1:-45}
 build=${2:-$root/build-fuzz}
 shift $(($# > 2 ? 2 : $#))
@@ -42,6 +43,8 @@ for t in "${targets[@]}"; do
     [ -d "$seeds" ] || seeds=
     log=$build/fuzz-$t.log
     echo "fuzz: $t for ${seconds}s"
+    # libFuzzer's own progress lines ("#12345 pulse cov: ...") go to the log: show the last one
+    heartbeat_start "fuzz: $t" "grep -E '^#[0-9]+' '$log' | tail -n1 | cut -c1-100"
     set +e
     # -timeout: one input taking longer than 25 s (under ASan, on a loaded 2-core machine) is
     # a hang; -rss_limit_mb bounds memory;
@@ -51,6 +54,7 @@ for t in "${targets[@]}"; do
         >"$log" 2>&1 </dev/null
     rc=$?
     set -e
+    heartbeat_stop
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
     cov=$(grep -E '^#[0-9]+.*cov:' "$log" | tail -n1 | sed -E 's/.*cov: ([0-9]+).*ft: ([0-9]+).*/cov \1 ft \2/')
     if [ $rc -ne 0 ]; then

@@ -6,6 +6,7 @@
 # Environment: CC (default cc), CRYO_JOBS, CTEST_ARGS (extra ctest arguments, e.g. -R hostile).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/progress.sh"
 kind=${1:?usage: sanitize.sh asan|tsan [build-dir]}
 build=${2:-$root/build-$kind}
 jobs=${CRYO_JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -34,7 +35,9 @@ esac
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCRYO_WERROR=OFF \
     -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
     >/dev/null
+heartbeat_start "sanitize $kind: building"
 cmake --build "$build" --parallel "$jobs"
+heartbeat_stop
 
 run=(ctest --output-on-failure --parallel "$jobs" -E "$exclude" "${select[@]}" ${CTEST_ARGS:-})
 # ThreadSanitizer (gcc 12 / clang 14) fails to map its shadow memory when the kernel
@@ -47,4 +50,7 @@ if [ "$kind" = tsan ]; then
     n=$(ctest -N "${select[@]}" -E "$exclude" | sed -n 's/^Total Tests: //p')
     echo "sanitize: ${n:-0} test(s) labelled threads"
 fi
+# ctest prints a line as each test ends; a long one (conformance, hostile) would be silent.
+heartbeat_start "sanitize $kind: ctest" \
+    "echo \"\$(grep -c 'end time:' Testing/Temporary/LastTest.log) test(s) done\""
 "${run[@]}"

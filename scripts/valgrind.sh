@@ -7,6 +7,7 @@
 # Environment: CRYO_JOBS (binaries run in parallel), VALGRIND_ARGS (extra valgrind options).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/progress.sh"
 build=${1:-$root/build}
 filter=${2:-.}
 jobs=${CRYO_JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -43,6 +44,7 @@ run_one() {
     rc=$?
     set -e
     local dt=$(($(date +%s) - t0))
+    touch "$logs/$name.done"
     # 77 = the test skipped itself (its corpus is absent): not a valgrind failure.
     if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then
         echo "valgrind: ok    $name (${dt}s)"
@@ -55,5 +57,7 @@ run_one() {
 export -f run_one
 export root logs
 
+heartbeat_start "valgrind" "echo \"\$(ls $logs/*.done 2>/dev/null | wc -l) of ${#bins[@]} binaries done\""
 printf '%s\n' "${bins[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one "$@"' _ {}
+heartbeat_stop
 echo "valgrind: ${#bins[@]} binaries clean (logs in $logs)"

@@ -139,8 +139,8 @@ CRYO_API cryo_const cryo_const_char(uint32_t c) {
     return (cryo_const){cryo_char(c)};
 }
 
-static cryo_string *frozen_string(const char *s, size_t len) {
-    cryo_string *str = cv_string_new(NULL, s, len);
+static cryo_string *frozen_string(cryo_heap *h, const char *s, size_t len) {
+    cryo_string *str = cv_string_new(h, s, len);
     if (!str) return NULL;
     mark_frozen(&str->h); /* SHARED: cv_string_hash never caches into it */
     return str;
@@ -150,7 +150,7 @@ CRYO_API cryo_const cryo_const_string(const char *s, size_t len) {
     if (!s && len) return cryo_const_unit();
     cryo_value tmp = cryo_value_string(s ? s : "", len); /* validates UTF-8 */
     if (tmp.type != CRYO_T_STRING) return cryo_const_unit();
-    cryo_string *str = frozen_string(cv_str(tmp)->data, cv_str(tmp)->len);
+    cryo_string *str = frozen_string(NULL, cv_str(tmp)->data, cv_str(tmp)->len);
     cryo_value_release(tmp);
     return str ? (cryo_const){frozen_value(&str->h)} : cryo_const_unit();
 }
@@ -182,7 +182,7 @@ CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, 
     bool ok = m != NULL;
     size_t len = 0;
     for (size_t i = 0; ok && i < n; i++) {
-        cryo_string *k = frozen_string(keys[i] ? keys[i] : "", keys[i] ? strlen(keys[i]) : 0);
+        cryo_string *k = frozen_string(NULL, keys[i] ? keys[i] : "", keys[i] ? strlen(keys[i]) : 0);
         if (!k) {
             ok = false;
             break;
@@ -194,7 +194,7 @@ CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, 
     }
     if (m) {
         m->len = (uint32_t)len;
-        qsort(m->entries, len, sizeof *m->entries, key_cmp);
+        if (len > 1) qsort(m->entries, len, sizeof *m->entries, key_cmp); /* entries may be NULL */
         /* Duplicate keys: the last one given wins (stable enough: drop earlier duplicates). */
         size_t w = 0;
         for (size_t r = 0; r < len; r++) {
@@ -244,16 +244,88 @@ CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug) {
 
 /* --- freezing ------------------------------------------------------------------------------ */
 
-static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, int depth,
-                                  cryo_value *out);
-
+/* Freezing copies a value graph once per distinct object: a value reachable twice (`[a, a]`,
+ * a closure captured by two closures) is frozen once and both places point to the one copy,
+ * so the frozen graph has the original's shape and the work is linear in distinct objects
+ * (41 arrays, not 2^40 paths, for `a = [a, a]` forty times). The memo maps each source
+ * object that may be shared to its copy. Copies are allocated on the VM's heap (the memory
+ * limit stops a freeze that would pass it; the bytes stay charged until the VM's pins go,
+ * cryo_vm_release_pins) and each object frozen is one operation (cryo_vm_charge). */
 static cryo_error_kind fail(cryo_vm *vm, cryo_error_kind kind, const char *what, const char *why) {
     if (what) return cryo_vm_raise(vm, kind, "cannot freeze %s: %s", what, why);
     return cryo_vm_raise(vm, kind, "cannot freeze the value: %s", why);
 }
 
-static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, int depth,
-                                  cryo_value *out) {
+void cryo_freezer_begin(cryo_freezer *fz, cryo_vm *vm) {
+    memset(fz, 0, sizeof *fz);
+    fz->vm = vm;
+    fz->bytes_before = vm->heap.bytes;
+}
+
+cryo_error_kind cryo_freezer_end(cryo_freezer *fz, cryo_error_kind k) {
+    cryo_vm *vm = fz->vm;
+    free(fz->memo);
+    fz->memo = NULL;
+    /* On failure the partial copies were freed with free(), past the heap's accounting. */
+    if (k != CRYO_OK)
+        vm->heap.bytes = fz->bytes_before;
+    else if (vm->heap.bytes > fz->bytes_before)
+        vm->frozen_bytes += vm->heap.bytes - fz->bytes_before;
+    return k;
+}
+
+/* Only an object that more than one reference can reach needs a memo entry: a counted
+ * VM-local object with rc == 1 has one path to it. */
+static bool maybe_shared(const cryo_obj *o) {
+    return o->rc != 1 || (o->flags & CRYO_OBJ_SHARED);
+}
+
+static size_t memo_slot(const cryo_obj *o, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)o;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+static cryo_obj *memo_get(const cryo_freezer *fz, const cryo_obj *src) {
+    if (!fz->memo) return NULL;
+    for (size_t i = memo_slot(src, fz->cap); fz->memo[i].src; i = (i + 1) & (fz->cap - 1))
+        if (fz->memo[i].src == src) return fz->memo[i].dst;
+    return NULL;
+}
+
+static bool memo_put(cryo_freezer *fz, const cryo_obj *src, cryo_obj *dst) {
+    if ((fz->n + 1) * 2 > fz->cap) {
+        size_t cap = fz->cap ? fz->cap * 2 : 64;
+        cryo_freeze_memo *m = calloc(cap, sizeof *m);
+        if (!m) return false;
+        for (size_t i = 0; i < fz->cap; i++) {
+            if (!fz->memo[i].src) continue;
+            size_t j = memo_slot(fz->memo[i].src, cap);
+            while (m[j].src)
+                j = (j + 1) & (cap - 1);
+            m[j] = fz->memo[i];
+        }
+        free(fz->memo);
+        fz->memo = m;
+        fz->cap = cap;
+    }
+    size_t i = memo_slot(src, fz->cap);
+    while (fz->memo[i].src)
+        i = (i + 1) & (fz->cap - 1);
+    fz->memo[i].src = src;
+    fz->memo[i].dst = dst;
+    fz->n++;
+    return true;
+}
+
+static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *what, int depth,
+                                   cryo_value *out);
+
+cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what, int depth,
+                               cryo_value *out) {
+    cryo_vm *vm = fz->vm;
     *out = cryo_unit_value();
     while (v.type == CRYO_T_CELL)
         v = cv_cell(v)->v;
@@ -275,21 +347,41 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
         out->aux2 = v.aux2;
         return CRYO_OK;
     }
+    cryo_obj *seen = maybe_shared(o) ? memo_get(fz, o) : NULL;
+    if (seen) { /* reached again: the one copy, one more reference */
+        cryo_frozen_retain(seen);
+        *out = frozen_value(seen);
+        return CRYO_OK;
+    }
+    cryo_error_kind k = cryo_vm_charge(vm, 1);
+    if (k == CRYO_OK) k = freeze_copy(fz, v, what, depth, out);
+    if (k == CRYO_OK && maybe_shared(o) && !memo_put(fz, o, out->as.obj)) {
+        cryo_frozen_release(out->as.obj);
+        *out = cryo_unit_value();
+        k = cryo_vm_raise_oom(vm);
+    }
+    return k;
+}
+
+static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *what, int depth,
+                                   cryo_value *out) {
+    cryo_vm *vm = fz->vm;
+    cryo_heap *h = &vm->heap;
     switch (v.type) {
     case CRYO_T_STRING: {
-        cryo_string *s = frozen_string(cv_str(v)->data, cv_str(v)->len);
+        cryo_string *s = frozen_string(h, cv_str(v)->data, cv_str(v)->len);
         if (!s) return cryo_vm_raise_oom(vm);
         *out = frozen_value(&s->h);
         return CRYO_OK;
     }
     case CRYO_T_ARRAY: {
         const cryo_array *src = cv_arr(v);
-        cryo_array *a = cv_array_new(NULL, src->len);
+        cryo_array *a = cv_array_new(h, src->len);
         if (!a) return cryo_vm_raise_oom(vm);
         mark_frozen(&a->h);
         for (uint32_t i = 0; i < src->len; i++) {
             cryo_value x;
-            cryo_error_kind k = freeze_rec(vm, src->items[i], what, depth + 1, &x);
+            cryo_error_kind k = cryo_freeze_in(fz, src->items[i], what, depth + 1, &x);
             if (k != CRYO_OK) {
                 cryo_frozen_release(&a->h);
                 return k;
@@ -301,30 +393,26 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
     }
     case CRYO_T_MAP: {
         const cryo_map *src = cv_map(v);
-        cryo_map *m = cv_map_new(NULL, src->len);
+        cryo_map *m = cv_map_new(h, src->len);
         if (!m) return cryo_vm_raise_oom(vm);
         mark_frozen(&m->h);
         for (uint32_t i = 0; i < src->len; i++) {
             const cryo_string *ks = src->entries[i].key;
-            cryo_string *key;
-            if (cryo_is_frozen_obj(&ks->h)) {
-                key = (cryo_string *)ks;
-                cryo_frozen_retain(&key->h);
-            } else {
-                key = frozen_string(ks->data, ks->len);
-            }
-            if (!key) {
-                cryo_frozen_release(&m->h);
-                return cryo_vm_raise_oom(vm);
-            }
-            cryo_value x;
-            cryo_error_kind k = freeze_rec(vm, src->entries[i].value, what, depth + 1, &x);
+            cryo_value kv;
+            cryo_error_kind k =
+                cryo_freeze_in(fz, cv_from_shared((cryo_obj *)&ks->h), what, depth + 1, &kv);
             if (k != CRYO_OK) {
-                cryo_frozen_release(&key->h);
                 cryo_frozen_release(&m->h);
                 return k;
             }
-            m->entries[m->len].key = key;
+            cryo_value x;
+            k = cryo_freeze_in(fz, src->entries[i].value, what, depth + 1, &x);
+            if (k != CRYO_OK) {
+                cryo_frozen_release(kv.as.obj);
+                cryo_frozen_release(&m->h);
+                return k;
+            }
+            m->entries[m->len].key = cv_str(kv);
             m->entries[m->len].value = x;
             m->len++;
         }
@@ -333,7 +421,7 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
     }
     case CRYO_T_RANGE: {
         const cryo_range *src = cv_range(v);
-        cryo_range *r = cv_range_new(NULL, src->start, src->end, src->h.extra != 0);
+        cryo_range *r = cv_range_new(h, src->start, src->end, src->h.extra != 0);
         if (!r) return cryo_vm_raise_oom(vm);
         mark_frozen(&r->h);
         *out = frozen_value(&r->h);
@@ -341,7 +429,7 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
     }
     case CRYO_T_FN: {
         cryo_sync *s;
-        cryo_error_kind k = cryo_sync_from_fn(vm, cv_fn(v), depth + 1, &s);
+        cryo_error_kind k = cryo_sync_from_fn_in(fz, cv_fn(v), depth + 1, &s);
         if (k != CRYO_OK) return k;
         *out = frozen_value(&s->h);
         return CRYO_OK;
@@ -356,7 +444,7 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
                      src->type && src->type->name ? src->type->name : "?");
             return fail(vm, CRYO_ERR_TYPE, what, why);
         }
-        cryo_handle *hd = malloc(sizeof *hd);
+        cryo_handle *hd = cv_alloc(h, sizeof *hd);
         if (!hd) return cryo_vm_raise_oom(vm);
         hd->h.type = CRYO_T_HANDLE;
         hd->h.flags = 0;
@@ -374,16 +462,12 @@ static cryo_error_kind freeze_rec(cryo_vm *vm, cryo_value v, const char *what, i
 
 cryo_error_kind cryo_freeze_named(cryo_vm *vm, cryo_value v, const char *what, cryo_const *out) {
     out->v = cryo_unit_value();
+    cryo_freezer fz;
+    cryo_freezer_begin(&fz, vm);
     cryo_value r;
-    cryo_error_kind k = freeze_rec(vm, v, what, 0, &r);
+    cryo_error_kind k = cryo_freezer_end(&fz, cryo_freeze_in(&fz, v, what, 0, &r));
     if (k == CRYO_OK) out->v = r;
     return k;
-}
-
-/* depth-aware entry for sync.c (captures of nested closures) */
-cryo_error_kind cryo_freeze_depth(cryo_vm *vm, cryo_value v, const char *what, int depth,
-                                  cryo_value *out) {
-    return freeze_rec(vm, v, what, depth, out);
 }
 
 CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *out) {
@@ -395,31 +479,83 @@ CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *o
 
 /* --- pins and thawing ---------------------------------------------------------------------- */
 
-bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o) {
-    for (int i = 0; i < vm->npins; i++) {
-        if (vm->pins[i] == o) {
-            cryo_frozen_release(o); /* already pinned: the list keeps one reference */
-            return true;
-        }
+/* A VM pins whatever frozen object it may hold uncounted values into; a script making
+ * SyncFunctions in a loop pins each one. The list is scanned while short; past PIN_SCAN entries
+ * an open-addressing set answers "already pinned?" in O(1), so n pins cost O(n), not O(n^2).
+ * The list and the set are allocated on the VM's heap: they count against its memory limit. */
+#define PIN_SCAN 16
+
+static size_t pin_slot(const cryo_obj *o, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)o;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+static void pin_set_put(cryo_obj **set, size_t cap, cryo_obj *o) {
+    size_t i = pin_slot(o, cap);
+    while (set[i])
+        i = (i + 1) & (cap - 1);
+    set[i] = o;
+}
+
+static bool pinned(const cryo_vm *vm, const cryo_obj *o) {
+    if (!vm->pin_set) {
+        for (int i = vm->npins; i-- > 0;)
+            if (vm->pins[i] == o) return true;
+        return false;
     }
+    for (size_t i = pin_slot(o, vm->pin_set_cap); vm->pin_set[i];
+         i = (i + 1) & (vm->pin_set_cap - 1))
+        if (vm->pin_set[i] == o) return true;
+    return false;
+}
+
+/* Makes room for one more pin in the list and, past PIN_SCAN, in the set (at most half full). */
+static bool pin_reserve(cryo_vm *vm) {
     if (vm->npins == vm->cappins) {
         int nc = vm->cappins ? vm->cappins * 2 : 8;
-        cryo_obj **g = realloc(vm->pins, (size_t)nc * sizeof *g);
-        if (!g) {
-            cryo_frozen_release(o);
-            return false;
-        }
+        if (nc <= vm->cappins) return false;
+        cryo_obj **g = cv_realloc(&vm->heap, vm->pins, (size_t)vm->cappins * sizeof *g,
+                                  (size_t)nc * sizeof *g);
+        if (!g) return false;
         vm->pins = g;
         vm->cappins = nc;
     }
+    size_t need = (size_t)vm->npins + 1;
+    if (need <= PIN_SCAN || need * 2 <= vm->pin_set_cap) return true;
+    size_t cap = vm->pin_set_cap ? vm->pin_set_cap * 2 : 64;
+    while (cap < need * 2)
+        cap *= 2;
+    cryo_obj **set = cv_alloc(&vm->heap, cap * sizeof *set);
+    if (!set) return false;
+    memset(set, 0, cap * sizeof *set);
+    for (int i = 0; i < vm->npins; i++)
+        pin_set_put(set, cap, vm->pins[i]);
+    cv_free(&vm->heap, vm->pin_set, vm->pin_set_cap * sizeof *set);
+    vm->pin_set = set;
+    vm->pin_set_cap = cap;
+    return true;
+}
+
+bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o) {
+    if (pinned(vm, o)) {
+        cryo_frozen_release(o); /* already pinned: the list keeps one reference */
+        return true;
+    }
+    if (!pin_reserve(vm)) {
+        cryo_frozen_release(o);
+        return false;
+    }
     vm->pins[vm->npins++] = o;
+    if (vm->pin_set) pin_set_put(vm->pin_set, vm->pin_set_cap, o);
     return true;
 }
 
 bool cryo_vm_pin(cryo_vm *vm, cryo_obj *o) {
     if (!o || !cryo_is_frozen_obj(o)) return true;
-    for (int i = vm->npins; i-- > 0;)
-        if (vm->pins[i] == o) return true;
+    if (pinned(vm, o)) return true;
     cryo_frozen_retain(o);
     return cryo_vm_pin_owned(vm, o);
 }
@@ -427,9 +563,14 @@ bool cryo_vm_pin(cryo_vm *vm, cryo_obj *o) {
 void cryo_vm_release_pins(cryo_vm *vm) {
     for (int i = 0; i < vm->npins; i++)
         cryo_frozen_release(vm->pins[i]);
-    free(vm->pins);
-    vm->pins = NULL;
+    cv_free(&vm->heap, vm->pins, (size_t)vm->cappins * sizeof *vm->pins);
+    cv_free(&vm->heap, vm->pin_set, vm->pin_set_cap * sizeof *vm->pin_set);
+    vm->pins = vm->pin_set = NULL;
     vm->npins = vm->cappins = 0;
+    vm->pin_set_cap = 0;
+    /* What this VM froze is no longer charged to it (its owners free it with free()). */
+    vm->heap.bytes = vm->heap.bytes >= vm->frozen_bytes ? vm->heap.bytes - vm->frozen_bytes : 0;
+    vm->frozen_bytes = 0;
 }
 
 CRYO_API cryo_error_kind cryo_vm_thaw(cryo_vm *vm, cryo_const c, cryo_value *out) {

@@ -14,6 +14,10 @@
 #include <string.h>
 
 #define DEFAULT_CALL_DEPTH 64 /* Rhai's max_call_levels in release builds */
+/* Spawned threads running at once per run (with their own spawns): enough for a script to use
+ * the cores of a common machine, few enough that a hostile loop of spawns cannot exhaust the
+ * host's threads. */
+#define DEFAULT_THREADS 8
 
 static const cryo_libreg *find_exact(const cryo_context *ctx, const char *name, size_t len,
                                      int arity) {
@@ -36,9 +40,17 @@ const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, 
 
 static cryo_package *std_packages[1];
 static cryo_context raw_context = {
-    .is_static = true, .limits = {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH}, .id = 1};
+    .is_static = true,
+    .limits =
+        {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH, [CRYO_LIMIT_THREADS] = DEFAULT_THREADS},
+    .id = 1};
+/* spawn is part of the language: the standard context grants threads (see cryo.h). */
 static cryo_context std_context = {
-    .is_static = true, .limits = {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH}, .id = 2};
+    .is_static = true,
+    .capabilities = CRYO_CAP_THREADS,
+    .limits =
+        {[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH, [CRYO_LIMIT_THREADS] = DEFAULT_THREADS},
+    .id = 2};
 static atomic_uint_least64_t next_id = 3;
 static pthread_once_t std_once = PTHREAD_ONCE_INIT;
 
@@ -91,6 +103,10 @@ CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config) {
         ctx->limits[CRYO_LIMIT_CALL_DEPTH] = DEFAULT_CALL_DEPTH;
     else if (ctx->limits[CRYO_LIMIT_CALL_DEPTH] == UINT64_MAX)
         ctx->limits[CRYO_LIMIT_CALL_DEPTH] = 0;
+    if (ctx->limits[CRYO_LIMIT_THREADS] == 0)
+        ctx->limits[CRYO_LIMIT_THREADS] = DEFAULT_THREADS;
+    else if (ctx->limits[CRYO_LIMIT_THREADS] == UINT64_MAX)
+        ctx->limits[CRYO_LIMIT_THREADS] = 0;
     return ctx;
 }
 

@@ -49,11 +49,20 @@ static cryo_error_kind push_copy(cryo_vm *vm, cryo_array *a, cryo_value v) {
     if (k) return k;
     if (a->len == UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "array too large");
     cv_retain(v);
-    if (!cv_array_push(&vm->heap, a, v)) {
-        cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_array_push takes the reference even when it fails (value.h). */
+    if (!cv_array_push(&vm->heap, a, v)) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
+}
+
+/* After a container grew: its nested totals against the size limits (cryo_vm_check_data),
+ * once per call rather than per element; scalars added were covered by the length checks. */
+static cryo_error_kind check_grown(cryo_vm *vm, cryo_value container, cryo_error_kind k) {
+    return k || !vm->data_limits ? k : cryo_vm_check_data(vm, container);
+}
+
+/* Work that grows with a count (pad, sort, ...), charged to the operations limit. */
+static cryo_error_kind charge(cryo_vm *vm, size_t n) {
+    return cryo_vm_charge(vm, (uint64_t)n);
 }
 
 /* A new array holding copies of items[start, start+len). */
@@ -66,20 +75,21 @@ static cryo_error_kind copy_span(cryo_vm *vm, const cryo_array *src, size_t star
 }
 
 /* Removes items[start, start+len) of a unique array, moving them into *moved (when not NULL)
- * or releasing them. */
+ * or releasing them. An empty array (or result) has no items buffer: with nothing to move,
+ * memcpy/memmove must not see its NULL (undefined behaviour even for 0 bytes). */
 static cryo_error_kind cut_span(cryo_vm *vm, cryo_array *a, size_t start, size_t len,
                                 cryo_array **moved) {
     if (moved) {
         cryo_error_kind k = new_array(vm, len, moved);
         if (k) return k;
-        memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
+        if (len) memcpy((*moved)->items, a->items + start, len * sizeof(cryo_value));
         (*moved)->len = (uint32_t)len;
     } else {
         for (size_t i = 0; i < len; i++)
             cv_release(&vm->heap, a->items[start + i]);
     }
-    memmove(a->items + start, a->items + start + len,
-            ((size_t)a->len - start - len) * sizeof(cryo_value));
+    size_t tail = (size_t)a->len - start - len;
+    if (len && tail) memmove(a->items + start, a->items + start + len, tail * sizeof(cryo_value));
     a->len -= (uint32_t)len;
     return CRYO_OK;
 }
@@ -153,9 +163,10 @@ CRYO_LIB_FN(cryo_arr_pad) {
     cryo_array *a = arr_mut(vm, argv[0]);
     if (!a) return CRYO_ERR_MEMORY;
     if (!cv_array_reserve(&vm->heap, a, (size_t)n)) return cryo_vm_raise_oom(vm);
+    if ((k = charge(vm, (size_t)n - a->len))) return k;
     while (!k && a->len < (uint64_t)n)
         k = push_copy(vm, a, *argv[2]);
-    return k;
+    return check_grown(vm, *argv[0], k);
 }
 
 /* --- adding and removing ---------------------------------------------------------------------- */
@@ -163,7 +174,9 @@ CRYO_LIB_FN(cryo_arr_pad) {
 CRYO_LIB_FN(cryo_arr_push) {
     (void)ud, (void)argc, (void)ret;
     cryo_array *a = arr_mut(vm, argv[0]);
-    return a ? push_copy(vm, a, *argv[1]) : CRYO_ERR_MEMORY;
+    if (!a) return CRYO_ERR_MEMORY;
+    cryo_error_kind k = push_copy(vm, a, *argv[1]);
+    return argv[1]->type >= CRYO_T_STRING ? check_grown(vm, *argv[0], k) : k;
 }
 
 /* append(array): adds its items; another value is pushed. */
@@ -175,10 +188,11 @@ CRYO_LIB_FN(cryo_arr_append) {
     cryo_error_kind k = cryo_vm_check_array(vm, (size_t)ARR0->len + b->len);
     cryo_array *a = k ? NULL : arr_mut(vm, argv[0]);
     if (!k && !a) k = CRYO_ERR_MEMORY;
+    if (!k) k = charge(vm, b->len);
     for (uint32_t i = 0; !k && i < b->len; i++)
         k = push_copy(vm, a, b->items[i]);
     cv_release(&vm->heap, other);
-    return k;
+    return check_grown(vm, *argv[0], k);
 }
 
 /* insert(pos, item): negative from the end, clamped at both ends. */
@@ -190,6 +204,7 @@ CRYO_LIB_FN(cryo_arr_insert) {
     cryo_array *a = arr_mut(vm, argv[0]);
     if (!a) return CRYO_ERR_MEMORY;
     cryo_error_kind k = push_copy(vm, a, *argv[2]);
+    if (!k && argv[2]->type >= CRYO_T_STRING) k = check_grown(vm, *argv[0], k);
     if (k || at >= len) return k;
     cryo_value v = a->items[len];
     memmove(a->items + at + 1, a->items + at, (len - at) * sizeof(cryo_value));
@@ -329,20 +344,21 @@ static CRYO_LIB_FN(arr_splice) {
     cv_release(&vm->heap, src);
     if (k) return drop_array(vm, out, k);
     cv_set(&vm->heap, argv[0], cv_from_obj(&out->h));
-    return CRYO_OK;
+    return check_grown(vm, *argv[0], CRYO_OK);
 }
 
 /* --- searching
  * ------------------------------------------------------------------------------------ */
 
 CRYO_LIB_FN(cryo_arr_contains) {
-    (void)vm, (void)ud, (void)argc;
+    (void)ud, (void)argc;
     const cryo_array *a = ARR0;
     bool found = false;
-    for (uint32_t i = 0; i < a->len && !found; i++)
-        found = cv_equals(a->items[i], *argv[1]);
+    cryo_error_kind k = cryo_vm_charge(vm, a->len); /* work grows with the array */
+    for (uint32_t i = 0; !k && i < a->len && !found; i++)
+        k = cv_equals_vm(vm, a->items[i], *argv[1], &found);
     *ret = cryo_bool(found);
-    return CRYO_OK;
+    return k;
 }
 
 /* Calls fn on items from `start` until it returns true; *at gets the index or -1, and *val
@@ -409,8 +425,11 @@ CRYO_LIB_FN(cryo_arr_index_of) {
         if (k) return k;
     } else {
         const cryo_array *a = ARR0;
-        for (size_t i = start; i < a->len && at < 0; i++)
-            if (cv_equals(a->items[i], *argv[1])) at = (int64_t)i;
+        bool eq = false;
+        cryo_error_kind k = cryo_vm_charge(vm, a->len - start); /* work grows with the array */
+        for (size_t i = start; !k && i < a->len && !eq; i++)
+            if (!(k = cv_equals_vm(vm, a->items[i], *argv[1], &eq)) && eq) at = (int64_t)i;
+        if (k) return k;
     }
     *ret = cryo_int(at);
     return CRYO_OK;
@@ -455,6 +474,7 @@ static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, 
     cryo_value snap = snapshot(arr);
     const cryo_array *a = cv_arr(snap);
     k = new_array(vm, a->len, out);
+    if (!k) k = cryo_vm_check_array(vm, a->len);
     for (uint32_t i = 0; !k && i < a->len; i++) {
         cryo_value item = a->items[i], r = cryo_unit_value();
         cv_retain(item);
@@ -462,8 +482,10 @@ static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, 
         cv_release(&vm->heap, item);
         bool b;
         if (!k && cond) k = cryo_lib_truthy(vm, name, r, &b);
-        if (!k && !cv_array_push(&vm->heap, *out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, *out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, snap);
     cv_release(&vm->heap, fn);
@@ -474,9 +496,10 @@ static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, 
 static CRYO_LIB_FN(arr_map) {
     (void)ud;
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("map");
-    cryo_array *out;
+    cryo_array *out = NULL;
     cryo_error_kind k = map_items(vm, "map", *argv[0], *argv[1], false, &out);
-    return k ? k : ret_array(vm, out, ret);
+    if (!k) k = check_grown(vm, cv_from_obj(&out->h), k);
+    return k ? drop_array(vm, out, k) : ret_array(vm, out, ret);
 }
 
 /* Splits the items by fn's verdict: kept into *keep, the others into *drop (either may be
@@ -502,9 +525,10 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value arr, 
 
 CRYO_LIB_FN(cryo_arr_filter) {
     (void)ud, (void)argc;
-    cryo_array *keep;
+    cryo_array *keep = NULL;
     cryo_error_kind k = partition(vm, "filter", *argv[0], *argv[1], &keep, NULL);
-    return k ? k : ret_array(vm, keep, ret);
+    if (!k) k = check_grown(vm, cv_from_obj(&keep->h), k);
+    return k ? drop_array(vm, keep, k) : ret_array(vm, keep, ret);
 }
 
 /* drain(fn): removes the items fn accepts and returns them; retain(fn): keeps them and
@@ -668,12 +692,15 @@ static CRYO_LIB_FN(arr_zip) {
     for (uint32_t i = 0; !k && i < n; i++) {
         cryo_value args[2] = {a->items[i], b->items[i]}, r = cryo_unit_value();
         k = cryo_lib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
-        if (!k && !cv_array_push(&vm->heap, out, r)) k = cryo_vm_raise_oom(vm);
-        if (k) cv_release(&vm->heap, r);
+        if (k)
+            cv_release(&vm->heap, r);
+        else if (!cv_array_push(&vm->heap, out, r)) /* r is taken, even on failure */
+            k = cryo_vm_raise_oom(vm);
     }
     cv_release(&vm->heap, sa);
     cv_release(&vm->heap, sb);
     cv_release(&vm->heap, fn);
+    if (!k) k = check_grown(vm, cv_from_obj(&out->h), k);
     return k ? drop_array(vm, out, k) : ret_array(vm, out, ret);
 }
 
@@ -730,8 +757,13 @@ static cryo_error_kind sort_impl(cryo_vm *vm, cryo_value *slot, cryo_value fn, b
     const cryo_array *a = cv_arr(snap);
     size_t n = a->len, bytes = n * sizeof(cryo_value);
     if (n < 2) return cv_release(&vm->heap, snap), CRYO_OK;
+    size_t log2n = 1;
+    while (((size_t)1 << log2n) < n && log2n < 63)
+        log2n++;
     cryo_array *out;
-    cryo_error_kind k = copy_span(vm, a, 0, n, &out);
+    cryo_error_kind k = charge(vm, n * log2n); /* the comparisons of a merge sort */
+    if (k) return cv_release(&vm->heap, snap), k;
+    k = copy_span(vm, a, 0, n, &out);
     cryo_value *tmp = k ? NULL : cv_alloc(&vm->heap, bytes);
     if (!k && !tmp) k = drop_array(vm, out, cryo_vm_raise_oom(vm));
     cv_release(&vm->heap, snap);
@@ -773,10 +805,11 @@ static CRYO_LIB_FN(arr_dedup) {
     const cryo_array *a = cv_arr(snap);
     cryo_array *out;
     k = new_array(vm, a->len, &out);
+    if (!k) k = cryo_vm_charge(vm, a->len); /* work grows with the array */
     for (uint32_t i = 0; !k && i < a->len; i++) {
         bool same = false;
         if (out->len && fn.type == CRYO_T_UNIT) {
-            same = cv_equals(out->items[out->len - 1], a->items[i]);
+            k = cv_equals_vm(vm, out->items[out->len - 1], a->items[i], &same);
         } else if (out->len) {
             cryo_value args[2] = {out->items[out->len - 1], a->items[i]}, r = cryo_unit_value();
             k = cryo_vm_call_value(vm, fn, 2, args, &r);

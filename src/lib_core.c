@@ -171,11 +171,7 @@ cryo_error_kind cryo_lib_call_extra(cryo_vm *vm, cryo_value fn, int argc, const 
 static cryo_error_kind repr(cryo_vm *vm, cryo_value v, bool debug, cryo_string **out) {
     cryo_string *s = cv_string_new_cap(&vm->heap, 16);
     if (!s) return cryo_vm_raise_oom(vm);
-    if (!cv_append_repr(&vm->heap, &s, v, debug)) {
-        cv_release(&vm->heap, cv_from_obj(&s->h));
-        return cryo_vm_raise_oom(vm);
-    }
-    cryo_error_kind k = cryo_vm_check_string(vm, s->len);
+    cryo_error_kind k = cryo_vm_append_repr(vm, &s, v, debug); /* bounded by the limits */
     if (k) {
         cv_release(&vm->heap, cv_from_obj(&s->h));
         return k;

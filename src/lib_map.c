@@ -18,10 +18,8 @@ static cryo_error_kind map_put(cryo_vm *vm, cryo_map *m, cryo_string *key, cryo_
         if (k) return k;
     }
     cv_retain(v);
-    if (!cv_map_set(&vm->heap, m, key, v)) {
-        cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_map_set takes the reference even when it fails (value.h). */
+    if (!cv_map_set(&vm->heap, m, key, v)) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -71,7 +69,12 @@ CRYO_LIB_FN(cryo_map_set_fn) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_STRING) return NOFN("set");
     cryo_map *m = map_mut(vm, argv[0]);
-    return m ? map_put(vm, m, cv_str(*argv[1]), *argv[2]) : CRYO_ERR_MEMORY;
+    if (!m) return CRYO_ERR_MEMORY;
+    cryo_error_kind k = map_put(vm, m, cv_str(*argv[1]), *argv[2]);
+    /* Nested totals count toward the size limits (cryo_vm_check_data). */
+    if (!k && vm->data_limits && argv[2]->type >= CRYO_T_STRING)
+        k = cryo_vm_check_data(vm, *argv[0]);
+    return k;
 }
 
 CRYO_LIB_FN(cryo_map_remove_fn) {
@@ -99,14 +102,16 @@ CRYO_LIB_FN(cryo_map_clear) {
 static cryo_error_kind list(cryo_vm *vm, int argc, cryo_value **argv, cryo_value *ret, bool keys) {
     if (argv[0]->type != CRYO_T_MAP) return NOFN(keys ? "keys" : "values");
     const cryo_map *m = MAP0;
+    cryo_error_kind k = cryo_vm_check_array(vm, m->len);
+    if (!k) k = cryo_vm_charge(vm, m->len); /* work grows with the map */
+    if (k) return k;
     cryo_array *a = cv_array_new(&vm->heap, m->len);
     if (!a) return cryo_vm_raise_oom(vm);
     for (uint32_t i = 0; i < m->len; i++) {
         cryo_value v = keys ? cv_from_obj(&m->entries[i].key->h) : m->entries[i].value;
         if (keys && (m->entries[i].key->h.flags & CRYO_OBJ_SHARED)) v.flags = 0;
         cv_retain(v);
-        if (!cv_array_push(&vm->heap, a, v)) {
-            cv_release(&vm->heap, v);
+        if (!cv_array_push(&vm->heap, a, v)) { /* v is taken, even on failure */
             cv_release(&vm->heap, cv_from_obj(&a->h));
             return cryo_vm_raise_oom(vm);
         }
@@ -141,6 +146,7 @@ static cryo_error_kind merge(cryo_vm *vm, int argc, cryo_value **argv, bool over
             k = map_put(vm, m, key, b->entries[i].value);
     }
     cv_release(&vm->heap, other);
+    if (!k && m && vm->data_limits) k = cryo_vm_check_data(vm, *argv[0]); /* nested totals */
     return k;
 }
 

@@ -174,10 +174,8 @@ static cryo_error_kind push_str(cryo_vm *vm, cryo_array *a, const char *p, size_
     if (k) return k;
     cryo_string *s = cv_string_new(&vm->heap, p, n);
     if (!s) return cryo_vm_raise_oom(vm);
-    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) {
-        cv_release(&vm->heap, cv_from_obj(&s->h));
-        return cryo_vm_raise_oom(vm);
-    }
+    /* cv_array_push takes the string even when it fails (value.h). */
+    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) return cryo_vm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -340,7 +338,9 @@ CRYO_LIB_FN(cryo_str_append) {
         if ((k = cryo_vm_check_string(vm, (size_t)s->len + 4))) return k;
         ok = cv_string_append_char(&vm->heap, &s, argv[1]->as.c);
     } else {
-        ok = cv_append_repr(&vm->heap, &s, *argv[1], false);
+        k = cryo_vm_append_repr(vm, &s, *argv[1], false); /* bounded by the limits */
+        argv[0]->as.obj = &s->h;
+        return k;
     }
     argv[0]->as.obj = &s->h;
     if (!ok) return cryo_vm_raise_oom(vm);
@@ -561,6 +561,7 @@ CRYO_LIB_FN(cryo_str_pad) {
     if (missing > UINT32_MAX || est > UINT32_MAX)
         return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "pad: string too large");
     cryo_error_kind k = cryo_vm_check_string(vm, (size_t)est);
+    if (!k) k = cryo_vm_charge(vm, missing / pad_chars + 1); /* one per copy of the padding */
     if (k) return k;
     sbuf b;
     sb_init(&b, vm, (size_t)est + n.len);

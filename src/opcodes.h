@@ -79,7 +79,7 @@ enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS
     X(GETUPV, ABC, "R[A] = value in the closure's capture B")                                      \
     X(SETUPV, ABC, "value in the closure's capture B = R[A]")                                      \
     X(CLOSURE, ABx, "R[A] = closure of proto Bx; its captures per proto->caps (see unit.h)")       \
-    X(THIS, ABC, "R[A] = this (() when the function was not called as a method)")                  \
+    X(THIS, ABC, "R[A] = this (error when the function was not called as a method)")               \
     X(SETTHIS, ABC, "this = R[A] (error when there is no this)")                                   \
     /* --- arithmetic: R[A] = R[B] op R[C]; int fast path, checked ------------------------ */     \
     X(ADD, ABC, "R[A] = R[B] + R[C] (numbers; string/char concat; array concat)")                  \

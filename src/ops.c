@@ -199,8 +199,10 @@ static cryo_error_kind op_in(cryo_vm *vm, cryo_value a, cryo_value b, cryo_value
     switch (b.type) {
     case CRYO_T_ARRAY: {
         const cryo_array *arr = cv_arr(b);
-        for (uint32_t i = 0; i < arr->len && !r; i++)
-            r = cv_equals(arr->items[i], a);
+        cryo_error_kind k = cryo_vm_charge(vm, arr->len);
+        for (uint32_t i = 0; k == CRYO_OK && i < arr->len && !r; i++)
+            k = cv_equals_vm(vm, arr->items[i], a, &r);
+        if (k != CRYO_OK) return k;
         break;
     }
     case CRYO_T_STRING: {
@@ -249,9 +251,10 @@ static cryo_error_kind text_concat(cryo_vm *vm, cryo_value a, cryo_value b, cryo
     if (k != CRYO_OK) return k;
     cryo_string *s = cv_string_new_cap(&vm->heap, hint);
     if (!s) return cryo_vm_raise_oom(vm);
-    if (!cv_append_repr(&vm->heap, &s, a, false) || !cv_append_repr(&vm->heap, &s, b, false)) {
+    if ((k = cryo_vm_append_repr(vm, &s, a, false)) != CRYO_OK ||
+        (k = cryo_vm_append_repr(vm, &s, b, false)) != CRYO_OK) {
         cv_free_obj(&vm->heap, &s->h);
-        return cryo_vm_raise_oom(vm);
+        return k;
     }
     if ((k = check_string(vm, s)) != CRYO_OK) return k;
     *out = cv_from_obj(&s->h);
@@ -290,73 +293,8 @@ static cryo_error_kind text_remove(cryo_vm *vm, cryo_value a, cryo_value b, cryo
 /* --- nested data sizes -------------------------------------------------------------------------
  */
 
-/* Totals over a value and everything nested in it, as Rhai counts them against its limits:
- * every element of every nested array, every entry of every nested map, every byte of every
- * string inside. */
-typedef struct data_sizes {
-    size_t arrays, maps, strings;
-} data_sizes;
-
-static bool over_limits(const cryo_vm *vm, const data_sizes *d) {
-    const uint64_t *l = vm->limits;
-    return (l[CRYO_LIMIT_ARRAY_SIZE] && d->arrays > l[CRYO_LIMIT_ARRAY_SIZE]) ||
-           (l[CRYO_LIMIT_MAP_SIZE] && d->maps > l[CRYO_LIMIT_MAP_SIZE]) ||
-           (l[CRYO_LIMIT_STRING_SIZE] && d->strings > l[CRYO_LIMIT_STRING_SIZE]);
-}
-
-/* Counts one child; containers are pushed on the stack (grown on the heap when needed). */
-static bool count_child(cryo_value c, data_sizes *d, cryo_obj ***st, size_t *n, size_t *cap,
-                        cryo_obj **inline_st) {
-    c = deref(c);
-    if (c.type == CRYO_T_STRING) d->strings += cv_str(c)->len;
-    if (c.type != CRYO_T_ARRAY && c.type != CRYO_T_MAP) return true;
-    if (*n == *cap) {
-        cryo_obj **g =
-            *st == inline_st ? malloc(*cap * 2 * sizeof *g) : realloc(*st, *cap * 2 * sizeof *g);
-        if (!g) return false;
-        if (*st == inline_st) memcpy(g, inline_st, *cap * sizeof *g);
-        *st = g;
-        *cap *= 2;
-    }
-    (*st)[(*n)++] = c.as.obj;
-    return true;
-}
-
-static void data_sizes_of(const cryo_vm *vm, cryo_value v, data_sizes *d) {
-    cryo_obj *inline_st[32];
-    cryo_obj **st = inline_st;
-    size_t n = 0, cap = 32;
-    bool ok = count_child(v, d, &st, &n, &cap, inline_st);
-    while (ok && n > 0 && !over_limits(vm, d)) {
-        cryo_obj *o = st[--n];
-        if (o->type == CRYO_T_ARRAY) {
-            const cryo_array *a = (const cryo_array *)o;
-            d->arrays += a->len;
-            for (uint32_t i = 0; ok && i < a->len; i++) {
-                ok = count_child(a->items[i], d, &st, &n, &cap, inline_st);
-            }
-        } else {
-            const cryo_map *m = (const cryo_map *)o;
-            d->maps += m->len;
-            for (uint32_t i = 0; ok && i < m->len; i++) {
-                ok = count_child(m->entries[i].value, d, &st, &n, &cap, inline_st);
-            }
-        }
-    }
-    if (st != inline_st) free(st);
-}
-
 cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v) {
-    const uint64_t *l = vm->limits;
-    if (!l[CRYO_LIMIT_ARRAY_SIZE] && !l[CRYO_LIMIT_MAP_SIZE] && !l[CRYO_LIMIT_STRING_SIZE]) {
-        return CRYO_OK;
-    }
-    data_sizes d = {0, 0, 0};
-    data_sizes_of(vm, v, &d);
-    cryo_error_kind k = cryo_vm_check_array(vm, d.arrays);
-    if (k == CRYO_OK) k = cryo_vm_check_map(vm, d.maps);
-    if (k == CRYO_OK) k = cryo_vm_check_string(vm, d.strings);
-    return k;
+    return cryo_vm_check_data(vm, v); /* the one nested-size check (vm.h) */
 }
 
 static bool holds_data(cryo_value v) {
@@ -422,8 +360,13 @@ cryo_error_kind cryo_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, 
     a = deref(a);
     b = deref(b);
     switch (op) {
-    case OP_EQ: *out = cryo_bool(cv_equals(a, b)); return CRYO_OK;
-    case OP_NE: *out = cryo_bool(!cv_equals(a, b)); return CRYO_OK;
+    case OP_EQ:
+    case OP_NE: {
+        bool eq;
+        cryo_error_kind k = cv_equals_vm(vm, a, b, &eq); /* charged: nested data may be huge */
+        *out = cryo_bool(op == OP_EQ ? eq : !eq);
+        return k;
+    }
     case OP_LT:
     case OP_LE:
     case OP_GT:
@@ -470,10 +413,9 @@ cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_val
             cryo_error_kind k = cryo_vm_check_string(vm, (size_t)s->len + cv_str(b)->len);
             if (k != CRYO_OK) return k;
         }
-        bool ok = cv_append_repr(&vm->heap, &s, b, false);
+        cryo_error_kind k = cryo_vm_append_repr(vm, &s, b, false); /* bounded by the limits */
         target->as.obj = &s->h;
-        if (!ok) return cryo_vm_raise_oom(vm);
-        return cryo_vm_check_string(vm, s->len);
+        return k;
     }
     if (add &&
         (target->type == CRYO_T_ARRAY || (target->type == CRYO_T_MAP && b.type == CRYO_T_MAP))) {
@@ -786,6 +728,5 @@ cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v) {
         cryo_error_kind k = cryo_vm_check_string(vm, (size_t)(*s)->len + cv_str(v)->len);
         if (k != CRYO_OK) return k;
     }
-    if (!cv_append_repr(&vm->heap, s, v, false)) return cryo_vm_raise_oom(vm);
-    return cryo_vm_check_string(vm, (*s)->len);
+    return cryo_vm_append_repr(vm, s, v, false); /* bounded by the limits */
 }

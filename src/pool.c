@@ -7,6 +7,7 @@
  * An idle VM keeps its unit and context references, so acquiring a VM for the same (unit,
  * context) again touches no shared reference count (no atomic operation).
  */
+#include "sync.h"
 #include "vm.h"
 
 #include <pthread.h>
@@ -103,6 +104,7 @@ CRYO_API void cryo_vm_pool_release(cryo_vm *vm) {
 }
 
 CRYO_API void cryo_vm_pool_clear(void) {
+    cryo_sync_clear_thread(); /* the VM of the thread's last cryo_sync_call, kept out of the pool */
     vm_pool *p = tls_pool;
     if (!p) return;
     free_pool(p);

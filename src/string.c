@@ -362,32 +362,61 @@ static bool put_quoted(cryo_heap *h, cryo_string **s, const char *p, size_t len)
 }
 
 #define REPR_MAX_DEPTH 256
+#define REPR_BATCH     64 /* elements printed per operation charge */
 
-static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int depth);
+/* One printing walk: where the text goes and what bounds it. A value reachable by many paths
+ * prints once per path (that is its text), so the walk charges one operation per element
+ * (vm; NULL = none) and stops once the text passes max_len bytes (0 = no bound). */
+typedef struct repr_walk {
+    cryo_heap *h;
+    cryo_vm *vm;
+    size_t max_len;
+    unsigned pending;
+    cryo_error_kind err; /* the charge's error; CRYO_ERR_DATA_TOO_LARGE past max_len */
+} repr_walk;
 
-static bool repr_array(cryo_heap *h, cryo_string **s, const cryo_array *a, int depth) {
+static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int depth);
+
+/* Counts one element; false when the walk must stop. */
+static bool repr_tick(repr_walk *w, const cryo_string *s) {
+    if (w->max_len && s->len > w->max_len) {
+        w->err = CRYO_ERR_DATA_TOO_LARGE;
+        return false;
+    }
+    if (++w->pending < REPR_BATCH) return true;
+    w->pending = 0;
+    w->err = cryo_vm_charge(w->vm, REPR_BATCH);
+    return w->err == CRYO_OK;
+}
+
+static bool repr_array(repr_walk *w, cryo_string **s, const cryo_array *a, int depth) {
+    cryo_heap *h = w->h;
     if (depth > REPR_MAX_DEPTH) return put(h, s, "[...]");
     if (!put(h, s, "[")) return false;
     for (uint32_t i = 0; i < a->len; i++) {
+        if (!repr_tick(w, *s)) return false;
         if (i && !put(h, s, ", ")) return false;
-        if (!repr(h, s, a->items[i], true, depth + 1)) return false;
+        if (!repr(w, s, a->items[i], true, depth + 1)) return false;
     }
     return put(h, s, "]");
 }
 
-static bool repr_map(cryo_heap *h, cryo_string **s, const cryo_map *m, int depth) {
+static bool repr_map(repr_walk *w, cryo_string **s, const cryo_map *m, int depth) {
+    cryo_heap *h = w->h;
     if (depth > REPR_MAX_DEPTH) return put(h, s, "#{...}");
     if (!put(h, s, "#{")) return false;
     for (uint32_t i = 0; i < m->len; i++) {
+        if (!repr_tick(w, *s)) return false;
         if (i && !put(h, s, ", ")) return false;
         const cryo_string *k = m->entries[i].key;
         if (!put_quoted(h, s, k->data, k->len) || !put(h, s, ": ")) return false;
-        if (!repr(h, s, m->entries[i].value, true, depth + 1)) return false;
+        if (!repr(w, s, m->entries[i].value, true, depth + 1)) return false;
     }
     return put(h, s, "}");
 }
 
-static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int depth) {
+static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int depth) {
+    cryo_heap *h = w->h;
     char buf[64];
     switch (v.type) {
     case CRYO_T_UNIT: return debug ? put(h, s, "()") : true;
@@ -407,8 +436,8 @@ static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int de
         if (debug) return put_quoted(h, s, str->data, str->len);
         return cv_string_append(h, s, str->data, str->len);
     }
-    case CRYO_T_ARRAY: return repr_array(h, s, cv_arr(v), depth);
-    case CRYO_T_MAP: return repr_map(h, s, cv_map(v), depth);
+    case CRYO_T_ARRAY: return repr_array(w, s, cv_arr(v), depth);
+    case CRYO_T_MAP: return repr_map(w, s, cv_map(v), depth);
     case CRYO_T_FN: {
         const cryo_fn *f = cv_fn(v);
         if (!put(h, s, "Fn(")) return false;
@@ -421,7 +450,7 @@ static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int de
                  r->end);
         return put(h, s, buf);
     }
-    case CRYO_T_CELL: return repr(h, s, cv_cell(v)->v, debug, depth);
+    case CRYO_T_CELL: return repr(w, s, cv_cell(v)->v, debug, depth);
     case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
     case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
     case CRYO_T_SYNCFN: {
@@ -435,7 +464,18 @@ static bool repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, int de
 }
 
 bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug) {
-    return repr(h, s, v, debug, 0);
+    repr_walk w = {h, NULL, 0, 0, CRYO_OK};
+    return repr(&w, s, v, debug, 0);
+}
+
+cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug) {
+    size_t max = (size_t)vm->limits[CRYO_LIMIT_STRING_SIZE];
+    repr_walk w = {&vm->heap, vm, max, 0, CRYO_OK};
+    bool ok = repr(&w, s, v, debug, 0);
+    if (ok && w.pending) w.err = cryo_vm_charge(vm, w.pending);
+    if (ok && w.err == CRYO_OK) return cryo_vm_check_string(vm, (*s)->len);
+    if (w.err == CRYO_ERR_DATA_TOO_LARGE) return cryo_vm_check_string(vm, (*s)->len);
+    return w.err != CRYO_OK ? w.err : cryo_vm_raise_oom(vm);
 }
 
 char *cv_to_cstring(cryo_value v, bool debug) {

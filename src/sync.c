@@ -44,6 +44,20 @@ static cryo_string *frozen_name(const cryo_string *name) {
 }
 
 cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out) {
+    cryo_freezer fz;
+    cryo_freezer_begin(&fz, vm);
+    return cryo_freezer_end(&fz, cryo_sync_from_fn_in(&fz, fn, depth, out));
+}
+
+/* calloc on the VM's heap: frozen objects are freed with free() (const.c), as cv_alloc's are. */
+static void *heap_calloc(cryo_vm *vm, size_t size) {
+    void *p = cv_alloc(&vm->heap, size);
+    if (p) memset(p, 0, size);
+    return p;
+}
+
+cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out) {
+    cryo_vm *vm = fz->vm;
     *out = NULL;
     if (fn->h.flags & CRYO_OBJ_FROZEN) {
         /* the shared fn of a SyncFunction is never a value on its own; be safe anyway */
@@ -63,8 +77,8 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         }
     }
     size_t size = sizeof(cryo_fn) + (size_t)fn->ncaps * sizeof(cryo_cell *);
-    cryo_fn *sf = calloc(1, size);
-    cryo_sync *s = calloc(1, sizeof *s);
+    cryo_fn *sf = heap_calloc(vm, size);
+    cryo_sync *s = sf ? heap_calloc(vm, sizeof *s) : NULL;
     if (!sf || !s) {
         free(sf);
         free(s);
@@ -89,13 +103,19 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
     s->proto = p;
     s->hot_argc = p && fn->ncurry == 0 ? (int)p->nparams : -1;
     cryo_error_kind k = CRYO_OK;
-    sf->name = frozen_name(fn->name);
+    /* A script closure's name is its unit's shared string, alive as long as sf->unit: no copy
+     * (into_sync in a loop would otherwise allocate four times per function for it). */
+    if (fn->unit && fn->name && (fn->name->h.flags & CRYO_OBJ_SHARED) &&
+        !(fn->name->h.flags & CRYO_OBJ_FROZEN))
+        sf->name = fn->name;
+    else
+        sf->name = frozen_name(fn->name);
     if (!sf->name) k = cryo_vm_raise_oom(vm);
     if (k == CRYO_OK && fn->ncurry) {
-        sf->curry = calloc(fn->ncurry, sizeof(cryo_value));
+        sf->curry = heap_calloc(vm, (size_t)fn->ncurry * sizeof(cryo_value));
         if (!sf->curry) k = cryo_vm_raise_oom(vm);
         for (uint16_t i = 0; k == CRYO_OK && i < fn->ncurry; i++) {
-            k = cryo_freeze_depth(vm, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
+            k = cryo_freeze_in(fz, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
             if (k == CRYO_OK) sf->ncurry = (uint16_t)(i + 1);
         }
     }
@@ -104,7 +124,7 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         char what[160];
         snprintf(what, sizeof what, "the captured variable '%s' (line %d)",
                  cd && cd->name ? cd->name : "?", cd ? cd->line : 0);
-        cryo_cell *cell = calloc(1, sizeof *cell);
+        cryo_cell *cell = heap_calloc(vm, sizeof *cell);
         if (!cell) {
             k = cryo_vm_raise_oom(vm);
             break;
@@ -113,7 +133,7 @@ cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync
         cell->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
         cell->h.rc = 1;
         sf->caps[i] = cell;
-        k = cryo_freeze_depth(vm, fn->caps[i]->v, what, depth + 1, &cell->v);
+        k = cryo_freeze_in(fz, fn->caps[i]->v, what, depth + 1, &cell->v);
         if (k != CRYO_OK && vm->err && cd && cd->line > 0 && vm->nframes == 0) {
             vm->err->line = cd->line;
             vm->err->column = cd->column;
@@ -262,8 +282,8 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
 
 /* Enters f as the VM's first frame (its arguments already in the registers) and runs it; the
  * result lands in *result, () on error. Shared by the general and the hot path. */
-static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b,
-                                         cryo_value *result) {
+static inline __attribute__((always_inline)) cryo_error_kind
+run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result) {
     const cryo_proto *p = f->proto;
     cryo_frame *fr = &vm->frames[0];
     fr->proto = p;
@@ -275,7 +295,10 @@ static inline cryo_error_kind run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_b
     fr->ret_slot = result;
     fr->run_level = 0;
     vm->nframes = 1;
+    cryo_call_arm_fast(vm, &f->ctl);
     cryo_error_kind k = cryo_vm_exec(vm, 0);
+    cryo_call_disarm(vm);
+    if (__builtin_expect(vm->gov != NULL, 0)) cryo_vm_end_run(vm); /* made by spawn */
     if (__builtin_expect(k != CRYO_OK, 0)) {
         cv_release(&vm->heap, *result);
         cv_clear(result);
@@ -324,8 +347,35 @@ static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
                           e->message ? e->message : "");
 }
 
-CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
-                                        cryo_const *result, cryo_error **err) {
+void cryo_sync_clear_thread(void) {
+    cryo_vm *vm = hot_vm;
+    if (!vm || hot_busy) return; /* a call runs on it: the thread's exit frees it */
+    hot_vm = NULL;
+    pthread_setspecific(hot_key, NULL);
+    cryo_vm_free(vm);
+}
+
+CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds) {
+    if (f) cryo_call_ctl_set(&f->ctl, bounds);
+}
+
+CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out) {
+    if (!out) return;
+    if (f)
+        cryo_call_ctl_get(&f->ctl, out);
+    else
+        *out = (cryo_call_bounds){0, 0};
+}
+
+CRYO_API void cryo_sync_interrupt(cryo_sync *f) {
+    if (f) cryo_call_ctl_interrupt(&f->ctl);
+}
+
+/* The body of cryo_sync_call and cryo_sync_call_bounded, inlined in both: the unbounded call
+ * pays nothing for the bounded one. */
+static inline __attribute__((always_inline)) cryo_error_kind
+sync_call(cryo_sync *f, const cryo_call_bounds *bounds, int argc, const cryo_const *argv,
+          cryo_const *result, cryo_error **err) {
     if (result) *result = cryo_const_unit();
     if (err) *err = NULL;
     if (!f || argc < 0 || argc > 255 || (argc && !argv)) {
@@ -339,8 +389,10 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
         return CRYO_ERR_MEMORY;
     }
     cryo_value ret;
+    if (bounds) vm->next_bounds = bounds;
     /* cryo_const is a struct of one cryo_value: the arrays have the same layout. */
     cryo_error_kind k = run_idle(vm, pooled, f, argc, (const cryo_value *)argv, &ret);
+    if (bounds) vm->next_bounds = NULL;
     if (k == CRYO_OK) {
         if (result && cv_is_heap(ret))
             k = cryo_vm_freeze(vm, ret, result);
@@ -355,6 +407,17 @@ CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const
     }
     release_vm(vm);
     return k;
+}
+
+CRYO_API cryo_error_kind cryo_sync_call(cryo_sync *f, int argc, const cryo_const *argv,
+                                        cryo_const *result, cryo_error **err) {
+    return sync_call(f, NULL, argc, argv, result, err);
+}
+
+CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
+                                                int argc, const cryo_const *argv,
+                                                cryo_const *result, cryo_error **err) {
+    return sync_call(f, bounds, argc, argv, result, err);
 }
 
 CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {

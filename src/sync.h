@@ -9,6 +9,7 @@
 #ifndef CRYO_SYNC_H
 #define CRYO_SYNC_H
 
+#include "govern.h"
 #include "vm.h"
 
 /* A SyncFunction. `fn` is an immutable shared cryo_fn (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN) whose
@@ -23,7 +24,11 @@ struct cryo_sync {
     const cryo_proto *proto; /* fn's proto (script functions), or NULL: saves loads per call */
     int hot_argc;            /* the argc of a hot call: proto's nparams when nothing is curried,
                               * else -1 (never hot) */
+    cryo_call_ctl ctl;       /* default bounds and interrupt epoch of its calls (govern.h) */
 };
+
+/* Frees the calling thread's cached SyncFunction VM (cryo_vm_pool_clear). */
+void cryo_sync_clear_thread(void);
 
 /* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
  * release frees the whole tree it owns. Other objects are ignored. */
@@ -38,10 +43,31 @@ static inline bool cryo_is_frozen_obj(const cryo_obj *o) {
  * value in the message ("the captured variable 'x' (line 3)") and may be NULL. */
 cryo_error_kind cryo_freeze_named(cryo_vm *vm, cryo_value v, const char *what, cryo_const *out);
 
-/* Freezing with a nesting depth (const.c), and a SyncFunction from a closure (sync.c): the two
- * call each other for closures captured by closures. */
-cryo_error_kind cryo_freeze_depth(cryo_vm *vm, cryo_value v, const char *what, int depth,
-                                  cryo_value *out);
+/* One freeze (const.c): the memo that makes a value reachable twice frozen once (source object
+ * -> its frozen copy), and the heap bytes before it began. Copies are allocated on the VM's
+ * heap, so the memory limit bounds a freeze; cryo_freezer_end keeps the bytes of a successful
+ * freeze charged to the VM (vm->frozen_bytes, until cryo_vm_release_pins) and uncharges a
+ * failed one. Each object copied is charged one operation (cryo_vm_charge). */
+typedef struct cryo_freeze_memo {
+    const cryo_obj *src;
+    cryo_obj *dst;
+} cryo_freeze_memo;
+typedef struct cryo_freezer {
+    cryo_vm *vm;
+    cryo_freeze_memo *memo; /* open addressing, `cap` a power of two (malloc'd) */
+    size_t n, cap;
+    size_t bytes_before;
+} cryo_freezer;
+void cryo_freezer_begin(cryo_freezer *fz, cryo_vm *vm);
+/* Ends the freeze whose outcome is k (returned). */
+cryo_error_kind cryo_freezer_end(cryo_freezer *fz, cryo_error_kind k);
+
+/* Freezing within one freeze at a nesting depth (const.c), and a SyncFunction from a closure
+ * (sync.c): the two call each other for closures captured by closures. */
+cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what, int depth,
+                               cryo_value *out);
+cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out);
+/* A SyncFunction from a closure, as one freeze of its own. */
 cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out);
 /* Drops the context reference a SyncFunction holds (sync.c). */
 void cryo_sync_context_release(cryo_context *ctx);

@@ -11,7 +11,8 @@
 
 void *cv_alloc(cryo_heap *h, size_t size) {
     if (h) {
-        if (h->limit && (size > h->limit || h->bytes > h->limit - size)) {
+        if (h->limit && (size > h->limit || h->bytes > h->limit - size) &&
+            (!h->grow || !h->grow(h, size))) {
             h->exceeded = true;
             return NULL;
         }
@@ -24,7 +25,7 @@ void *cv_alloc(cryo_heap *h, size_t size) {
 void *cv_realloc(cryo_heap *h, void *p, size_t old_size, size_t new_size) {
     if (h && new_size > old_size && h->limit) {
         size_t grow = new_size - old_size;
-        if (grow > h->limit || h->bytes > h->limit - grow) {
+        if ((grow > h->limit || h->bytes > h->limit - grow) && (!h->grow || !h->grow(h, grow))) {
             h->exceeded = true;
             return NULL;
         }
@@ -410,27 +411,101 @@ static bool eq_next_child(eq_frame *f, cryo_value *ca, cryo_value *cb, bool *dif
     return true;
 }
 
+/* --- pointer-pair sets ------------------------------------------------------------------------ */
+
+static size_t seen_slot(const void *a, const void *b, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)b;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+bool cv_seen_has(const cv_seen *s, const void *a, const void *b) {
+    if (!s->keys) return false;
+    for (size_t i = seen_slot(a, b, s->cap); s->keys[2 * i]; i = (i + 1) & (s->cap - 1))
+        if (s->keys[2 * i] == a && s->keys[2 * i + 1] == b) return true;
+    return false;
+}
+
+static void seen_put(const void **keys, size_t cap, const void *a, const void *b) {
+    size_t i = seen_slot(a, b, cap);
+    while (keys[2 * i])
+        i = (i + 1) & (cap - 1);
+    keys[2 * i] = a;
+    keys[2 * i + 1] = b;
+}
+
+int cv_seen_add(cv_seen *s, const void *a, const void *b) {
+    if (cv_seen_has(s, a, b)) return 0;
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 32;
+        const void **keys = calloc(cap * 2, sizeof *keys);
+        if (!keys) return -1;
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->keys[2 * i]) seen_put(keys, cap, s->keys[2 * i], s->keys[2 * i + 1]);
+        free(s->keys);
+        s->keys = keys;
+        s->cap = cap;
+    }
+    seen_put(s->keys, s->cap, a, b);
+    s->n++;
+    return 1;
+}
+
+void cv_seen_free(cv_seen *s) {
+    free(s->keys);
+    s->keys = NULL;
+    s->n = s->cap = 0;
+}
+
+/* --- deep equality -----------------------------------------------------------------------------
+ */
+
+/* A container that more than one reference may reach (so a walk may meet it again). */
+static bool may_recur(cryo_value v) {
+    const cryo_obj *o = v.as.obj;
+    return !(v.flags & CRYO_VF_COUNTED) || o->rc != 1 || (o->flags & CRYO_OBJ_SHARED);
+}
+
+#define EQ_BATCH 64 /* operations charged at once (cryo_vm_charge) */
+
 /* Deep equality with an explicit stack, so that comparing deeply nested arrays cannot
- * overflow the C stack. */
-bool cv_equals(cryo_value a, cryo_value b) {
+ * overflow the C stack. Pairs of possibly shared containers found equal are remembered, so
+ * data reachable by many paths (`a = [a, a]` forty times) is compared once per distinct pair;
+ * each element compared is one operation charged to vm (NULL: none). */
+cryo_error_kind cv_equals_vm(cryo_vm *vm, cryo_value a, cryo_value b, bool *eq) {
     bool descend;
     bool r = equals_shallow(a, b, &descend);
-    if (!descend) return r;
+    *eq = r;
+    if (!descend) return CRYO_OK;
     eq_frame inline_frames[16];
     eq_frame *st = inline_frames;
     size_t n = 0, cap = 16;
+    cv_seen done = {0};
+    cryo_error_kind k = CRYO_OK;
+    unsigned pending = 0;
     st[n++] = (eq_frame){a, b, 0};
     r = true;
-    while (n > 0 && r) {
+    while (n > 0 && r && k == CRYO_OK) {
         cryo_value ca, cb;
         bool differ = false;
         if (!eq_next_child(&st[n - 1], &ca, &cb, &differ)) {
             r = !differ;
-            n--;
+            eq_frame *f = &st[--n];
+            cryo_value fa = deref_cell(f->a), fb = deref_cell(f->b);
+            if (r && (may_recur(fa) || may_recur(fb)))
+                cv_seen_add(&done, fa.as.obj, fb.as.obj); /* out of memory: no memo, still right */
             continue;
+        }
+        if (++pending == EQ_BATCH) {
+            k = cryo_vm_charge(vm, EQ_BATCH);
+            pending = 0;
         }
         r = equals_shallow(ca, cb, &descend);
         if (!descend) continue;
+        cryo_value da = deref_cell(ca), db = deref_cell(cb);
+        if (cv_seen_has(&done, da.as.obj, db.as.obj)) continue;
         if (n == cap) {
             eq_frame *g = st == inline_frames ? malloc(cap * 2 * sizeof *g)
                                               : realloc(st, cap * 2 * sizeof *g);
@@ -444,8 +519,17 @@ bool cv_equals(cryo_value a, cryo_value b) {
         }
         st[n++] = (eq_frame){ca, cb, 0};
     }
+    if (k == CRYO_OK && pending) k = cryo_vm_charge(vm, pending);
     if (st != inline_frames) free(st);
-    return r;
+    cv_seen_free(&done);
+    *eq = r;
+    return k;
+}
+
+bool cv_equals(cryo_value a, cryo_value b) {
+    bool eq;
+    cv_equals_vm(NULL, a, b, &eq);
+    return eq;
 }
 
 bool cv_compare(cryo_value a, cryo_value b, int *cmp) {

@@ -20,6 +20,15 @@
  * Allocation goes through cv_alloc/cv_free with a cryo_heap so that the VM can account the
  * bytes (memory limit) and report failures as errors rather than crash. A NULL heap means
  * "untracked" (used for unit constants at compile time).
+ *
+ * Ownership on failure (the one rule)
+ * -----------------------------------
+ * A function that "takes" a value's reference (cv_array_push, cv_map_set, cv_cell_new,
+ * cv_set, cryo_op_setindex, cryo_op_setfield, cv_ffi_array_push, cv_ffi_map_set, ...) takes it
+ * in EVERY outcome: when it fails it has already released the value. The caller never releases
+ * a value it handed over, success or not; a caller that wants to keep the value retains it
+ * before the call. (A second release after a failure was a use-after-free reachable by any
+ * script under a memory limit: issue 13.) Functions that only borrow say "borrowed".
  */
 #ifndef CRYO_VALUE_H
 #define CRYO_VALUE_H
@@ -54,6 +63,9 @@ typedef struct cryo_heap {
     size_t limit;
     bool exceeded;
     struct cryo_cell *cells; /* live cells made on this heap (cv_collect_cycles) */
+    /* Called when an allocation of `need` bytes would pass `limit`: may raise `limit` (a VM
+     * drawing on a budget shared with other threads, govern.c) and return true. NULL = none. */
+    bool (*grow)(struct cryo_heap *h, size_t need);
 } cryo_heap;
 
 void *cv_alloc(cryo_heap *h, size_t size);
@@ -266,6 +278,19 @@ void cv_collect_cycles(cryo_heap *h);
 void cv_detach_cells(cryo_heap *h);
 cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
 
+/* --- work and limits ----------------------------------------------------------------------- */
+
+/* THE helper for work done outside the dispatch loop: a built-in whose work grows with its
+ * input (sort, dedup, contains, index_of, pad, repeat, printing nested values, ...) and every
+ * walk over nested data (equality, freezing, printing) charges that work here, so that the
+ * host's operations limit, its interrupt (cryo_vm_interrupt) and its progress callback stop it
+ * as they stop a script loop. Adds n to the run's operation count and, when the count passes
+ * the limit or the progress mark, or the interrupt flag is set, raises like the loop does
+ * (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED) and returns the kind; else CRYO_OK.
+ * vm may be NULL (a host-side walk: nothing charged). Cheap (a compare and a relaxed load):
+ * charge per element, or per batch of elements in tight loops. (vm_call.c) */
+cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n);
+
 /* --- shared operations --------------------------------------------------------------------- */
 
 /* Rhai's `==` semantics: ints and floats compare by value across types (floats with Rhai's
@@ -273,6 +298,22 @@ cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
  * it (the corpus: `"x" == 'x'` is true), other type mismatches give false, arrays and maps
  * element-wise (deep, without recursion), functions by name. */
 bool cv_equals(cryo_value a, cryo_value b);
+/* cv_equals for the VM: every element compared is one operation charged to vm
+ * (cryo_vm_charge), so the operations limit and the interrupt stop a comparison of huge data;
+ * pairs of shared containers are compared once (linear in distinct pairs, not in paths).
+ * *eq gets the result; returns CRYO_OK or the kind raised by the charge. vm may be NULL. */
+cryo_error_kind cv_equals_vm(cryo_vm *vm, cryo_value a, cryo_value b, bool *eq);
+
+/* A set of pointer pairs for walks over nested data that must handle a shared object once
+ * (equality, the result check of a run, ...). Zero-initialise; malloc'd; cv_seen_free. */
+typedef struct cv_seen {
+    const void **keys; /* 2 per slot, NULL = empty */
+    size_t n, cap;
+} cv_seen;
+/* Adds the pair: 1 when added, 0 when it was there, -1 when out of memory. */
+int cv_seen_add(cv_seen *s, const void *a, const void *b);
+bool cv_seen_has(const cv_seen *s, const void *a, const void *b);
+void cv_seen_free(cv_seen *s);
 
 /* Ordering for <, <=, >, >=: numbers (int/float mixed), strings (byte order), chars, a char
  * with a string (as a one-character string: `"hello" > 'c'`), bools and units. Returns
@@ -285,6 +326,13 @@ bool cv_compare(cryo_value a, cryo_value b, int *cmp);
  * As Rhai: () prints as "" (debug "()"), floats as cv_float_repr (debug: cv_float_repr_debug),
  * arrays and maps always show their elements in debug form: [1, "a", 'c'], #{"k": 1.0}. */
 bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug);
+
+/* cv_append_repr for the VM, bounded by the host's limits (string.c): on the VM's heap
+ * (memory limit), one operation per element of nested arrays and maps (cryo_vm_charge: the
+ * operations limit and the interrupt stop it), and it stops once the text passes the string
+ * size limit, so printing data reachable by 2^40 paths ends. CRYO_OK, or the kind raised
+ * (DATA_TOO_LARGE, MEMORY, TOO_MANY_OPERATIONS, INTERRUPTED); *s stays valid either way. */
+cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug);
 
 /* Like cv_append_repr, into a fresh malloc'd C string (for errors and the C API). */
 char *cv_to_cstring(cryo_value v, bool debug);
@@ -322,7 +370,7 @@ cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_val
  * all elements of all nested arrays against the array limit, all entries of nested maps
  * against the map limit, all string bytes inside against the string limit. CRYO_OK at once
  * when no size limit is set. The ops above call it themselves; the VM calls it after building
- * an array or map literal (APPEND, SETFIELD into a new map). */
+ * an array or map literal (APPEND, SETFIELD into a new map). Same as cryo_vm_check_data. */
 cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v);
 
 /* --- typed C pointers (FFI; src/pointer.c) ------------------------------------------------------

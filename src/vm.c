@@ -256,9 +256,14 @@ static cryo_error_kind op_throw(cryo_vm *vm, cryo_value *base, cryo_instr i) {
     } else {
         v = base[CRYO_A(i)];
     }
-    char *text = cv_to_cstring(v, false);
-    cryo_vm_raise(vm, kind, "%s", text ? text : "");
-    free(text);
+    /* The message is the value's text: printed within the limits (a value reachable by 2^40
+     * paths must not print forever), the walk's own limit error replacing the throw. */
+    cryo_string *s = cv_string_new_cap(&vm->heap, 32);
+    if (!s) return cryo_vm_raise_oom(vm);
+    cryo_error_kind pk = cryo_vm_append_repr(vm, &s, v, false);
+    if (pk == CRYO_OK) cryo_vm_raise(vm, kind, "%s", s->data);
+    cv_free_obj(&vm->heap, &s->h);
+    if (pk != CRYO_OK) return pk;
     if (kind == CRYO_ERR_RUNTIME) {
         cv_retain(v);
         cv_set(&vm->heap, &vm->thrown, v);
@@ -296,9 +301,15 @@ static bool catch_error(cryo_vm *vm, cryo_error_kind kind) {
     return true;
 }
 
+/* Reading or writing `this` in a function not called as a method is Rhai's ErrorUnboundThis,
+ * not a silent (): `call(Fn("f"), 2)` must not run f on a made-up receiver. */
+static cryo_error_kind unbound_this(cryo_vm *vm) {
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+}
+
 /* Slow path of SETTHIS. */
 static cryo_error_kind op_setthis(cryo_vm *vm, cryo_frame *f, cryo_value v) {
-    if (!f->this_ref) return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    if (!f->this_ref) return unbound_this(vm);
     cv_retain(v);
     cv_set(&vm->heap, f->this_ref, v);
     return CRYO_OK;
@@ -440,7 +451,8 @@ dispatch:
         NEXT();
     }
     OPCASE(THIS) {
-        cryo_value v = f->this_ref ? *f->this_ref : cryo_unit_value();
+        if (UNLIKELY(!f->this_ref)) PROTECT(unbound_this(vm));
+        cryo_value v = *f->this_ref;
         cv_retain(v);
         cv_set(heap, RA, v);
         NEXT();

@@ -149,6 +149,11 @@ struct cryo_vm {
      * cryo_vm_release_pins (sync.h) on VM reset and free. */
     cryo_obj **pins;
     int npins, cappins;
+    /* A hash set over pins[] once the list is long (O(1) "already pinned?"), and the bytes of
+     * frozen objects this VM made, charged to its heap (memory limit) until the pins go. */
+    cryo_obj **pin_set;
+    size_t pin_set_cap; /* power of two, or 0 while pins[] is scanned */
+    size_t frozen_bytes;
 
     /* --- additions (embedding: vm_api.c, pool.c) --- */
     uint64_t ops_max; /* next vm->ops value at which COUNT_OPS calls cryo_vm_check_ops */
@@ -158,6 +163,25 @@ struct cryo_vm {
     uint64_t progress_next;  /* vm->ops value of the next progress call */
     void *userdata;
     struct cryo_vm *pool_next; /* idle list of the thread's pool */
+
+    /* --- additions (governed threads and bounded calls: lib_sync.c, sync.c, govern.c) ---
+     * While `watch` is set, cryo_vm_check_ops also runs cryo_vm_check_watch at vm->ops ==
+     * watch_max (folded into ops_max), so these cost nothing per instruction. */
+    bool watch;
+    uint64_t watch_max;     /* next vm->ops at which cryo_vm_check_watch runs */
+    struct cryo_gov *gov;   /* the budget and thread count shared with spawned threads */
+    bool gov_owner;         /* this VM's run made `gov` (ends it when the run ends) */
+    uint64_t ops_grant;     /* gov: vm->ops may reach this before taking another chunk */
+    uint64_t mem_granted;   /* gov: bytes taken from the shared memory budget */
+    struct spawn_job *jobs; /* threads this VM's run spawned, not yet joined by the C side */
+    const atomic_int *stop; /* a spawned thread's VM: set by the parent to stop it */
+    const struct cryo_call_ctl *call_ctl[2]; /* bounded call: the SyncFunction's, callback's */
+    uint64_t call_epoch[2];                  /* their interrupt epochs when the call began */
+    uint64_t call_ops;                       /* operations budget of the call (0 = none) */
+    uint64_t call_deadline;   /* CLOCK_MONOTONIC ns at which the call times out (0 = none) */
+    uint64_t call_timeout_ms; /* for the message */
+    const struct cryo_call_ctl *next_cb_ctl;    /* set by a callback for the call it starts */
+    const struct cryo_call_bounds *next_bounds; /* per-call bounds for the call it starts */
 };
 
 /* Recomputes vm->depth_max and vm->data_limits after vm->limits changed. (vm_api.c) */
@@ -176,9 +200,13 @@ cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t bytes);
 cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t len);
 cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len);
 
-/* Checks a value against the string, array and map size limits the way Rhai does: the sizes
- * are totals over the whole value tree (elements of nested arrays count toward the array limit,
- * and so on). CRYO_OK at once when none of those limits is set. (Addition, VM owner.) */
+/* THE nested-size check: checks a value against the string, array and map size limits the way
+ * Rhai does: the sizes are totals over the whole value tree (elements of nested arrays count
+ * toward the array limit, and so on; a value reachable twice counts twice), raising
+ * CRYO_ERR_DATA_TOO_LARGE. CRYO_OK at once when none of those limits is set. The totals of an
+ * object reached by several references are computed once (linear in distinct objects). Call it
+ * once after a container grew, and on any value brought into a VM from outside (join, a bridge
+ * reply). (vm_call.c) */
 cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v);
 
 /* Calls `fn` with `this` referring to *this_ref (which SETTHIS in the callee may overwrite),
@@ -215,6 +243,19 @@ void cryo_vm_unwind(cryo_vm *vm, int nframes);
 
 /* Checks the interrupt flag and the operation limit (after vm->ops was incremented). */
 cryo_error_kind cryo_vm_check_ops(cryo_vm *vm);
+
+/* Governed threads and bounded calls (govern.c). cryo_vm_check_watch runs from
+ * cryo_vm_check_ops when vm->watch is set: a spawned thread's stop flag, the interrupt epochs
+ * and the deadline and operations budget of a bounded call, the shared budget of a run and its
+ * threads. CRYO_OK or raises. cryo_vm_poll_stop is the same test for a VM that waits (join):
+ * the interrupt flag too, no operation counted. */
+cryo_error_kind cryo_vm_check_watch(cryo_vm *vm);
+cryo_error_kind cryo_vm_poll_stop(cryo_vm *vm);
+/* Recomputes vm->watch and vm->watch_max from the fields above. */
+void cryo_vm_update_watch(cryo_vm *vm);
+/* When a run ends (and at reset and free): stops and joins the threads the run spawned, gives
+ * back what its budget grants did not use, ends the bounded call. */
+void cryo_vm_end_run(cryo_vm *vm);
 
 /* The slow parts of CALLH and CALLV (vm_call.c). *pushed is set when CALLV pushed a script
  * frame that the dispatch loop must now run. */

@@ -2,6 +2,7 @@
  * vm_api.c — the public VM functions of cryo.h: creation, runs, calls, hooks and limits.
  */
 #include "vm.h"
+#include "govern.h"
 #include "sync.h"
 
 #include <limits.h>
@@ -27,6 +28,7 @@ void cryo_vm_update_ops_max(cryo_vm *vm) {
     uint64_t m = limit ? limit : UINT64_MAX;
     if (vm->progress_fn && vm->progress_next > 0 && vm->progress_next - 1 < m)
         m = vm->progress_next - 1;
+    if (vm->watch && vm->watch_max < m) m = vm->watch_max;
     vm->ops_max = m;
 }
 
@@ -52,6 +54,7 @@ CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit) {
 
 CRYO_API void cryo_vm_free(cryo_vm *vm) {
     if (!vm) return;
+    cryo_vm_end_run(vm); /* threads still running are stopped and joined, never left behind */
     cryo_vm_unwind(vm, 0);
     cv_release(&vm->heap, vm->thrown);
     cryo_segment *s = vm->seg;
@@ -76,6 +79,7 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
 }
 
 void cryo_vm_reset(cryo_vm *vm) {
+    cryo_vm_end_run(vm);
     cryo_vm_unwind(vm, 0);
     cryo_error_free(vm->err);
     vm->err = NULL;
@@ -97,8 +101,13 @@ void cryo_vm_reset(cryo_vm *vm) {
     vm->heap.bytes = 0;
     vm->heap.exceeded = false;
     cryo_vm_release_pins(vm); /* no value of the VM points into a pinned const any more */
+    vm->stop = NULL;
+    vm->next_cb_ctl = NULL;
+    vm->next_bounds = NULL;
+    cryo_call_disarm(vm);
+    vm->call_ops = vm->call_deadline = 0;
     load_context_limits(vm);
-    cryo_vm_update_ops_max(vm);
+    cryo_vm_update_watch(vm);
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
 }
 
@@ -152,6 +161,8 @@ CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm) {
 /* Resets the per-run state; false (with vm->err set) when the VM cannot run now. */
 static cryo_error_kind begin_run(cryo_vm *vm) {
     if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is already running");
+    /* threads left by a call made outside a run (cryo_vm_call_value on an idle VM) */
+    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
     cryo_error_free(vm->err);
     vm->err = NULL;
     vm->dirty = false;
@@ -160,7 +171,9 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     vm->caught_kind = CRYO_OK;
     vm->ops = 0;
     vm->progress_next = vm->progress_every;
-    cryo_vm_update_ops_max(vm);
+    cryo_call_disarm(vm);
+    vm->call_ops = vm->call_deadline = 0;
+    cryo_vm_update_watch(vm);
     vm->nhandlers = 0;
     vm->run_level = 0;
     vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
@@ -183,21 +196,32 @@ static bool shared_str(const cryo_string *s) {
     return s->h.flags & CRYO_OBJ_SHARED;
 }
 
-static bool needs_own(cryo_value v, int depth) {
+/* `seen` holds the shared containers already scanned (and found clean): data reachable by many
+ * paths (`a = [a, a]` forty times) is scanned once per object, not once per path. */
+static bool needs_own_in(cryo_value v, int depth, cv_seen *seen) {
     if (v.type < CRYO_T_STRING || v.type > CRYO_T_MAP) return false;
     if (!(v.flags & CRYO_VF_COUNTED)) return true;
     if (depth > 64) return false;
+    if (v.type != CRYO_T_STRING && v.as.obj->rc > 1 && cv_seen_add(seen, v.as.obj, NULL) == 0)
+        return false;
     if (v.type == CRYO_T_ARRAY) {
         const cryo_array *a = cv_arr(v);
         for (uint32_t i = 0; i < a->len; i++)
-            if (needs_own(a->items[i], depth + 1)) return true;
+            if (needs_own_in(a->items[i], depth + 1, seen)) return true;
     } else if (v.type == CRYO_T_MAP) {
         const cryo_map *m = cv_map(v);
         for (uint32_t i = 0; i < m->len; i++)
-            if (shared_str(m->entries[i].key) || needs_own(m->entries[i].value, depth + 1))
+            if (shared_str(m->entries[i].key) || needs_own_in(m->entries[i].value, depth + 1, seen))
                 return true;
     }
     return false;
+}
+
+static bool needs_own(cryo_value v, int depth) {
+    cv_seen seen = {0};
+    bool r = needs_own_in(v, depth, &seen);
+    cv_seen_free(&seen);
+    return r;
 }
 
 static bool own_value(cryo_heap *h, cryo_value *slot, int depth) {
@@ -237,6 +261,7 @@ static cryo_error_kind run_proto(cryo_vm *vm, uint32_t pi, cryo_value *result) {
     f->run_level = 0;
     vm->nframes = 1;
     cryo_error_kind k = cryo_vm_exec(vm, 0);
+    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
     if (k != CRYO_OK) {
         cv_release(&vm->heap, ret);
         if (result) *result = cryo_unit_value();

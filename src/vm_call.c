@@ -185,15 +185,21 @@ cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt
 }
 
 cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm) {
-    if (vm->heap.exceeded)
-        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "memory limit exceeded (%zu bytes)",
-                             vm->heap.limit);
+    if (vm->heap.exceeded) /* the limit, not vm->heap.limit: a share of it under a gov */
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "memory limit exceeded (%llu bytes)",
+                             (unsigned long long)(vm->limits[CRYO_LIMIT_MEMORY]
+                                                      ? vm->limits[CRYO_LIMIT_MEMORY]
+                                                      : vm->heap.limit));
     return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
 }
 
 cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
     if (atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
         return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "script interrupted");
+    if (vm->watch) { /* threads and bounded calls (govern.c) */
+        cryo_error_kind k = cryo_vm_check_watch(vm);
+        if (k != CRYO_OK) return k;
+    }
     uint64_t limit = vm->limits[CRYO_LIMIT_OPERATIONS];
     if (limit && vm->ops > limit)
         return cryo_vm_raise(vm, CRYO_ERR_TOO_MANY_OPERATIONS, "too many operations (limit %llu)",
@@ -206,6 +212,14 @@ cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
         }
     }
     cryo_vm_update_ops_max(vm);
+    return CRYO_OK;
+}
+
+cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n) {
+    if (!vm) return CRYO_OK;
+    vm->ops += n;
+    if (vm->ops > vm->ops_max || atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
+        return cryo_vm_check_ops(vm);
     return CRYO_OK;
 }
 
@@ -231,27 +245,102 @@ typedef struct data_sizes {
     uint64_t arrays, maps, strings;
 } data_sizes;
 
-static void measure(cryo_value v, data_sizes *d, int depth) {
-    if (depth > 10000) return; /* limits stop the growth long before */
-    switch (v.type) {
-    case CRYO_T_STRING: d->strings += cv_str(v)->len; break;
-    case CRYO_T_ARRAY: {
+/* The nested totals of an object that more than one reference reaches are computed once and
+ * remembered: `a = [a, a]` forty times has 2^40 paths but 41 arrays. (Totals still count
+ * every path, as Rhai's copies would; they saturate instead of overflowing.) */
+typedef struct size_memo {
+    const cryo_obj *o;
+    data_sizes d;
+} size_memo;
+typedef struct sizer {
+    size_memo *slots; /* open addressing, cap a power of two; malloc'd */
+    size_t n, cap;
+} sizer;
+
+#define SIZE_SAT (UINT64_MAX / 4)
+
+static uint64_t sat_add(uint64_t a, uint64_t b) {
+    return a + b > SIZE_SAT || a + b < a ? SIZE_SAT : a + b;
+}
+
+static size_t size_slot(const cryo_obj *o, size_t cap) {
+    uint64_t x = (uint64_t)(uintptr_t)o;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (cap - 1);
+}
+
+static const data_sizes *sizer_get(const sizer *z, const cryo_obj *o) {
+    if (!z->slots) return NULL;
+    for (size_t i = size_slot(o, z->cap); z->slots[i].o; i = (i + 1) & (z->cap - 1))
+        if (z->slots[i].o == o) return &z->slots[i].d;
+    return NULL;
+}
+
+static void sizer_put(sizer *z, const cryo_obj *o, data_sizes d) {
+    if ((z->n + 1) * 2 > z->cap) {
+        size_t cap = z->cap ? z->cap * 2 : 32;
+        size_memo *m = calloc(cap, sizeof *m);
+        if (!m) return; /* no memo: slower, still right */
+        for (size_t i = 0; i < z->cap; i++) {
+            if (!z->slots[i].o) continue;
+            size_t j = size_slot(z->slots[i].o, cap);
+            while (m[j].o)
+                j = (j + 1) & (cap - 1);
+            m[j] = z->slots[i];
+        }
+        free(z->slots);
+        z->slots = m;
+        z->cap = cap;
+    }
+    size_t i = size_slot(o, z->cap);
+    while (z->slots[i].o)
+        i = (i + 1) & (z->cap - 1);
+    z->slots[i].o = o;
+    z->slots[i].d = d;
+    z->n++;
+}
+
+static void add_sizes(data_sizes *d, const data_sizes *x) {
+    d->arrays = sat_add(d->arrays, x->arrays);
+    d->maps = sat_add(d->maps, x->maps);
+    d->strings = sat_add(d->strings, x->strings);
+}
+
+static data_sizes measure(sizer *z, cryo_value v, int depth) {
+    data_sizes d = {0, 0, 0};
+    while (v.type == CRYO_T_CELL)
+        v = cv_cell(v)->v;
+    if (depth > 10000 || v.type < CRYO_T_STRING) return d; /* limits stop the growth before */
+    if (v.type == CRYO_T_STRING) {
+        d.strings = cv_str(v)->len;
+        return d;
+    }
+    if (v.type != CRYO_T_ARRAY && v.type != CRYO_T_MAP) return d;
+    const cryo_obj *o = v.as.obj;
+    bool shared = !(v.flags & CRYO_VF_COUNTED) || o->rc != 1;
+    const data_sizes *known = shared ? sizer_get(z, o) : NULL;
+    if (known) return *known;
+    if (v.type == CRYO_T_ARRAY) {
         const cryo_array *a = cv_arr(v);
-        d->arrays += a->len;
-        for (uint32_t i = 0; i < a->len; i++)
-            if (a->items[i].type >= CRYO_T_STRING) measure(a->items[i], d, depth + 1);
-        break;
-    }
-    case CRYO_T_MAP: {
+        d.arrays = a->len;
+        for (uint32_t i = 0; i < a->len; i++) {
+            if (a->items[i].type < CRYO_T_STRING) continue;
+            data_sizes x = measure(z, a->items[i], depth + 1);
+            add_sizes(&d, &x);
+        }
+    } else {
         const cryo_map *m = cv_map(v);
-        d->maps += m->len;
-        for (uint32_t i = 0; i < m->len; i++)
-            if (m->entries[i].value.type >= CRYO_T_STRING)
-                measure(m->entries[i].value, d, depth + 1);
-        break;
+        d.maps = m->len;
+        for (uint32_t i = 0; i < m->len; i++) {
+            if (m->entries[i].value.type < CRYO_T_STRING) continue;
+            data_sizes x = measure(z, m->entries[i].value, depth + 1);
+            add_sizes(&d, &x);
+        }
     }
-    default: break;
-    }
+    if (shared) sizer_put(z, o, d);
+    return d;
 }
 
 cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v) {
@@ -259,8 +348,9 @@ cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v) {
     if (!(l[CRYO_LIMIT_STRING_SIZE] | l[CRYO_LIMIT_ARRAY_SIZE] | l[CRYO_LIMIT_MAP_SIZE]) ||
         v.type < CRYO_T_STRING)
         return CRYO_OK;
-    data_sizes d = {0, 0, 0};
-    measure(v, &d, 0);
+    sizer z = {NULL, 0, 0};
+    data_sizes d = measure(&z, v, 0);
+    free(z.slots);
     cryo_error_kind k = cryo_vm_check_string(vm, d.strings);
     if (k == CRYO_OK) k = cryo_vm_check_array(vm, d.arrays);
     if (k == CRYO_OK) k = cryo_vm_check_map(vm, d.maps);

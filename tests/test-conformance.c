@@ -505,12 +505,25 @@ static void run_file(const char *dir, const char *file, bool isolate, totals *al
     all->below_floor |= pass < floor;
 }
 
+/* Under CI (CI=true, or CRYO_REQUIRE_CORPUS=1, which .ci/run sets) a missing corpus is a
+ * failure, not a skip: a CI run must not pass without having run these cases. */
+static bool corpus_required(void) {
+    const char *req = getenv("CRYO_REQUIRE_CORPUS"), *ci = getenv("CI");
+    return (req && *req && strcmp(req, "0") != 0) || (ci && strcmp(ci, "true") == 0);
+}
+
 int main(void) {
     const char *dir = getenv("CRYO_CONFORMANCE_DIR");
     if (!dir || !*dir) dir = DEFAULT_DIR;
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/cases.jsonl", dir);
     if (access(probe, R_OK) != 0) {
+        if (corpus_required()) {
+            printf("conformance corpus not found at %s (set CRYO_CONFORMANCE_DIR): FAILING, "
+                   "since CI or CRYO_REQUIRE_CORPUS requires it\n",
+                   dir);
+            return 1;
+        }
         printf("conformance corpus not found at %s (set CRYO_CONFORMANCE_DIR): skipping\n", dir);
         return 77;
     }

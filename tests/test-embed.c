@@ -331,13 +331,14 @@ static void test_context_capabilities_and_limits(void **state) {
     (void)state;
     cryo_context *ctx = test_context(CRYO_CAP_FFI);
     assert_int_equal(cryo_context_capabilities(ctx), CRYO_CAP_FFI);
-    assert_int_equal(cryo_context_capabilities(cryo_context_std()), 0);
+    /* the standard context grants threads (spawn is part of the language); raw has nothing */
+    assert_int_equal(cryo_context_capabilities(cryo_context_std()), CRYO_CAP_THREADS);
     assert_int_equal(cryo_context_capabilities(cryo_context_raw()), 0);
     cryo_unit *u = compile("1");
     cryo_vm *vm = cryo_vm_new(u, ctx);
     assert_int_equal(cryo_vm_capabilities(vm), CRYO_CAP_FFI);
     assert_int_equal(cryo_vm_set_context(vm, cryo_context_std()), CRYO_OK);
-    assert_int_equal(cryo_vm_capabilities(vm), 0);
+    assert_int_equal(cryo_vm_capabilities(vm), CRYO_CAP_THREADS);
     cryo_vm_free(vm);
     cryo_context_release(ctx);
 

@@ -231,12 +231,25 @@ static void run_script(void **state) {
     assert_true(same);
 }
 
+/* Under CI (CI=true, or CRYO_REQUIRE_CORPUS=1, which .ci/run sets) a missing corpus is a
+ * failure, not a skip: a CI run must not pass without having run these cases. */
+static bool corpus_required(void) {
+    const char *req = getenv("CRYO_REQUIRE_CORPUS"), *ci = getenv("CI");
+    return (req && *req && strcmp(req, "0") != 0) || (ci && strcmp(ci, "true") == 0);
+}
+
 int main(void) {
     corpus_dir = getenv("CRYO_CONFORMANCE_DIR");
     if (!corpus_dir || !*corpus_dir) corpus_dir = DEFAULT_DIR;
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/scripts/array.rhai", corpus_dir);
     if (access(probe, R_OK) != 0) {
+        if (corpus_required()) {
+            printf("Rhai scripts not found under %s (set CRYO_CONFORMANCE_DIR): FAILING, since "
+                   "CI or CRYO_REQUIRE_CORPUS requires them\n",
+                   corpus_dir);
+            return 1;
+        }
         printf("Rhai scripts not found under %s (set CRYO_CONFORMANCE_DIR): skipping\n",
                corpus_dir);
         return 77;

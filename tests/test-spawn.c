@@ -58,7 +58,7 @@ static void test_spawn_join(void **state) {
     /* a SyncFunction can be spawned too, and a result is usable (and writable) after join */
     expect("let f = (|x| [x, x]).into_sync(); let r = spawn(f, 5).join(); r.push(6); r",
            "[5, 5, 6]");
-    /* a handle dropped without join: the thread is detached */
+    /* a handle dropped without join: the run's end joins the thread */
     expect("spawn(|| 1); 2", "2");
 }
 

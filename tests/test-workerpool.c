@@ -271,7 +271,8 @@ static void test_script_submit_and_join(void **state) {
     assert_int_equal(cryo_worker_pool_expose(p, pkg), CRYO_OK);
     cryo_package_seal(pkg);
     cryo_package *pkgs[2] = {pkg, cryo_package_std()}; /* ours first: join */
-    cryo_context_config cc = {.packages = pkgs, .npackages = 2};
+    /* the script also spawns: a host-made context grants threads only when asked */
+    cryo_context_config cc = {.packages = pkgs, .npackages = 2, .capabilities = CRYO_CAP_THREADS};
     cryo_context *ctx = cryo_context_new(&cc);
     cryo_package_release(pkg);
     const char *src = "let k = 10;\n"

@@ -5,7 +5,12 @@
  * the value is frozen in its VM, thawed in a second VM of the same unit and frozen again: the
  * two ConstValues must be equal (cryo_const_equal) and print the same (debug form). Freezing
  * may fail only with a valid kind and an error message (e.g. a closure capturing itself).
+ *
+ * Threads mode, as in fuzz_run.c: a first byte 0xFF runs the rest in a first VM with a 256 KiB
+ * memory limit and 4 threads (spawn, join, freezing under a small limit); the second VM keeps
+ * the ordinary limits, so that what froze in the first always thaws and freezes there.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +22,7 @@ static void quiet(void *userdata, const char *text, size_t len) {
     (void)userdata, (void)text, (void)len;
 }
 
-static cryo_vm *limited_vm(cryo_unit *u) {
+static cryo_vm *limited_vm(cryo_unit *u, bool threads) {
     cryo_vm *vm = cryo_vm_new(u, cryo_context_std());
     if (!vm) return NULL;
     cryo_vm_set_print(vm, quiet, NULL);
@@ -28,18 +33,22 @@ static cryo_vm *limited_vm(cryo_unit *u) {
     cryo_vm_set_limit(vm, CRYO_LIMIT_ARRAY_SIZE, 1024);
     cryo_vm_set_limit(vm, CRYO_LIMIT_MAP_SIZE, 1024);
     cryo_vm_set_limit(vm, CRYO_LIMIT_CALL_DEPTH, 48);
+    cryo_vm_set_limit(vm, CRYO_LIMIT_THREADS, threads ? 4 : 2);
+    if (threads) cryo_vm_set_limit(vm, CRYO_LIMIT_MEMORY, 256u << 10);
     return vm;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 16384) return 0;
+    bool threads = size > 0 && data[0] == 0xFF;
+    if (threads) data++, size--;
     cryo_error *err = NULL;
     cryo_unit *u = cryo_compile((const char *)data, size, NULL, &err);
     if (!u) {
         cryo_error_free(err);
         return 0;
     }
-    cryo_vm *vm = limited_vm(u), *vm2 = limited_vm(u);
+    cryo_vm *vm = limited_vm(u, threads), *vm2 = limited_vm(u, false);
     cryo_unit_release(u);
     cryo_value v;
     if (vm && vm2 && cryo_vm_run(vm, NULL, 0, &v) == CRYO_OK) {
