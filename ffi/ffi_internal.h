@@ -180,4 +180,8 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
 cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
                               const char *what, char *sbuf, size_t sbuf_size, void **tmp);
 
+/* A script read the callback's failures (ffi::failures): they are taken note of, so the
+ * process-wide log of unhandled failures forgets them (callback.c). */
+void cf_callback_noted(const cryo_ffi_callback *cb);
+
 #endif

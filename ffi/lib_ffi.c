@@ -247,6 +247,56 @@ FN(lf_cdef) {
     return e ? raise_cerr(vm, "ffi::cdef", e) : CRYO_OK;
 }
 
+static cryo_value error_map(cryo_vm *vm, const cryo_error *e) {
+    if (!e) return cryo_unit_value();
+    cryo_value m = cv_ffi_map_new(vm);
+    if (m.type != CRYO_T_MAP) return m;
+    const char *kind = cryo_error_kind_name(e->kind);
+    const char *msg = e->message ? e->message : "";
+    if (!cv_ffi_map_set(vm, m, "kind", cryo_value_string(kind, strlen(kind))) ||
+        !cv_ffi_map_set(vm, m, "message", cryo_value_string(msg, strlen(msg))) ||
+        !cv_ffi_map_set(vm, m, "line", cryo_int(e->line)) ||
+        !cv_ffi_map_set(vm, m, "column", cryo_int(e->column))) {
+        cv_ffi_release(vm, m);
+        return cryo_unit_value();
+    }
+    return m;
+}
+
+/* ffi::failures(cb): #{count, first, last} of a callback made by ffi::callback; the script
+ * takes note of them (they leave the log of unhandled failures that the CLI reports). */
+FN(lf_failures) {
+    (void)ud;
+    (void)argc;
+    cryo_pointer *p = owned(*argv[0], callback_free);
+    if (!p)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE,
+                             "ffi::failures: expected a callback made by ffi::callback");
+    cryo_ffi_callback *cb = p->ud;
+    cryo_error *first, *last;
+    uint64_t n = cryo_ffi_callback_failures(cb, &first, &last);
+    cf_callback_noted(cb);
+    cryo_value m = cv_ffi_map_new(vm);
+    cryo_value f = error_map(vm, first), l = error_map(vm, last);
+    cryo_error_free(first);
+    cryo_error_free(last);
+    bool ok = m.type == CRYO_T_MAP && cv_ffi_map_set(vm, m, "count", cryo_int((int64_t)n));
+    if (ok)
+        ok = cv_ffi_map_set(vm, m, "first", f); /* takes f, also on failure */
+    else
+        cv_ffi_release(vm, f);
+    if (ok)
+        ok = cv_ffi_map_set(vm, m, "last", l);
+    else
+        cv_ffi_release(vm, l);
+    if (!ok) {
+        cv_ffi_release(vm, m);
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+    }
+    *ret = m;
+    return CRYO_OK;
+}
+
 FN(lf_const) {
     (void)ud;
     (void)argc;
@@ -347,6 +397,7 @@ static void build(void) {
         {"ffi::cast", 2, lf_cast},         {"ffi::addr", 1, lf_addr},
         {"ffi::null", 0, lf_null},         {"ffi::string", 1, lf_string},
         {"ffi::string", 2, lf_string},     {"ffi::const", 1, lf_const},
+        {"ffi::failures", 1, lf_failures},
     };
     cryo_package *p = cryo_package_new("ffi");
     if (!p) return;

@@ -140,9 +140,13 @@ typedef void (*cryo_ffi_error_fn)(void *userdata, const cryo_ffi_callback *cb,
  * (integers, floats, bools, typed pointers, structs as maps), runs `f` on the calling thread's
  * pooled VM, and converts the result back. No allocation per call when the arguments and the
  * result are scalars or pointers. A script error never unwinds through C: the callback returns
- * its default (zero unless cryo_ffi_callback_set_default said otherwise) and calls the error
- * handler (the default handler does nothing). Returns NULL with an owned error in *err on a bad
- * type (CRYO_ERR_PARSE) or when out of memory. */
+ * its default (zero unless cryo_ffi_callback_set_default said otherwise), counts the failure,
+ * keeps its error (cryo_ffi_callback_failures) and calls the error handler; without a handler
+ * the failure goes to the process-wide log of unhandled failures (cryo_ffi_take_unhandled).
+ * Returns NULL with an owned error in *err on a bad type (CRYO_ERR_PARSE), when the type passes
+ * another number of arguments than `f` takes (CRYO_ERR_ARGUMENT: "callback type 'int (*)(int)'
+ * passes 1 argument; the function (the closure defined at line 3) takes 2", at the function's
+ * line), or when out of memory (NULL, *err NULL). */
 CRYO_API cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                                   const char *fnptr_type, cryo_error **err);
 
@@ -155,12 +159,32 @@ CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
 CRYO_API cryo_error_kind cryo_ffi_callback_set_default(cryo_ffi_callback *cb, const void *value,
                                                        size_t size);
 
-/* Sets the error handler (NULL = ignore errors). Same thread rule as set_default. */
+/* Sets the error handler: failures reported to it count as handled (not logged process-wide).
+ * NULL removes it. Same thread rule as set_default. */
 CRYO_API void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_fn fn,
                                                   void *userdata);
 
 /* The number of calls that failed so far (atomic; any thread). */
 CRYO_API uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb);
+
+/* The failures of the callback so far: returns their count and, when `first` / `last` are not
+ * NULL, owned copies of the first and the last failure's error (kind, message, line, column of
+ * the script; cryo_error_free), NULL when none (with one failure both are that one). Any thread,
+ * while calls run (a lock taken only here and on failures). Reading does not reset anything and
+ * does not mark the failures handled. */
+CRYO_API uint64_t cryo_ffi_callback_failures(cryo_ffi_callback *cb, cryo_error **first,
+                                             cryo_error **last);
+
+/* Takes the process-wide log of callback failures that nothing handled: failed calls of
+ * callbacks without an error handler, not read by a script with ffi::failures(cb), since the
+ * last take (also of callbacks freed since). Returns how many calls failed and, when `errors`
+ * is not NULL, an owned chain (cryo_error_free; `next` links them) with, per callback, its
+ * first failure ("callback 'int (*)(const int *, const int *)' (the closure defined at line 2):
+ * 17 failed calls that nothing handled; the first: ..." at the script's line and column) and
+ * its last one; *errors NULL when there were none. Empties the log. The CLI calls it after
+ * each run and exits with status 1 when it is not 0. Thread-safe. The log keeps at most 64
+ * callbacks; failures of more are counted in a last entry. */
+CRYO_API uint64_t cryo_ffi_take_unhandled(cryo_error **errors);
 
 /* Bounds of every call of the callback started afterwards (an operations budget, a deadline;
  * cryo_call_bounds in cryo.h: a field 0 falls back to the SyncFunction's default from
@@ -188,7 +212,9 @@ CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 /* The package of the `ffi::` module: ffi::open(path) / ffi::open() (the running process),
  * ffi::func(lib, decl), ffi::call(f, args...), ffi::callback(f, fnptr_type), ffi::new(type, n),
  * ffi::cdef(decls), ffi::const(name), ffi::cast(p, type), ffi::addr(p), ffi::string(p),
- * ffi::null(). ffi::cdef and ffi::const use the default scope.
+ * ffi::null(), ffi::failures(cb) (#{count, first, last} of a callback made by ffi::callback;
+ * the errors as maps #{kind, message, line, column} or (); reading them takes note of them:
+ * they are no longer unhandled). ffi::cdef and ffi::const use the default scope.
  * Sealed, built once, borrowed (never released), thread-safe. Put it only in contexts created
  * with CRYO_CAP_FFI: a script of any other context does not find these names, and pointer
  * values (the only way to touch memory) come only from these functions. ffi::callback and
