@@ -262,7 +262,19 @@ static void define_const(parser *p, size_t pos, size_t len, int64_t value) {
 
 static bool cexpr(parser *p, int minprec, int64_t *out);
 
+static bool cprimary1(parser *p, int64_t *out);
+
 static bool cprimary(parser *p, int64_t *out) {
+    if (++p->depth > 64) {
+        fail(p, "a simpler constant expression (nested too deeply)");
+        return false;
+    }
+    bool ok = cprimary1(p, out);
+    p->depth--;
+    return ok;
+}
+
+static bool cprimary1(parser *p, int64_t *out) {
     if (p->tk == TK_PUNCT && p->end - p->pos == 1 && strchr("-~!+", p->src[p->pos])) {
         char op = p->src[p->pos];
         lex(p);

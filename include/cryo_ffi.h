@@ -49,7 +49,8 @@ typedef struct cryo_ffi_scope cryo_ffi_scope;
 CRYO_API cryo_ffi_scope *cryo_ffi_scope_new(void);
 
 /* Frees a scope with every signature parsed in it and every function registered through it:
- * packages holding such functions must not be used afterwards. NULL is allowed; the default
+ * packages holding such functions must not be used afterwards, nor callbacks made with its
+ * types (its structs and typedefs): free those first. NULL is allowed; the default
  * scope is never freed. */
 CRYO_API void cryo_ffi_scope_free(cryo_ffi_scope *scope);
 

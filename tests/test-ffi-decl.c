@@ -465,6 +465,11 @@ static void test_header_errors(void **state) {
     cdef_bad(s, "int sqlite3_close(sqlite3*);", 1, 1, "declare functions with ffi::func");
     cdef_bad(s, "enum { X = NOPE };", 1, 12, "an integer constant");
     cdef_bad(s, "struct { int x; };", 1, 8, "a struct name");
+    char deep[400] = "#define DEEP ";
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "-(");
+    strcat(deep, "1");
+    cdef_bad(s, deep, 1, 78, "nested too deeply");
     int64_t v;
     assert_int_equal(cryo_ffi_const(s, "NOPE", &v), CRYO_ERR_NOT_FOUND);
     assert_int_equal(cryo_ffi_const(s, NULL, &v), CRYO_ERR_API);
