@@ -260,7 +260,14 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
     }
     fflush(stdout);
     cryo_value_release(result);
-    cryo_vm_free(vm);
+    cryo_vm_free(vm); /* (drops the run's ffi::callback values) */
+    /* Callbacks that failed with nothing handling it: the run did not do what it said. */
+    cryo_error *failures = NULL;
+    if (cryo_ffi_take_unhandled(&failures) > 0) {
+        report_errors(failures, src, len);
+        if (status == 0) status = EXIT_SCRIPT_ERROR;
+    }
+    cryo_error_free(failures);
     return status;
 }
 

@@ -13,6 +13,8 @@
 #include "ffi_internal.h"
 #include "sync.h"
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +35,11 @@ struct cryo_ffi_callback {
     cryo_ffi_error_fn on_error;
     void *on_error_ud;
     atomic_uint_fast64_t nerrors;
+    /* Failures (the slow path): the first and the last error, under `flock`. */
+    pthread_mutex_t flock;
+    cryo_error *first, *last;
+    char *type;        /* the C type as given (arena) */
+    char *function;    /* "the closure defined at line 3" (arena) */
     cryo_call_ctl ctl; /* bounds and interrupt epoch of its calls (govern.h) */
     /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
      * pointers) and the function takes exactly these parameters, none curried. */
@@ -51,12 +58,179 @@ static void write_default(const cryo_ffi_callback *cb, void *ret) {
     if (cb->fn->ret->kind != CT_VOID) memcpy(ret, cb->defval, cb->defsize);
 }
 
+/* --- failures --------------------------------------------------------------------------------
+ * Every failed call is counted and its error kept as the callback's last (and, the first time,
+ * its first). A failure with no error handler is also logged process-wide until someone takes
+ * note of it: cryo_ffi_take_unhandled (the CLI, after each run) or a script reading
+ * ffi::failures(cb). The log keeps one entry per callback, at most LOG_MAX entries. */
+
+#define LOG_MAX 64
+
+typedef struct unhandled {
+    uint64_t id; /* the callback's */
+    char *type, *function;
+    uint64_t count;
+    cryo_error *first, *last;
+    struct unhandled *next;
+} unhandled;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static unhandled *log_head;
+static int log_len;
+static uint64_t log_dropped; /* failures of callbacks past LOG_MAX entries */
+
+static cryo_error *error_copy(const cryo_error *e) {
+    cryo_error *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->kind = e->kind;
+    c->line = e->line;
+    c->column = e->column;
+    c->message = strdup(e->message ? e->message : "");
+    c->source_name = e->source_name ? strdup(e->source_name) : NULL;
+    if (!c->message || (e->source_name && !c->source_name)) {
+        cryo_error_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void keep(cryo_error **first, cryo_error **last, const cryo_error *e) {
+    if (!*first) {
+        *first = error_copy(e);
+        return;
+    }
+    cryo_error_free(*last);
+    *last = error_copy(e);
+}
+
+static void log_unhandled(cryo_ffi_callback *cb, const cryo_error *e) {
+    pthread_mutex_lock(&log_lock);
+    unhandled *u = log_head;
+    while (u && u->id != cb->id)
+        u = u->next;
+    if (!u && log_len < LOG_MAX && (u = calloc(1, sizeof *u)) != NULL) {
+        u->id = cb->id;
+        u->type = strdup(cb->type);
+        u->function = strdup(cb->function);
+        u->next = log_head;
+        log_head = u;
+        log_len++;
+    }
+    if (u) {
+        u->count++;
+        keep(&u->first, &u->last, e);
+    } else {
+        log_dropped++;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void unhandled_free(unhandled *u) {
+    free(u->type);
+    free(u->function);
+    cryo_error_free(u->first);
+    cryo_error_free(u->last);
+    free(u);
+}
+
 static void report(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind kind, const char *msg) {
     atomic_fetch_add_explicit(&cb->nerrors, 1, memory_order_relaxed);
-    if (!cb->on_error) return;
     const cryo_error *e = vm ? cryo_vm_error(vm) : NULL;
     cryo_error tmp = {kind, 0, 0, (char *)msg, NULL, NULL};
-    cb->on_error(cb->on_error_ud, cb, e ? e : &tmp);
+    if (!e) e = &tmp;
+    pthread_mutex_lock(&cb->flock);
+    keep(&cb->first, &cb->last, e);
+    pthread_mutex_unlock(&cb->flock);
+    if (cb->on_error)
+        cb->on_error(cb->on_error_ud, cb, e);
+    else
+        log_unhandled(cb, e);
+}
+
+uint64_t cryo_ffi_callback_failures(cryo_ffi_callback *cb, cryo_error **first, cryo_error **last) {
+    if (first) *first = NULL;
+    if (last) *last = NULL;
+    if (!cb) return 0;
+    pthread_mutex_lock(&cb->flock);
+    uint64_t n = atomic_load_explicit(&cb->nerrors, memory_order_relaxed);
+    if (first && cb->first) *first = error_copy(cb->first);
+    if (last && (cb->last || cb->first)) *last = error_copy(cb->last ? cb->last : cb->first);
+    pthread_mutex_unlock(&cb->flock);
+    return n;
+}
+
+void cf_callback_noted(const cryo_ffi_callback *cb) {
+    pthread_mutex_lock(&log_lock);
+    for (unhandled **pu = &log_head; *pu; pu = &(*pu)->next) {
+        if ((*pu)->id != cb->id) continue;
+        unhandled *u = *pu;
+        *pu = u->next;
+        log_len--;
+        unhandled_free(u);
+        break;
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+static cryo_error *chain_error(cryo_error ***tail, const cryo_error *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static cryo_error *chain_error(cryo_error ***tail, const cryo_error *e, const char *fmt, ...) {
+    cryo_error *c = e ? error_copy(e) : calloc(1, sizeof *c);
+    if (!c) return NULL;
+    char head[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    const char *msg = e && e->message ? e->message : "";
+    size_t n = strlen(head) + strlen(msg) + 1;
+    char *m = malloc(n);
+    if (m) snprintf(m, n, "%s%s", head, msg);
+    free(c->message);
+    c->message = m;
+    if (!e) c->kind = CRYO_ERR_RUNTIME;
+    **tail = c;
+    *tail = &c->next;
+    return c;
+}
+
+uint64_t cryo_ffi_take_unhandled(cryo_error **errors) {
+    if (errors) *errors = NULL;
+    pthread_mutex_lock(&log_lock);
+    unhandled *list = log_head;
+    uint64_t dropped = log_dropped;
+    log_head = NULL;
+    log_len = 0;
+    log_dropped = 0;
+    pthread_mutex_unlock(&log_lock);
+    uint64_t total = dropped;
+    cryo_error **tail = errors;
+    /* oldest first (the list is newest first) */
+    unhandled *rev = NULL;
+    while (list) {
+        unhandled *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    for (unhandled *u = rev, *n; u; u = n) {
+        n = u->next;
+        total += u->count;
+        if (errors && u->first) {
+            const char *tag = u->count == 1 ? "" : u->last ? "; the first" : "";
+            chain_error(&tail, u->first,
+                        "callback '%s' (%s): %llu failed call%s that nothing handled%s: ", u->type,
+                        u->function, (unsigned long long)u->count, u->count == 1 ? "" : "s", tag);
+            if (u->last)
+                chain_error(&tail, u->last, "callback '%s' (%s): the last failure: ", u->type,
+                            u->function);
+        }
+        unhandled_free(u);
+    }
+    if (errors && dropped)
+        chain_error(&tail, NULL, "%llu more failed callback calls (more than %d callbacks failed)",
+                    (unsigned long long)dropped, LOG_MAX);
+    return total;
 }
 
 /* Stores a converted scalar result, widening small integers to ffi_arg as libffi requires. */
@@ -325,17 +499,42 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         }
         return NULL;
     }
+    const cryo_proto *p = f->proto;
+    char what[96];
+    if (p && strncmp(p->name, "anon$", 5) != 0)
+        snprintf(what, sizeof what, "fn %.48s, line %d", p->name, p->line);
+    else if (p)
+        snprintf(what, sizeof what, "the closure defined at line %d", p->line);
+    else
+        snprintf(what, sizeof what, "a function called by name");
+    cb->type = fa_strndup(&cb->arena, fnptr_type, strlen(fnptr_type));
+    cb->function = fa_strndup(&cb->arena, what, strlen(what));
+    int arity = cryo_sync_arity(f);
+    if (arity >= 0 && arity != cb->fn->nparams) {
+        if (err) {
+            int np = cb->fn->nparams;
+            cryo_error tmp = {CRYO_ERR_ARGUMENT, p ? p->line : 0, 0, "", NULL, NULL};
+            cryo_error **tail = err;
+            chain_error(&tail, &tmp,
+                        "callback type '%s' passes %d argument%s; the function (%s) takes %d",
+                        fnptr_type, np, np == 1 ? "" : "s", what, arity);
+        }
+        fa_free(&cb->arena);
+        free(cb);
+        return NULL;
+    }
     size_t rs = cb->fn->ret->size;
     cb->defsize = rs < sizeof(ffi_arg) ? sizeof(ffi_arg) : rs;
     cb->defval = fa_alloc(&cb->arena, cb->defsize);
     cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
-    if (!cb->defval || !cb->closure ||
+    if (!cb->defval || !cb->type || !cb->function || !cb->closure ||
         ffi_prep_closure_loc(cb->closure, &cb->fn->cif, trampoline, cb, cb->code) != FFI_OK) {
         if (cb->closure) ffi_closure_free(cb->closure);
         fa_free(&cb->arena);
         free(cb);
         return NULL;
     }
+    pthread_mutex_init(&cb->flock, NULL);
     cb->f = cryo_sync_retain(f);
     cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
     cb->nparams = cb->fn->nparams;
@@ -397,6 +596,9 @@ void cryo_ffi_callback_free(cryo_ffi_callback *cb) {
     }
     ffi_closure_free(cb->closure);
     cryo_sync_release(cb->f);
+    pthread_mutex_destroy(&cb->flock);
+    cryo_error_free(cb->first);
+    cryo_error_free(cb->last);
     fa_free(&cb->arena);
     free(cb);
 }

@@ -14,6 +14,8 @@
  */
 #include "ffi_internal.h"
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +34,21 @@ typedef struct parser {
     int depth;
     cstruct *defining; /* the struct whose fields cdef is parsing: its own name is known (and
                         * incomplete), so that `struct node *next` may refer to it */
+    bool cdef;         /* definitions allowed (struct and enum bodies) */
+    bool in_typedef;   /* an anonymous `struct { ... }` is allowed */
+    bool tagged;       /* the last specifiers were a struct or enum */
+    bool raw;          /* the next token is not checked for an empty macro (#define NAME) */
+    size_t limit;      /* the lexer stops here (the end of a #define line) */
+    size_t type_pos;   /* the token that named the last specifiers' type (for errors) */
 } parser;
+
+static void parser_init(parser *p, cryo_ffi_scope *s, ffi_arena *a, const char *src) {
+    memset(p, 0, sizeof *p);
+    p->src = src;
+    p->scope = s;
+    p->arena = a;
+    p->limit = SIZE_MAX;
+}
 
 static void lex(parser *p) {
     const char *s = p->src;
@@ -50,10 +66,22 @@ static void lex(parser *p) {
                 i++;
             continue;
         }
+        if (i < p->limit && (isalpha((unsigned char)s[i]) || s[i] == '_') && !p->raw &&
+            p->scope->names) {
+            /* an empty macro of the scope (`#define SQLITE_API`) is skipped */
+            size_t j = i;
+            while (isalnum((unsigned char)s[j]) || s[j] == '_')
+                j++;
+            if (ct_find_name(p->scope, CN_EMPTY, s + i, j - i)) {
+                i = j;
+                continue;
+            }
+        }
         break;
     }
+    p->raw = false;
     p->pos = i;
-    if (!s[i]) {
+    if (!s[i] || i >= p->limit) {
         p->tk = TK_EOF;
         p->end = i;
     } else if (isalpha((unsigned char)s[i]) || s[i] == '_') {
@@ -69,13 +97,22 @@ static void lex(parser *p) {
     } else if (s[i] == '.' && s[i + 1] == '.' && s[i + 2] == '.') {
         p->tk = TK_ELLIPSIS;
         p->end = i + 3;
-    } else if (strchr("*()[],;{}", s[i])) {
+    } else if ((s[i] == '<' && s[i + 1] == '<') || (s[i] == '>' && s[i + 1] == '>')) {
+        p->tk = TK_PUNCT;
+        p->end = i + 2;
+    } else if (strchr("*()[],;{}=+-~|&^%/!#", s[i])) {
         p->tk = TK_PUNCT;
         p->end = i + 1;
     } else {
         p->tk = TK_BAD;
         p->end = i + 1;
     }
+}
+
+/* Makes the token at `pos` the current one (to point an error at it). */
+static void seek(parser *p, size_t pos) {
+    p->end = pos;
+    lex(p);
 }
 
 static bool is(parser *p, const char *text) {
@@ -148,15 +185,20 @@ static const struct {
     {"int_least32_t", CT_I32}, {"uint_least32_t", CT_U32}, {"wchar_t", CT_I32},
 };
 
+static int builtin_typedef(parser *p) {
+    for (size_t i = 0; i < sizeof typedefs / sizeof typedefs[0]; i++)
+        if (is(p, typedefs[i].name)) return (int)i;
+    return -1;
+}
+
 static bool is_specifier(parser *p) {
     if (p->tk != TK_IDENT) return false;
-    static const char *const kw[] = {"const", "volatile", "signed",   "unsigned", "short",  "long",
-                                     "int",   "char",     "_Complex", "complex",  "struct", NULL};
+    static const char *const kw[] = {"const",  "volatile", "signed", "unsigned", "short",
+                                     "long",   "int",      "char",   "_Complex", "complex",
+                                     "struct", "enum",     "extern", NULL};
     for (int i = 0; kw[i]; i++)
         if (is(p, kw[i])) return true;
-    for (size_t i = 0; i < sizeof typedefs / sizeof typedefs[0]; i++)
-        if (is(p, typedefs[i].name)) return true;
-    return false;
+    return builtin_typedef(p) >= 0;
 }
 
 static ct_kind int_kind(int size, bool is_unsigned) {
@@ -184,16 +226,362 @@ static ctype *float_type(parser *p, int nfloat, int ndouble, int ncomplex, int n
     return t;
 }
 
+static cname *add_name(parser *p, cn_kind kind, const char *name, size_t len) {
+    cname *n = fa_alloc(&p->scope->arena, sizeof *n);
+    if (n) n->name = fa_strndup(&p->scope->arena, name, len);
+    if (!n || !n->name) {
+        oom(p);
+        return NULL;
+    }
+    n->kind = kind;
+    n->next = p->scope->names;
+    p->scope->names = n;
+    return n;
+}
+
+/* A constant (enumerator or #define) named by the token at `pos`: a second definition must
+ * give the same value. */
+static void define_const(parser *p, size_t pos, size_t len, int64_t value) {
+    const char *name = p->src + pos;
+    cname *old = ct_find_name(p->scope, CN_CONST, name, len);
+    if (old && old->value == value) return;
+    if (old || ct_find_name(p->scope, CN_TYPEDEF, name, len) ||
+        ct_find_name(p->scope, CN_EMPTY, name, len)) {
+        seek(p, pos);
+        if (old)
+            fail(p, "a new constant name (already defined as %lld)", (long long)old->value);
+        else
+            fail(p, "a new constant name (already a typedef or macro)");
+        return;
+    }
+    cname *n = add_name(p, CN_CONST, name, len);
+    if (n) n->value = value;
+}
+
+/* --- integer constant expressions (enumerators, #define) ----------------------------------- */
+
+static bool cexpr(parser *p, int minprec, int64_t *out);
+
+static bool cprimary1(parser *p, int64_t *out);
+
+static bool cprimary(parser *p, int64_t *out) {
+    if (++p->depth > 64) {
+        fail(p, "a simpler constant expression (nested too deeply)");
+        return false;
+    }
+    bool ok = cprimary1(p, out);
+    p->depth--;
+    return ok;
+}
+
+static bool cprimary1(parser *p, int64_t *out) {
+    if (p->tk == TK_PUNCT && p->end - p->pos == 1 && strchr("-~!+", p->src[p->pos])) {
+        char op = p->src[p->pos];
+        lex(p);
+        if (!cprimary(p, out)) return false;
+        uint64_t u = (uint64_t)*out;
+        *out = op == '-' ? (int64_t)(0 - u) : op == '~' ? (int64_t)~u : op == '!' ? !u : *out;
+        return true;
+    }
+    if (accept(p, "(")) {
+        if (!cexpr(p, 1, out)) return false;
+        expect(p, ")", "')'");
+        return !p->err;
+    }
+    if (p->tk == TK_NUM) {
+        char *e;
+        errno = 0;
+        unsigned long long v = strtoull(p->src + p->pos, &e, 0);
+        while (e < p->src + p->end && strchr("uUlL", *e))
+            e++;
+        if (e != p->src + p->end || errno) {
+            fail(p, "an integer literal (decimal, octal or hex, suffixes u and l)");
+            return false;
+        }
+        *out = (int64_t)v;
+        lex(p);
+        return true;
+    }
+    if (p->tk == TK_IDENT) {
+        cname *c = ct_find_name(p->scope, CN_CONST, p->src + p->pos, p->end - p->pos);
+        if (!c) {
+            fail(p, "an integer constant (not an enumerator or #define of this scope)");
+            return false;
+        }
+        *out = c->value;
+        lex(p);
+        return true;
+    }
+    fail(p, "an integer constant expression");
+    return false;
+}
+
+static int binprec(parser *p) {
+    static const struct {
+        const char *op;
+        int prec;
+    } ops[] = {{"|", 1}, {"^", 2}, {"&", 3}, {"<<", 4}, {">>", 4},
+               {"+", 5}, {"-", 5}, {"*", 6}, {"/", 6},  {"%", 6}};
+    if (p->tk != TK_PUNCT) return 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (is(p, ops[i].op)) return ops[i].prec;
+    return 0;
+}
+
+static bool cexpr(parser *p, int minprec, int64_t *out) {
+    if (!cprimary(p, out)) return false;
+    for (;;) {
+        int prec = binprec(p);
+        if (!prec || prec < minprec) return true;
+        char op[3] = {p->src[p->pos], p->end - p->pos > 1 ? p->src[p->pos + 1] : 0, 0};
+        lex(p);
+        int64_t r;
+        if (!cexpr(p, prec + 1, &r)) return false;
+        uint64_t a = (uint64_t)*out, b = (uint64_t)r;
+        switch (op[0]) {
+        case '|': *out = (int64_t)(a | b); break;
+        case '^': *out = (int64_t)(a ^ b); break;
+        case '&': *out = (int64_t)(a & b); break;
+        case '+': *out = (int64_t)(a + b); break;
+        case '-': *out = (int64_t)(a - b); break;
+        case '*': *out = (int64_t)(a * b); break;
+        case '<':
+        case '>':
+            if (r < 0 || r > 63) {
+                fail(p, "a shift count between 0 and 63");
+                return false;
+            }
+            *out = op[0] == '<' ? (int64_t)(a << r) : *out >> r;
+            break;
+        default: /* '/', '%' */
+            if (r == 0 || (r == -1 && *out == INT64_MIN)) {
+                fail(p, "a divisor that is not zero (nor -1 under INT64_MIN)");
+                return false;
+            }
+            *out = op[0] == '/' ? *out / r : *out % r;
+            break;
+        }
+    }
+}
+
+/* --- struct and enum specifiers ------------------------------------------------------------ */
+
+static ctype *specifiers(parser *p);
+static ctype *declarator(parser *p, ctype *base, char **name, bool abstract_ok);
+
+static bool incomplete(const ctype *t) {
+    return t->kind == CT_STRUCT && !t->st->complete;
+}
+
+/* The fields of a struct definition, after '{' (cdef only); lays the struct out. */
+static bool struct_body(parser *p, cstruct *st) {
+    st->nfields = 0;
+    st->fields = NULL;
+    int cap = 0;
+    while (!p->err && !accept(p, "}")) {
+        ctype *base = specifiers(p);
+        if (!base) break;
+        for (;;) {
+            char *fname = NULL;
+            size_t fpos = p->pos;
+            ctype *ft = declarator(p, base, &fname, false);
+            if (!ft) break;
+            if (incomplete(ft)) {
+                seek(p, fpos);
+                fail(p,
+                     "a field of a complete type ('struct %s' is declared but not defined: "
+                     "a field can only point to it)",
+                     ft->st->name);
+                break;
+            }
+            if (ft->kind == CT_VOID || ft->kind == CT_FUNC || ft->size == 0) {
+                fail(p, "a field of a complete type");
+                break;
+            }
+            if (st->nfields == cap) {
+                int ncap = cap ? cap * 2 : 8;
+                cfield *nf = fa_alloc(p->arena, (size_t)ncap * sizeof *nf);
+                if (!nf) {
+                    oom(p);
+                    break;
+                }
+                if (cap) memcpy(nf, st->fields, (size_t)cap * sizeof *nf);
+                st->fields = nf;
+                cap = ncap;
+            }
+            st->fields[st->nfields].name = fname;
+            st->fields[st->nfields].type = ft;
+            st->nfields++;
+            if (!accept(p, ",")) break;
+        }
+        if (p->err) break;
+        expect(p, ";", "';' after a field");
+    }
+    if (p->err) return false;
+    if (st->nfields == 0) {
+        fail(p, "at least one field");
+        return false;
+    }
+    if (!ct_layout_struct(p->arena, st)) {
+        fail(p, "a struct libffi can lay out");
+        return false;
+    }
+    return true;
+}
+
+/* After `struct`: a reference (`struct NAME`: a struct not defined yet is declared, incomplete:
+ * usable through pointers), or in cdef a definition (`struct [NAME] { ... }`; anonymous only
+ * in a typedef). */
+static ctype *struct_spec(parser *p) {
+    size_t npos = p->pos, nlen = 0;
+    if (p->tk == TK_IDENT) {
+        nlen = p->end - p->pos;
+        lex(p);
+    } else if (!(is(p, "{") && p->in_typedef)) {
+        fail(p, "a struct name");
+        return NULL;
+    }
+    const char *name = p->src + npos;
+    cstruct *st = NULL;
+    if (nlen) {
+        st = p->defining;
+        while (st && (strlen(st->name) != nlen || memcmp(st->name, name, nlen) != 0))
+            st = NULL;
+        if (!st) st = ct_find_struct(p->scope, name, nlen);
+    }
+    if (p->cdef && is(p, "{")) {
+        if (st && (st->complete || st == p->defining)) {
+            seek(p, npos);
+            fail(p, "a new struct name (already defined)");
+            return NULL;
+        }
+        bool fresh = !st;
+        if (fresh) {
+            st = fa_alloc(p->arena, sizeof *st);
+            if (st) st->name = fa_strndup(p->arena, name, nlen);
+            if (!st || !st->name) {
+                oom(p);
+                return NULL;
+            }
+        }
+        lex(p);
+        cstruct *outer = p->defining;
+        p->defining = st; /* size 0 until laid out: only a pointer to it is a valid field */
+        bool ok = struct_body(p, st);
+        p->defining = outer;
+        if (!ok) return NULL;
+        if (fresh && nlen) {
+            st->next = p->scope->structs;
+            p->scope->structs = st;
+        }
+    } else if (!st) {
+        /* declared here, defined (if ever) by a later cdef */
+        st = fa_alloc(&p->scope->arena, sizeof *st);
+        if (st) st->name = fa_strndup(&p->scope->arena, name, nlen);
+        if (!st || !st->name) {
+            oom(p);
+            return NULL;
+        }
+        st->next = p->scope->structs;
+        p->scope->structs = st;
+    }
+    ctype *t = fa_alloc(p->arena, sizeof *t);
+    if (!t) {
+        oom(p);
+        return NULL;
+    }
+    t->kind = CT_STRUCT;
+    t->st = st;
+    t->size = st->ft.size;
+    t->align = st->ft.alignment;
+    t->ft = &st->ft;
+    return t;
+}
+
+/* After `enum`: a reference to an enum defined with cdef, or in cdef a definition. Each
+ * enumerator becomes a constant of the scope; the type is `int` when every value fits (as C
+ * compilers do), else `unsigned int`, `uint64_t` or `int64_t`. */
+static ctype *enum_spec(parser *p) {
+    size_t npos = p->pos, nlen = 0;
+    if (p->tk == TK_IDENT) {
+        nlen = p->end - p->pos;
+        lex(p);
+    } else if (!(is(p, "{") && p->cdef)) {
+        fail(p, "an enum name");
+        return NULL;
+    }
+    cname *tag = nlen ? ct_find_name(p->scope, CN_ENUM, p->src + npos, nlen) : NULL;
+    if (!(p->cdef && is(p, "{"))) {
+        if (!tag) {
+            seek(p, npos);
+            fail(p, "an enum defined with cdef (unknown enum)");
+            return NULL;
+        }
+        return tag->type;
+    }
+    if (tag) {
+        seek(p, npos);
+        fail(p, "a new enum name (already defined)");
+        return NULL;
+    }
+    lex(p);
+    int64_t next = 0, lo = 0, hi = 0;
+    bool any = false, wrapped = false;
+    while (!accept(p, "}")) {
+        if (p->tk != TK_IDENT) {
+            fail(p, "an enumerator name");
+            return NULL;
+        }
+        size_t cpos = p->pos, clen = p->end - p->pos;
+        lex(p);
+        int64_t v = next;
+        if (accept(p, "=")) {
+            if (!cexpr(p, 1, &v)) return NULL;
+        } else if (wrapped) {
+            seek(p, cpos);
+            fail(p, "an enumerator whose value fits in 64 bits");
+            return NULL;
+        }
+        define_const(p, cpos, clen, v);
+        if (p->err) return NULL;
+        lo = !any || v < lo ? v : lo;
+        hi = !any || v > hi ? v : hi;
+        any = true;
+        wrapped = v == INT64_MAX;
+        next = wrapped ? v : v + 1;
+        if (!accept(p, ",")) {
+            expect(p, "}", "',' or '}' after an enumerator");
+            if (p->err) return NULL;
+            break;
+        }
+    }
+    if (!any) {
+        fail(p, "at least one enumerator");
+        return NULL;
+    }
+    ct_kind k = lo >= INT32_MIN && hi <= INT32_MAX     ? CT_I32
+                : lo >= 0 && hi <= (int64_t)UINT32_MAX ? CT_U32
+                : lo >= 0                              ? CT_U64
+                                                       : CT_I64;
+    ctype *t = ct_scalar(k);
+    if (nlen) {
+        tag = add_name(p, CN_ENUM, p->src + npos, nlen);
+        if (!tag) return NULL;
+        tag->type = t;
+    }
+    return t;
+}
+
 static ctype *specifiers(parser *p) {
     int nsigned = 0, nunsigned = 0, nshort = 0, nlong = 0, nint = 0, nchar = 0;
     int nfloat = 0, ndouble = 0, ncomplex = 0;
     bool is_const = false;
     ctype *named = NULL;
-    size_t start = p->pos;
+    bool tagged = false;
     for (;;) {
         if (accept(p, "const"))
             is_const = true;
-        else if (accept(p, "volatile")) {
+        else if (accept(p, "volatile") || accept(p, "extern")) {
         } else if (accept(p, "signed"))
             nsigned++;
         else if (accept(p, "unsigned"))
@@ -212,49 +600,56 @@ static ctype *specifiers(parser *p) {
             ndouble++;
         else if (accept(p, "_Complex") || accept(p, "complex")) /* complex: <complex.h>'s macro */
             ncomplex++;
-        else if (is(p, "struct")) {
+        else if (is(p, "struct") || is(p, "enum")) {
+            bool st = is(p, "struct");
             lex(p);
-            if (named || p->tk != TK_IDENT) {
-                fail(p, named ? "one type, not two" : "a struct name");
+            p->type_pos = p->pos;
+            if (named) {
+                fail(p, "one type, not two");
                 return NULL;
             }
-            size_t len = p->end - p->pos;
-            cstruct *st = p->defining;
-            if (!st || strlen(st->name) != len || memcmp(st->name, p->src + p->pos, len) != 0) {
-                pthread_mutex_lock(&p->scope->lock);
-                st = ct_find_struct(p->scope, p->src + p->pos, len);
-                pthread_mutex_unlock(&p->scope->lock);
-            }
-            if (!st) {
-                fail(p, "a struct defined with cdef (unknown struct)");
-                return NULL;
-            }
-            named = fa_alloc(p->arena, sizeof *named);
-            if (!named) {
-                oom(p);
-                return NULL;
-            }
-            named->kind = CT_STRUCT;
-            named->st = st;
-            named->size = st->ft.size;
-            named->align = st->ft.alignment;
-            named->ft = &st->ft;
-            lex(p);
+            named = st ? struct_spec(p) : enum_spec(p);
+            if (!named) return NULL;
+            tagged = true;
         } else if (p->tk == TK_IDENT && !named && !nsigned && !nunsigned && !nshort && !nlong &&
                    !nint && !nchar && !nfloat && !ndouble && !ncomplex) {
-            size_t i, n = sizeof typedefs / sizeof typedefs[0];
-            for (i = 0; i < n; i++)
-                if (is(p, typedefs[i].name)) break;
-            if (i == n) break;
-            named = ct_scalar(typedefs[i].kind);
+            int i = builtin_typedef(p);
+            p->type_pos = p->pos;
+            if (i >= 0) {
+                named = ct_scalar(typedefs[i].kind);
+            } else {
+                cname *td = ct_find_name(p->scope, CN_TYPEDEF, p->src + p->pos, p->end - p->pos);
+                if (!td) break;
+                named = td->type;
+                if (named->kind == CT_STRUCT && named->size != named->st->ft.size) {
+                    /* a struct declared when the typedef was made, defined since */
+                    ctype *c = fa_alloc(p->arena, sizeof *c);
+                    if (!c) {
+                        oom(p);
+                        return NULL;
+                    }
+                    *c = *named;
+                    c->size = c->st->ft.size;
+                    c->align = c->st->ft.alignment;
+                    named = c;
+                }
+            }
             lex(p);
         } else {
             break;
         }
     }
     if (p->err) return NULL;
-    if (p->pos == start) {
-        fail(p, "a type name");
+    p->tagged = tagged;
+    if (!named &&
+        !(nsigned + nunsigned + nshort + nlong + nint + nchar + nfloat + ndouble + ncomplex)) {
+        if (p->tk == TK_IDENT)
+            fail(p,
+                 "a type name ('%.*s', not a C type, nor a typedef of this scope: define it "
+                 "with typedef in cdef first)",
+                 (int)(p->end - p->pos > 64 ? 64 : p->end - p->pos), p->src + p->pos);
+        else
+            fail(p, "a type name");
         return NULL;
     }
     ctype *t;
@@ -278,8 +673,11 @@ static ctype *specifiers(parser *p) {
         t = ct_scalar(int_kind(2, nunsigned));
     } else if (nlong) {
         t = ct_scalar(int_kind((int)sizeof(long) * (nlong == 1) + 8 * (nlong == 2), nunsigned));
-    } else {
+    } else if (nsigned || nunsigned || nint) {
         t = ct_scalar(int_kind(4, nunsigned));
+    } else {
+        fail(p, "a type name");
+        return NULL;
     }
     if (is_const) {
         t = ct_qualified(p->arena, t);
@@ -289,8 +687,6 @@ static ctype *specifiers(parser *p) {
 }
 
 /* --- declarators ----------------------------------------------------------------------------- */
-
-static ctype *declarator(parser *p, ctype *base, char **name, bool abstract_ok);
 
 static ctype *adjust_param(parser *p, ctype *t) {
     if (t->kind == CT_FUNC) return ct_pointer(p->arena, t);
@@ -308,6 +704,14 @@ static ctype *params(parser *p, ctype *ret) {
     }
     if (ret->kind == CT_FUNC || ret->kind == CT_ARRAY) {
         fail(p, "a function returning a value (functions cannot return functions or arrays)");
+        return NULL;
+    }
+    if (incomplete(ret)) {
+        seek(p, p->type_pos);
+        fail(p,
+             "a complete return type ('struct %s' is declared but not defined: return a "
+             "pointer to it, or define it with cdef)",
+             ret->st->name);
         return NULL;
     }
     fn->ret = ret;
@@ -350,6 +754,14 @@ static ctype *params(parser *p, ctype *ret) {
         pt = adjust_param(p, pt);
         if (!pt) {
             oom(p);
+            return NULL;
+        }
+        if (incomplete(pt)) {
+            seek(p, p->type_pos);
+            fail(p,
+                 "a complete type for parameter %d ('struct %s' is declared but not defined: "
+                 "pass a pointer to it, or define it with cdef)",
+                 fn->nparams + 1, pt->st->name);
             return NULL;
         }
         if (fn->nparams == cap) {
@@ -398,7 +810,7 @@ static ctype *suffixes(parser *p, ctype *t) {
             lex(p);
             expect(p, "]", "']'");
             if (p->err) return NULL;
-            if (t->kind == CT_VOID || t->kind == CT_FUNC) {
+            if (t->kind == CT_VOID || t->kind == CT_FUNC || incomplete(t)) {
                 fail(p, "an array of a complete type");
                 return NULL;
             }
@@ -499,133 +911,206 @@ static ctype *declarator(parser *p, ctype *base, char **name, bool abstract_ok) 
 
 /* --- entry points ---------------------------------------------------------------------------- */
 
-cryo_error *cf_parse_decl(cryo_ffi_scope *s, ffi_arena *a, const char *src, char **name,
-                          ctype **type) {
-    parser p = {.src = src, .scope = s, .arena = a};
-    lex(&p);
-    *name = NULL;
-    *type = NULL;
-    ctype *base = specifiers(&p);
-    ctype *t = base ? declarator(&p, base, name, true) : NULL;
-    if (t && !p.err) {
-        accept(&p, ";");
-        if (p.tk != TK_EOF) fail(&p, "the end of the declaration");
+/* Each entry point holds the scope's lock for its whole parse: lookups see complete
+ * definitions, and a cdef defines its names at once for every other thread. */
+
+static cryo_error *parse_decl(parser *p, ffi_arena *a, char **name, ctype **type) {
+    lex(p);
+    ctype *base = specifiers(p);
+    ctype *t = base ? declarator(p, base, name, true) : NULL;
+    if (t && !p->err) {
+        accept(p, ";");
+        if (p->tk != TK_EOF) fail(p, "the end of the declaration");
     }
-    if (!p.err && t) {
+    if (!p->err && t) {
         /* A function pointer type is used as its function type. */
         if (t->kind == CT_PTR && t->pointee && t->pointee->kind == CT_FUNC) t = t->pointee;
         if (t->kind != CT_FUNC) {
-            p.pos = 0;
-            fail(&p, "a function declaration or a function pointer type");
+            seek(p, 0);
+            fail(p, "a function declaration or a function pointer type");
         }
     }
-    if (!p.err && !ct_prepare_func(a, t->fn)) {
-        p.pos = 0;
-        fail(&p, "a function type libffi can call (unsupported by-value type)");
+    /* A function type of a typedef was prepared when the typedef was made (in the scope). */
+    if (!p->err &&
+        !(t->fn->atypes ? t->fn->variadic || t->fn->cif_ok : ct_prepare_func(a, t->fn))) {
+        seek(p, 0);
+        fail(p, "a function type libffi can call (unsupported by-value type)");
     }
-    if (p.err) return p.err;
+    if (p->err) return p->err;
     *type = t;
     if (!*name) *name = fa_strndup(a, "", 0);
     return NULL;
 }
 
-cryo_error *cf_parse_cdef(cryo_ffi_scope *s, const char *src) {
-    parser p = {.src = src, .scope = s, .arena = &s->arena};
-    lex(&p);
-    while (p.tk != TK_EOF && !p.err) {
-        if (accept(&p, ";")) continue;
-        if (!accept(&p, "struct")) {
-            fail(&p, "'struct NAME { ... };'");
-            break;
-        }
-        if (p.tk != TK_IDENT) {
-            fail(&p, "a struct name");
-            break;
-        }
-        size_t npos = p.pos, nlen = p.end - p.pos;
-        pthread_mutex_lock(&s->lock);
-        cstruct *old = ct_find_struct(s, src + npos, nlen);
-        pthread_mutex_unlock(&s->lock);
-        if (old) {
-            fail(&p, "a new struct name (already defined)");
-            break;
-        }
-        lex(&p);
-        expect(&p, "{", "'{'");
-        cstruct *st = fa_alloc(p.arena, sizeof *st);
-        if (!st) {
-            oom(&p);
-            break;
-        }
-        st->name = fa_strndup(p.arena, src + npos, nlen);
-        if (!st->name) {
-            oom(&p);
-            break;
-        }
-        p.defining = st; /* size 0 until laid out: only a pointer to it is a valid field */
-        int cap = 0;
-        while (!p.err && !accept(&p, "}")) {
-            ctype *base = specifiers(&p);
-            if (!base) break;
-            for (;;) {
-                char *fname = NULL;
-                ctype *ft = declarator(&p, base, &fname, false);
-                if (!ft) break;
-                if (ft->kind == CT_VOID || ft->kind == CT_FUNC || ft->size == 0) {
-                    fail(&p, "a field of a complete type");
-                    break;
-                }
-                if (st->nfields == cap) {
-                    int ncap = cap ? cap * 2 : 8;
-                    cfield *nf = fa_alloc(p.arena, (size_t)ncap * sizeof *nf);
-                    if (!nf) {
-                        oom(&p);
-                        break;
-                    }
-                    if (cap) memcpy(nf, st->fields, (size_t)cap * sizeof *nf);
-                    st->fields = nf;
-                    cap = ncap;
-                }
-                st->fields[st->nfields].name = fname;
-                st->fields[st->nfields].type = ft;
-                st->nfields++;
-                if (!accept(&p, ",")) break;
-            }
-            if (p.err) break;
-            expect(&p, ";", "';' after a field");
-        }
-        p.defining = NULL;
-        if (p.err) break;
-        if (st->nfields == 0) {
-            fail(&p, "at least one field");
-            break;
-        }
-        expect(&p, ";", "';' after the struct definition");
-        if (p.err) break;
-        if (!ct_layout_struct(p.arena, st)) {
-            fail(&p, "a struct libffi can lay out");
-            break;
-        }
-        pthread_mutex_lock(&s->lock);
-        st->next = s->structs;
-        s->structs = st;
-        pthread_mutex_unlock(&s->lock);
+cryo_error *cf_parse_decl(cryo_ffi_scope *s, ffi_arena *a, const char *src, char **name,
+                          ctype **type) {
+    parser p;
+    parser_init(&p, s, a, src);
+    *name = NULL;
+    *type = NULL;
+    pthread_mutex_lock(&s->lock);
+    cryo_error *e = parse_decl(&p, a, name, type);
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
+/* `#define NAME` (an empty macro, skipped wherever it appears in this scope's declarations,
+ * as `SQLITE_API` in sqlite3.h) or `#define NAME <integer constant expression>`. */
+static void define(parser *p) {
+    size_t eol = p->end;
+    while (p->src[eol] && p->src[eol] != '\n')
+        eol++;
+    p->limit = eol;
+    p->raw = true;
+    lex(p);
+    p->raw = true;
+    if (!accept(p, "define")) {
+        fail(p, "'define' ('#define NAME' or '#define NAME integer'; other preprocessor lines "
+                "are not supported)");
+        return;
     }
+    if (p->tk != TK_IDENT) {
+        fail(p, "a macro name");
+        return;
+    }
+    size_t npos = p->pos, nlen = p->end - p->pos;
+    const char *name = p->src + npos;
+    lex(p);
+    if (p->tk == TK_EOF) {
+        if (ct_find_name(p->scope, CN_EMPTY, name, nlen)) {
+        } else if (ct_find_name(p->scope, CN_CONST, name, nlen) ||
+                   ct_find_name(p->scope, CN_TYPEDEF, name, nlen)) {
+            seek(p, npos);
+            fail(p, "a new macro name (already a constant or typedef)");
+        } else {
+            add_name(p, CN_EMPTY, name, nlen);
+        }
+    } else if (is(p, "(") && p->pos == npos + nlen) {
+        fail(p, "an object-like macro (function-like macros are not supported)");
+    } else {
+        int64_t v;
+        if (cexpr(p, 1, &v)) {
+            if (p->tk != TK_EOF)
+                fail(p, "the end of the #define line (the value must be an integer constant "
+                        "expression)");
+            else
+                define_const(p, npos, nlen, v);
+        }
+    }
+    if (p->err) return;
+    p->limit = SIZE_MAX;
+    p->end = eol;
+    lex(p);
+}
+
+/* The function type of a typedef'd function or function pointer type, or NULL. */
+static ctype *func_of(ctype *t) {
+    if (t->kind == CT_PTR && t->pointee && t->pointee->kind == CT_FUNC) return t->pointee;
+    return t->kind == CT_FUNC ? t : NULL;
+}
+
+static void define_typedef(parser *p, size_t npos, const char *name, ctype *t) {
+    size_t len = strlen(name);
+    char was[256], now[256];
+    ct_describe(t, now, sizeof now);
+    seek(p, npos);
+    int i = -1;
+    for (size_t k = 0; k < sizeof typedefs / sizeof typedefs[0]; k++)
+        if (strcmp(typedefs[k].name, name) == 0) i = (int)k;
+    cname *old = ct_find_name(p->scope, CN_TYPEDEF, name, len);
+    if (i >= 0 || old) {
+        ct_describe(i >= 0 ? ct_scalar(typedefs[i].kind) : old->type, was, sizeof was);
+        if (strcmp(was, now) != 0)
+            fail(p, "a typedef that agrees with the earlier one ('%s' is '%s', not '%s')", name,
+                 was, now);
+    } else if (ct_find_name(p->scope, CN_CONST, name, len) ||
+               ct_find_name(p->scope, CN_ENUM, name, len)) {
+        fail(p, "a new typedef name ('%s' is already a constant)", name);
+    } else {
+        ctype *f = func_of(t);
+        if (f && !f->fn->atypes && !ct_prepare_func(p->arena, f->fn)) {
+            fail(p, "a function type libffi can call (unsupported by-value type)");
+        } else {
+            cname *n = add_name(p, CN_TYPEDEF, name, len);
+            if (n) n->type = t;
+        }
+    }
+}
+
+static void parse_cdef(parser *p) {
+    lex(p);
+    while (p->tk != TK_EOF && !p->err) {
+        if (accept(p, ";")) continue;
+        if (is(p, "#")) {
+            define(p);
+            continue;
+        }
+        size_t start = p->pos;
+        bool td = accept(p, "typedef");
+        p->in_typedef = td;
+        ctype *base = specifiers(p);
+        p->in_typedef = false;
+        if (!base) break;
+        if (td) {
+            for (;;) {
+                char *name = NULL;
+                size_t dpos = p->pos;
+                ctype *t = declarator(p, base, &name, false);
+                if (!t) break;
+                size_t after = p->pos;
+                define_typedef(p, dpos, name, t);
+                if (p->err) break;
+                seek(p, after);
+                if (!accept(p, ",")) break;
+            }
+            if (p->err) break;
+            expect(p, ";", "';' after the typedef");
+        } else if (p->tagged) {
+            expect(p, ";", "';' after the struct definition");
+        } else {
+            seek(p, start);
+            fail(p, "'typedef ...;', 'struct NAME { ... };', 'enum [NAME] { ... };' or "
+                    "'#define NAME value' (cdef defines types and constants; declare functions "
+                    "with ffi::func or cryo_ffi_parse)");
+        }
+    }
+}
+
+cryo_error *cf_parse_cdef(cryo_ffi_scope *s, const char *src) {
+    parser p;
+    parser_init(&p, s, &s->arena, src);
+    p.cdef = true;
+    pthread_mutex_lock(&s->lock);
+    parse_cdef(&p);
+    pthread_mutex_unlock(&s->lock);
     return p.err;
 }
 
 /* --- public ---------------------------------------------------------------------------------- */
 
 cryo_error *cf_parse_type(cryo_ffi_scope *s, ffi_arena *a, const char *src, ctype **type) {
-    parser p = {.src = src, .scope = s, .arena = a};
-    lex(&p);
+    parser p;
+    parser_init(&p, s, a, src);
     *type = NULL;
+    pthread_mutex_lock(&s->lock);
+    lex(&p);
     ctype *base = specifiers(&p);
     ctype *t = base ? declarator(&p, base, NULL, true) : NULL;
     if (t && !p.err && p.tk != TK_EOF) fail(&p, "the end of the type");
+    pthread_mutex_unlock(&s->lock);
     if (p.err) return p.err;
     *type = t;
     return NULL;
+}
+
+cryo_error_kind cryo_ffi_const(cryo_ffi_scope *scope, const char *name, int64_t *value) {
+    if (!name || !value) return CRYO_ERR_API;
+    cryo_ffi_scope *s = cf_scope(scope);
+    pthread_mutex_lock(&s->lock);
+    cname *c = ct_find_name(s, CN_CONST, name, strlen(name));
+    if (c) *value = c->value;
+    pthread_mutex_unlock(&s->lock);
+    return c ? CRYO_OK : CRYO_ERR_NOT_FOUND;
 }
 
 cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err) {

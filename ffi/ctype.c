@@ -84,6 +84,12 @@ cstruct *ct_find_struct(cryo_ffi_scope *s, const char *name, size_t len) {
     return NULL;
 }
 
+cname *ct_find_name(cryo_ffi_scope *s, cn_kind kind, const char *name, size_t len) {
+    for (cname *n = s->names; n; n = n->next)
+        if (n->kind == kind && strlen(n->name) == len && memcmp(n->name, name, len) == 0) return n;
+    return NULL;
+}
+
 /* --- types ------------------------------------------------------------------------------------ */
 
 #define SCALAR(k, t, f)                                                                            \

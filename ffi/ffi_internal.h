@@ -108,10 +108,23 @@ struct cryo_ffi_sig {
     cryo_ffi_scope *scope;
 };
 
+/* A name a scope's cdef defined besides struct tags: a typedef, an enum tag, an integer
+ * constant (enum constant or `#define NAME 42`), or an empty macro (`#define SQLITE_API`,
+ * skipped wherever it appears in the scope's declarations). */
+typedef enum cn_kind { CN_TYPEDEF, CN_ENUM, CN_CONST, CN_EMPTY } cn_kind;
+typedef struct cname {
+    cn_kind kind;
+    char *name;
+    ctype *type;   /* CN_TYPEDEF, CN_ENUM */
+    int64_t value; /* CN_CONST */
+    struct cname *next;
+} cname;
+
 struct cryo_ffi_scope {
-    pthread_mutex_t lock;
-    ffi_arena arena; /* struct definitions */
-    cstruct *structs;
+    pthread_mutex_t lock; /* held for the whole of each parse (cdecl.c) */
+    ffi_arena arena;      /* struct definitions, typedefs, enums, constants */
+    cstruct *structs;     /* complete and incomplete (declared, not defined) */
+    cname *names;
     cryo_ffi_sig *sigs;
 };
 
@@ -132,6 +145,8 @@ bool ct_prepare_func(ffi_arena *a, cfunc *fn);
 cryo_ptr_elem ct_elem_kind(const ctype *pointee);
 /* Finds a struct by name in a scope (caller holds the lock). */
 cstruct *ct_find_struct(cryo_ffi_scope *s, const char *name, size_t len);
+/* Finds a typedef, enum tag, constant or empty macro by kind and name (caller holds the lock). */
+cname *ct_find_name(cryo_ffi_scope *s, cn_kind kind, const char *name, size_t len);
 /* Appends the C spelling of t to buf. */
 void ct_describe(const ctype *t, char *buf, size_t size);
 
@@ -164,5 +179,9 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
  * argument in errors. */
 cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *dst,
                               const char *what, char *sbuf, size_t sbuf_size, void **tmp);
+
+/* A script read the callback's failures (ffi::failures): they are taken note of, so the
+ * process-wide log of unhandled failures forgets them (callback.c). */
+void cf_callback_noted(const cryo_ffi_callback *cb);
 
 #endif

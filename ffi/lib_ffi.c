@@ -16,9 +16,24 @@
 static void lib_keep(void *handle) {
     (void)handle; /* libraries stay loaded: functions taken from them may still be in use */
 }
-static void func_free(void *sig) {
-    cf_sig_free(sig);
+/* A C function of ffi::func: its address and signature, immutable, shared by reference count.
+ * It is a sendable host handle, so a closure that captures an ffi::func value can be frozen
+ * (into_sync, spawn, ffi::callback) and called from any thread: calls only read it. */
+typedef struct lf_cfunc {
+    atomic_int refs;
+    cryo_ffi_sig *sig; /* unlinked: owned here; sig->fnptr is the C address */
+} lf_cfunc;
+
+static void cfunc_retain(void *p) {
+    atomic_fetch_add_explicit(&((lf_cfunc *)p)->refs, 1, memory_order_relaxed);
 }
+static void cfunc_release(void *p) {
+    lf_cfunc *f = p;
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+    cf_sig_free(f->sig);
+    free(f);
+}
+static const cryo_handle_type cfunc_type = {"ffi_function", NULL, cfunc_retain, cfunc_release};
 static void callback_free(void *cb) {
     cryo_ffi_callback_free(cb);
 }
@@ -127,22 +142,28 @@ FN(lf_func) {
         }
     }
     sig->fnptr = fp;
-    cryo_pointer *p = cv_pointer_wrap(cv_ffi_heap(vm), fp, 0, func_free, sig);
-    if (!p) {
+    lf_cfunc *cf = malloc(sizeof *cf);
+    if (!cf) {
         cf_sig_free(sig);
         return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
     }
-    cryo_value pv = cv_pointer_value(p, CRYO_PE_VOID);
-    k = cv_ffi_bound_fn(vm, "ffi::call", pv, ret);
-    cv_ffi_release(vm, pv);
+    atomic_init(&cf->refs, 1);
+    cf->sig = sig;
+    cryo_value hv = cryo_value_handle(&cfunc_type, cf); /* owns the reference */
+    if (hv.type != CRYO_T_HANDLE) {
+        cfunc_release(cf);
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+    }
+    k = cv_ffi_bound_fn(vm, "ffi::call", hv, ret);
+    cryo_value_release(hv);
     return k;
 }
 
 FN(lf_call) {
     (void)ud;
     if (argc < 1) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "ffi::call: missing function");
-    cryo_pointer *p = owned(*argv[0], func_free);
-    if (!p)
+    const lf_cfunc *cf = cryo_value_as_handle(deref(*argv[0]), &cfunc_type);
+    if (!cf)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE,
                              "ffi::call: the first argument must be a "
                              "function made by ffi::func");
@@ -150,7 +171,7 @@ FN(lf_call) {
     if (argc - 1 > 32) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "ffi::call: too many arguments");
     for (int i = 1; i < argc; i++)
         args[i - 1] = deref(*argv[i]);
-    const cryo_ffi_sig *sig = p->ud;
+    const cryo_ffi_sig *sig = cf->sig;
     return cryo_ffi_call(vm, sig, sig->fnptr, argc - 1, args, ret);
 }
 
@@ -224,6 +245,72 @@ FN(lf_cdef) {
     if (k != CRYO_OK) return k;
     cryo_error *e = cf_parse_cdef(cf_scope(NULL), decls);
     return e ? raise_cerr(vm, "ffi::cdef", e) : CRYO_OK;
+}
+
+static cryo_value error_map(cryo_vm *vm, const cryo_error *e) {
+    if (!e) return cryo_unit_value();
+    cryo_value m = cv_ffi_map_new(vm);
+    if (m.type != CRYO_T_MAP) return m;
+    const char *kind = cryo_error_kind_name(e->kind);
+    const char *msg = e->message ? e->message : "";
+    if (!cv_ffi_map_set(vm, m, "kind", cryo_value_string(kind, strlen(kind))) ||
+        !cv_ffi_map_set(vm, m, "message", cryo_value_string(msg, strlen(msg))) ||
+        !cv_ffi_map_set(vm, m, "line", cryo_int(e->line)) ||
+        !cv_ffi_map_set(vm, m, "column", cryo_int(e->column))) {
+        cv_ffi_release(vm, m);
+        return cryo_unit_value();
+    }
+    return m;
+}
+
+/* ffi::failures(cb): #{count, first, last} of a callback made by ffi::callback; the script
+ * takes note of them (they leave the log of unhandled failures that the CLI reports). */
+FN(lf_failures) {
+    (void)ud;
+    (void)argc;
+    cryo_pointer *p = owned(*argv[0], callback_free);
+    if (!p)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE,
+                             "ffi::failures: expected a callback made by ffi::callback");
+    cryo_ffi_callback *cb = p->ud;
+    cryo_error *first, *last;
+    uint64_t n = cryo_ffi_callback_failures(cb, &first, &last);
+    cf_callback_noted(cb);
+    cryo_value m = cv_ffi_map_new(vm);
+    cryo_value f = error_map(vm, first), l = error_map(vm, last);
+    cryo_error_free(first);
+    cryo_error_free(last);
+    bool ok = m.type == CRYO_T_MAP && cv_ffi_map_set(vm, m, "count", cryo_int((int64_t)n));
+    if (ok)
+        ok = cv_ffi_map_set(vm, m, "first", f); /* takes f, also on failure */
+    else
+        cv_ffi_release(vm, f);
+    if (ok)
+        ok = cv_ffi_map_set(vm, m, "last", l);
+    else
+        cv_ffi_release(vm, l);
+    if (!ok) {
+        cv_ffi_release(vm, m);
+        return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
+    }
+    *ret = m;
+    return CRYO_OK;
+}
+
+FN(lf_const) {
+    (void)ud;
+    (void)argc;
+    const char *name = NULL;
+    cryo_error_kind k = str_arg(vm, "ffi::const", "the constant's name", *argv[0], &name);
+    if (k != CRYO_OK) return k;
+    int64_t v;
+    if (cryo_ffi_const(NULL, name, &v) != CRYO_OK)
+        return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                             "ffi::const: no constant '%s' (define it with ffi::cdef, as an "
+                             "enumerator or a #define)",
+                             name);
+    *ret = cryo_int(v);
+    return CRYO_OK;
 }
 
 FN(lf_cast) {
@@ -309,7 +396,8 @@ static void build(void) {
         {"ffi::new", 2, lf_new},           {"ffi::cdef", 1, lf_cdef},
         {"ffi::cast", 2, lf_cast},         {"ffi::addr", 1, lf_addr},
         {"ffi::null", 0, lf_null},         {"ffi::string", 1, lf_string},
-        {"ffi::string", 2, lf_string},
+        {"ffi::string", 2, lf_string},     {"ffi::const", 1, lf_const},
+        {"ffi::failures", 1, lf_failures},
     };
     cryo_package *p = cryo_package_new("ffi");
     if (!p) return;

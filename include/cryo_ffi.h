@@ -49,24 +49,47 @@ typedef struct cryo_ffi_scope cryo_ffi_scope;
 CRYO_API cryo_ffi_scope *cryo_ffi_scope_new(void);
 
 /* Frees a scope with every signature parsed in it and every function registered through it:
- * packages holding such functions must not be used afterwards. NULL is allowed; the default
+ * packages holding such functions must not be used afterwards, nor callbacks made with its
+ * types (its structs and typedefs): free those first. NULL is allowed; the default
  * scope is never freed. */
 CRYO_API void cryo_ffi_scope_free(cryo_ffi_scope *scope);
 
-/* Defines the structs in `decls` ("struct point { double x, y; }; struct rect { struct point
- * a, b; int tag[4]; };"). Fields may be any supported type, fixed arrays included. Thread-safe
- * (a lock per scope). On error returns CRYO_ERR_PARSE and, if `err` is not NULL, stores an
- * owned error (column = 1-based character position, message = what was expected and found);
- * definitions before the error are kept. Redefining a struct with the same name is an error. */
+/* Defines types and constants in `scope`, written as C headers write them:
+ *   struct point { double x, y; };          struct rect { struct point a, b; int tag[4]; };
+ *   struct sqlite3;                          (declared, incomplete: usable through pointers)
+ *   typedef struct sqlite3 sqlite3;          typedef long long int sqlite_int64;
+ *   typedef void (*sqlite3_destructor_type)(void*);   typedef struct { int x; } pt_t;
+ *   enum color { RED, GREEN = 4, BLUE };     (constants RED = 0, GREEN = 4, BLUE = 5)
+ *   #define SQLITE_UTF8 1                    (an integer constant expression)
+ *   #define SQLITE_API                       (empty: skipped in this scope's declarations)
+ * Fields may be any complete type, fixed arrays included. Typedef names, `struct NAME` and
+ * `enum NAME` then work in every declaration of the scope (cryo_ffi_parse, callbacks, ffi::
+ * functions for the default scope). A struct named before its definition (`struct sqlite3 *`
+ * in any declaration) is incomplete: a pointer to it is fine, by value (parameter, result,
+ * field, array element) is an error naming it; a later `struct NAME { ... };` completes it.
+ * An enum type is `int` when its values fit (else unsigned int, uint64_t or int64_t).
+ * Thread-safe (the scope's lock is held for each parse). On error returns CRYO_ERR_PARSE and,
+ * if `err` is not NULL, stores an owned error (line and 1-based column, message = what was
+ * expected and found); definitions before the error are kept. Errors: redefining a struct or
+ * enum, a typedef redefined as another type (the same type again is allowed, as in C11), a
+ * constant redefined with another value, an unknown type name, function prototypes (declare
+ * those with cryo_ffi_parse) and preprocessor lines other than #define. */
 CRYO_API cryo_error_kind cryo_ffi_cdef(cryo_ffi_scope *scope, const char *decls, cryo_error **err);
+
+/* The value of the integer constant `name` of `scope` (an enumerator or a #define given to
+ * cryo_ffi_cdef) in *value. CRYO_ERR_NOT_FOUND when the scope has no such constant,
+ * CRYO_ERR_API for NULL arguments. Thread-safe. Scripts: ffi::const("NAME") (default scope). */
+CRYO_API cryo_error_kind cryo_ffi_const(cryo_ffi_scope *scope, const char *name, int64_t *value);
 
 /* A parsed function declaration or function-pointer type, with its libffi call interface
  * prepared. Owned by its scope (freed with it). */
 typedef struct cryo_ffi_sig cryo_ffi_sig;
 
 /* Parses "ret name(params)" or "ret (*)(params)" (a plain function type "ret (params)" is also
- * accepted). Returns the signature (owned by the scope) or NULL with an owned error in *err
- * (CRYO_ERR_PARSE: bad syntax, unknown type; CRYO_ERR_MEMORY). Thread-safe. */
+ * accepted), or the name of a function pointer typedef of the scope ("sqlite3_callback").
+ * Parameter names, const/volatile/restrict, comments, `extern` and a trailing ';' are allowed
+ * as headers write them. Returns the signature (owned by the scope) or NULL with an owned error in
+ * *err (CRYO_ERR_PARSE: bad syntax, unknown type; CRYO_ERR_MEMORY). Thread-safe. */
 CRYO_API cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
 
 /* The declared name ("" for an abstract type), the number of fixed parameters, whether it is
@@ -118,9 +141,13 @@ typedef void (*cryo_ffi_error_fn)(void *userdata, const cryo_ffi_callback *cb,
  * (integers, floats, bools, typed pointers, structs as maps), runs `f` on the calling thread's
  * pooled VM, and converts the result back. No allocation per call when the arguments and the
  * result are scalars or pointers. A script error never unwinds through C: the callback returns
- * its default (zero unless cryo_ffi_callback_set_default said otherwise) and calls the error
- * handler (the default handler does nothing). Returns NULL with an owned error in *err on a bad
- * type (CRYO_ERR_PARSE) or when out of memory. */
+ * its default (zero unless cryo_ffi_callback_set_default said otherwise), counts the failure,
+ * keeps its error (cryo_ffi_callback_failures) and calls the error handler; without a handler
+ * the failure goes to the process-wide log of unhandled failures (cryo_ffi_take_unhandled).
+ * Returns NULL with an owned error in *err on a bad type (CRYO_ERR_PARSE), when the type passes
+ * another number of arguments than `f` takes (CRYO_ERR_ARGUMENT: "callback type 'int (*)(int)'
+ * passes 1 argument; the function (the closure defined at line 3) takes 2", at the function's
+ * line), or when out of memory (NULL, *err NULL). */
 CRYO_API cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                                   const char *fnptr_type, cryo_error **err);
 
@@ -133,12 +160,32 @@ CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
 CRYO_API cryo_error_kind cryo_ffi_callback_set_default(cryo_ffi_callback *cb, const void *value,
                                                        size_t size);
 
-/* Sets the error handler (NULL = ignore errors). Same thread rule as set_default. */
+/* Sets the error handler: failures reported to it count as handled (not logged process-wide).
+ * NULL removes it. Same thread rule as set_default. */
 CRYO_API void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_fn fn,
                                                   void *userdata);
 
 /* The number of calls that failed so far (atomic; any thread). */
 CRYO_API uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb);
+
+/* The failures of the callback so far: returns their count and, when `first` / `last` are not
+ * NULL, owned copies of the first and the last failure's error (kind, message, line, column of
+ * the script; cryo_error_free), NULL when none (with one failure both are that one). Any thread,
+ * while calls run (a lock taken only here and on failures). Reading does not reset anything and
+ * does not mark the failures handled. */
+CRYO_API uint64_t cryo_ffi_callback_failures(cryo_ffi_callback *cb, cryo_error **first,
+                                             cryo_error **last);
+
+/* Takes the process-wide log of callback failures that nothing handled: failed calls of
+ * callbacks without an error handler, not read by a script with ffi::failures(cb), since the
+ * last take (also of callbacks freed since). Returns how many calls failed and, when `errors`
+ * is not NULL, an owned chain (cryo_error_free; `next` links them) with, per callback, its
+ * first failure ("callback 'int (*)(const int *, const int *)' (the closure defined at line 2):
+ * 17 failed calls that nothing handled; the first: ..." at the script's line and column) and
+ * its last one; *errors NULL when there were none. Empties the log. The CLI calls it after
+ * each run and exits with status 1 when it is not 0. Thread-safe. The log keeps at most 64
+ * callbacks; failures of more are counted in a last entry. */
+CRYO_API uint64_t cryo_ffi_take_unhandled(cryo_error **errors);
 
 /* Bounds of every call of the callback started afterwards (an operations budget, a deadline;
  * cryo_call_bounds in cryo.h: a field 0 falls back to the SyncFunction's default from
@@ -165,7 +212,10 @@ CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 
 /* The package of the `ffi::` module: ffi::open(path) / ffi::open() (the running process),
  * ffi::func(lib, decl), ffi::call(f, args...), ffi::callback(f, fnptr_type), ffi::new(type, n),
- * ffi::cdef(decls), ffi::cast(p, type), ffi::addr(p), ffi::string(p), ffi::null().
+ * ffi::cdef(decls), ffi::const(name), ffi::cast(p, type), ffi::addr(p), ffi::string(p),
+ * ffi::null(), ffi::failures(cb) (#{count, first, last} of a callback made by ffi::callback;
+ * the errors as maps #{kind, message, line, column} or (); reading them takes note of them:
+ * they are no longer unhandled). ffi::cdef and ffi::const use the default scope.
  * Sealed, built once, borrowed (never released), thread-safe. Put it only in contexts created
  * with CRYO_CAP_FFI: a script of any other context does not find these names, and pointer
  * values (the only way to touch memory) come only from these functions. ffi::callback and

@@ -2,9 +2,10 @@
 # Installs what building and testing cryo needs, on Debian/Ubuntu (apt-get), when run as root
 # or with password-less sudo; otherwise assumes the packages are there and says so.
 # Usage: bash scripts/deps.sh [build|all]
-#   build  compiler, cmake, cmocka, libffi, utf8proc, jansson, libedit (enough for build + ctest,
-#          demo; libedit gives the cryo REPL line editing and history, optional; Open MPI
-#          builds and runs examples/mpi_map.c, which ctest skips without it)
+#   build  compiler, cmake, cmocka, libffi, utf8proc, jansson, libedit, libsqlite3-dev, Open MPI
+#          (enough for build + ctest, demo; libedit gives the cryo REPL line editing and history,
+#          optional; SQLite and Open MPI are only for the SQLite and MPI examples, which ctest
+#          skips without them)
 #   all    also clang, clang-format, the compiler-rt runtimes (sanitizers, libFuzzer) and
 #          valgrind (the full gate of scripts/test.sh)
 # Set CRYO_DEPS_FORCE=1 to install even when everything looks present.
@@ -12,14 +13,14 @@ set -euo pipefail
 what=${1:-all}
 
 base=(build-essential cmake pkg-config libcmocka-dev libffi-dev libutf8proc-dev libjansson-dev
-    libedit-dev libopenmpi-dev openmpi-bin)
+    libedit-dev libsqlite3-dev libopenmpi-dev openmpi-bin)
 extra=(clang clang-format libclang-rt-14-dev valgrind)
 pkgs=("${base[@]}")
 [ "$what" = all ] && pkgs+=("${extra[@]}")
 
 present() {
     command -v cc >/dev/null && command -v cmake >/dev/null && command -v pkg-config >/dev/null &&
-        pkg-config --exists cmocka libffi libutf8proc jansson libedit 2>/dev/null &&
+        pkg-config --exists cmocka libffi libutf8proc jansson libedit sqlite3 2>/dev/null &&
         command -v mpicc >/dev/null && command -v mpirun >/dev/null || return 1
     if [ "$what" = all ]; then
         command -v clang >/dev/null && command -v clang-format >/dev/null &&

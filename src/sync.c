@@ -306,6 +306,29 @@ run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result)
     return k;
 }
 
+/* A call of f with the wrong number of arguments: names the function as the source writes it
+ * (`fn name`, or the closure by the line it is defined on, never its internal "anon$N") and
+ * puts the error at that line (CRYO_ERR_NOT_FOUND, as a script call by the wrong arity). */
+static cryo_error_kind arity_error(cryo_vm *vm, const cryo_sync *f, int argc) {
+    const cryo_proto *p = f->proto;
+    int takes = f->arity;
+    cryo_error_kind k;
+    if (strncmp(p->name, "anon$", 5) != 0)
+        k = cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                          "wrong number of arguments: fn %s (line %d) takes %d, called with %d",
+                          p->name, p->line, takes, argc);
+    else
+        k = cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                          "wrong number of arguments: the closure defined at line %d takes %d, "
+                          "called with %d",
+                          p->line, takes, argc);
+    if (vm->err) {
+        vm->err->line = p->line;
+        vm->err->column = 0;
+    }
+    return k;
+}
+
 /* Runs f on an idle VM with argv (values owned by the caller; retained into registers). */
 static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc,
                                 const cryo_value *argv, cryo_value *ret) {
@@ -319,12 +342,7 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
         return cryo_vm_call_value(vm, cv_from_shared(&fn->h), argc, argv, ret);
     }
     int n = (int)fn->ncurry + argc;
-    if (n != (int)p->nparams) {
-        cryo_value *ptrs[argc > 0 ? argc : 1];
-        for (int i = 0; i < argc; i++)
-            ptrs[i] = (cryo_value *)&argv[i];
-        return cryo_vm_fn_not_found(vm, fn->name->data, fn->name->len, argc, ptrs);
-    }
+    if (n != (int)p->nparams) return arity_error(vm, f, argc);
     const cryo_binding *b = p->unit == vm->unit ? vm->binding : NULL;
     if (!b) {
         b = cryo_vm_binding(vm, p->unit);
@@ -432,6 +450,8 @@ CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
                                            const cryo_value *argv, cryo_value *result) {
     if (result) *result = cryo_unit_value();
     if (!f || !vm || argc < 0 || argc > 255 || (argc && !argv)) return CRYO_ERR_API;
+    if (f->proto && (int)f->fn->ncurry + argc != (int)f->proto->nparams)
+        return arity_error(vm, f, argc);
     /* A callback's cached VM calls the same function again and again: its pin is the last. */
     if (!cryo_sync_pinned_last(f, vm) && !cryo_vm_pin(vm, &f->h)) return cryo_vm_raise_oom(vm);
     cryo_value ret;

@@ -121,6 +121,7 @@ static const struct {
     {"let p = ffi::new(\"int\"); p[0] = 7; p[0]", "ffi::new", CRYO_OK, "7"},
     {"let p = ffi::new(\"double\", 4); p[3] = 1.5; p[3]", "ffi::new", CRYO_OK, "1.5"},
     {"ffi::cdef(\"struct audit_s { int a; };\")", "ffi::cdef", CRYO_OK, "()"},
+    {"ffi::const(\"AUDIT_NONE\")", "ffi::const", CRYO_ERR_NOT_FOUND, "AUDIT_NONE"},
     {"type_of(ffi::cast(0, \"int *\"))", "ffi::cast", CRYO_OK, "\"ptr\""},
     {"ffi::addr(())", "ffi::addr", CRYO_ERR_TYPE, "ffi::addr"},
     {"ffi::string(())", "ffi::string", CRYO_ERR_TYPE, "ffi::string"},

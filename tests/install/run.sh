@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the build tree into a scratch prefix, then builds tests/install/ against it twice:
-# with CMake's find_package(cryo) and with pkg-config (cryo and cryo_ffi). Usage: run.sh BUILD_DIR WORK_DIR [CC]
+# with CMake's find_package(cryo) and with pkg-config (cryo and cryo_ffi shared, cryo-static and
+# cryo_ffi-static as a user types them), and checks that the static binaries do not need
+# libcryo*.so. Usage: run.sh BUILD_DIR WORK_DIR [CC]
 set -euo pipefail
 build=$1
 work=$2
@@ -28,6 +30,24 @@ cmake --build "$work/consumer" >"$work/build.log"
 LD_BIND_NOW=1 "$work/consumer/consumer_ffi"
 "$work/consumer/consumer_ffi_static"
 
+# Fails when the binary needs libcryo*.so (a static link that linked the shared library).
+no_cryo_so() {
+    local needed
+    if command -v readelf >/dev/null; then
+        needed=$(readelf -d "$1" | grep NEEDED || true)
+    else
+        needed=$(LD_LIBRARY_PATH= ldd "$1" || true)
+    fi
+    if grep -q 'libcryo' <<<"$needed"; then
+        echo "$1 was meant to link cryo statically but needs:"
+        echo "$needed"
+        exit 1
+    fi
+}
+# The find_package static targets, checked the same way.
+no_cryo_so "$work/consumer/consumer_static"
+no_cryo_so "$work/consumer/consumer_ffi_static"
+
 echo "== pkg-config cryo"
 if ! command -v pkg-config >/dev/null; then
     echo "pkg-config not found: skipping that half"
@@ -40,9 +60,11 @@ libdir=$(pkg-config --variable=libdir cryo)
 "$cc" -std=c11 -Wall -Wextra -Werror "$here/main.c" -o "$work/consumer_pc" \
     $(pkg-config --cflags --libs cryo)
 LD_LIBRARY_PATH=$libdir "$work/consumer_pc"
+# Static, typed as the README says: the -static .pc files name the archives by path.
 # shellcheck disable=SC2046
 "$cc" -std=c11 -Wall -Wextra -Werror "$here/main.c" -o "$work/consumer_pc_static" \
-    $(pkg-config --cflags cryo) "$libdir/libcryo.a" $(pkg-config --libs-only-l --static cryo | sed 's/-lcryo//')
+    $(pkg-config --cflags --libs cryo-static)
+no_cryo_so "$work/consumer_pc_static"
 "$work/consumer_pc_static"
 
 echo "== pkg-config cryo_ffi"
@@ -52,7 +74,13 @@ echo "== pkg-config cryo_ffi"
 LD_BIND_NOW=1 LD_LIBRARY_PATH=$libdir "$work/consumer_ffi_pc"
 # shellcheck disable=SC2046
 "$cc" -std=c11 -Wall -Wextra -Werror "$here/ffi_main.c" -o "$work/consumer_ffi_pc_static" \
-    $(pkg-config --cflags cryo_ffi) "$libdir/libcryo_ffi.a" "$libdir/libcryo.a" \
-    $(pkg-config --libs-only-l --static cryo_ffi | sed 's/-lcryo_ffi//; s/-lcryo//')
+    $(pkg-config --cflags --libs cryo_ffi-static)
+no_cryo_so "$work/consumer_ffi_pc_static"
 "$work/consumer_ffi_pc_static"
+# --static too (it adds nothing the -static files need, and must not bring the .so back)
+# shellcheck disable=SC2046
+"$cc" -std=c11 -Wall -Wextra -Werror "$here/ffi_main.c" -o "$work/consumer_ffi_pc_static2" \
+    $(pkg-config --cflags --libs --static cryo_ffi-static)
+no_cryo_so "$work/consumer_ffi_pc_static2"
+"$work/consumer_ffi_pc_static2"
 echo "install-consumer: ok"
