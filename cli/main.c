@@ -26,6 +26,7 @@ typedef struct options {
     const char *file; /* script path, "-" = stdin */
     bool dump;        /* --dump: list the bytecode instead of running */
     bool ffi;         /* --ffi: run scripts in a context with the ffi module (CRYO_CAP_FFI) */
+    bool eval;        /* --allow-eval: grant eval(text) (CRYO_CAP_EVAL) */
     bool repl;        /* --repl: the REPL even when stdin is not a terminal */
     bool compile;     /* --compile: write the script's unit image (to -o) instead of running */
     const char *out;  /* -o: the image file of --compile */
@@ -62,6 +63,7 @@ static void usage(FILE *out) {
         "                    a file that starts with the image magic runs as an image\n"
         "  -o FILE           where --compile writes the image\n"
         "      --ffi         grant the script the ffi module\n"
+        "      --allow-eval  grant the script eval(text) (off by default)\n"
         "  -i, --repl        start the REPL even when stdin is not a terminal\n"
         "\n"
         "Limits (0 = no limit; exceeding one stops the script with an error, status 1):\n"
@@ -214,8 +216,25 @@ static void report_timeout(const cryo_error *err, const char *src, size_t len) {
 }
 
 /* Compiles and runs one chunk. `show` prints a non-() result. Returns 0 or an exit code. */
-/* The context scripts run in: the standard one, or with --ffi the one with the ffi module. */
+/* The context scripts run in: the standard one, or with --ffi / --allow-eval one that adds the
+ * ffi module and the granted capabilities to it. */
 static cryo_context *run_ctx;
+
+static cryo_context *granted_context(const options *o) {
+    cryo_package *pkgs[2] = {cryo_package_std(), NULL};
+    cryo_context_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.packages = pkgs;
+    cfg.npackages = 1;
+    cfg.capabilities = CRYO_CAP_THREADS; /* as the standard context */
+    if (o->ffi) {
+        if (!(pkgs[1] = cryo_ffi_package())) return NULL;
+        cfg.npackages = 2;
+        cfg.capabilities |= CRYO_CAP_FFI;
+    }
+    if (o->eval) cfg.capabilities |= CRYO_CAP_EVAL;
+    return cryo_context_new(&cfg);
+}
 
 static int run_source(const char *src, size_t len, const char *name, bool show, bool dump) {
     cryo_compile_options copts = {.source_name = name, .max_functions = run_opts->max_functions};
@@ -512,6 +531,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->dump = true;
         } else if (strcmp(a, "--ffi") == 0) {
             o->ffi = true;
+        } else if (strcmp(a, "--allow-eval") == 0) {
+            o->eval = true;
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "--repl") == 0) {
             o->repl = true;
         } else if ((lim = parse_limit(argc, argv, &i, o)) != 0) {
@@ -532,8 +553,8 @@ int main(int argc, char **argv) {
     options o = {0};
     int status = parse_args(argc, argv, &o);
     if (status >= 0) return status;
-    if (o.ffi && !(run_ctx = cryo_ffi_context_new())) {
-        fputs("cryo: cannot create the ffi context\n", stderr);
+    if ((o.ffi || o.eval) && !(run_ctx = granted_context(&o))) {
+        fputs("cryo: cannot create the script context\n", stderr);
         return EXIT_SCRIPT_ERROR;
     }
     run_opts = &o;

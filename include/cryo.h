@@ -654,8 +654,8 @@ typedef struct cryo_image_load_options {
  * is had with cryo_value_as_sync(out->v)). opts may be NULL. On error *out is unit and the
  * kind is returned (and stored in *err as for cryo_unit_from_image). */
 CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
-                                               const cryo_image_load_options *opts,
-                                               cryo_const *out, cryo_error **err);
+                                               const cryo_image_load_options *opts, cryo_const *out,
+                                               cryo_error **err);
 
 /* ==========================================================================================
  * Workers, pools and the async bridge (issue "Workers, worker pools and the blocking bridge").

@@ -696,7 +696,7 @@ static const opspec op_specs[CRYO_NUM_OPCODES] = {
     [OP_JMPF] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
     [OP_JMPU] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
     [OP_JMPNU] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
-    [OP_ISTYPE] = ABC(F_REG, F_REG, F_REG), /* the VM checks that R[C] is a string */
+    [OP_ISTYPE] = ABC(F_REG, F_REG, F_REG),    /* the VM checks that R[C] is a string */
     [OP_SETPATH] = ABC(F_REG, F_NONE, F_NONE), /* B, C and the raw words: v_setpath */
     [OP_NEWARRAY] = ABC(F_REG, F_IMM, F_NONE),
     [OP_APPEND] = ABC(F_REG, F_REG, F_NONE),
@@ -708,12 +708,12 @@ static const opspec op_specs[CRYO_NUM_OPCODES] = {
     [OP_SETFIELD] = ABC(F_REG, F_KSTR, F_REG),
     [OP_GETFIELDX] = {FMT_ABC, F_REG, F_REG, F_NONE, X_FIELD, 1},
     [OP_SETFIELDX] = {FMT_ABC, F_REG, F_REG, F_NONE, X_FIELD, 1},
-    [OP_CONCAT] = ABC(F_REG, F_IMM, F_IMM),               /* R[B..B+C-1] */
+    [OP_CONCAT] = ABC(F_REG, F_IMM, F_IMM),                  /* R[B..B+C-1] */
     [OP_ITERPREP] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1}, /* R[A..A+3] */
     [OP_ITERNEXT] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1}, /* R[A..A+3] */
     [OP_CALL] = {FMT_ABC, F_REG, F_IMM, F_NONE, X_PROTO, 1}, /* R[A..A+B-1] */
     [OP_CALLH] = {FMT_ABC, F_REG, F_IMM, F_NONE, X_HOST, 1}, /* R[A..A+B-1] */
-    [OP_CALLV] = ABC(F_REG, F_IMM, F_NONE),               /* R[A..A+B] */
+    [OP_CALLV] = ABC(F_REG, F_IMM, F_NONE),                  /* R[A..A+B] */
     [OP_RET] = ABC(F_REG, F_NONE, F_NONE),
     [OP_RET0] = ABC(F_NONE, F_NONE, F_NONE),
     [OP_TRY] = {FMT_ASBX, F_REG, F_JUMP, 0, X_NONE, 1},
@@ -818,8 +818,7 @@ static bool v_setpath(vctx *v, cryo_instr i, const cryo_instr *w) {
     for (unsigned s = 1; s <= b; s++) {
         if (w[s] >> 17) return v_fail(v, "reserved bits of SETPATH step %u are set", s);
         unsigned key = CRYO_PATH_STEP_KEY(w[s]);
-        if (!(CRYO_PATH_STEP_IS_INDEX(w[s]) ? v_reg(v, key, "step") : v_kstr(v, key)))
-            return false;
+        if (!(CRYO_PATH_STEP_IS_INDEX(w[s]) ? v_reg(v, key, "step") : v_kstr(v, key))) return false;
     }
     return true;
 }

@@ -834,7 +834,6 @@ static CRYO_LIB_FN(arr_sort_by) {
     cryo_value fn;
     cryo_error_kind k = cryo_lib_fn_arg(vm, "sort_by", *argv[1], &fn);
     if (k) return k;
-    /* TODO charge: O(n log n) comparisons */
     k = sort_impl(vm, argv[0], fn, false);
     cv_release(&vm->heap, fn);
     return k;
@@ -844,8 +843,7 @@ static CRYO_LIB_FN(arr_sort_by) {
 static cryo_error_kind ordered(cryo_vm *vm, cryo_value arr, cryo_value fn, bool desc,
                                cryo_value *ret) {
     cryo_value copy = snapshot(arr);
-    /* TODO charge: O(n log n) comparisons */
-    cryo_error_kind k = sort_impl(vm, &copy, fn, desc);
+    cryo_error_kind k = sort_impl(vm, &copy, fn, desc); /* charges its comparisons */
     if (k) {
         cv_release(&vm->heap, copy);
         return k;

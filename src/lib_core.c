@@ -582,7 +582,7 @@ static CRYO_LIB_FN(core_eval) {
     if (!(cryo_vm_capabilities(vm) & CRYO_CAP_EVAL))
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
                              "function not found: eval(%s): eval is not allowed: the host did "
-                             "not grant CRYO_CAP_EVAL",
+                             "not grant CRYO_CAP_EVAL (the cryo command's --allow-eval grants it)",
                              cv_type_name(*argv[0]));
     if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "eval", argc, argv);
     cryo_unit *u = NULL;

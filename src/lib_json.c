@@ -28,6 +28,7 @@
 typedef struct jerr {
     cryo_error_kind kind;
     int line, column; /* of the JSON text; 0 when not about a position */
+    bool raised;      /* already raised on the VM (a limit hit while charging the work) */
     char msg[256];
 } jerr;
 
@@ -151,6 +152,7 @@ typedef struct writer {
     size_t max; /* the string size limit in bytes, 0 = none */
     int max_depth;
     jerr *err;
+    cryo_vm *vm; /* charged one operation per element (limits, interrupt); NULL from C */
 } writer;
 
 static bool put(writer *w, const char *s, size_t n) {
@@ -201,6 +203,17 @@ static bool put_quoted(writer *w, const char *s, size_t n) {
 
 static bool write_value(writer *w, cryo_value v, int depth);
 
+/* One element's work against the VM's operations limit and interrupt: shared nested data
+ * (`a = [a, a]` forty times) has far more paths than objects, and each path is written. */
+static bool charge_elem(writer *w) {
+    if (!w->vm) return true;
+    cryo_error_kind k = cryo_vm_charge(w->vm, 1);
+    if (k == CRYO_OK) return true;
+    w->err->kind = k;
+    w->err->raised = true;
+    return false;
+}
+
 static bool too_deep(writer *w) {
     return fail(w->err, CRYO_ERR_STACK_OVERFLOW,
                 "to_json: the value is nested deeper than %d arrays or maps", w->max_depth);
@@ -210,7 +223,8 @@ static bool write_array(writer *w, const cryo_array *a, int depth) {
     if (depth >= w->max_depth) return too_deep(w);
     if (!put(w, "[", 1)) return false;
     for (uint32_t i = 0; i < a->len; i++)
-        if ((i && !put(w, ",", 1)) || !write_value(w, a->items[i], depth + 1)) return false;
+        if (!charge_elem(w) || (i && !put(w, ",", 1)) || !write_value(w, a->items[i], depth + 1))
+            return false;
     return put(w, "]", 1);
 }
 
@@ -219,8 +233,8 @@ static bool write_map(writer *w, const cryo_map *m, int depth) {
     if (!put(w, "{", 1)) return false;
     for (uint32_t i = 0; i < m->len; i++) {
         const cryo_string *k = m->entries[i].key;
-        if ((i && !put(w, ",", 1)) || !put_quoted(w, k->data, k->len) || !put(w, ":", 1) ||
-            !write_value(w, m->entries[i].value, depth + 1))
+        if (!charge_elem(w) || (i && !put(w, ",", 1)) || !put_quoted(w, k->data, k->len) ||
+            !put(w, ":", 1) || !write_value(w, m->entries[i].value, depth + 1))
             return false;
     }
     return put(w, "}", 1);
@@ -248,8 +262,9 @@ static bool write_value(writer *w, cryo_value v, int depth) {
 }
 
 /* Writes v as compact JSON into a malloc'd NUL-terminated buffer (*out, *len). */
-static bool write_json(cryo_value v, size_t max, int max_depth, char **out, size_t *len, jerr *e) {
-    writer w = {NULL, 0, 0, max, max_depth, e};
+static bool write_json(cryo_vm *vm, cryo_value v, size_t max, int max_depth, char **out,
+                       size_t *len, jerr *e) {
+    writer w = {NULL, 0, 0, max, max_depth, e, vm};
     if (!write_value(&w, v, 0)) {
         free(w.p);
         return false;
@@ -279,10 +294,12 @@ static CRYO_LIB_FN(json_parse) {
     const cryo_string *s = cv_str(*argv[0]);
     jerr e = {0};
     cryo_value v;
-    /* TODO charge: operations proportional to s->len */
+    /* parsing is linear in the text: one operation per 16 bytes, as a loop over it would cost */
+    cryo_error_kind k = cryo_vm_charge(vm, s->len / 16 + 1);
+    if (k) return k;
     if (!parse(&vm->heap, s->data, s->len, vm_json_depth(vm), &v, &e))
         return raise_jerr(vm, "parse_json", &e);
-    cryo_error_kind k = cryo_vm_check_data(vm, v);
+    k = cryo_vm_check_data(vm, v);
     if (k) {
         cv_release(&vm->heap, v);
         return k;
@@ -297,9 +314,9 @@ static CRYO_LIB_FN(json_to_json) {
     char *text;
     size_t len;
     uint64_t max = vm->limits[CRYO_LIMIT_STRING_SIZE];
-    /* TODO charge: operations proportional to the size of the value */
-    if (!write_json(*argv[0], max > SIZE_MAX ? SIZE_MAX : (size_t)max, vm_json_depth(vm), &text,
+    if (!write_json(vm, *argv[0], max > SIZE_MAX ? SIZE_MAX : (size_t)max, vm_json_depth(vm), &text,
                     &len, &e)) {
+        if (e.raised) return e.kind;
         if (e.kind == CRYO_ERR_MEMORY) return cryo_vm_raise_oom(vm);
         return cryo_vm_raise(vm, e.kind, "%s", e.msg);
     }
@@ -340,7 +357,7 @@ CRYO_API char *cryo_value_to_json(cryo_value v, size_t *len, cryo_error **err) {
     jerr e = {0};
     char *text = NULL;
     size_t n = 0;
-    if (!write_json(v, 0, JSON_MAX_DEPTH, &text, &n, &e)) {
+    if (!write_json(NULL, v, 0, JSON_MAX_DEPTH, &text, &n, &e)) {
         set_err(err, &e);
         return NULL;
     }

@@ -254,7 +254,7 @@ CRYO_LIB_FN(cryo_map_map) {
     const cryo_map *m = cv_map(snap);
     cryo_map *out = NULL;
     k = new_map(vm, m->len, &out);
-    /* TODO charge: one operation per entry beyond the callback's own */
+    if (!k) k = cryo_vm_charge(vm, m->len); /* the copying, beyond the callback's own */
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
         cryo_value kv = cv_from_obj(&key->h), item = m->entries[i].value, r = cryo_unit_value();

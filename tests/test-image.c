@@ -670,12 +670,12 @@ static void test_depth_bounded(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unit_round_trip), cmocka_unit_test(test_every_kind),
-        cmocka_unit_test(test_sharing_kept),    cmocka_unit_test(test_sync_function),
-        cmocka_unit_test(test_unit_by_hash),    cmocka_unit_test(test_never_serializes),
-        cmocka_unit_test(test_bad_headers),     cmocka_unit_test(test_verifier_rejects),
-        cmocka_unit_test(test_vm_type_checks),  cmocka_unit_test(test_hostile_unit),
-        cmocka_unit_test(test_hostile_const),   cmocka_unit_test(test_depth_bounded),
+        cmocka_unit_test(test_unit_round_trip),    cmocka_unit_test(test_every_kind),
+        cmocka_unit_test(test_sharing_kept),       cmocka_unit_test(test_sync_function),
+        cmocka_unit_test(test_unit_by_hash),       cmocka_unit_test(test_never_serializes),
+        cmocka_unit_test(test_bad_headers),        cmocka_unit_test(test_verifier_rejects),
+        cmocka_unit_test(test_vm_type_checks),     cmocka_unit_test(test_hostile_unit),
+        cmocka_unit_test(test_hostile_const),      cmocka_unit_test(test_depth_bounded),
         cmocka_unit_test(test_setpath_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,20 @@ static void size_limits_apply(void **state) {
                      CRYO_ERR_MEMORY);
 }
 
+/* Shared nested data has far more paths than objects: 2^30 of them here. Writing them is
+ * work the operations limit stops (one operation per element), as it stops printing. */
+static void to_json_work_is_charged(void **state) {
+    (void)state;
+    char out[512];
+    const char *src = "let a = [1]; for i in 0..30 { a = [a, a]; } to_json(a).len()";
+    assert_int_equal(run_lim(src, CRYO_LIMIT_OPERATIONS, 100000, out, sizeof out),
+                     CRYO_ERR_TOO_MANY_OPERATIONS);
+    assert_int_equal(
+        run_lim("to_json([1, [2, 3]]).len()", CRYO_LIMIT_OPERATIONS, 100000, out, sizeof out),
+        CRYO_OK);
+    assert_string_equal(out, "9");
+}
+
 /* Every allocation of parse_json and to_json may fail under a memory limit: sweep the limit
  * so that each failure path runs (ASan and valgrind check them for leaks and double frees). */
 static void memory_limit_sweep(void **state) {
@@ -309,6 +323,7 @@ int main(void) {
         cmocka_unit_test(to_json_refuses_what_json_cannot_hold),
         cmocka_unit_test(depth_follows_the_vm_limit),
         cmocka_unit_test(size_limits_apply),
+        cmocka_unit_test(to_json_work_is_charged),
         cmocka_unit_test(memory_limit_sweep),
         cmocka_unit_test(c_api_round_trip),
         cmocka_unit_test(c_api_errors),
