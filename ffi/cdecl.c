@@ -1057,6 +1057,10 @@ static void parse_cdef(parser *p) {
                 size_t dpos = p->pos;
                 ctype *t = declarator(p, base, &name, false);
                 if (!t) break;
+                if (!name) { /* `typedef int (uint8_t *x)(void);` declares no name */
+                    fail(p, "a typedef needs a name");
+                    break;
+                }
                 size_t after = p->pos;
                 define_typedef(p, dpos, name, t);
                 if (p->err) break;

@@ -19,8 +19,8 @@
  *   in the final write (out of bounds, wrong type, limits) leaves every value as it was: no
  *   slot is ever emptied or holds a half-written value;
  * - the value is retained only by the final write, as SETINDEX/SETFIELD do: a value that is
- *   itself on the path (`o.a.b = o.a`) is held by its register, so the walk copies that level
- *   and no cycle can form.
+ *   itself on the path (`o.a.b = o.a`, `m.m.m = m`) is held by one extra reference for the
+ *   walk, so the walk copies that level and no cycle can form.
  */
 #include "vm.h"
 
@@ -145,7 +145,12 @@ cryo_error_kind cryo_vm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base,
     default: root = &f->closure->caps[ri]->v; break;
     }
     path_ctx pc = {vm, base, f->proto->k, base[CRYO_A(i)], (int)CRYO_C(i)};
+    /* The value may be the root's own register (`m.m.m = m`): held by one more reference
+     * during the walk, every container it shares with the path counts as shared and is
+     * copied, so the write cannot make a container hold itself (a cycle nothing frees). */
+    cv_retain(pc.value);
     cryo_error_kind k = walk(&pc, root, words + 1, CRYO_B(i));
+    cv_release(&vm->heap, pc.value);
     if (root == &none) { /* as THIS / SETTHIS without a receiver */
         cv_release(&vm->heap, none);
         if (k == CRYO_OK) k = cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
