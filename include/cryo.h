@@ -227,13 +227,13 @@ CRYO_API const char *cryo_type_name(cryo_type t);
 CRYO_API const char *cryo_value_str(cryo_value v, size_t *len);
 
 /* For an array value: its length and borrowed elements (valid until the array is changed or
- * released). -1 / unit for other types or an index out of bounds. */
+ * released). -1 / unit for other types or an index out of bounds. Thread rule as cryo_value_str. */
 CRYO_API int64_t cryo_array_len(cryo_value v);
 CRYO_API cryo_value cryo_array_get(cryo_value v, int64_t index);
 
 /* For a map value: its number of entries and the entry at position `index` in key order
  * (keys and values borrowed as above). cryo_map_find looks a key up; returns false when
- * absent. */
+ * absent. Thread rule as cryo_value_str. */
 CRYO_API int64_t cryo_map_len(cryo_value v);
 CRYO_API bool cryo_map_at(cryo_value v, int64_t index, const char **key, size_t *key_len,
                           cryo_value *value);
@@ -317,23 +317,25 @@ CRYO_API void cryo_unit_dump(const cryo_unit *unit, void *out);
 enum { CRYO_IMAGE_UNIT = 1, CRYO_IMAGE_CONST = 2 };
 
 /* The kind of image at data (CRYO_IMAGE_UNIT or CRYO_IMAGE_CONST) by its header, or 0 when the
- * bytes do not start with a cryo image header. Does not validate the rest. */
+ * bytes do not start with a cryo image header. Does not validate the rest. Any thread. */
 CRYO_API int cryo_image_kind(const void *data, size_t len);
 
 /* Writes the unit's image into buf (cap bytes). *size (if not NULL) gets the image's size in
  * every outcome; when cap is too small (or buf is NULL) nothing is written and the result is
  * CRYO_ERR_DATA_TOO_LARGE: call with (NULL, 0) to learn the size. Errors (also stored in *err
- * when err is not NULL, owned by the caller): CRYO_ERR_API (NULL unit), CRYO_ERR_MEMORY. */
+ * when err is not NULL, owned by the caller): CRYO_ERR_API (NULL unit), CRYO_ERR_MEMORY. Any
+ * thread. */
 CRYO_API cryo_error_kind cryo_unit_to_image(const cryo_unit *unit, void *buf, size_t cap,
                                             size_t *size, cryo_error **err);
-/* The same into a malloc'd buffer that the caller frees with free(); NULL on error. */
+/* The same into a malloc'd buffer that the caller frees with free(); NULL on error (*err as
+ * above). Any thread. */
 CRYO_API void *cryo_unit_to_image_alloc(const cryo_unit *unit, size_t *size, cryo_error **err);
 /* Loads and verifies a unit image. Returns a unit owned by the caller (cryo_unit_release), or
  * NULL with *err (owned by the caller) set: CRYO_ERR_ARGUMENT for anything wrong with the
- * bytes (message: what and at which byte), CRYO_ERR_MEMORY. */
+ * bytes (message: what and at which byte), CRYO_ERR_MEMORY. Any thread. */
 CRYO_API cryo_unit *cryo_unit_from_image(const void *data, size_t len, cryo_error **err);
 /* The unit's content hash: FNV-1a 64 of its image section; equal units (same bytecode,
- * constants, names, lines) have equal hashes. 0 for NULL or out of memory. */
+ * constants, names, lines) have equal hashes. 0 for NULL or out of memory. Any thread. */
 CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit);
 
 /* ==========================================================================================
@@ -395,7 +397,8 @@ CRYO_API cryo_package *cryo_package_std(void);
  * process. Thread-safe. */
 CRYO_API cryo_context *cryo_context_std(void);
 
-/* A context with no host functions at all (Rhai's Engine::new_raw). Same lifetime rules. */
+/* A context with no host functions at all (Rhai's Engine::new_raw). Same lifetime and thread
+ * rules. */
 CRYO_API cryo_context *cryo_context_raw(void);
 
 #define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
@@ -502,7 +505,8 @@ CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
 
 /* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
  * releases the old; setting the context also resets the limits to its defaults. Values the VM
- * handed out stay valid. Errors: CRYO_ERR_API (NULL unit, or the VM is running). */
+ * handed out stay valid. Errors: CRYO_ERR_API (NULL unit, or the VM is running). On the VM's
+ * thread. */
 CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit);
 CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx);
 
@@ -680,7 +684,8 @@ typedef struct cryo_call_bounds {
 CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds);
 /* Writes f's default bounds to *out (zeros for a NULL f; a NULL out is ignored). Any thread. */
 CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out);
-/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call). */
+/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call).
+ * Ownership, errors and thread rules as cryo_sync_call. */
 CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
                                                 int argc, const cryo_const *argv,
                                                 cryo_const *result, cryo_error **err);
@@ -716,7 +721,7 @@ CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
  * (embedded, or by hash with CRYO_IMAGE_UNIT_BY_HASH). A SyncFunction's context is not
  * written: the loader supplies one. Buffer rules and errors as cryo_unit_to_image, plus
  * CRYO_ERR_TYPE for a value that cannot serialize (host handle, C pointer, SyncFunctions of
- * two different units) and nesting deeper than 2000. */
+ * two different units) and nesting deeper than 2000. Any thread. */
 CRYO_API cryo_error_kind cryo_const_to_image(cryo_const c, unsigned flags, void *buf, size_t cap,
                                              size_t *size, cryo_error **err);
 CRYO_API void *cryo_const_to_image_alloc(cryo_const c, unsigned flags, size_t *size,
@@ -734,7 +739,7 @@ typedef struct cryo_image_load_options {
 
 /* Loads a ConstValue image into *out (owned by the caller: cryo_const_release; a SyncFunction
  * is had with cryo_value_as_sync(out->v)). opts may be NULL. On error *out is unit and the
- * kind is returned (and stored in *err as for cryo_unit_from_image). */
+ * kind is returned (and stored in *err as for cryo_unit_from_image). Any thread. */
 CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
                                                const cryo_image_load_options *opts, cryo_const *out,
                                                cryo_error **err);
@@ -769,13 +774,13 @@ static inline bool cryo_future_state_final(cryo_future_state s) {
     return s >= CRYO_FUTURE_DONE;
 }
 
-/* Blocks until the future is resolved; returns its final state. Never spins. */
+/* Blocks until the future is resolved; returns its final state. Never spins. Any thread. */
 CRYO_API cryo_future_state cryo_future_wait(cryo_future *f);
 /* Blocks at most `timeout_ms` milliseconds; returns the state then (PENDING or RUNNING when
  * the time ran out). A wait that times out does not cancel the query: call cryo_future_cancel
  * to stop it, or give the query a timeout (cryo_query.timeout_ms), which the worker enforces. */
 CRYO_API cryo_future_state cryo_future_wait_for(cryo_future *f, uint64_t timeout_ms);
-/* The current state, without blocking. */
+/* The current state, without blocking. Any thread. */
 CRYO_API cryo_future_state cryo_future_poll(cryo_future *f);
 /* Asks for cancellation. A pending query is resolved CANCELLED at once and never runs; a
  * running one has its script interrupted (cryo_vm_interrupt on the worker's VM, plus a check
@@ -784,13 +789,14 @@ CRYO_API cryo_future_state cryo_future_poll(cryo_future *f);
  * calling it twice is harmless. */
 CRYO_API bool cryo_future_cancel(cryo_future *f);
 /* The value of a DONE future: borrowed, valid while the caller holds the future (retain it with
- * cryo_const_retain to keep it longer). A unit const for any other state. */
+ * cryo_const_retain to keep it longer). A unit const for any other state. Any thread. */
 CRYO_API cryo_const cryo_future_value(const cryo_future *f);
 /* The error of a FAILED, CANCELLED or REJECTED future (borrowed, like the value); NULL when
- * DONE or not resolved. A script error keeps its kind, message, line and column. */
+ * DONE or not resolved. A script error keeps its kind, message, line and column. Any thread. */
 CRYO_API const cryo_error *cryo_future_error(const cryo_future *f);
 /* Adds / drops the caller's reference. Dropping the last host reference of an unresolved
- * future does not cancel it: the work runs and its answer is discarded. NULL is allowed. */
+ * future does not cancel it: the work runs and its answer is discarded. NULL is allowed.
+ * Atomic: any thread. */
 CRYO_API cryo_future *cryo_future_retain(cryo_future *f);
 CRYO_API void cryo_future_release(cryo_future *f);
 
@@ -858,7 +864,7 @@ typedef struct cryo_worker_config {
  * Any thread. */
 CRYO_API cryo_worker *cryo_worker_new(const cryo_worker_config *config);
 /* Starts a custom worker: queries of kind MESSAGE go to config->handler (required); other
- * kinds are served as by cryo_worker_new. */
+ * kinds are served as by cryo_worker_new. Same ownership and thread rules as cryo_worker_new. */
 CRYO_API cryo_worker *cryo_worker_new_custom(const cryo_worker_config *config);
 /* Queues a query. Returns a future owned by the caller (never NULL except when out of
  * memory). When the queue is full, blocks until there is room (or, with fail_when_full, returns
@@ -866,7 +872,7 @@ CRYO_API cryo_worker *cryo_worker_new_custom(const cryo_worker_config *config);
  * threads may submit at once. */
 CRYO_API cryo_future *cryo_worker_submit(cryo_worker *w, const cryo_query *q);
 /* Shorthands for cryo_worker_submit (an EVAL of `source`, a SYNC of `fn`, a MESSAGE), with
- * its rules: the future is owned by the caller, arguments are copied or retained. */
+ * its rules: the future is owned by the caller, arguments are copied or retained; any thread. */
 CRYO_API cryo_future *cryo_worker_eval(cryo_worker *w, const char *source);
 CRYO_API cryo_future *cryo_worker_call_sync(cryo_worker *w, cryo_sync *fn, int argc,
                                             const cryo_const *argv);
@@ -926,16 +932,19 @@ typedef struct cryo_pool_config {
 CRYO_API cryo_worker_pool *cryo_worker_pool_new(const cryo_pool_config *config);
 /* The number of workers; any thread. */
 CRYO_API int cryo_worker_pool_size(const cryo_worker_pool *p);
-/* Queues a query on one worker chosen by the policy (back-pressure as cryo_worker_submit). */
+/* Queues a query on one worker chosen by the policy (back-pressure, ownership and errors as
+ * cryo_worker_submit). Any thread. */
 CRYO_API cryo_future *cryo_worker_pool_submit(cryo_worker_pool *p, const cryo_query *q);
 /* Queues the same query on every worker (typically a LOAD): writes one future per worker to
- * futures[0..size-1] (owned by the caller). Returns how many were queued (not REJECTED). */
+ * futures[0..size-1] (owned by the caller). Returns how many were queued (not REJECTED). Any
+ * thread. */
 CRYO_API int cryo_worker_pool_broadcast(cryo_worker_pool *p, const cryo_query *q,
                                         cryo_future **futures);
 /* Sums the workers' counters (snapshots). Any thread. */
 CRYO_API void cryo_worker_pool_get_stats(cryo_worker_pool *p, cryo_worker_stats *out);
 /* Shuts every worker down as cryo_worker_shutdown does (all stop accepting first, then all are
- * joined), so that every future the pool returned is resolved on return. Idempotent. */
+ * joined), so that every future the pool returned is resolved on return. Idempotent. Any
+ * thread but the pool's own workers. */
 CRYO_API void cryo_worker_pool_shutdown(cryo_worker_pool *p, cryo_shutdown_mode mode,
                                         uint64_t grace_ms);
 /* Shuts down (FINISH, no grace limit) if needed and frees the pool. Futures stay valid. NULL

@@ -212,7 +212,8 @@ CRYO_API void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_cal
 CRYO_API void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb);
 
 /* Frees the closure and releases `f`. The pointer becomes invalid at once: the host must make
- * sure no C code calls it any more (and that no call is in flight). NULL is allowed. */
+ * sure no C code calls it any more (and that no call is in flight). NULL is allowed. Any
+ * thread, once. */
 CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 
 /* ------------------------------------------------------------------------------------------
@@ -232,7 +233,7 @@ CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 CRYO_API cryo_package *cryo_ffi_package(void);
 
 /* A context with the standard package, the ffi package and CRYO_CAP_FFI (the CLI's --ffi).
- * Owned by the caller (cryo_context_release). NULL if out of memory. */
+ * Owned by the caller (cryo_context_release). NULL if out of memory. Any thread. */
 CRYO_API cryo_context *cryo_ffi_context_new(void);
 
 /* The version of libffi this library was built against ("3.4.4"; "unknown" when pkg-config
