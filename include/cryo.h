@@ -2,28 +2,44 @@
  * cryo.h — the public API of cryo, an embeddable scripting language (the core of Rhai's
  * syntax) whose closures can be frozen into thread-safe functions.
  *
- * The objects
- * -----------
- *   cryo_unit     A compiled script: bytecode, constants, line tables. Immutable once
- *                 compiled and atomically reference counted: share one unit between any
- *                 number of VMs on any number of threads.
- *   cryo_context  What a VM sees: packages of host functions (e.g. the standard library),
- *                 capabilities and default limits. Immutable, shared.
- *   cryo_vm       An execution state: registers, call frames and the VM-local heap. Created
- *                 from a unit and a context for almost nothing. One thread at a time.
- *   cryo_value    A 16-byte tagged value. Scalars (unit, bool, int, float, char) are stored
- *                 inline; strings, arrays, maps, functions and ranges point to a heap object
- *                 owned by reference counting. Values are VM-local: never hand one to another
- *                 thread.
- *   cryo_error    An error as a value: kind, message, line and column. A parse error may
- *                 carry several (one per recovered error) chained through `next`.
+ * The model
+ * ---------
+ * A host compiles script source into a *unit* (bytecode, constants, line tables), immutable
+ * and shared by any number of threads. A *context* says what scripts may see: *packages* of
+ * host functions (the standard library is one), capabilities (FFI, threads, eval) and default
+ * limits; it too is immutable and shared. A *VM* runs a unit in a context: registers, call
+ * frames and a VM-local heap, created for one small allocation (or taken from the calling
+ * thread's pool), used by one thread at a time. Hosts and scripts exchange *values*
+ * (cryo_value), 16-byte tagged values whose heap parts belong to one thread. Values cross
+ * threads *frozen*: a ConstValue (cryo_const) is an immutable value tree, a SyncFunction
+ * (cryo_sync) a closure whose captures are frozen, callable from any thread at once; a VM
+ * reading frozen data *pins* it until the VM is reset or freed. *Workers* and *worker pools*
+ * are threads that own their VMs and answer queries through futures; the *bridge* lets scripts
+ * call host functions served by a host thread.
+ *
+ * The sections below follow these objects: errors, values, units, packages, contexts, VMs,
+ * frozen values, concurrency, utilities. docs/README.md lists a user guide per capability.
+ *
+ * Threads, in one place
+ * ---------------------
+ *   - Units, contexts, sealed packages, ConstValues and SyncFunctions are immutable: any
+ *     thread may use, retain and release them at once (atomic counts). The last release must
+ *     not race with a use.
+ *   - A VM, and every cryo_value it made or holds, belongs to one thread at a time: functions
+ *     taking a VM run on that thread. The one exception is cryo_vm_interrupt.
+ *   - A package is built by one thread, then sealed and handed to others through something that
+ *     synchronizes (a context, a thread start, a lock).
+ *   - Each thread has its own pool of VMs (cryo_vm_pool_acquire, cryo_sync_call): no lock.
+ *   - Workers, pools, futures and the bridge are thread-safe unless a function says otherwise.
+ * A function's comment says where it adds to these rules.
  *
  * Ownership, in one rule
  * ----------------------
  * A function that returns a pointer or a value "owned by the caller" expects the caller to
  * drop it with the matching free/release function. A parameter documented as "borrowed" is
  * only read during the call. Every value written into an out-parameter `cryo_value *` is owned
- * by the caller and must be released with cryo_value_release().
+ * by the caller and must be released with cryo_value_release(). Objects are reference counted
+ * (retain/release) or owned by one holder (new/free); release and free accept NULL.
  *
  * Errors
  * ------
@@ -58,9 +74,13 @@ typedef struct cryo_context cryo_context;
 typedef struct cryo_vm cryo_vm;
 typedef struct cryo_obj cryo_obj;
 
-/* ------------------------------------------------------------------------------------------
+/* ==========================================================================================
  * Errors
- * ---------------------------------------------------------------------------------------- */
+ *
+ * An error is a value: a kind, a message, a line and a column. Where it goes is said at each
+ * function: into a `cryo_error **err` the caller then owns, or kept by the VM (cryo_vm_error)
+ * until its next run or call.
+ * ======================================================================================== */
 
 /* The kind of an error. Kinds up to CRYO_ERR_RUNTIME are script errors that a script's
  * try/catch can catch; the limit kinds (CRYO_ERR_TOO_MANY_OPERATIONS and after) end the run
@@ -97,22 +117,30 @@ typedef struct cryo_error {
     struct cryo_error *next; /* further errors (parse errors are all reported) */
 } cryo_error;
 
-/* The name of an error kind ("parse error", "type error", ...). Static storage. */
+/* The name of an error kind ("parse error", "type error", ...); "unknown error" for a value
+ * outside the enum. Static storage; any thread. */
 CRYO_API const char *cryo_error_kind_name(cryo_error_kind kind);
 
-/* Frees an error and every error chained after it. NULL is allowed. */
+/* Frees an error and every error chained after it. NULL is allowed. Any thread (the error is
+ * the caller's). */
 CRYO_API void cryo_error_free(cryo_error *err);
 
 /* Writes `err` the way the CLI shows it: "name:line:col: kind: message" (without "kind: " when
  * the message already names the kind), then the source line and a caret under the column when
  * `source` (the script text, borrowed) is given and the error is not inside a text run by
  * eval() (source name "eval"). Returns a
- * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. */
+ * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. Every
+ * error of the chain is written. Any thread (it reads its arguments only). */
 CRYO_API char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len);
 
-/* ------------------------------------------------------------------------------------------
+/* ==========================================================================================
  * Values
- * ---------------------------------------------------------------------------------------- */
+ *
+ * A cryo_value is what hosts and scripts exchange: scalars inline, strings, arrays, maps,
+ * functions and ranges on a reference-counted heap. A value belongs to the thread of the VM that
+ * made it (or to the calling thread, for values made without a VM): freeze it to send it
+ * elsewhere (Frozen values, below). Host handles carry a host pointer as a script value.
+ * ======================================================================================== */
 
 typedef enum cryo_type {
     CRYO_T_UNIT = 0,
@@ -154,6 +182,7 @@ typedef struct cryo_value {
     } as;
 } cryo_value;
 
+/* Scalar values: built inline, no allocation, nothing to release; any thread. */
 static inline cryo_value cryo_unit_value(void) {
     cryo_value v = {CRYO_T_UNIT, 0, 0, 0, {.i = 0}};
     return v;
@@ -179,7 +208,7 @@ static inline cryo_value cryo_char(uint32_t c) {
 
 /* Makes a string value from `len` bytes of UTF-8 at `s` (copied). Returns a unit value if
  * memory runs out or the bytes are not valid UTF-8 (invalid sequences are replaced by
- * U+FFFD). The result is owned by the caller. */
+ * U+FFFD). The result is owned by the caller and belongs to the calling thread (no VM needed). */
 CRYO_API cryo_value cryo_value_string(const char *s, size_t len);
 
 /* Adds a reference to a heap value / drops one. Scalars are ignored. Not thread-safe: a value
@@ -188,21 +217,23 @@ CRYO_API void cryo_value_retain(cryo_value v);
 CRYO_API void cryo_value_release(cryo_value v);
 
 /* The type name a script's type_of() gives: "()", "bool", "i64", "f64", "char", "string",
- * "array", "map", "Fn", "range". Static storage. */
+ * "array", "map", "Fn", "range", "SyncFn"; "unknown" for a value outside the enum. Static
+ * storage; any thread. */
 CRYO_API const char *cryo_type_name(cryo_type t);
 
 /* For a string value: its bytes (NUL-terminated, valid while the value is held) and length in
- * bytes. NULL for any other type. */
+ * bytes. NULL for any other type. These readers run on the thread that owns the value (a
+ * ConstValue's c.v: any thread) and never fail other than by these results. */
 CRYO_API const char *cryo_value_str(cryo_value v, size_t *len);
 
 /* For an array value: its length and borrowed elements (valid until the array is changed or
- * released). -1 / unit for other types or an index out of bounds. */
+ * released). -1 / unit for other types or an index out of bounds. Thread rule as cryo_value_str. */
 CRYO_API int64_t cryo_array_len(cryo_value v);
 CRYO_API cryo_value cryo_array_get(cryo_value v, int64_t index);
 
 /* For a map value: its number of entries and the entry at position `index` in key order
  * (keys and values borrowed as above). cryo_map_find looks a key up; returns false when
- * absent. */
+ * absent. Thread rule as cryo_value_str. */
 CRYO_API int64_t cryo_map_len(cryo_value v);
 CRYO_API bool cryo_map_at(cryo_value v, int64_t index, const char **key, size_t *key_len,
                           cryo_value *value);
@@ -210,12 +241,37 @@ CRYO_API bool cryo_map_find(cryo_value v, const char *key, cryo_value *value);
 
 /* The value as a script's to_string() shows it (`debug` = false) or as debug() shows it
  * (`debug` = true: strings quoted). Returns a NUL-terminated string owned by the caller
- * (free()), or NULL if out of memory. */
+ * (free()), or NULL if out of memory. On the thread that owns the value. */
 CRYO_API char *cryo_value_to_cstring(cryo_value v, bool debug);
 
-/* ------------------------------------------------------------------------------------------
- * Compiling
- * ---------------------------------------------------------------------------------------- */
+/* --- Host handles ---------------------------------------------------------------------------
+ * An opaque host pointer with a type tag, as a script value: type_of() gives the type's name,
+ * `==` compares (type, pointer), printing gives `<name>`. A handle type whose retain/release
+ * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
+ * cross threads. */
+typedef struct cryo_handle_type {
+    const char *name;           /* type_of() of the handle */
+    void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
+    void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
+    void (*release)(void *ptr); /* sendable types: called instead of destroy */
+} cryo_handle_type;
+/* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
+ * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
+ * has one. `type` is borrowed and must outlive every such value (make it static). A unit value
+ * when `type` is NULL or memory runs out. Like every value: one thread at a time. */
+CRYO_API cryo_value cryo_value_handle(const cryo_handle_type *type, void *ptr);
+/* The pointer of a handle of exactly that type (compared by address), or NULL for any other
+ * value. Borrowed: valid while the handle value is held. On the thread that owns the value. */
+CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
+
+/* ==========================================================================================
+ * Units
+ *
+ * A unit is a compiled script. Compile once and share it: any number of VMs on any number of
+ * threads may run one unit. The first time a unit runs in a context, it binds its host-function
+ * calls to the context's packages (once per context, cached in the unit, thread-safe); calls then
+ * index that table. A unit can be written as bytes (an image) and loaded back.
+ * ======================================================================================== */
 
 typedef struct cryo_compile_options {
     const char *source_name;     /* shown in errors; may be NULL */
@@ -241,60 +297,122 @@ CRYO_API cryo_unit *cryo_compile(const char *source, size_t len, const cryo_comp
 CRYO_API cryo_unit *cryo_unit_retain(cryo_unit *unit);
 CRYO_API void cryo_unit_release(cryo_unit *unit);
 
-/* Writes a human-readable listing of the unit's bytecode to `out` (a FILE *). For tools. */
+/* Writes a human-readable listing of the unit's bytecode to `out` (a FILE *; NULL = stdout).
+ * For tools. A NULL unit writes nothing; write errors are not reported. Any thread. */
 CRYO_API void cryo_unit_dump(const cryo_unit *unit, void *out);
 
-/* ------------------------------------------------------------------------------------------
+/* Images. An image starts with "CRYO", a 16-bit format version (CRYO_IMAGE_VERSION), its kind
+ * and a 64-bit FNV-1a hash of the rest (a checksum against accidents, NOT cryptographic: an
+ * image from an untrusted source must come through a channel that authenticates it). Integers
+ * are little-endian and fixed-width; there are no pointers. Loading treats the bytes as
+ * hostile: a truncated, corrupted or crafted image gives CRYO_ERR_ARGUMENT with a message
+ * naming what is wrong and the byte offset, never a crash or an allocation out of proportion
+ * to the image, and a unit's bytecode is verified before anything can run it. A verified unit
+ * can still loop forever or allocate: run it under the VM's limits as any script. Host handles
+ * (until host types get dump/load hooks), C pointers and FFI values never serialize: dumping
+ * them fails with CRYO_ERR_TYPE naming the type. All image functions (these and the
+ * ConstValue images below) are thread-safe: they read their arguments only. The byte layout,
+ * what the loader verifies and what it does not: docs/serialization.md. */
+#define CRYO_IMAGE_VERSION 1
+enum { CRYO_IMAGE_UNIT = 1, CRYO_IMAGE_CONST = 2 };
+
+/* The kind of image at data (CRYO_IMAGE_UNIT or CRYO_IMAGE_CONST) by its header, or 0 when the
+ * bytes do not start with a cryo image header. Does not validate the rest. Any thread. */
+CRYO_API int cryo_image_kind(const void *data, size_t len);
+
+/* Writes the unit's image into buf (cap bytes). *size (if not NULL) gets the image's size in
+ * every outcome; when cap is too small (or buf is NULL) nothing is written and the result is
+ * CRYO_ERR_DATA_TOO_LARGE: call with (NULL, 0) to learn the size. Errors (also stored in *err
+ * when err is not NULL, owned by the caller): CRYO_ERR_API (NULL unit), CRYO_ERR_MEMORY. Any
+ * thread. */
+CRYO_API cryo_error_kind cryo_unit_to_image(const cryo_unit *unit, void *buf, size_t cap,
+                                            size_t *size, cryo_error **err);
+/* The same into a malloc'd buffer that the caller frees with free(); NULL on error (*err as
+ * above). Any thread. */
+CRYO_API void *cryo_unit_to_image_alloc(const cryo_unit *unit, size_t *size, cryo_error **err);
+/* Loads and verifies a unit image. Returns a unit owned by the caller (cryo_unit_release), or
+ * NULL with *err (owned by the caller) set: CRYO_ERR_ARGUMENT for anything wrong with the
+ * bytes (message: what and at which byte), CRYO_ERR_MEMORY. Any thread. */
+CRYO_API cryo_unit *cryo_unit_from_image(const void *data, size_t len, cryo_error **err);
+/* The unit's content hash: FNV-1a 64 of its image section; equal units (same bytecode,
+ * constants, names, lines) have equal hashes. 0 for NULL or out of memory. Any thread. */
+CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit);
+
+/* ==========================================================================================
+ * Packages
+ *
+ * A package is a named set of host functions. One thread builds it (new, add, include), then
+ * seals it; a sealed package is immutable, atomically reference counted and may be shared by any
+ * number of contexts and threads. Lookups search a package's own functions (the first
+ * registration of a (name, arity) wins), then its includes in order; an exact arity wins over a
+ * variadic (-1) registration anywhere in a context. See docs/embedding.md.
+ * ======================================================================================== */
+
+/* A host function. `argv[0..argc-1]` point to the arguments: borrowed, except that a method's
+ * receiver (argv[0] of `x.f(..)`) may be changed in place so that `x.push(1)`-style functions
+ * change the caller's variable. The function stores its result, owned, in *ret (which holds ()
+ * on entry) and returns CRYO_OK, or returns the kind of an error raised with cryo_vm_raise().
+ * It runs on the VM's thread; `userdata` is the pointer given at registration. */
+typedef cryo_error_kind (*cryo_host_fn)(cryo_vm *vm, void *userdata, int argc, cryo_value **argv,
+                                        cryo_value *ret);
+
+typedef struct cryo_package cryo_package;
+/* A new, empty, unsealed package named `name` (copied; may be NULL). Owned by the caller (one
+ * reference: cryo_package_release). NULL when out of memory. Any thread; the package is then
+ * built on that thread until sealed. */
+CRYO_API cryo_package *cryo_package_new(const char *name);
+/* Adds a function: `name` (copied; no spaces, parentheses or commas), `arity` 0..255 or -1 for
+ * any number of arguments, `fn`, and `userdata` handed to every call (borrowed: it must
+ * outlive the package). Errors: CRYO_ERR_API when the package is sealed or an argument is
+ * invalid, CRYO_ERR_MEMORY when out of memory. Not thread-safe (the building thread only). */
+CRYO_API cryo_error_kind cryo_package_add(cryo_package *pkg, const char *name, int arity,
+                                          cryo_host_fn fn, void *userdata);
+/* Makes `pkg` include `other`: `other` is sealed (if it was not) and retained; O(1), no copy
+ * of its functions. Errors: CRYO_ERR_API when `pkg` is sealed, an argument is NULL or
+ * pkg == other; CRYO_ERR_MEMORY. Not thread-safe (the building thread only). */
+CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *other);
+/* Seals the package: builds its lookup table; no function can be added afterwards. Sealing
+ * twice is a no-op. Publish a sealed package to other threads through a synchronizing hand-off
+ * (a context, a thread start, a lock). NULL is ignored. On the building thread. */
+CRYO_API void cryo_package_seal(cryo_package *pkg);
+/* Adds / drops a reference (atomic: any thread). The last release frees the package and drops
+ * its includes. NULL and the std package are ignored. */
+CRYO_API cryo_package *cryo_package_retain(cryo_package *pkg);
+CRYO_API void cryo_package_release(cryo_package *pkg);
+/* The standard package (strings, arrays, maps, math, conversion, print/debug): sealed, built
+ * once, borrowed (never freed; retain/release are no-ops), thread-safe. */
+CRYO_API cryo_package *cryo_package_std(void);
+
+/* ==========================================================================================
  * Contexts
- * ---------------------------------------------------------------------------------------- */
+ *
+ * A context is what a VM sees: packages (searched in order), capabilities and default limits.
+ * Immutable once created, atomically reference counted, shared by any number of VMs and threads.
+ * Creating one costs O(npackages): packages are referenced, not copied. The standard and raw
+ * contexts are static and never freed.
+ * ======================================================================================== */
 
 /* The context holding the standard library (strings, arrays, maps, math, conversion). Built
  * once, shared, never freed: the returned pointer is borrowed and valid for the life of the
  * process. Thread-safe. */
 CRYO_API cryo_context *cryo_context_std(void);
 
-/* A context with no host functions at all (Rhai's Engine::new_raw). Same lifetime rules. */
+/* A context with no host functions at all (Rhai's Engine::new_raw). Same lifetime and thread
+ * rules. */
 CRYO_API cryo_context *cryo_context_raw(void);
 
-/* ------------------------------------------------------------------------------------------
- * VMs
- * ---------------------------------------------------------------------------------------- */
-
-/* Creates a VM that runs `unit` with the host functions of `ctx` (NULL = the standard
- * context), with the context's default limits. The VM takes its own references to the unit and
- * the context; nothing is parsed or registered: creation is one small allocation. Returns NULL only
- * when out of memory. The VM is owned by the caller (cryo_vm_free) and may be used by one thread at
- * a time. */
-CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
-
-/* Frees a VM, every value it still holds and its reference to the unit; threads its scripts
- * spawned that still run are stopped and joined first. NULL is allowed. */
-CRYO_API void cryo_vm_free(cryo_vm *vm);
-
-/* Runs the unit's top level. `globals` (borrowed; may be NULL when nglobals is 0) gives the
- * values of the variables named by cryo_compile_options.globals, in the same order. On success
- * returns CRYO_OK and stores the value of the script's last expression in *result (owned by
- * the caller; may be NULL to discard it). On failure returns the error's kind; the error is
- * then available from cryo_vm_error() until the next run. The VM stays usable after an error.
- * Before it returns, every thread the run spawned (spawn) and did not join is stopped and
- * joined. */
-CRYO_API cryo_error_kind cryo_vm_run(cryo_vm *vm, const cryo_value *globals, int nglobals,
-                                     cryo_value *result);
-
-/* The error of the last failed run or call, owned by the VM (valid until the next run or call
- * on the VM, or cryo_vm_free). NULL after a success. */
-CRYO_API const cryo_error *cryo_vm_error(const cryo_vm *vm);
-
-/* Calls the script function `name` with `argc` arguments (borrowed). Same result and error
- * rules as cryo_vm_run. The unit's top level need not have run. */
-CRYO_API cryo_error_kind cryo_vm_call(cryo_vm *vm, const char *name, int argc,
-                                      const cryo_value *argv, cryo_value *result);
-
-/* Where print() and debug() go. `text` is borrowed for the call. The default writes a line to
- * stdout (print) or stderr (debug). Pass NULL to restore the default. */
-typedef void (*cryo_print_fn)(void *userdata, const char *text, size_t len);
-CRYO_API void cryo_vm_set_print(cryo_vm *vm, cryo_print_fn fn, void *userdata);
-CRYO_API void cryo_vm_set_debug(cryo_vm *vm, cryo_print_fn fn, void *userdata);
+#define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
+/* Scripts may start threads with spawn(). cryo_context_std() grants it (spawn is part of the
+ * language); a context made by cryo_context_new has it only when its config names it, so a
+ * host that builds a context for untrusted scripts withholds threads unless it opts in.
+ * Without it spawn raises a catchable CRYO_ERR_NOT_FOUND. See docs/reliability.md. */
+#define CRYO_CAP_THREADS 0x2u
+/* Scripts may call eval(text): compile and run a string at run time, in the same VM (same
+ * context, limits, print hooks). Off by default: a host running untrusted scripts keeps it off
+ * so that no script compiles code it was not given. Each distinct text eval'd stays compiled,
+ * and pinned by the VM, until the VM is reset or freed. Without it, eval(..) raises
+ * CRYO_ERR_NOT_FOUND naming CRYO_CAP_EVAL. See docs/language.md. */
+#define CRYO_CAP_EVAL 0x4u
 
 /* Limits. 0 means unlimited. Exceeding one ends the run with the limit's error kind; scripts
  * cannot catch it (except CRYO_LIMIT_THREADS: spawn refuses with a catchable error).
@@ -312,90 +430,7 @@ typedef enum cryo_limit {
                                CRYO_ERR_RUNTIME) */
     CRYO_LIMIT__COUNT
 } cryo_limit;
-CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value);
-CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which);
 
-/* Asks a running VM to stop at its next check (loops and calls); the run ends with
- * CRYO_ERR_INTERRUPTED. Thread-safe: the one function that may be called on a VM from another
- * thread. The flag is cleared when the next run starts. A run waiting in join() stops within
- * 10 ms; threads the run spawned are stopped and joined when it ends. */
-CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
-
-/* ==========================================================================================
- * The embedding API: host functions, packages, contexts, pooled VMs, handles, limits.
- * (Issue "Shared units and packages".) Implemented in src/package.c, src/context.c,
- * src/pool.c, src/handle.c, src/vm_api.c.
- * ======================================================================================== */
-
-/* A host function. `argv[0..argc-1]` point to the arguments: borrowed, except that a method's
- * receiver (argv[0] of `x.f(..)`) may be changed in place so that `x.push(1)`-style functions
- * change the caller's variable. The function stores its result, owned, in *ret (which holds ()
- * on entry) and returns CRYO_OK, or returns the kind of an error raised with cryo_vm_raise().
- * It runs on the VM's thread; `userdata` is the pointer given at registration. */
-typedef cryo_error_kind (*cryo_host_fn)(cryo_vm *vm, void *userdata, int argc, cryo_value **argv,
-                                        cryo_value *ret);
-
-/* Raises a script error from a host function: records kind and message (printf-style) with
- * the position of the running instruction, and returns `kind`, so that a host function can
- * `return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "bad %s", what);`. */
-CRYO_API cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Calls a function value (closure, Fn("name"), SyncFunction) from a host function or from C
- * with `argc` borrowed arguments; the owned result goes to *ret. Re-entrant. */
-CRYO_API cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc,
-                                            const cryo_value *argv, cryo_value *ret);
-
-/* --- Packages -----------------------------------------------------------------------------
- * A package is a named set of host functions. One thread builds it (new, add, include), then
- * seals it; a sealed package is immutable, atomically reference counted and may be shared by
- * any number of contexts and threads. Lookups search a package's own functions (the first
- * registration of a (name, arity) wins), then its includes in order; an exact arity wins over
- * a variadic (-1) registration anywhere in a context. See docs/embedding.md. */
-typedef struct cryo_package cryo_package;
-/* A new, empty, unsealed package named `name` (copied; may be NULL). Owned by the caller (one
- * reference: cryo_package_release). NULL when out of memory. */
-CRYO_API cryo_package *cryo_package_new(const char *name);
-/* Adds a function: `name` (copied; no spaces, parentheses or commas), `arity` 0..255 or -1 for
- * any number of arguments, `fn`, and `userdata` handed to every call (borrowed: it must
- * outlive the package). Errors: CRYO_ERR_API when the package is sealed or an argument is
- * invalid, CRYO_ERR_MEMORY when out of memory. Not thread-safe (the building thread only). */
-CRYO_API cryo_error_kind cryo_package_add(cryo_package *pkg, const char *name, int arity,
-                                          cryo_host_fn fn, void *userdata);
-/* Makes `pkg` include `other`: `other` is sealed (if it was not) and retained; O(1), no copy
- * of its functions. Errors: CRYO_ERR_API when `pkg` is sealed, an argument is NULL or
- * pkg == other; CRYO_ERR_MEMORY. Not thread-safe (the building thread only). */
-CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *other);
-/* Seals the package: builds its lookup table; no function can be added afterwards. Sealing
- * twice is a no-op. Publish a sealed package to other threads through a synchronizing hand-off
- * (a context, a thread start, a lock). */
-CRYO_API void cryo_package_seal(cryo_package *pkg);
-/* Adds / drops a reference (atomic: any thread). The last release frees the package and drops
- * its includes. NULL and the std package are ignored. */
-CRYO_API cryo_package *cryo_package_retain(cryo_package *pkg);
-CRYO_API void cryo_package_release(cryo_package *pkg);
-/* The standard package (strings, arrays, maps, math, conversion, print/debug): sealed, built
- * once, borrowed (never freed; retain/release are no-ops), thread-safe. */
-CRYO_API cryo_package *cryo_package_std(void);
-
-/* --- Contexts -----------------------------------------------------------------------------
- * A context is what a VM sees: packages (searched in order), capabilities and default limits.
- * Immutable once created, atomically reference counted, shared by any number of VMs and
- * threads. Creating one costs O(npackages): packages are referenced, not copied. A unit binds
- * its host-function calls to a context once (cached in the unit, thread-safe); calls then index
- * that table. */
-#define CRYO_CAP_FFI 0x1u /* scripts may use the ffi:: module (see cryo_ffi.h) */
-/* Scripts may start threads with spawn(). cryo_context_std() grants it (spawn is part of the
- * language); a context made by cryo_context_new has it only when its config names it, so a
- * host that builds a context for untrusted scripts withholds threads unless it opts in.
- * Without it spawn raises a catchable CRYO_ERR_NOT_FOUND. See docs/reliability.md. */
-#define CRYO_CAP_THREADS 0x2u
-/* Scripts may call eval(text): compile and run a string at run time, in the same VM (same
- * context, limits, print hooks). Off by default: a host running untrusted scripts keeps it off
- * so that no script compiles code it was not given. Each distinct text eval'd stays compiled,
- * and pinned by the VM, until the VM is reset or freed. Without it, eval(..) raises
- * CRYO_ERR_NOT_FOUND naming CRYO_CAP_EVAL. See docs/language.md. */
-#define CRYO_CAP_EVAL 0x4u
 typedef struct cryo_context_config {
     cryo_package *const *packages; /* searched in order; each sealed and retained by the context */
     int npackages;
@@ -412,11 +447,118 @@ CRYO_API cryo_context *cryo_context_new(const cryo_context_config *config);
  * their own references. The std and raw contexts are static: both are no-ops on them. */
 CRYO_API cryo_context *cryo_context_retain(cryo_context *ctx);
 CRYO_API void cryo_context_release(cryo_context *ctx);
-/* The capabilities (CRYO_CAP_*) of a context / of a VM's context. 0 for NULL. */
+/* The capabilities (CRYO_CAP_*) of a context; 0 for NULL. Any thread. */
 CRYO_API unsigned cryo_context_capabilities(const cryo_context *ctx);
+
+/* ==========================================================================================
+ * VMs
+ *
+ * A VM runs a unit in a context. It is used by one thread at a time (only cryo_vm_interrupt may
+ * come from another thread), keeps the error of its last failed run or call (cryo_vm_error) and
+ * stays usable after an error. Make one with cryo_vm_new, or take a reset one from the calling
+ * thread's pool (cryo_vm_pool_acquire): both cost almost nothing.
+ * ======================================================================================== */
+
+/* Creates a VM that runs `unit` with the host functions of `ctx` (NULL = the standard
+ * context), with the context's default limits. The VM takes its own references to the unit and
+ * the context; nothing is parsed or registered: creation is one small allocation. Returns NULL
+ * when `unit` is NULL or memory runs out. The VM is owned by the caller (cryo_vm_free) and may be
+ * used by one thread at a time. Any thread. */
+CRYO_API cryo_vm *cryo_vm_new(cryo_unit *unit, cryo_context *ctx);
+
+/* A VM with no packages at all (the raw context; Rhai's Engine::new_raw): only script
+ * functions and operators. Same rules as cryo_vm_new. */
+CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit);
+
+/* Frees a VM, every value it still holds and its reference to the unit; threads its scripts
+ * spawned that still run are stopped and joined first. NULL is allowed. On the VM's thread,
+ * not from inside one of its own runs. */
+CRYO_API void cryo_vm_free(cryo_vm *vm);
+
+/* Runs the unit's top level. `globals` (borrowed; may be NULL when nglobals is 0) gives the
+ * values of the variables named by cryo_compile_options.globals, in the same order. On success
+ * returns CRYO_OK and stores the value of the script's last expression in *result (owned by
+ * the caller; may be NULL to discard it). On failure returns the error's kind; the error is
+ * then available from cryo_vm_error() until the next run. The VM stays usable after an error.
+ * Before it returns, every thread the run spawned (spawn) and did not join is stopped and
+ * joined. CRYO_ERR_API for a NULL VM, a negative nglobals or more globals than the unit was
+ * compiled with. On the VM's thread. */
+CRYO_API cryo_error_kind cryo_vm_run(cryo_vm *vm, const cryo_value *globals, int nglobals,
+                                     cryo_value *result);
+
+/* The error of the last failed run or call, owned by the VM (valid until the next run or call
+ * on the VM, or cryo_vm_free). NULL after a success and for a NULL VM. On the VM's thread. */
+CRYO_API const cryo_error *cryo_vm_error(const cryo_vm *vm);
+
+/* Calls the script function `name` with `argc` arguments (borrowed). Same result and error
+ * rules as cryo_vm_run. The unit's top level need not have run. Errors: CRYO_ERR_NOT_FOUND when
+ * the unit has no function `name` of `argc` parameters, CRYO_ERR_API for a NULL name or argv,
+ * the script's own errors. On the VM's thread. */
+CRYO_API cryo_error_kind cryo_vm_call(cryo_vm *vm, const char *name, int argc,
+                                      const cryo_value *argv, cryo_value *result);
+
+/* Asks a running VM to stop at its next check (loops and calls); the run ends with
+ * CRYO_ERR_INTERRUPTED. Thread-safe: the one function that may be called on a VM from another
+ * thread. The flag is cleared when the next run starts. A run waiting in join() stops within
+ * 10 ms; threads the run spawned are stopped and joined when it ends. */
+CRYO_API void cryo_vm_interrupt(cryo_vm *vm);
+
+/* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
+ * releases the old; setting the context also resets the limits to its defaults. Values the VM
+ * handed out stay valid. Errors: CRYO_ERR_API (NULL unit, or the VM is running). On the VM's
+ * thread. */
+CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit);
+CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx);
+
+/* --- Limits, capabilities, hooks and userdata --------------------------------------------- */
+
+/* Sets / reads one limit of a VM (cryo_limit, under Contexts; 0 = unlimited). A VM starts with
+ * its context's defaults; cryo_vm_set_context and a pool reset restore them. A NULL VM or an
+ * unknown `which` is ignored (cryo_vm_get_limit gives 0). On the VM's thread. */
+CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value);
+CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which);
+
+/* The capabilities (CRYO_CAP_*) of the VM's context; 0 for NULL. On the VM's thread. */
 CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm);
 
-/* --- VMs: pools, swapping, raw VMs, userdata ----------------------------------------------- */
+/* Where print() and debug() go. `text` is borrowed for the call. The default writes a line to
+ * stdout (print) or stderr (debug). Pass NULL to restore the default. `fn` is called on the
+ * VM's thread; `userdata` is borrowed. A NULL VM is ignored. Set them on the VM's thread. */
+typedef void (*cryo_print_fn)(void *userdata, const char *text, size_t len);
+CRYO_API void cryo_vm_set_print(cryo_vm *vm, cryo_print_fn fn, void *userdata);
+CRYO_API void cryo_vm_set_debug(cryo_vm *vm, cryo_print_fn fn, void *userdata);
+
+/* Progress callback: called on the VM's thread about every `every` operations (0 = 1) with the
+ * operations counted so far in the run (counted as for CRYO_LIMIT_OPERATIONS: at loop back
+ * edges and calls). Returning false stops the run with CRYO_ERR_INTERRUPTED (not catchable by
+ * scripts). fn NULL removes it. It costs nothing between calls: the VM's operation check
+ * compares against the nearer of the operation limit and the next progress point. */
+typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
+CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
+                                   uint64_t every);
+
+/* A pointer the host attaches to a VM (host functions read it with cryo_vm_userdata(vm)).
+ * Borrowed; NULL by default and after a pool reset. On the VM's thread. */
+CRYO_API void *cryo_vm_userdata(const cryo_vm *vm);
+CRYO_API void cryo_vm_set_userdata(cryo_vm *vm, void *userdata);
+
+/* --- Inside host functions ---------------------------------------------------------------- */
+
+/* Raises a script error from a host function: records kind and message (printf-style) with
+ * the position of the running instruction, and returns `kind`, so that a host function can
+ * `return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "bad %s", what);`. The message is formatted
+ * into the VM's error (the VM owns it: cryo_vm_error). On the VM's thread. */
+CRYO_API cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Calls a function value (closure, Fn("name"), SyncFunction) from a host function or from C
+ * with `argc` borrowed arguments; the owned result goes to *ret. Re-entrant. Errors as
+ * cryo_vm_run: the kind is returned and the error is in cryo_vm_error(vm); a host function
+ * returns that kind to pass the error on. On the VM's thread. */
+CRYO_API cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc,
+                                            const cryo_value *argv, cryo_value *ret);
+
+/* --- Pooled VMs --------------------------------------------------------------------------- */
 
 /* Returns a VM for (unit, ctx) (ctx NULL = std) from the calling thread's pool, reset: no
  * error, no hooks, no progress callback, userdata NULL, limits = the context's defaults. An
@@ -436,51 +578,19 @@ CRYO_API void cryo_vm_pool_release(cryo_vm *vm);
  * key destructors do not run at exit()). A VM in use by a call running on this thread is left
  * alone. */
 CRYO_API void cryo_vm_pool_clear(void);
-/* Swaps the unit / the context (NULL = std) of a VM that is not running: retains the new,
- * releases the old; setting the context also resets the limits to its defaults. Values the VM
- * handed out stay valid. Errors: CRYO_ERR_API (NULL unit, or the VM is running). */
-CRYO_API cryo_error_kind cryo_vm_set_unit(cryo_vm *vm, cryo_unit *unit);
-CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx);
-/* A VM with no packages at all (the raw context; Rhai's Engine::new_raw): only script
- * functions and operators. Same rules as cryo_vm_new. */
-CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit);
-/* A pointer the host attaches to a VM (host functions read it with cryo_vm_userdata(vm)).
- * Borrowed; NULL by default and after a pool reset. */
-CRYO_API void *cryo_vm_userdata(const cryo_vm *vm);
-CRYO_API void cryo_vm_set_userdata(cryo_vm *vm, void *userdata);
-/* Progress callback: called on the VM's thread about every `every` operations (0 = 1) with the
- * operations counted so far in the run (counted as for CRYO_LIMIT_OPERATIONS: at loop back
- * edges and calls). Returning false stops the run with CRYO_ERR_INTERRUPTED (not catchable by
- * scripts). fn NULL removes it. It costs nothing between calls: the VM's operation check
- * compares against the nearer of the operation limit and the next progress point. */
-typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
-CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
-                                   uint64_t every);
-
-/* --- Host handles ---------------------------------------------------------------------------
- * An opaque host pointer with a type tag, as a script value: type_of() gives the type's name,
- * `==` compares (type, pointer), printing gives `<name>`. A handle type whose retain/release
- * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
- * cross threads. */
-typedef struct cryo_handle_type {
-    const char *name;           /* type_of() of the handle */
-    void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
-    void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
-    void (*release)(void *ptr); /* sendable types: called instead of destroy */
-} cryo_handle_type;
-/* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
- * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
- * has one. `type` is borrowed and must outlive every such value (make it static). A unit value
- * when `type` is NULL or memory runs out. Like every value: one thread at a time. */
-CRYO_API cryo_value cryo_value_handle(const cryo_handle_type *type, void *ptr);
-/* The pointer of a handle of exactly that type (compared by address), or NULL for any other
- * value. Borrowed: valid while the handle value is held. */
-CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
 
 /* ==========================================================================================
- * ConstValues and SyncFunctions (issue "Function values, into_sync and ConstValue").
- * Implemented in src/const.c and src/sync.c.
+ * Frozen values: ConstValues, SyncFunctions and pins
+ *
+ * Values cross threads frozen. A ConstValue is an immutable value tree; a SyncFunction is a
+ * function whose captures are frozen, with references to its unit and context. Both are
+ * atomically reference counted: any thread may read, call, retain and release them at once.
+ * A VM that holds a VM value pointing into frozen data (cryo_vm_thaw, cryo_sync_call_in, a
+ * SyncFunction value a script made) pins that data: one reference, released when the VM is
+ * reset or freed, so the host may release its own reference at once. See docs/sync.md.
  * ======================================================================================== */
+
+/* --- ConstValues -------------------------------------------------------------------------- */
 
 /* A ConstValue: an immutable value tree (unit, bool, int, float, char, string, array, map,
  * range, SyncFunction, sendable handle). Thread-safe: any thread may read it and
@@ -492,6 +602,7 @@ typedef struct cryo_const {
     cryo_value v; /* v.flags never has CRYO_VF_COUNTED; heap objects are shared (atomic rc) */
 } cryo_const;
 
+/* Scalar and string constructors; any thread. */
 CRYO_API cryo_const cryo_const_unit(void);
 CRYO_API cryo_const cryo_const_bool(bool b);
 CRYO_API cryo_const cryo_const_int(int64_t i);
@@ -499,16 +610,19 @@ CRYO_API cryo_const cryo_const_float(double f);
 CRYO_API cryo_const cryo_const_char(uint32_t c);
 CRYO_API cryo_const cryo_const_string(const char *s, size_t len); /* copied */
 /* Arrays and maps from items/values whose references are taken (moved in, even on failure).
- * Map keys are copied; entries are sorted by key, and of duplicate keys the last wins. */
+ * Map keys are copied; entries are sorted by key, and of duplicate keys the last wins. Any
+ * thread. */
 CRYO_API cryo_const cryo_const_array(cryo_const *items, size_t n);
 CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, size_t n);
 CRYO_API cryo_const cryo_const_retain(cryo_const c); /* returns c; atomic, any thread */
 CRYO_API void cryo_const_release(cryo_const c);      /* the last release frees the tree */
+/* The type of a const; any thread. */
 CRYO_API cryo_type cryo_const_type(cryo_const c);
 /* Deep equality with the script's `==` rules; SyncFunctions are equal when they are the same
- * object. */
+ * object. Any thread. */
 CRYO_API bool cryo_const_equal(cryo_const a, cryo_const b);
-/* Debug text (as cryo_value_to_cstring); owned by the caller (free()). */
+/* Debug text (as cryo_value_to_cstring); owned by the caller (free()), NULL if out of memory.
+ * Any thread. */
 CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
 /* Readers: the cryo_value accessors (cryo_value_str, cryo_array_len/get, cryo_map_*) work on
  * c.v; elements read from a const are consts (borrowed). */
@@ -527,6 +641,8 @@ CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug);
 CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *out);
 CRYO_API cryo_error_kind cryo_vm_thaw(cryo_vm *vm, cryo_const c, cryo_value *out);
 
+/* --- SyncFunctions ------------------------------------------------------------------------ */
+
 /* A SyncFunction: a function whose captures are frozen, plus references to its unit and
  * context. Immutable and thread-safe: any number of threads may call one at once. */
 typedef struct cryo_sync cryo_sync;
@@ -536,8 +652,11 @@ typedef struct cryo_sync cryo_sync;
  * error, naming the variable and its line, in cryo_vm_error(vm); the limit errors of
  * cryo_vm_freeze apply to the captures. Runs on the VM's thread. */
 CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync **out);
+/* Adds / drops a reference (atomic: any thread). The last release frees the frozen captures
+ * and drops the unit and context references. NULL is allowed. */
 CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f);
 CRYO_API void cryo_sync_release(cryo_sync *f);
+/* The number of parameters; any thread. */
 CRYO_API int cryo_sync_arity(const cryo_sync *f); /* -1 when variadic/unknown */
 /* Calls from any thread, on the calling thread's pooled VM: arguments borrowed, result owned
  * by the caller. The call obeys f's default bounds (cryo_sync_set_bounds) and stops on
@@ -563,8 +682,10 @@ typedef struct cryo_call_bounds {
  * running script, which the outer run's bounds cover). NULL clears them. Thread-safe: any
  * thread, while calls run (a call reads the defaults once, when it starts). */
 CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds);
+/* Writes f's default bounds to *out (zeros for a NULL f; a NULL out is ignored). Any thread. */
 CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out);
-/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call). */
+/* cryo_sync_call with bounds for this call (`bounds` borrowed; NULL = as cryo_sync_call).
+ * Ownership, errors and thread rules as cryo_sync_call. */
 CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bounds *bounds,
                                                 int argc, const cryo_const *argv,
                                                 cryo_const *result, cryo_error **err);
@@ -576,65 +697,31 @@ CRYO_API void cryo_sync_interrupt(cryo_sync *f);
 
 /* Calls in a VM the caller already holds (any unit/context; re-entrant from a host function),
  * with VM values (borrowed); *result is owned by the caller. The VM pins `f` (once) because the
- * result may point into its frozen data. Errors as cryo_vm_run (cryo_vm_error(vm)). */
+ * result may point into its frozen data. Errors as cryo_vm_run (cryo_vm_error(vm)). On the VM's
+ * thread. */
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
                                            const cryo_value *argv, cryo_value *result);
 /* A SyncFunction as a VM value, and back (borrowed, or NULL for other values). The value
  * BORROWS f (it is uncounted, like every value into frozen data): keep f alive while a VM may
  * hold it, or give it to a VM with cryo_vm_thaw(vm, cryo_const_sync(f), &v), which pins it.
- * cryo_const_sync returns a const holding a new reference. */
+ * cryo_const_sync returns a const holding a new reference. NULL f gives a unit value / const.
+ * Any thread (the value then belongs to the thread that uses it). */
 CRYO_API cryo_value cryo_value_sync(cryo_sync *f);
 CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v);
 CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
 
-/* ==========================================================================================
- * Images: units and ConstValues as bytes (issue 18). Implemented in src/image.c; the byte
- * layout, what the loader verifies and what it does not are in docs/serialization.md.
- *
- * An image starts with "CRYO", a 16-bit format version (CRYO_IMAGE_VERSION), its kind and a
- * 64-bit FNV-1a hash of the rest (a checksum against accidents, NOT cryptographic: an image
- * from an untrusted source must come through a channel that authenticates it). Integers are
- * little-endian and fixed-width; there are no pointers. Loading treats the bytes as hostile:
- * a truncated, corrupted or crafted image gives CRYO_ERR_ARGUMENT with a message naming what
- * is wrong and the byte offset, never a crash or an allocation out of proportion to the
- * image, and a unit's bytecode is verified before anything can run it. A verified unit can
- * still loop forever or allocate: run it under the VM's limits as any script.
- * Host handles (until host types get dump/load hooks), C pointers and FFI values never
- * serialize: dumping them fails with CRYO_ERR_TYPE naming the type.
- * All functions are thread-safe (they read their arguments only).
- * ======================================================================================== */
-#define CRYO_IMAGE_VERSION 1
-enum { CRYO_IMAGE_UNIT = 1, CRYO_IMAGE_CONST = 2 };
+/* --- ConstValues as images (format: Units, above) ----------------------------------------- */
+
 /* cryo_const_to_image flag: write the unit's content hash (cryo_unit_hash) instead of the
  * unit itself; the loader then asks cryo_image_load_options.resolve for it. */
 #define CRYO_IMAGE_UNIT_BY_HASH 0x1u
-
-/* The kind of image at data (CRYO_IMAGE_UNIT or CRYO_IMAGE_CONST) by its header, or 0 when the
- * bytes do not start with a cryo image header. Does not validate the rest. */
-CRYO_API int cryo_image_kind(const void *data, size_t len);
-
-/* Writes the unit's image into buf (cap bytes). *size (if not NULL) gets the image's size in
- * every outcome; when cap is too small (or buf is NULL) nothing is written and the result is
- * CRYO_ERR_DATA_TOO_LARGE: call with (NULL, 0) to learn the size. Errors (also stored in *err
- * when err is not NULL, owned by the caller): CRYO_ERR_API (NULL unit), CRYO_ERR_MEMORY. */
-CRYO_API cryo_error_kind cryo_unit_to_image(const cryo_unit *unit, void *buf, size_t cap,
-                                            size_t *size, cryo_error **err);
-/* The same into a malloc'd buffer that the caller frees with free(); NULL on error. */
-CRYO_API void *cryo_unit_to_image_alloc(const cryo_unit *unit, size_t *size, cryo_error **err);
-/* Loads and verifies a unit image. Returns a unit owned by the caller (cryo_unit_release), or
- * NULL with *err (owned by the caller) set: CRYO_ERR_ARGUMENT for anything wrong with the
- * bytes (message: what and at which byte), CRYO_ERR_MEMORY. */
-CRYO_API cryo_unit *cryo_unit_from_image(const void *data, size_t len, cryo_error **err);
-/* The unit's content hash: FNV-1a 64 of its image section; equal units (same bytecode,
- * constants, names, lines) have equal hashes. 0 for NULL or out of memory. */
-CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit);
 
 /* Writes a ConstValue's image: its values as a graph in which an object reachable twice is
  * written once (and loads shared), and, when it holds SyncFunctions, the one unit they run
  * (embedded, or by hash with CRYO_IMAGE_UNIT_BY_HASH). A SyncFunction's context is not
  * written: the loader supplies one. Buffer rules and errors as cryo_unit_to_image, plus
  * CRYO_ERR_TYPE for a value that cannot serialize (host handle, C pointer, SyncFunctions of
- * two different units) and nesting deeper than 2000. */
+ * two different units) and nesting deeper than 2000. Any thread. */
 CRYO_API cryo_error_kind cryo_const_to_image(cryo_const c, unsigned flags, void *buf, size_t cap,
                                              size_t *size, cryo_error **err);
 CRYO_API void *cryo_const_to_image_alloc(cryo_const c, unsigned flags, size_t *size,
@@ -652,15 +739,18 @@ typedef struct cryo_image_load_options {
 
 /* Loads a ConstValue image into *out (owned by the caller: cryo_const_release; a SyncFunction
  * is had with cryo_value_as_sync(out->v)). opts may be NULL. On error *out is unit and the
- * kind is returned (and stored in *err as for cryo_unit_from_image). */
+ * kind is returned (and stored in *err as for cryo_unit_from_image). Any thread. */
 CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
                                                const cryo_image_load_options *opts, cryo_const *out,
                                                cryo_error **err);
 
 /* ==========================================================================================
- * Workers, pools and the async bridge (issue "Workers, worker pools and the blocking bridge").
- * Implemented in src/channel.c, src/future.c, src/worker.c, src/workerpool.c, src/bridge.c.
- * See docs/concurrency.md for which thread may touch what.
+ * Concurrency: futures, queries, workers, pools and the bridge
+ *
+ * A worker is a thread that owns its VMs and serves queries from a bounded queue, in order; a
+ * pool spreads queries over N workers; each query is answered through a future. The bridge goes
+ * the other way: scripts call host functions whose work runs on a host thread. (Channels, the
+ * queues under all of these, are internal.) Which thread may touch what: docs/concurrency.md.
  * ======================================================================================== */
 
 /* --- Futures ------------------------------------------------------------------------------
@@ -684,13 +774,13 @@ static inline bool cryo_future_state_final(cryo_future_state s) {
     return s >= CRYO_FUTURE_DONE;
 }
 
-/* Blocks until the future is resolved; returns its final state. Never spins. */
+/* Blocks until the future is resolved; returns its final state. Never spins. Any thread. */
 CRYO_API cryo_future_state cryo_future_wait(cryo_future *f);
 /* Blocks at most `timeout_ms` milliseconds; returns the state then (PENDING or RUNNING when
  * the time ran out). A wait that times out does not cancel the query: call cryo_future_cancel
  * to stop it, or give the query a timeout (cryo_query.timeout_ms), which the worker enforces. */
 CRYO_API cryo_future_state cryo_future_wait_for(cryo_future *f, uint64_t timeout_ms);
-/* The current state, without blocking. */
+/* The current state, without blocking. Any thread. */
 CRYO_API cryo_future_state cryo_future_poll(cryo_future *f);
 /* Asks for cancellation. A pending query is resolved CANCELLED at once and never runs; a
  * running one has its script interrupted (cryo_vm_interrupt on the worker's VM, plus a check
@@ -699,13 +789,14 @@ CRYO_API cryo_future_state cryo_future_poll(cryo_future *f);
  * calling it twice is harmless. */
 CRYO_API bool cryo_future_cancel(cryo_future *f);
 /* The value of a DONE future: borrowed, valid while the caller holds the future (retain it with
- * cryo_const_retain to keep it longer). A unit const for any other state. */
+ * cryo_const_retain to keep it longer). A unit const for any other state. Any thread. */
 CRYO_API cryo_const cryo_future_value(const cryo_future *f);
 /* The error of a FAILED, CANCELLED or REJECTED future (borrowed, like the value); NULL when
- * DONE or not resolved. A script error keeps its kind, message, line and column. */
+ * DONE or not resolved. A script error keeps its kind, message, line and column. Any thread. */
 CRYO_API const cryo_error *cryo_future_error(const cryo_future *f);
 /* Adds / drops the caller's reference. Dropping the last host reference of an unresolved
- * future does not cancel it: the work runs and its answer is discarded. NULL is allowed. */
+ * future does not cancel it: the work runs and its answer is discarded. NULL is allowed.
+ * Atomic: any thread. */
 CRYO_API cryo_future *cryo_future_retain(cryo_future *f);
 CRYO_API void cryo_future_release(cryo_future *f);
 
@@ -769,17 +860,19 @@ typedef struct cryo_worker_config {
 } cryo_worker_config;
 
 /* Starts a worker thread. `config` is read during the call (NULL = defaults). Returns a worker
- * owned by the caller (cryo_worker_free), or NULL when the thread or memory is not available. */
+ * owned by the caller (cryo_worker_free), or NULL when the thread or memory is not available.
+ * Any thread. */
 CRYO_API cryo_worker *cryo_worker_new(const cryo_worker_config *config);
 /* Starts a custom worker: queries of kind MESSAGE go to config->handler (required); other
- * kinds are served as by cryo_worker_new. */
+ * kinds are served as by cryo_worker_new. Same ownership and thread rules as cryo_worker_new. */
 CRYO_API cryo_worker *cryo_worker_new_custom(const cryo_worker_config *config);
 /* Queues a query. Returns a future owned by the caller (never NULL except when out of
  * memory). When the queue is full, blocks until there is room (or, with fail_when_full, returns
  * a REJECTED future); after shutdown, returns a REJECTED future. Thread-safe: any number of
  * threads may submit at once. */
 CRYO_API cryo_future *cryo_worker_submit(cryo_worker *w, const cryo_query *q);
-/* Shorthands for cryo_worker_submit. */
+/* Shorthands for cryo_worker_submit (an EVAL of `source`, a SYNC of `fn`, a MESSAGE), with
+ * its rules: the future is owned by the caller, arguments are copied or retained; any thread. */
 CRYO_API cryo_future *cryo_worker_eval(cryo_worker *w, const char *source);
 CRYO_API cryo_future *cryo_worker_call_sync(cryo_worker *w, cryo_sync *fn, int argc,
                                             const cryo_const *argv);
@@ -795,7 +888,8 @@ typedef enum cryo_shutdown_mode {
  * every future the worker ever returned is resolved. Idempotent. Must not be called from the
  * worker's own thread (a handler). */
 CRYO_API void cryo_worker_shutdown(cryo_worker *w, cryo_shutdown_mode mode, uint64_t grace_ms);
-/* Shuts down (FINISH, no grace limit) if needed and frees the worker. Futures stay valid. */
+/* Shuts down (FINISH, no grace limit) if needed and frees the worker. Futures stay valid.
+ * NULL is allowed. Not from the worker's own thread; no other thread may use the worker. */
 CRYO_API void cryo_worker_free(cryo_worker *w);
 
 /* For custom handlers, on the worker thread: whether the job was cancelled or timed out (poll
@@ -807,7 +901,7 @@ CRYO_API void cryo_worker_free(cryo_worker *w);
 CRYO_API bool cryo_job_cancelled(const cryo_job *job);
 CRYO_API void cryo_job_watch_vm(cryo_job *job, cryo_vm *vm);
 
-/* Counters (snapshots; each read atomically, not as a whole). */
+/* Counters (snapshots; each read atomically, not as a whole). Any thread. */
 typedef struct cryo_worker_stats {
     uint64_t queued;    /* waiting in the queue (and submissions blocked on a full queue) */
     uint64_t running;   /* being served now */
@@ -833,21 +927,28 @@ typedef struct cryo_pool_config {
     cryo_worker_config worker; /* for every worker (custom handler too, when set) */
 } cryo_pool_config;
 
-/* Starts the pool's threads. Owned by the caller (cryo_worker_pool_free); NULL on failure. */
+/* Starts the pool's threads. `config` is read during the call. Owned by the caller
+ * (cryo_worker_pool_free); NULL when a thread or memory is not available. Any thread. */
 CRYO_API cryo_worker_pool *cryo_worker_pool_new(const cryo_pool_config *config);
+/* The number of workers; any thread. */
 CRYO_API int cryo_worker_pool_size(const cryo_worker_pool *p);
-/* Queues a query on one worker chosen by the policy (back-pressure as cryo_worker_submit). */
+/* Queues a query on one worker chosen by the policy (back-pressure, ownership and errors as
+ * cryo_worker_submit). Any thread. */
 CRYO_API cryo_future *cryo_worker_pool_submit(cryo_worker_pool *p, const cryo_query *q);
 /* Queues the same query on every worker (typically a LOAD): writes one future per worker to
- * futures[0..size-1] (owned by the caller). Returns how many were queued (not REJECTED). */
+ * futures[0..size-1] (owned by the caller). Returns how many were queued (not REJECTED). Any
+ * thread. */
 CRYO_API int cryo_worker_pool_broadcast(cryo_worker_pool *p, const cryo_query *q,
                                         cryo_future **futures);
-/* Sums the workers' counters. */
+/* Sums the workers' counters (snapshots). Any thread. */
 CRYO_API void cryo_worker_pool_get_stats(cryo_worker_pool *p, cryo_worker_stats *out);
 /* Shuts every worker down as cryo_worker_shutdown does (all stop accepting first, then all are
- * joined), so that every future the pool returned is resolved on return. Idempotent. */
+ * joined), so that every future the pool returned is resolved on return. Idempotent. Any
+ * thread but the pool's own workers. */
 CRYO_API void cryo_worker_pool_shutdown(cryo_worker_pool *p, cryo_shutdown_mode mode,
                                         uint64_t grace_ms);
+/* Shuts down (FINISH, no grace limit) if needed and frees the pool. Futures stay valid. NULL
+ * is allowed. Not from one of the pool's workers; no other thread may use the pool. */
 CRYO_API void cryo_worker_pool_free(cryo_worker_pool *p);
 
 /* Exposes a pool to scripts: adds `submit(f, args...)` (freezes f into a SyncFunction and the
@@ -857,7 +958,9 @@ CRYO_API void cryo_worker_pool_free(cryo_worker_pool *p);
  * sealed). Put `pkg` BEFORE the standard package in the context, so that its join() is found
  * first (it hands spawn() handles on to the standard join). The pool must outlive every VM
  * whose context includes `pkg`. A script running on the pool itself must not join work queued
- * behind it on the same worker (it would wait for itself): use LEAST_LOADED or another pool. */
+ * behind it on the same worker (it would wait for itself): use LEAST_LOADED or another pool.
+ * Errors: CRYO_ERR_API (NULL, sealed package), CRYO_ERR_MEMORY. On the package's building
+ * thread. */
 CRYO_API cryo_error_kind cryo_worker_pool_expose(cryo_worker_pool *p, cryo_package *pkg);
 
 /* --- The async bridge ---------------------------------------------------------------------
@@ -870,11 +973,14 @@ typedef struct cryo_bridge cryo_bridge;
 /* One pending call, owned by the host between cryo_bridge_next and its answer. */
 typedef struct cryo_bridge_call cryo_bridge_call;
 
-/* A bridge whose command channel holds `capacity` calls (0 = 1024). Owned by the caller. */
+/* A bridge whose command channel holds `capacity` calls (0 = 1024). Owned by the caller
+ * (cryo_bridge_free); NULL when out of memory. Any thread. */
 CRYO_API cryo_bridge *cryo_bridge_new(size_t capacity);
 /* Adds the async function `name` (`arity` arguments, -1 = any) to `pkg` (not sealed). A call
  * waits at most `timeout_ms` for its answer (0 = forever). `userdata` is handed back by
- * cryo_bridge_call_userdata. The bridge must outlive every VM whose context includes `pkg`. */
+ * cryo_bridge_call_userdata. The bridge must outlive every VM whose context includes `pkg`.
+ * Errors: CRYO_ERR_API (NULL, sealed package, bad name or arity), CRYO_ERR_MEMORY. On the
+ * package's building thread. */
 CRYO_API cryo_error_kind cryo_bridge_register(cryo_bridge *b, cryo_package *pkg, const char *name,
                                               int arity, uint64_t timeout_ms, void *userdata);
 /* For the host thread: the next call, waiting at most `timeout_ms` (-1 = forever, 0 = poll).
@@ -882,12 +988,13 @@ CRYO_API cryo_error_kind cryo_bridge_register(cryo_bridge *b, cryo_package *pkg,
  * until answered. Thread-safe (several host threads may serve one bridge). */
 CRYO_API cryo_bridge_call *cryo_bridge_next(cryo_bridge *b, int64_t timeout_ms);
 /* What the script asked for: the function's name, the arguments (borrowed consts, valid until
- * the answer) and the registration's userdata. */
+ * the answer) and the registration's userdata. On the thread holding the call. */
 CRYO_API const char *cryo_bridge_call_name(const cryo_bridge_call *c);
 CRYO_API int cryo_bridge_call_argc(const cryo_bridge_call *c);
 CRYO_API cryo_const cryo_bridge_call_arg(const cryo_bridge_call *c, int i);
 CRYO_API void *cryo_bridge_call_userdata(const cryo_bridge_call *c);
-/* Whether the script stopped waiting (timed out or interrupted): the answer will be dropped. */
+/* Whether the script stopped waiting (timed out or interrupted): the answer will be dropped.
+ * Any thread holding the call. */
 CRYO_API bool cryo_bridge_call_abandoned(const cryo_bridge_call *c);
 /* Answers a call, from any thread, exactly once; the call is freed (do not touch it again).
  * cryo_bridge_reply moves `value` (owned) to the script; cryo_bridge_fail makes the script's
@@ -906,12 +1013,14 @@ CRYO_API void cryo_bridge_close(cryo_bridge *b);
 CRYO_API void cryo_bridge_free(cryo_bridge *b);
 
 /* ==========================================================================================
- * JSON (src/lib_json.c, jansson). Scripts have parse_json(text) and to_json(value); these are
- * the host's side. Mapping: object <-> map, array <-> array, string <-> string, a number without
- * fraction or exponent <-> i64 (beyond i64: an error, never a silent float), other numbers <->
- * f64, true/false <-> bool, null <-> (); a char is written as a one-character string. Of
- * duplicate keys the last wins. Strings may hold NUL characters. Nesting is bounded at 200
- * arrays/objects (scripts: the VM's call-depth limit when lower). See docs/language.md.
+ * Utilities: JSON
+ *
+ * Scripts have parse_json(text) and to_json(value); these are the host's side. Mapping: object
+ * <-> map, array <-> array, string <-> string, a number without fraction or exponent <-> i64
+ * (beyond i64: an error, never a silent float), other numbers <-> f64, true/false <-> bool, null
+ * <-> (); a char is written as a one-character string. Of duplicate keys the last wins. Strings
+ * may hold NUL characters. Nesting is bounded at 200 arrays/objects (scripts: the VM's
+ * call-depth limit when lower). See docs/language.md.
  * ======================================================================================== */
 
 /* Parses `len` bytes of UTF-8 JSON text (borrowed; any JSON value, not only objects) into *out

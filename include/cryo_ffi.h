@@ -26,6 +26,10 @@
  *
  * Threads: scopes are built by one thread and then read-only (struct definitions take a lock);
  * signatures are immutable; a callback may be called from any thread at once.
+ *
+ * Ownership and errors follow cryo.h: "owned by the caller" means the caller frees it with the
+ * matching free function; errors are values (cryo_error, kind and message naming what and
+ * where), never an abort or a longjmp through C frames.
  */
 #ifndef CRYO_FFI_H
 #define CRYO_FFI_H
@@ -45,13 +49,14 @@ extern "C" {
  * one scripts' ffi:: functions use). */
 typedef struct cryo_ffi_scope cryo_ffi_scope;
 
-/* A new empty scope, owned by the caller (cryo_ffi_scope_free). NULL if out of memory. */
+/* A new empty scope, owned by the caller (cryo_ffi_scope_free). NULL if out of memory. Any
+ * thread. */
 CRYO_API cryo_ffi_scope *cryo_ffi_scope_new(void);
 
 /* Frees a scope with every signature parsed in it and every function registered through it:
  * packages holding such functions must not be used afterwards, nor callbacks made with its
  * types (its structs and typedefs): free those first. NULL is allowed; the default
- * scope is never freed. */
+ * scope is never freed. No other thread may use the scope during or after the call. */
 CRYO_API void cryo_ffi_scope_free(cryo_ffi_scope *scope);
 
 /* Defines types and constants in `scope`, written as C headers write them:
@@ -93,7 +98,8 @@ typedef struct cryo_ffi_sig cryo_ffi_sig;
 CRYO_API cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
 
 /* The declared name ("" for an abstract type), the number of fixed parameters, whether it is
- * variadic, and the text form of the type ("double (double)"; static until the scope dies). */
+ * variadic, and the text form of the type ("double (double)"; static until the scope dies).
+ * Borrowed strings, owned by the scope. Any thread. */
 CRYO_API const char *cryo_ffi_sig_name(const cryo_ffi_sig *sig);
 CRYO_API int cryo_ffi_sig_nparams(const cryo_ffi_sig *sig);
 CRYO_API bool cryo_ffi_sig_variadic(const cryo_ffi_sig *sig);
@@ -119,7 +125,8 @@ CRYO_API cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, voi
  * by its declaration, e.g. cryo_ffi_package_add(pkg, NULL, NULL, "double cos(double)",
  * (void *)cos, &err). Scripts then call it like any host function, with the conversions above.
  * The signature lives in `scope` (NULL = default scope): the scope must outlive the package.
- * Errors: CRYO_ERR_PARSE (declaration; *err owned), CRYO_ERR_API (sealed package, NULL). */
+ * Errors: CRYO_ERR_PARSE (declaration; *err owned), CRYO_ERR_API (sealed package, NULL).
+ * On the package's building thread. */
 CRYO_API cryo_error_kind cryo_ffi_package_add(cryo_package *pkg, cryo_ffi_scope *scope,
                                               const char *name, const char *decl, void *fn,
                                               cryo_error **err);
@@ -151,12 +158,14 @@ typedef void (*cryo_ffi_error_fn)(void *userdata, const cryo_ffi_callback *cb,
 CRYO_API cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                                   const char *fnptr_type, cryo_error **err);
 
-/* The C function pointer (cast it to the declared type). Valid until cryo_ffi_callback_free. */
+/* The C function pointer (cast it to the declared type), owned by the callback: valid until
+ * cryo_ffi_callback_free. Any thread. */
 CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
 
 /* Sets the value returned when a call fails: `size` bytes at `value` (copied; at most the
- * return type's size; a struct return type takes a whole struct). Not thread-safe with calls
- * in flight: set it before handing the pointer out. */
+ * return type's size; a struct return type takes a whole struct). CRYO_ERR_API for a NULL
+ * callback, NULL value with size > 0, or more bytes than the return type has. Not thread-safe
+ * with calls in flight: set it before handing the pointer out. */
 CRYO_API cryo_error_kind cryo_ffi_callback_set_default(cryo_ffi_callback *cb, const void *value,
                                                        size_t size);
 
@@ -203,7 +212,8 @@ CRYO_API void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_cal
 CRYO_API void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb);
 
 /* Frees the closure and releases `f`. The pointer becomes invalid at once: the host must make
- * sure no C code calls it any more (and that no call is in flight). NULL is allowed. */
+ * sure no C code calls it any more (and that no call is in flight). NULL is allowed. Any
+ * thread, once. */
 CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 
 /* ------------------------------------------------------------------------------------------
@@ -223,7 +233,7 @@ CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
 CRYO_API cryo_package *cryo_ffi_package(void);
 
 /* A context with the standard package, the ffi package and CRYO_CAP_FFI (the CLI's --ffi).
- * Owned by the caller (cryo_context_release). NULL if out of memory. */
+ * Owned by the caller (cryo_context_release). NULL if out of memory. Any thread. */
 CRYO_API cryo_context *cryo_ffi_context_new(void);
 
 /* The version of libffi this library was built against ("3.4.4"; "unknown" when pkg-config

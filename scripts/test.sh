@@ -2,6 +2,7 @@
 # The test command (README, .ci/run): builds cryo and runs every test, then the reliability
 # gates. Stages, in order, each with its own build directory next to the normal one:
 #   format    clang-format --dry-run --Werror over every C file (.clang-format at the root)
+#             and scripts/check-links.sh (relative links of README.md and docs/ resolve)
 #   normal    build/ with -Werror, ctest (every test)
 #   asan      build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer),
 #             ctest (every test)
@@ -68,6 +69,7 @@ stage() { # stage NAME COMMAND...
 # The tree is formatted with Debian 12's clang-format 14; other versions disagree on a few lines,
 # so with another version the check reports but does not fail.
 format() {
+    bash "$root"/scripts/check-links.sh || return 1
     if ! command -v clang-format >/dev/null; then
         echo "clang-format not found (scripts/deps.sh all installs it)"
         return 1
