@@ -40,7 +40,7 @@ run_one() {
     set +e
     (cd "$root" && valgrind --tool=memcheck --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=no \
-        --num-callers=30 --fair-sched=yes ${VALGRIND_ARGS:-} "$bin") >"$logs/$name.log" 2>&1
+        --num-callers=30 --fair-sched=yes --suppressions="$root/scripts/valgrind.supp" ${VALGRIND_ARGS:-} "$bin") >"$logs/$name.log" 2>&1
     rc=$?
     set -e
     local dt=$(($(date +%s) - t0))
