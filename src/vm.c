@@ -420,6 +420,8 @@ dispatch:
     }
     OPCASE(NEWCELL) {
         cryo_value *ra = RA;
+        /* a cell never holds a cell: a cycle of cells would make every deref spin forever */
+        if (UNLIKELY(ra->type == CRYO_T_CELL)) PROTECT(bad_bytecode(vm, "NEWCELL"));
         cryo_cell *c = cv_cell_new(heap, *ra); /* takes R[A]'s reference, even on failure */
         if (UNLIKELY(!c)) {
             *ra = cryo_unit_value();
@@ -437,7 +439,8 @@ dispatch:
         NEXT();
     }
     OPCASE(SETCELL) {
-        if (UNLIKELY(RA->type != CRYO_T_CELL)) PROTECT(bad_bytecode(vm, "SETCELL"));
+        if (UNLIKELY(RA->type != CRYO_T_CELL || RB->type == CRYO_T_CELL))
+            PROTECT(bad_bytecode(vm, "SETCELL"));
         cryo_value v = *RB;
         cv_retain(v);
         cv_set(heap, &cv_cell(*RA)->v, v);
@@ -450,6 +453,7 @@ dispatch:
         NEXT();
     }
     OPCASE(SETUPV) {
+        if (UNLIKELY(RA->type == CRYO_T_CELL)) PROTECT(bad_bytecode(vm, "SETUPV"));
         cryo_value v = *RA;
         cv_retain(v);
         cv_set(heap, &f->closure->caps[CRYO_B(i)]->v, v);

@@ -569,6 +569,17 @@ static void patch_iter(cryo_unit *u) {
             p->code[i] = CRYO_SJX(OP_JMP, CRYO_SBX(p->code[i]));
 }
 
+/* SETCELL storing a cell into itself: a cycle every later read would walk forever (found by
+ * fuzz_image as a timeout). */
+static void patch_setcell_self(cryo_unit *u) {
+    cryo_proto *p = u->protos[0];
+    for (uint32_t i = 0; i < p->ncode; i++)
+        if (CRYO_OP(p->code[i]) == OP_SETCELL) {
+            uint32_t a = CRYO_A(p->code[i]);
+            p->code[i] = CRYO_ABC(OP_SETCELL, a, a, 0);
+        }
+}
+
 static void expect_runtime_error(const char *src, void (*patch)(cryo_unit *)) {
     cryo_unit *u = compile(src);
     patch(u);
@@ -592,6 +603,7 @@ static void test_vm_type_checks(void **state) {
     (void)state;
     expect_runtime_error("let i = 0; let o = #{a: [1, 2]}; o.a[i] = 5; o", patch_path_cell);
     expect_runtime_error("let x = 1; x + 2", patch_getcell);
+    expect_runtime_error("let x = 1; let f = || x; x = 5; f.call()", patch_setcell_self);
     expect_runtime_error("let s = 0; let a = [1, 2]; for x in a { s += x; } s", patch_iter);
 }
 
