@@ -737,9 +737,9 @@ dispatch:
         NEXT();
     }
     OPCASE(SETFIELD) {
+        COUNT_OPS(1); /* before the retain: the limit's error must not strand v's count */
         cryo_value v = *RC;
         cv_retain(v);
-        COUNT_OPS(1);
         PROTECT(cryo_op_setfield(vm, RA, cv_str(k[CRYO_B(i)]), v));
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
@@ -754,8 +754,8 @@ dispatch:
     OPCASE(SETFIELDX) {
         cryo_value v = *RB;
         cryo_instr x = *pc++;
-        cv_retain(v);
         COUNT_OPS(1);
+        cv_retain(v);
         PROTECT(cryo_op_setfield(vm, RA, cv_str(k[CRYO_X_INDEX(x)]), v));
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
