@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "test.h"
 
 #include <cryo.h>
 
@@ -23,13 +23,7 @@
 
 static cryo_unit *compile_g(const char *src, const char *const *globals, int nglobals) {
     cryo_compile_options o = {.source_name = "test", .globals = globals, .nglobals = nglobals};
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), &o, &err);
-    if (!u) {
-        char *t = cryo_error_format(err, src, strlen(src));
-        fail_msg("compile failed: %s", t ? t : "?");
-    }
-    return u;
+    return test_compile_opts(src, &o);
 }
 
 static cryo_unit *compile(const char *src) {

@@ -1,0 +1,162 @@
+/*
+ * test.h — the helpers every cryo test shares: compile a script, run it in a context (with one
+ * limit), read a value as text, and compare a script's outcome with what is expected.
+ *
+ * Public API only (cryo.h): a test that also reads internals includes their headers itself.
+ * Header-only (static functions): each test is one executable, with one copy. Include it
+ * instead of cmocka.h (it includes cmocka with the headers cmocka needs before it).
+ *
+ * A failing expectation names the test's own line (the macros pass __FILE__ and __LINE__), the
+ * script, what it gave and what was wanted.
+ */
+#ifndef CRYO_TEST_H
+#define CRYO_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cryo.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* No limit for test_run's `limit` argument. */
+#define TEST_NO_LIMIT (-1)
+
+/* Compiles `src` with `opts` (may be NULL); a compile error fails the test at the caller's
+ * line, with the error as the CLI shows it. The unit is owned by the caller
+ * (cryo_unit_release). */
+static inline cryo_unit *test_compile_at(const char *file, int line, const char *src,
+                                         const cryo_compile_options *opts) {
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), opts, &err);
+    if (!u) {
+        char *t = cryo_error_format(err, src, strlen(src));
+        print_error("compile failed: %s\n", t ? t : "(no error)");
+        free(t);
+        cryo_error_free(err);
+        _fail(file, line);
+    }
+    return u;
+}
+#define test_compile(src)            test_compile_at(__FILE__, __LINE__, (src), NULL)
+#define test_compile_opts(src, opts) test_compile_at(__FILE__, __LINE__, (src), (opts))
+
+/* The debug text of a value (as debug() shows it: strings quoted), owned by the caller
+ * (free()). Never NULL: "(out of memory)" when the text cannot be made. */
+static inline char *test_text(cryo_value v) {
+    char *s = cryo_value_to_cstring(v, true);
+    return s ? s : strdup("(out of memory)");
+}
+
+/* Runs `src` in a new VM of `ctx` (NULL = the standard context) with the limit `limit` set to
+ * `value` first (TEST_NO_LIMIT: the context's defaults). Returns the kind; `out` (n bytes) gets
+ * the debug text of the result on success, else the error's message. A compile error is
+ * returned as its kind with the message "compile: ..." (some tests expect parse errors). */
+static inline cryo_error_kind test_run(cryo_context *ctx, const char *src, int limit,
+                                       uint64_t value, char *out, size_t n) {
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
+    if (!u) {
+        cryo_error_kind k = err ? err->kind : CRYO_ERR_MEMORY;
+        snprintf(out, n, "compile: %s", err ? err->message : "out of memory");
+        cryo_error_free(err);
+        return k;
+    }
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u); /* the VM holds its own reference */
+    if (!vm) {
+        snprintf(out, n, "cryo_vm_new failed");
+        return CRYO_ERR_MEMORY;
+    }
+    if (limit >= 0) cryo_vm_set_limit(vm, (cryo_limit)limit, value);
+    cryo_value r = cryo_unit_value();
+    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
+    if (k == CRYO_OK) {
+        char *s = test_text(r);
+        snprintf(out, n, "%s", s);
+        free(s);
+        cryo_value_release(r);
+    } else {
+        const cryo_error *e = cryo_vm_error(vm);
+        snprintf(out, n, "%s", e && e->message ? e->message : "(no error message)");
+    }
+    cryo_vm_free(vm);
+    return k;
+}
+
+/* The script must succeed and its result's debug text must be `want`. */
+static inline void test_expect_at(const char *file, int line, cryo_context *ctx, const char *src,
+                                  const char *want) {
+    char out[4096];
+    cryo_error_kind k = test_run(ctx, src, TEST_NO_LIMIT, 0, out, sizeof out);
+    if (k != CRYO_OK) {
+        print_error("script: %s\nfailed with %s: %s\nwanted: %s\n", src, cryo_error_kind_name(k),
+                    out, want);
+        _fail(file, line);
+    }
+    if (strcmp(out, want) != 0) {
+        print_error("script: %s\ngave:   %s\nwanted: %s\n", src, out, want);
+        _fail(file, line);
+    }
+}
+
+/* The script (with `limit` set to `value`, or TEST_NO_LIMIT) must fail with `kind` and a
+ * message containing `part`. */
+static inline void test_expect_err_at(const char *file, int line, cryo_context *ctx,
+                                      const char *src, int limit, uint64_t value,
+                                      cryo_error_kind kind, const char *part) {
+    char out[4096];
+    cryo_error_kind k = test_run(ctx, src, limit, value, out, sizeof out);
+    if (k != kind) {
+        print_error("script: %s\nended with %s (%s)\nwanted:    %s containing '%s'\n", src,
+                    k == CRYO_OK ? "success" : cryo_error_kind_name(k), out,
+                    cryo_error_kind_name(kind), part);
+        _fail(file, line);
+    }
+    if (!strstr(out, part)) {
+        print_error("script: %s\nmessage: %s\nlacks:   %s\n", src, out, part);
+        _fail(file, line);
+    }
+}
+
+#define EXPECT(src, want)         test_expect_at(__FILE__, __LINE__, NULL, (src), (want))
+#define EXPECT_IN(ctx, src, want) test_expect_at(__FILE__, __LINE__, (ctx), (src), (want))
+#define EXPECT_ERR(src, kind, part)                                                                \
+    test_expect_err_at(__FILE__, __LINE__, NULL, (src), TEST_NO_LIMIT, 0, (kind), (part))
+#define EXPECT_ERR_IN(ctx, src, kind, part)                                                        \
+    test_expect_err_at(__FILE__, __LINE__, (ctx), (src), TEST_NO_LIMIT, 0, (kind), (part))
+#define EXPECT_ERR_LIMIT(ctx, src, limit, value, kind, part)                                       \
+    test_expect_err_at(__FILE__, __LINE__, (ctx), (src), (limit), (value), (kind), (part))
+
+/* Runs `src` (whose value must be a function) in a new VM of `ctx` and freezes that function:
+ * returns a SyncFunction owned by the caller (cryo_sync_release). Any failure fails the test at
+ * the caller's line. */
+static inline cryo_sync *test_sync_at(const char *file, int line, cryo_context *ctx,
+                                      const char *src) {
+    cryo_unit *u = test_compile_at(file, line, src, NULL);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    cryo_value fn = cryo_unit_value();
+    cryo_sync *f = NULL;
+    cryo_error_kind k = vm ? cryo_vm_run(vm, NULL, 0, &fn) : CRYO_ERR_MEMORY;
+    if (k == CRYO_OK) k = cryo_vm_into_sync(vm, fn, &f);
+    if (k != CRYO_OK) {
+        const cryo_error *e = vm ? cryo_vm_error(vm) : NULL;
+        print_error("script: %s\ngave no SyncFunction: %s\n", src, e ? e->message : "?");
+        cryo_value_release(fn);
+        cryo_vm_free(vm);
+        _fail(file, line);
+    }
+    cryo_value_release(fn);
+    cryo_vm_free(vm); /* the SyncFunction holds its own unit and context references */
+    return f;
+}
+#define test_sync(ctx, src) test_sync_at(__FILE__, __LINE__, (ctx), (src))
+
+#endif
