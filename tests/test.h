@@ -21,9 +21,11 @@
 
 #include <cryo.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* No limit for test_run's `limit` argument. */
 #define TEST_NO_LIMIT (-1)
@@ -158,5 +160,89 @@ static inline cryo_sync *test_sync_at(const char *file, int line, cryo_context *
     return f;
 }
 #define test_sync(ctx, src) test_sync_at(__FILE__, __LINE__, (ctx), (src))
+
+/* --- a gated custom worker (futures, queues) ------------------------------------------------
+ * A custom worker whose handler holds each MESSAGE at a gate: it records the message (ints, in
+ * arrival order), then waits until the test opens the gate or the job is cancelled (then it
+ * returns CRYO_ERR_INTERRUPTED). Past the gate it answers the message itself, or fails with
+ * CRYO_ERR_ARGUMENT (no error of its own: the worker makes the message up) for the string
+ * "fail". So a test can hold a query RUNNING and others PENDING behind it, deterministically. */
+typedef struct test_gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when a message enters */
+    bool open;
+    int entered;       /* messages that reached the handler */
+    int64_t seen[256]; /* the int messages, in arrival order */
+    int nseen;
+} test_gate;
+
+static inline void test_gate_init(test_gate *g) {
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+static inline void test_gate_destroy(test_gate *g) {
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+static inline void test_gate_open(test_gate *g) {
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_mutex_unlock(&g->mu);
+}
+/* Blocks until `n` messages have entered the handler. */
+static inline void test_gate_wait_entered(test_gate *g, int n) {
+    pthread_mutex_lock(&g->mu);
+    while (g->entered < n)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+static inline void test_sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static inline cryo_error_kind test_gate_handler(void *state, cryo_job *job, cryo_const msg,
+                                                cryo_const *result, cryo_error **err) {
+    (void)err;
+    test_gate *g = state;
+    pthread_mutex_lock(&g->mu);
+    g->entered++;
+    if (cryo_const_type(msg) == CRYO_T_INT && g->nseen < 256) g->seen[g->nseen++] = msg.v.as.i;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        pthread_mutex_unlock(&g->mu);
+        if (cryo_job_cancelled(job)) return CRYO_ERR_INTERRUPTED;
+        test_sleep_ms(1);
+        pthread_mutex_lock(&g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+    size_t len = 0;
+    const char *s = cryo_value_str(msg.v, &len);
+    if (s && len == 4 && memcmp(s, "fail", 4) == 0) return CRYO_ERR_ARGUMENT;
+    *result = cryo_const_retain(msg);
+    return CRYO_OK;
+}
+static inline void *test_gate_init_state(void *userdata) {
+    return userdata;
+}
+
+/* A gated worker with a queue of `capacity` (fail_when_full as given); NULL fails the test. */
+static inline cryo_worker *test_gate_worker_at(const char *file, int line, test_gate *g,
+                                               size_t capacity, bool fail_when_full) {
+    cryo_worker_config cfg = {.queue_capacity = capacity,
+                              .fail_when_full = fail_when_full,
+                              .handler = test_gate_handler,
+                              .init = test_gate_init_state,
+                              .userdata = g};
+    cryo_worker *w = cryo_worker_new_custom(&cfg);
+    if (!w) {
+        print_error("cryo_worker_new_custom failed\n");
+        _fail(file, line);
+    }
+    return w;
+}
+#define test_gate_worker(g, capacity, fail_when_full)                                              \
+    test_gate_worker_at(__FILE__, __LINE__, (g), (capacity), (fail_when_full))
 
 #endif
