@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "test.h"
 
 #include "ast.h"
 #include "vm.h"
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -909,15 +908,11 @@ static void test_print_hooks(void **state) {
     cryo_unit_release(u);
 }
 
-/* Bytes malloc holds now (glibc's statistics). */
-static size_t heap_in_use(void) {
-    return mallinfo2().uordblks;
-}
-
 /* cryo_vm_new is one small allocation (cryo.h): registers and frames wait for the first run,
- * and cryo_vm_free gives every byte back. Measured with malloc's statistics, which a sanitizer's
- * or valgrind's allocator does not keep: there the byte counts are skipped (the structural
- * checks still run). No timing (timings belong to bench/vm_create.c). */
+ * and cryo_vm_free gives every byte back. Measured with malloc's statistics (test.h), which
+ * sanitizers, valgrind and glibc's tcache hide: there the byte counts are skipped (the
+ * structural checks still run; ctest turns the tcache off). No timing (timings belong to
+ * bench/vm_create.c). */
 static void test_vm_new_is_cheap(void **state) {
     (void)state;
     cryo_unit *u = unit_new();
@@ -928,21 +923,19 @@ static void test_vm_new_is_cheap(void **state) {
     cryo_vm *warm = cryo_vm_new(u, NULL); /* the std context is built once, by its first use */
     cryo_vm_free(warm);
 
-    size_t b0 = heap_in_use();
-    void *volatile probe = malloc(4000); /* volatile: the compiler may not drop the pair */
-    bool counted = probe && heap_in_use() - b0 >= 4000;
-    free(probe);
+    bool counted = test_heap_counted(sizeof(cryo_vm));
+    size_t b0;
 
     enum { N = 100 };
     cryo_vm *vms[N];
-    b0 = heap_in_use();
+    b0 = test_heap_in_use();
     for (int i = 0; i < N; i++) {
         vms[i] = cryo_vm_new(u, NULL);
         assert_non_null(vms[i]);
         assert_null(vms[i]->seg); /* nothing allocated before the first run */
         assert_null(vms[i]->frames);
     }
-    size_t per_vm = (heap_in_use() - b0) / N;
+    size_t per_vm = (test_heap_in_use() - b0) / N;
     for (int i = 0; i < N; i++)
         cryo_vm_free(vms[i]);
     if (counted) {
@@ -951,22 +944,22 @@ static void test_vm_new_is_cheap(void **state) {
         /* one calloc of the struct: its size plus malloc's header and rounding */
         assert_true(per_vm >= sizeof(cryo_vm));
         assert_true(per_vm <= sizeof(cryo_vm) + 32);
-        assert_int_equal(heap_in_use(), b0); /* freeing gives every byte back */
+        assert_int_equal(test_heap_in_use(), b0); /* freeing gives every byte back */
     }
 
     /* the first run allocates the registers and frames; a second run reuses them */
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value r;
-    b0 = heap_in_use();
+    b0 = test_heap_in_use();
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
     assert_int_equal(r.as.i, 1);
     assert_non_null(vm->seg);
     assert_non_null(vm->frames);
-    size_t after_first = heap_in_use();
+    size_t after_first = test_heap_in_use();
     if (counted) assert_true(after_first > b0);
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
     assert_int_equal(r.as.i, 1);
-    if (counted) assert_int_equal(heap_in_use(), after_first);
+    if (counted) assert_int_equal(test_heap_in_use(), after_first);
     cryo_vm_free(vm);
     cryo_unit_release(u);
 }

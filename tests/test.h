@@ -21,6 +21,7 @@
 
 #include <cryo.h>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,29 @@ static inline cryo_sync *test_sync_at(const char *file, int line, cryo_context *
     return f;
 }
 #define test_sync(ctx, src) test_sync_at(__FILE__, __LINE__, (ctx), (src))
+
+/* --- malloc statistics ----------------------------------------------------------------------
+ * The bytes malloc holds (glibc's mallinfo2), for tests that check what an operation allocates
+ * or frees. glibc keeps small freed blocks in a per-thread cache (tcache) that these statistics
+ * count as in use, and sanitizers and valgrind bring their own allocator: test_heap_counted()
+ * says whether a malloc and a free of `size` bytes both show, and tests skip their byte checks
+ * when not. ctest runs such tests with GLIBC_TUNABLES=glibc.malloc.tcache_count=0 (CMakeLists). */
+static inline size_t test_heap_in_use(void) {
+    return mallinfo2().uordblks;
+}
+static inline bool test_heap_counted(size_t size) {
+    size_t b0 = test_heap_in_use();
+    void *volatile probe = malloc(size); /* volatile: the compiler may not drop the pair */
+    size_t b1 = test_heap_in_use();
+    free(probe);
+    size_t b2 = test_heap_in_use();
+    bool counted = probe && b1 >= b0 + size && b1 >= b2 + size;
+    if (!counted)
+        print_message("malloc statistics do not show a %zu-byte block (sanitizer, valgrind or "
+                      "tcache): byte checks skipped\n",
+                      size);
+    return counted;
+}
 
 /* --- a gated custom worker (futures, queues) ------------------------------------------------
  * A custom worker whose handler holds each MESSAGE at a gate: it records the message (ints, in
