@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
+#include "test.h"
 
 #include "cryo_ffi.h"
 
@@ -21,10 +21,7 @@
 #define NCALLS   2000
 
 static cryo_value run(cryo_context *ctx, const char *src, cryo_vm **vm_out) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    assert_non_null(u);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, ctx);
     cryo_unit_release(u);
     cryo_value v;
