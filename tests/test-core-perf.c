@@ -3,18 +3,10 @@
  * on: in-place string/array append for `s += x`, SUBI, GETINDEXI, closures sharing their
  * proto's name, and the collection of reference cycles among captured cells.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "unit.h"
 #include "vm.h"
-
-#include <stdlib.h>
-#include <string.h>
 
 /* Compiles and runs `src` in a new VM; the VM is returned for inspection (*out: the result). */
 static cryo_vm *run(const char *src, cryo_value *out) {

@@ -4,20 +4,9 @@
  * property getters, callbacks into the script), pooled VMs (reuse, reset, swapping unit and
  * context), raw VMs, userdata, print hooks, handles with destructors.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
-#include <cryo.h>
-
 #include "vm.h" /* internals: the heap's cell list */
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- helpers ------------------------------------------------------------------------------- */
 

@@ -7,20 +7,9 @@
  * still held, and bursts of SyncFunction calls from many threads.
  */
 /* ctest-labels: threads */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 enum { CTX_STD, CTX_RAW, CTX_CUSTOM, CTX_FFI_PKG_NO_CAP, CTX_FFI, CTX__COUNT };
 static const char *ctx_names[] = {"std", "raw", "custom", "ffi-package-without-cap", "ffi"};

@@ -4,20 +4,11 @@
  * value, variadic calls (snprintf), wrong argument types, and the ffi:: module with and without
  * the capability.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "cryo_ffi.h"
 
 #include <math.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- C functions under test ---------------------------------------------------------------- */
 

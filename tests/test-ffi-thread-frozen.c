@@ -3,19 +3,9 @@
  * ffi::func is frozen (into_sync from C, `.into_sync()`, spawn) and called from 8 threads at
  * once; the frozen C function keeps the capability rule (its calls go through ffi::call).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define NTHREADS 8
 #define NCALLS   2000

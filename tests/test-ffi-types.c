@@ -4,18 +4,9 @@
  * as [re, im] or a number), structs passed to '...' (the struct whose fields the map has), and
  * the declaration parser's spellings of them and its errors.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- C functions under test ---------------------------------------------------------------- */
 

@@ -7,22 +7,9 @@
  *
  * Run these under ASan+UBSan: most of them show their bug only there.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
-#include <cryo.h>
-
 #include "sync.h" /* frozen objects: the shape of a frozen graph */
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 typedef struct limit_set {
     cryo_limit which[3];

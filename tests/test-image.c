@@ -6,20 +6,9 @@
  * up so that the parser and the verifier see it), and crafted bytecode the verifier rejects.
  */
 /* ctest-labels: threads */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
-#include "cryo.h"
 #include "unit.h" /* crafting hostile bytecode */
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static cryo_vm *limited_vm(cryo_unit *u) {
     cryo_vm *vm = cryo_vm_new(u, NULL);

@@ -5,20 +5,9 @@
  * captures), an error in the middle of a path leaves every value as it was, limits still hold,
  * and the write copies nothing (a memory limit just above the live data is never crossed).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
-#include <cryo.h>
-
 #include "value.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* heap_bytes(): the bytes the VM heap holds now. */
 static cryo_error_kind h_heap_bytes(cryo_vm *vm, void *ud, int argc, cryo_value **argv,

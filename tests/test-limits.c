@@ -3,18 +3,7 @@
  * call depth, string, array and map size, memory), limits not catchable by try/catch, limits
  * set per context and per VM, the progress callback.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
-
-#include <cryo.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* Runs src with one limit set on the VM; returns the kind and copies the message. */
 static cryo_error_kind run_limited(const char *src, cryo_limit which, uint64_t value, char *msg,

@@ -3,20 +3,7 @@
  * limits, share one operations and memory budget with it, stop when it is interrupted or its
  * run ends, count against a thread limit, and need the CRYO_CAP_THREADS capability.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
-
-#include "cryo.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 static double now_s(void) {
     struct timespec ts;

@@ -2,18 +2,7 @@
  * test-spawn.c — spawn(f, args...) and h.join() in scripts: results, errors re-raised with
  * their kind and message, four threads computing the same as the sequential version.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
-
-#include "cryo.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void test_spawn_join(void **state) {
     (void)state;

@@ -7,19 +7,7 @@
  * CRYO_TEST_SYNC_CALLS sets the calls per thread (default 100000, or 2000 when
  * CRYO_UNDER_VALGRIND is set, as scripts/valgrind.sh does).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
-
-#include "cryo.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* The closure of the big test: every kind of capture. Its result for x is
  * x + k + len(s) + sum(a) + m.y + g(x) = x + 7 + 5 + 6 + 100 + 3x = 4x + 118. */

@@ -2,21 +2,11 @@
  * test-vm.c — the VM on hand-assembled units: fast paths, calls, closures, errors, limits,
  * iteration, the segmented stack and host functions.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "test.h"
 
 #include "ast.h"
 #include "vm.h"
 
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* --- a tiny assembler ------------------------------------------------------------------- */
