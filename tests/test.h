@@ -1,6 +1,8 @@
 /*
- * test.h — the helpers every cryo test shares: compile a script, run it in a context (with one
- * limit), read a value as text, and compare a script's outcome with what is expected.
+ * test.h — the helpers cryo's tests share: compile a script, run it in a context (with one
+ * limit), read a value as text, compare a script's outcome with what is expected (EXPECT*),
+ * freeze a script's function (test_sync), read malloc's statistics (test_heap_*), and a custom
+ * worker whose handler holds queries at a gate (test_gate_*) for futures and queues.
  *
  * Public API only (cryo.h): a test that also reads internals includes their headers itself.
  * Header-only (static functions): each test is one executable, with one copy. Include it
