@@ -17,37 +17,6 @@
 #include "opcodes.h"
 #include "unit.h"
 
-/* --- weak stand-ins for other engineers' files, so this test links on its own --------------- */
-
-__attribute__((weak)) cryo_string *cv_string_new_shared(const char *s, size_t len) {
-    cryo_string *str = calloc(1, sizeof *str);
-    str->data = malloc(len + 1);
-    memcpy(str->data, s, len);
-    str->data[len] = 0;
-    str->len = (uint32_t)len;
-    str->h.type = CRYO_T_STRING;
-    str->h.flags = CRYO_OBJ_SHARED;
-    return str;
-}
-__attribute__((weak)) void cv_string_free_shared(cryo_string *s) {
-    free(s->data);
-    free(s);
-}
-__attribute__((weak)) char *cv_to_cstring(cryo_value v, bool debug) {
-    (void)v;
-    (void)debug;
-    return NULL;
-}
-__attribute__((weak)) cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name,
-                                           bool expression_only, cryo_error **errors) {
-    (void)src, (void)len, (void)source_name, (void)expression_only;
-    *errors = cryo_error_new(CRYO_ERR_PARSE, NULL, 1, 1, "no parser");
-    return NULL;
-}
-__attribute__((weak)) void cryo_ast_free(cryo_ast *ast) {
-    (void)ast;
-}
-
 /* --- tree builders -----------------------------------------------------------------------------
  */
 
@@ -929,6 +898,57 @@ static void test_dump(void **state) {
     cryo_unit_release(u);
 }
 
+/* The compiler behind cryo_compile, with the library's own parser, strings and text forms (no
+ * stand-ins): the same program from source and as a hand-built tree compiles to the same
+ * instructions; a string constant is a real string the API reads and the dump prints; a syntax
+ * error comes from the parser with its position. */
+static void test_source_matches_tree(void **state) {
+    (void)state;
+    const char *src = "fn f(a, b) { a }\nlet x = 5; f(x, 2); f(\"s\", 1)";
+    cryo_error *err = NULL;
+    cryo_unit *from_src = cryo_compile(src, strlen(src), NULL, &err);
+    assert_non_null(from_src);
+    assert_null(err);
+    FNS[0] = FNDEF("f", VAR("a"), PARAM("a"), PARAM("b"), NULL);
+    cryo_node *m = BLOCK(0, LET("x", INT(5)), CALL("f", VAR("x"), INT(2), NULL),
+                         CALL("f", STR("s"), INT(1), NULL), NULL);
+    cryo_unit *from_tree = compile_ok(m, FNS, 1);
+    char want[4096];
+    snprintf(want, sizeof want, "%s", ops(from_src->protos[0]));
+    assert_string_equal(ops(from_tree->protos[0]), want);
+    assert_string_equal(want, "LOADI MOVE LOADI CALL LOADK LOADI CALL RET");
+    snprintf(want, sizeof want, "%s", ops(from_src->protos[1]));
+    assert_string_equal(ops(from_tree->protos[1]), want);
+
+    const cryo_proto *p = from_tree->protos[0];
+    int k = find_op(p, OP_LOADK, 0);
+    assert_true(k >= 0);
+    size_t len = 0;
+    const char *text = cryo_value_str(p->k[CRYO_BX(p->code[k])], &len);
+    assert_non_null(text);
+    assert_int_equal(len, 1);
+    assert_string_equal(text, "s");
+
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *f = open_memstream(&buf, &blen);
+    cryo_unit_dump(from_tree, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "K[0] = \"s\""));
+    assert_non_null(strstr(buf, "; \"s\""));
+    free(buf);
+    cryo_unit_release(from_tree);
+    cryo_unit_release(from_src);
+
+    assert_null(cryo_compile("let = 1", 7, NULL, &err));
+    assert_non_null(err);
+    assert_int_equal(err->kind, CRYO_ERR_PARSE);
+    assert_int_equal(err->line, 1);
+    assert_int_equal(err->column, 5);
+    assert_string_equal(err->message, "expected a variable name but found '='");
+    cryo_error_free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_args_consecutive, setup, teardown),
@@ -958,6 +978,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_compile_time_queries_and_open_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_nested_too_deeply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_matches_tree, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

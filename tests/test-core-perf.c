@@ -3,24 +3,14 @@
  * on: in-place string/array append for `s += x`, SUBI, GETINDEXI, closures sharing their
  * proto's name, and the collection of reference cycles among captured cells.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "test.h"
 
 #include "unit.h"
 #include "vm.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 /* Compiles and runs `src` in a new VM; the VM is returned for inspection (*out: the result). */
 static cryo_vm *run(const char *src, cryo_value *out) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fail_msg("compile: %s", err ? err->message : "?");
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_unit_release(u);
     assert_non_null(vm);
@@ -29,25 +19,14 @@ static cryo_vm *run(const char *src, cryo_value *out) {
     return vm;
 }
 
-static void expect_text(const char *src, const char *want) {
-    cryo_value v;
-    cryo_vm *vm = run(src, &v);
-    char *s = cryo_value_to_cstring(v, true);
-    assert_string_equal(s, want);
-    free(s);
-    cryo_value_release(v);
-    cryo_vm_free(vm);
-}
-
 static void test_append_in_place_keeps_value_semantics(void **state) {
     (void)state;
-    expect_text("let s = \"ab\"; let t = s; s += \"c\"; s += 'd'; [s, t]", "[\"abcd\", \"ab\"]");
-    expect_text("let s = \"ab\"; s += s; s", "\"abab\"");
-    expect_text("let a = [1]; let b = a; a += a; a += 5; a = a + [9]; [a, b]",
-                "[[1, 1, 5, 9], [1]]");
-    expect_text("let a = [1]; a += \"x\"; a", "\"[1]x\""); /* array + string is text */
-    expect_text("let s = \"\"; for i in 0..1000 { s += \"x\"; } s.len()", "1000");
-    expect_text("let x = 1; let f = || x; let s = \"a\"; s += x; s", "\"a1\"");
+    EXPECT("let s = \"ab\"; let t = s; s += \"c\"; s += 'd'; [s, t]", "[\"abcd\", \"ab\"]");
+    EXPECT("let s = \"ab\"; s += s; s", "\"abab\"");
+    EXPECT("let a = [1]; let b = a; a += a; a += 5; a = a + [9]; [a, b]", "[[1, 1, 5, 9], [1]]");
+    EXPECT("let a = [1]; a += \"x\"; a", "\"[1]x\""); /* array + string is text */
+    EXPECT("let s = \"\"; for i in 0..1000 { s += \"x\"; } s.len()", "1000");
+    EXPECT("let x = 1; let f = || x; let s = \"a\"; s += x; s", "\"a1\"");
 }
 
 static void test_append_is_amortised(void **state) {
@@ -62,10 +41,10 @@ static void test_append_is_amortised(void **state) {
 
 static void test_subi(void **state) {
     (void)state;
-    expect_text("let n = 10; n - 1", "9");
-    expect_text("let n = 10; n -= 128; n", "-118");
-    expect_text("let n = 1.5; n - 1", "0.5");
-    expect_text("fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } } fib(15)", "610");
+    EXPECT("let n = 10; n - 1", "9");
+    EXPECT("let n = 10; n -= 128; n", "-118");
+    EXPECT("let n = 1.5; n - 1", "0.5");
+    EXPECT("fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } } fib(15)", "610");
     cryo_value v;
     cryo_error *err = NULL;
     const char *src = "let s = \"abc\"; s - 1";
@@ -80,21 +59,6 @@ static void test_subi(void **state) {
     vm = cryo_vm_new(u, NULL);
     cryo_unit_release(u);
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &v), CRYO_ERR_ARITHMETIC);
-    cryo_vm_free(vm);
-}
-
-/* Runs src; its error must be `kind` with `part` in the message. */
-static void expect_error(const char *src, cryo_error_kind kind, const char *part) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_unit_release(u);
-    cryo_value v;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &v), kind);
-    const cryo_error *e = cryo_vm_error(vm);
-    if (!e || !strstr(e->message, part))
-        fail_msg("'%s': message '%s' lacks '%s'", src, e ? e->message : "?", part);
     cryo_vm_free(vm);
 }
 
@@ -119,18 +83,18 @@ static void test_getindexi(void **state) {
     assert_int_equal(count_op("let a = [1]; a[-1] + a[256]", OP_GETINDEXI), 0);
     assert_int_equal(count_op("let a = [1]; let i = 0; a[i]", OP_GETINDEXI), 0);
     /* every indexable type behaves as through GETINDEX */
-    expect_text("let a = [10, 20, 30]; [a[0], a[2], a[-1], a[1 + 1]]", "[10, 30, 30, 30]");
-    expect_text("let a = [[1, 2], [3]]; a[0][1] + a[1][0]", "5");
-    expect_text("\"h\xc3\xa9llo\"[1]", "'\xc3\xa9'");
-    expect_text("let x = 5; [x[0], x[1], x[2]]", "[true, false, true]");
-    expect_text("let m = #{a: 1}; let s = [m]; s[0].a", "1");
-    expect_text("let a = [1]; let b = a; b[0] = 2; [a[0], b[0]]", "[1, 2]");
-    expect_text("let f = |v| v[3]; f([0, 1, 2, 3])", "3");
-    expect_error("let a = [1, 2]; a[2]", CRYO_ERR_INDEX, "length 2");
-    expect_error("let a = []; a[255]", CRYO_ERR_INDEX, "255");
-    expect_error("let m = #{a: 1}; m[0]", CRYO_ERR_TYPE, "cannot index map with i64");
-    expect_error("let b = true; b[0]", CRYO_ERR_TYPE, "cannot index bool");
-    expect_error("let x = 1; x[64]", CRYO_ERR_INDEX, "64");
+    EXPECT("let a = [10, 20, 30]; [a[0], a[2], a[-1], a[1 + 1]]", "[10, 30, 30, 30]");
+    EXPECT("let a = [[1, 2], [3]]; a[0][1] + a[1][0]", "5");
+    EXPECT("\"h\xc3\xa9llo\"[1]", "'\xc3\xa9'");
+    EXPECT("let x = 5; [x[0], x[1], x[2]]", "[true, false, true]");
+    EXPECT("let m = #{a: 1}; let s = [m]; s[0].a", "1");
+    EXPECT("let a = [1]; let b = a; b[0] = 2; [a[0], b[0]]", "[1, 2]");
+    EXPECT("let f = |v| v[3]; f([0, 1, 2, 3])", "3");
+    EXPECT_ERR("let a = [1, 2]; a[2]", CRYO_ERR_INDEX, "length 2");
+    EXPECT_ERR("let a = []; a[255]", CRYO_ERR_INDEX, "255");
+    EXPECT_ERR("let m = #{a: 1}; m[0]", CRYO_ERR_TYPE, "cannot index map with i64");
+    EXPECT_ERR("let b = true; b[0]", CRYO_ERR_TYPE, "cannot index bool");
+    EXPECT_ERR("let x = 1; x[64]", CRYO_ERR_INDEX, "64");
 }
 
 static void test_closures_share_the_proto_name(void **state) {
@@ -144,7 +108,7 @@ static void test_closures_share_the_proto_name(void **state) {
     assert_true(a->name->h.flags & CRYO_OBJ_SHARED);
     cryo_value_release(v);
     cryo_vm_free(vm);
-    expect_text("let f = |x| x; type_of(f)", "\"Fn\"");
+    EXPECT("let f = |x| x; type_of(f)", "\"Fn\"");
 }
 
 static void test_cycles_are_collected(void **state) {

@@ -4,32 +4,15 @@
  * property getters, callbacks into the script), pooled VMs (reuse, reset, swapping unit and
  * context), raw VMs, userdata, print hooks, handles with destructors.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <cryo.h>
+#include "test.h"
 
 #include "vm.h" /* internals: the heap's cell list */
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- helpers ------------------------------------------------------------------------------- */
 
 static cryo_unit *compile_g(const char *src, const char *const *globals, int nglobals) {
     cryo_compile_options o = {.source_name = "test", .globals = globals, .nglobals = nglobals};
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), &o, &err);
-    if (!u) {
-        char *t = cryo_error_format(err, src, strlen(src));
-        fail_msg("compile failed: %s", t ? t : "?");
-    }
-    return u;
+    return test_compile_opts(src, &o);
 }
 
 static cryo_unit *compile(const char *src) {

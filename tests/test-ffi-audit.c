@@ -7,20 +7,9 @@
  * still held, and bursts of SyncFunction calls from many threads.
  */
 /* ctest-labels: threads */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 enum { CTX_STD, CTX_RAW, CTX_CUSTOM, CTX_FFI_PKG_NO_CAP, CTX_FFI, CTX__COUNT };
 static const char *ctx_names[] = {"std", "raw", "custom", "ffi-package-without-cap", "ffi"};
@@ -68,29 +57,9 @@ static int teardown(void **state) {
 /* Runs src in context `ci`; returns the kind; *out gets the debug text of the result or the
  * error message. */
 static cryo_error_kind run_in(int ci, const char *src, char *out, size_t size) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        snprintf(out, size, "%s", err && err->message ? err->message : "?");
-        cryo_error_kind k = err ? err->kind : CRYO_ERR_PARSE;
-        cryo_error_free(err);
-        return k;
-    }
-    cryo_vm *vm = ci == CTX_RAW ? cryo_vm_new_raw(u) : cryo_vm_new(u, ctxs[ci]);
-    cryo_unit_release(u);
-    assert_non_null(vm);
-    cryo_value r;
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k == CRYO_OK) {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, size, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    } else {
-        snprintf(out, size, "%s", cryo_vm_error(vm)->message);
-    }
-    cryo_vm_free(vm);
-    return k;
+    /* a raw VM is a VM of the raw context */
+    return test_run(ci == CTX_RAW ? cryo_context_raw() : ctxs[ci], src, TEST_NO_LIMIT, 0, out,
+                    size);
 }
 
 static void expect_in(int ci, const char *src, cryo_error_kind want_kind, const char *want_sub) {

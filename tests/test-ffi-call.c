@@ -4,20 +4,11 @@
  * value, variadic calls (snprintf), wrong argument types, and the ffi:: module with and without
  * the capability.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "test.h"
 
 #include "cryo_ffi.h"
 
 #include <math.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- C functions under test ---------------------------------------------------------------- */
 
@@ -245,201 +236,174 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Runs src in ctx; returns the error kind; *out gets to_string of the result or the message. */
-static cryo_error_kind run_in(cryo_context *c, const char *src, char *out, size_t size) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        snprintf(out, size, "%s", err ? err->message : "?");
-        cryo_error_kind k = err ? err->kind : CRYO_ERR_PARSE;
-        cryo_error_free(err);
-        return k;
-    }
-    cryo_vm *vm = cryo_vm_new(u, c);
-    cryo_unit_release(u);
-    cryo_value r;
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k == CRYO_OK) {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, size, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    } else {
-        snprintf(out, size, "%s", cryo_vm_error(vm)->message);
-    }
-    cryo_vm_free(vm);
-    return k;
-}
-
-static void expect(const char *src, const char *want) {
-    char out[1024];
-    cryo_error_kind k = run_in(ctx, src, out, sizeof out);
-    if (k != CRYO_OK || strcmp(out, want) != 0)
-        fprintf(stderr, "script: %s\n  got (%d): %s\n  want: %s\n", src, k, out, want);
-    assert_int_equal(k, CRYO_OK);
-    assert_string_equal(out, want);
-}
-
-static void expect_error(const char *src, cryo_error_kind kind, const char *part) {
-    char out[1024];
-    cryo_error_kind k = run_in(ctx, src, out, sizeof out);
-    if (k != kind || !strstr(out, part))
-        fprintf(stderr, "script: %s\n  got (%d): %s\n  want (%d): ...%s...\n", src, k, out, kind,
-                part);
-    assert_int_equal(k, kind);
-    assert_non_null(strstr(out, part));
-}
-
 /* --- tests ----------------------------------------------------------------------------------- */
 
 static void test_every_type(void **state) {
     (void)state;
-    expect("[id_bool(true), id_bool(false)]", "[true, false]");
-    expect("[id_char(-128), id_char(127), id_char('A')]", "[-128, 127, 65]");
-    expect("[id_schar(-128), id_uchar(255)]", "[-128, 255]");
-    expect("[id_short(-32768), id_ushort(65535)]", "[-32768, 65535]");
-    expect("[id_int(-2147483648), id_uint(4294967295)]", "[-2147483648, 4294967295]");
-    expect("[id_long(-9223372036854775807 - 1), id_ulong(9223372036854775807)]",
-           "[-9223372036854775808, 9223372036854775807]");
-    expect("id_llong(-5)", "-5");
-    expect("[id_i8(-128), id_u8(255), id_i16(-32768), id_u16(65535)]",
-           "[-128, 255, -32768, 65535]");
-    expect("[id_i32(-2147483648), id_u32(4294967295), id_i64(-1), id_u64(42)]",
-           "[-2147483648, 4294967295, -1, 42]");
-    expect("[id_size(12), id_ssize(-12), id_intptr(-3), id_uintptr(3)]", "[12, -12, -3, 3]");
-    expect("[id_float(1.5), id_double(-2.25), id_double(3)]", "[1.5, -2.25, 3.0]");
+    EXPECT_IN(ctx, "[id_bool(true), id_bool(false)]", "[true, false]");
+    EXPECT_IN(ctx, "[id_char(-128), id_char(127), id_char('A')]", "[-128, 127, 65]");
+    EXPECT_IN(ctx, "[id_schar(-128), id_uchar(255)]", "[-128, 255]");
+    EXPECT_IN(ctx, "[id_short(-32768), id_ushort(65535)]", "[-32768, 65535]");
+    EXPECT_IN(ctx, "[id_int(-2147483648), id_uint(4294967295)]", "[-2147483648, 4294967295]");
+    EXPECT_IN(ctx, "[id_long(-9223372036854775807 - 1), id_ulong(9223372036854775807)]",
+              "[-9223372036854775808, 9223372036854775807]");
+    EXPECT_IN(ctx, "id_llong(-5)", "-5");
+    EXPECT_IN(ctx, "[id_i8(-128), id_u8(255), id_i16(-32768), id_u16(65535)]",
+              "[-128, 255, -32768, 65535]");
+    EXPECT_IN(ctx, "[id_i32(-2147483648), id_u32(4294967295), id_i64(-1), id_u64(42)]",
+              "[-2147483648, 4294967295, -1, 42]");
+    EXPECT_IN(ctx, "[id_size(12), id_ssize(-12), id_intptr(-3), id_uintptr(3)]",
+              "[12, -12, -3, 3]");
+    EXPECT_IN(ctx, "[id_float(1.5), id_double(-2.25), id_double(3)]", "[1.5, -2.25, 3.0]");
     /* small returns are widened correctly (sign of i8/i16) */
-    expect("[neg_i8(5), neg_i16(300)]", "[-5, -300]");
-    expect("mix(1, 2.5, 0.5, 200, 1000000000000)", "1000000000204.0");
-    expect("nothing()", "()");
+    EXPECT_IN(ctx, "[neg_i8(5), neg_i16(300)]", "[-5, -300]");
+    EXPECT_IN(ctx, "mix(1, 2.5, 0.5, 200, 1000000000000)", "1000000000204.0");
+    EXPECT_IN(ctx, "nothing()", "()");
 }
 
 static void test_ranges_and_types(void **state) {
     (void)state;
-    expect_error("id_i8(128)", CRYO_ERR_ARITHMETIC, "128 is out of range for int8_t");
-    expect_error("id_u8(-1)", CRYO_ERR_ARITHMETIC, "out of range for uint8_t");
-    expect_error("id_u16(65536)", CRYO_ERR_ARITHMETIC, "out of range");
-    expect_error("id_int(2147483648)", CRYO_ERR_ARITHMETIC, "out of range");
-    expect_error("id_uint(-1)", CRYO_ERR_ARITHMETIC, "out of range");
-    expect_error("id_u64(-1)", CRYO_ERR_ARITHMETIC, "out of range");
-    expect_error("id_size(-1)", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_ERR_IN(ctx, "id_i8(128)", CRYO_ERR_ARITHMETIC, "128 is out of range for int8_t");
+    EXPECT_ERR_IN(ctx, "id_u8(-1)", CRYO_ERR_ARITHMETIC, "out of range for uint8_t");
+    EXPECT_ERR_IN(ctx, "id_u16(65536)", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_ERR_IN(ctx, "id_int(2147483648)", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_ERR_IN(ctx, "id_uint(-1)", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_ERR_IN(ctx, "id_u64(-1)", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_ERR_IN(ctx, "id_size(-1)", CRYO_ERR_ARITHMETIC, "out of range");
     /* u64 results above i64::MAX cannot be represented */
-    expect_error("id_u64(9223372036854775807) ; let c = ffi::open(); "
-                 "let f = ffi::func(c, \"unsigned long strtoul(const char *, void *, int)\"); "
-                 "f(\"18446744073709551615\", (), 10)",
-                 CRYO_ERR_ARITHMETIC, "does not fit i64");
-    expect_error("id_int(\"x\")", CRYO_ERR_TYPE, "cannot convert string to C type 'int32_t'");
-    expect_error("id_double(\"1.0\")", CRYO_ERR_TYPE, "cannot convert string to C type 'double'");
-    expect_error("id_bool(1)", CRYO_ERR_TYPE, "cannot convert i64 to C type 'bool'");
-    expect_error("c_strlen(42)", CRYO_ERR_TYPE, "argument 1 ('s')");
-    expect_error("sum_ints([1, 2], 2)", CRYO_ERR_TYPE, "cannot convert array");
-    expect_error("mid(1, 2)", CRYO_ERR_TYPE, "cannot convert i64 to C type 'struct point'");
-    expect_error("area(#{a: #{x: 1.0, y: \"no\"}})", CRYO_ERR_TYPE, "field 'y'");
+    EXPECT_ERR_IN(ctx,
+                  "id_u64(9223372036854775807) ; let c = ffi::open(); "
+                  "let f = ffi::func(c, \"unsigned long strtoul(const char *, void *, int)\"); "
+                  "f(\"18446744073709551615\", (), 10)",
+                  CRYO_ERR_ARITHMETIC, "does not fit i64");
+    EXPECT_ERR_IN(ctx, "id_int(\"x\")", CRYO_ERR_TYPE, "cannot convert string to C type 'int32_t'");
+    EXPECT_ERR_IN(ctx, "id_double(\"1.0\")", CRYO_ERR_TYPE,
+                  "cannot convert string to C type 'double'");
+    EXPECT_ERR_IN(ctx, "id_bool(1)", CRYO_ERR_TYPE, "cannot convert i64 to C type 'bool'");
+    EXPECT_ERR_IN(ctx, "c_strlen(42)", CRYO_ERR_TYPE, "argument 1 ('s')");
+    EXPECT_ERR_IN(ctx, "sum_ints([1, 2], 2)", CRYO_ERR_TYPE, "cannot convert array");
+    EXPECT_ERR_IN(ctx, "mid(1, 2)", CRYO_ERR_TYPE, "cannot convert i64 to C type 'struct point'");
+    EXPECT_ERR_IN(ctx, "area(#{a: #{x: 1.0, y: \"no\"}})", CRYO_ERR_TYPE, "field 'y'");
     /* arity is part of the name lookup for fixed-arity functions */
-    expect_error("id_int(1, 2)", CRYO_ERR_NOT_FOUND, "id_int");
+    EXPECT_ERR_IN(ctx, "id_int(1, 2)", CRYO_ERR_NOT_FOUND, "id_int");
 }
 
 static void test_strings_and_pointers(void **state) {
     (void)state;
-    expect("c_strlen(\"héllo\")", "6");
-    expect("c_strlen(\"\")", "0");
-    expect("greet()", "\"hello from C\"");
-    expect("null_str()", "()");
-    expect("let p = ffi::new(\"int\", 5); for i in 0..5 { p[i] = i * 10 } sum_ints(p, 5)", "100");
-    expect("let p = ffi::new(\"double\", 3); fill(p, 3); [p[0], p[1], p[2]]", "[0.0, 0.5, 1.0]");
-    expect("let p = static_ints(); [p[0], p[3], type_of(p)]", "[10, 40, \"ptr\"]");
-    expect("[is_null(()), is_null(ffi::null()), is_null(ffi::new(\"char\", 1))]",
-           "[true, true, false]");
+    EXPECT_IN(ctx, "c_strlen(\"héllo\")", "6");
+    EXPECT_IN(ctx, "c_strlen(\"\")", "0");
+    EXPECT_IN(ctx, "greet()", "\"hello from C\"");
+    EXPECT_IN(ctx, "null_str()", "()");
+    EXPECT_IN(ctx, "let p = ffi::new(\"int\", 5); for i in 0..5 { p[i] = i * 10 } sum_ints(p, 5)",
+              "100");
+    EXPECT_IN(ctx, "let p = ffi::new(\"double\", 3); fill(p, 3); [p[0], p[1], p[2]]",
+              "[0.0, 0.5, 1.0]");
+    EXPECT_IN(ctx, "let p = static_ints(); [p[0], p[3], type_of(p)]", "[10, 40, \"ptr\"]");
+    EXPECT_IN(ctx, "[is_null(()), is_null(ffi::null()), is_null(ffi::new(\"char\", 1))]",
+              "[true, true, false]");
     /* typed pointer element types and bounds of owned buffers */
-    expect("let p = ffi::new(\"uint8_t\", 2); p[0] = 255; p[1] = 0; [p[0], p[1]]", "[255, 0]");
-    expect_error("let p = ffi::new(\"uint8_t\", 2); p[0] = 256", CRYO_ERR_ARITHMETIC,
-                 "out of range for u8");
-    expect_error("let p = ffi::new(\"int\", 2); p[2]", CRYO_ERR_INDEX, "out of bounds");
-    expect_error("let p = ffi::new(\"int\", 2); p[-1] = 1", CRYO_ERR_INDEX, "out of bounds");
-    expect_error("let p = ffi::new(\"float\", 2); p[0] = \"x\"", CRYO_ERR_TYPE, "cannot store");
-    expect_error("ffi::null()[0]", CRYO_ERR_TYPE, "void pointer");
-    expect("let p = ffi::new(\"int\", 2); p[1] = 9; let q = ffi::cast(p, \"uint8_t *\"); q[4]",
-           "9");
-    expect("let p = ffi::new(\"int64_t\", 1); p[0] = -1; ffi::cast(p, \"uint32_t *\")[0]",
-           "4294967295");
-    expect("let b = ffi::new(\"char\", 8); snprintf(b, 8, \"%s\", \"abc\"); ffi::string(b)",
-           "\"abc\"");
+    EXPECT_IN(ctx, "let p = ffi::new(\"uint8_t\", 2); p[0] = 255; p[1] = 0; [p[0], p[1]]",
+              "[255, 0]");
+    EXPECT_ERR_IN(ctx, "let p = ffi::new(\"uint8_t\", 2); p[0] = 256", CRYO_ERR_ARITHMETIC,
+                  "out of range for u8");
+    EXPECT_ERR_IN(ctx, "let p = ffi::new(\"int\", 2); p[2]", CRYO_ERR_INDEX, "out of bounds");
+    EXPECT_ERR_IN(ctx, "let p = ffi::new(\"int\", 2); p[-1] = 1", CRYO_ERR_INDEX, "out of bounds");
+    EXPECT_ERR_IN(ctx, "let p = ffi::new(\"float\", 2); p[0] = \"x\"", CRYO_ERR_TYPE,
+                  "cannot store");
+    EXPECT_ERR_IN(ctx, "ffi::null()[0]", CRYO_ERR_TYPE, "void pointer");
+    EXPECT_IN(ctx,
+              "let p = ffi::new(\"int\", 2); p[1] = 9; let q = ffi::cast(p, \"uint8_t *\"); q[4]",
+              "9");
+    EXPECT_IN(ctx, "let p = ffi::new(\"int64_t\", 1); p[0] = -1; ffi::cast(p, \"uint32_t *\")[0]",
+              "4294967295");
+    EXPECT_IN(ctx, "let b = ffi::new(\"char\", 8); snprintf(b, 8, \"%s\", \"abc\"); ffi::string(b)",
+              "\"abc\"");
 }
 
 static void test_structs(void **state) {
     (void)state;
-    expect("mid(#{x: 0.0, y: 0.0}, #{x: 2.0, y: 4.0})", "#{\"x\": 1.0, \"y\": 2.0}");
-    expect("area(#{a: #{x: 1.0, y: 1.0}, b: #{x: 3.0, y: 4.0}, tag: 1})", "7.0");
-    expect("let r = make_rect(2.0, 3.0); [r.b.x, r.b.y, r.tag, r.a.x]", "[2.0, 3.0, 7, 0.0]");
-    expect("swap_small(#{a: 3, b: 260})", "#{\"a\": 4, \"b\": -3}");
+    EXPECT_IN(ctx, "mid(#{x: 0.0, y: 0.0}, #{x: 2.0, y: 4.0})", "#{\"x\": 1.0, \"y\": 2.0}");
+    EXPECT_IN(ctx, "area(#{a: #{x: 1.0, y: 1.0}, b: #{x: 3.0, y: 4.0}, tag: 1})", "7.0");
+    EXPECT_IN(ctx, "let r = make_rect(2.0, 3.0); [r.b.x, r.b.y, r.tag, r.a.x]",
+              "[2.0, 3.0, 7, 0.0]");
+    EXPECT_IN(ctx, "swap_small(#{a: 3, b: 260})", "#{\"a\": 4, \"b\": -3}");
     /* missing fields are zero */
-    expect("area(#{b: #{x: 2.0, y: 2.0}})", "4.0");
+    EXPECT_IN(ctx, "area(#{b: #{x: 2.0, y: 2.0}})", "4.0");
     /* a struct through a pointer */
-    expect("let p = ffi::new(\"double\", 2); p[0] = 3.0; p[1] = 4.0; point_len(p)", "5.0");
+    EXPECT_IN(ctx, "let p = ffi::new(\"double\", 2); p[0] = 3.0; p[1] = 4.0; point_len(p)", "5.0");
     /* array fields both ways: arrays of the elements (shorter arrays leave zeros) */
-    expect("bump_tags(#{id: 5, tag: [1, 2, 250], w: [1.5, 2.0]})",
-           "#{\"id\": -5, \"tag\": [2, 3, 251], \"w\": [3.0, -2.0]}");
-    expect("bump_tags(#{tag: [9]}).tag", "[10, 1, 1]");
-    expect_error("bump_tags(#{tag: [1, 2, 3, 4]})", CRYO_ERR_TYPE, "field 'tag'");
-    expect_error("bump_tags(#{tag: [1, 2, 256]})", CRYO_ERR_ARITHMETIC, "out of range");
+    EXPECT_IN(ctx, "bump_tags(#{id: 5, tag: [1, 2, 250], w: [1.5, 2.0]})",
+              "#{\"id\": -5, \"tag\": [2, 3, 251], \"w\": [3.0, -2.0]}");
+    EXPECT_IN(ctx, "bump_tags(#{tag: [9]}).tag", "[10, 1, 1]");
+    EXPECT_ERR_IN(ctx, "bump_tags(#{tag: [1, 2, 3, 4]})", CRYO_ERR_TYPE, "field 'tag'");
+    EXPECT_ERR_IN(ctx, "bump_tags(#{tag: [1, 2, 256]})", CRYO_ERR_ARITHMETIC, "out of range");
     /* a struct that points to its own type: a linked list built in C, walked from a script */
-    expect("list_sum(list_head())", "6");
-    expect("let n = node_at(list_head(), 1); [n.v, type_of(n.next), list_sum(n.next)]",
-           "[2, \"ptr\", 3]");
-    expect("is_null(node_at(list_head(), 2).next)", "true");
+    EXPECT_IN(ctx, "list_sum(list_head())", "6");
+    EXPECT_IN(ctx, "let n = node_at(list_head(), 1); [n.v, type_of(n.next), list_sum(n.next)]",
+              "[2, \"ptr\", 3]");
+    EXPECT_IN(ctx, "is_null(node_at(list_head(), 2).next)", "true");
 }
 
 static void test_variadic(void **state) {
     (void)state;
-    expect("let b = ffi::new(\"char\", 64); let n = snprintf(b, 64, \"%d|%s|%.3f|%c|%lld\", 42, "
-           "\"str\", 2.5, 'z', -9000000000); [n, ffi::string(b)]",
-           "[26, \"42|str|2.500|z|-9000000000\"]");
-    expect("let b = ffi::new(\"char\", 16); snprintf(b, 16, \"plain\"); ffi::string(b)",
-           "\"plain\"");
-    expect_error("let b = ffi::new(\"char\", 16); snprintf(b, 16, \"%d\", [1])", CRYO_ERR_TYPE,
-                 "cannot pass array to a variadic function");
-    expect_error("snprintf(())", CRYO_ERR_ARGUMENT, "expected at least 3 arguments, got 1");
+    EXPECT_IN(ctx,
+              "let b = ffi::new(\"char\", 64); let n = snprintf(b, 64, \"%d|%s|%.3f|%c|%lld\", 42, "
+              "\"str\", 2.5, 'z', -9000000000); [n, ffi::string(b)]",
+              "[26, \"42|str|2.500|z|-9000000000\"]");
+    EXPECT_IN(ctx, "let b = ffi::new(\"char\", 16); snprintf(b, 16, \"plain\"); ffi::string(b)",
+              "\"plain\"");
+    EXPECT_ERR_IN(ctx, "let b = ffi::new(\"char\", 16); snprintf(b, 16, \"%d\", [1])",
+                  CRYO_ERR_TYPE, "cannot pass array to a variadic function");
+    EXPECT_ERR_IN(ctx, "snprintf(())", CRYO_ERR_ARGUMENT, "expected at least 3 arguments, got 1");
 }
 
 static void test_module(void **state) {
     (void)state;
-    expect("let m = ffi::open(\"libm.so.6\"); let c = ffi::func(m, \"double cos(double)\"); "
-           "[c(0.0), c.call(0), type_of(c)]",
-           "[1.0, 1.0, \"Fn\"]");
-    expect("let c = ffi::open(); let f = ffi::func(c, \"size_t strlen(const char *)\"); "
-           "f(\"four\")",
-           "4");
-    expect_error("ffi::open(\"/nonexistent/lib.so\")", CRYO_ERR_ARGUMENT, "ffi::open");
-    expect_error("ffi::func(ffi::open(), \"int no_such_function_xyz(int)\")", CRYO_ERR_NOT_FOUND,
-                 "no_such_function_xyz");
-    expect_error("ffi::func(ffi::open(), \"int strlen(\")", CRYO_ERR_PARSE, "column 12: expected");
-    expect_error("ffi::func(1, \"int f(int)\")", CRYO_ERR_TYPE, "library");
-    expect_error("ffi::call(ffi::null(), 1)", CRYO_ERR_TYPE, "ffi::func");
-    expect("ffi::cdef(\"struct pair_t { int a; int b; };\"); "
-           "let p = ffi::new(\"struct pair_t\", 1); type_of(p)",
-           "\"ptr\"");
-    expect_error("ffi::cdef(\"struct { }\")", CRYO_ERR_PARSE, "a struct name");
-    expect_error("ffi::new(\"int\", -1)", CRYO_ERR_ARGUMENT, "bad element count");
-    expect_error("ffi::new(\"void\", 1)", CRYO_ERR_ARGUMENT, "no size");
-    expect("ffi::addr(ffi::null())", "0");
+    EXPECT_IN(ctx,
+              "let m = ffi::open(\"libm.so.6\"); let c = ffi::func(m, \"double cos(double)\"); "
+              "[c(0.0), c.call(0), type_of(c)]",
+              "[1.0, 1.0, \"Fn\"]");
+    EXPECT_IN(ctx,
+              "let c = ffi::open(); let f = ffi::func(c, \"size_t strlen(const char *)\"); "
+              "f(\"four\")",
+              "4");
+    EXPECT_ERR_IN(ctx, "ffi::open(\"/nonexistent/lib.so\")", CRYO_ERR_ARGUMENT, "ffi::open");
+    EXPECT_ERR_IN(ctx, "ffi::func(ffi::open(), \"int no_such_function_xyz(int)\")",
+                  CRYO_ERR_NOT_FOUND, "no_such_function_xyz");
+    EXPECT_ERR_IN(ctx, "ffi::func(ffi::open(), \"int strlen(\")", CRYO_ERR_PARSE,
+                  "column 12: expected");
+    EXPECT_ERR_IN(ctx, "ffi::func(1, \"int f(int)\")", CRYO_ERR_TYPE, "library");
+    EXPECT_ERR_IN(ctx, "ffi::call(ffi::null(), 1)", CRYO_ERR_TYPE, "ffi::func");
+    EXPECT_IN(ctx,
+              "ffi::cdef(\"struct pair_t { int a; int b; };\"); "
+              "let p = ffi::new(\"struct pair_t\", 1); type_of(p)",
+              "\"ptr\"");
+    EXPECT_ERR_IN(ctx, "ffi::cdef(\"struct { }\")", CRYO_ERR_PARSE, "a struct name");
+    EXPECT_ERR_IN(ctx, "ffi::new(\"int\", -1)", CRYO_ERR_ARGUMENT, "bad element count");
+    EXPECT_ERR_IN(ctx, "ffi::new(\"void\", 1)", CRYO_ERR_ARGUMENT, "no size");
+    EXPECT_IN(ctx, "ffi::addr(ffi::null())", "0");
 }
 
 static void test_capability(void **state) {
     (void)state;
     char out[512];
     /* the standard context has no ffi module: the names are not found */
-    assert_int_equal(run_in(cryo_context_std(), "ffi::open()", out, sizeof out),
+    assert_int_equal(test_run(cryo_context_std(), "ffi::open()", TEST_NO_LIMIT, 0, out, sizeof out),
                      CRYO_ERR_NOT_FOUND);
     assert_non_null(strstr(out, "ffi::open"));
-    assert_int_equal(run_in(cryo_context_std(), "ffi::new(\"int\", 4)", out, sizeof out),
-                     CRYO_ERR_NOT_FOUND);
+    assert_int_equal(
+        test_run(cryo_context_std(), "ffi::new(\"int\", 4)", TEST_NO_LIMIT, 0, out, sizeof out),
+        CRYO_ERR_NOT_FOUND);
     /* other namespaces stay parse errors */
-    assert_int_equal(run_in(cryo_context_std(), "math::sin(1.0)", out, sizeof out), CRYO_ERR_PARSE);
+    assert_int_equal(
+        test_run(cryo_context_std(), "math::sin(1.0)", TEST_NO_LIMIT, 0, out, sizeof out),
+        CRYO_ERR_PARSE);
     assert_non_null(strstr(out, "not supported"));
     /* with the CLI's context */
     cryo_context *c = cryo_ffi_context_new();
     assert_non_null(c);
-    assert_int_equal(run_in(c, "let p = ffi::new(\"int\", 1); p[0] = 5; p[0]", out, sizeof out),
+    assert_int_equal(test_run(c, "let p = ffi::new(\"int\", 1); p[0] = 5; p[0]", TEST_NO_LIMIT, 0,
+                              out, sizeof out),
                      CRYO_OK);
     assert_string_equal(out, "5");
     cryo_context_release(c);

@@ -3,28 +3,15 @@
  * ffi::func is frozen (into_sync from C, `.into_sync()`, spawn) and called from 8 threads at
  * once; the frozen C function keeps the capability rule (its calls go through ffi::call).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define NTHREADS 8
 #define NCALLS   2000
 
 static cryo_value run(cryo_context *ctx, const char *src, cryo_vm **vm_out) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    assert_non_null(u);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, ctx);
     cryo_unit_release(u);
     cryo_value v;

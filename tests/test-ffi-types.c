@@ -4,18 +4,9 @@
  * as [re, im] or a number), structs passed to '...' (the struct whose fields the map has), and
  * the declaration parser's spellings of them and its errors.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "test.h"
 
 #include "cryo_ffi.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* --- C functions under test ---------------------------------------------------------------- */
 
@@ -122,90 +113,48 @@ static int teardown(void **state) {
     return 0;
 }
 
-static cryo_error_kind run(const char *src, char *out, size_t size) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        snprintf(out, size, "%s", err ? err->message : "?");
-        cryo_error_free(err);
-        return CRYO_ERR_PARSE;
-    }
-    cryo_vm *vm = cryo_vm_new(u, ctx);
-    cryo_unit_release(u);
-    cryo_value r;
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k == CRYO_OK) {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, size, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    } else {
-        snprintf(out, size, "%s", cryo_vm_error(vm)->message);
-    }
-    cryo_vm_free(vm);
-    return k;
-}
-
-static void expect(const char *src, const char *want) {
-    char out[512];
-    cryo_error_kind k = run(src, out, sizeof out);
-    if (k != CRYO_OK || strcmp(out, want) != 0)
-        fprintf(stderr, "script: %s\n  got (%d): %s\n  want: %s\n", src, k, out, want);
-    assert_int_equal(k, CRYO_OK);
-    assert_string_equal(out, want);
-}
-
-static void expect_error(const char *src, cryo_error_kind kind, const char *part) {
-    char out[512];
-    cryo_error_kind k = run(src, out, sizeof out);
-    if (k != kind || !strstr(out, part))
-        fprintf(stderr, "script: %s\n  got (%d): %s\n  want (%d): ...%s...\n", src, k, out, kind,
-                part);
-    assert_int_equal(k, kind);
-    assert_non_null(strstr(out, part));
-}
-
 /* --- tests ----------------------------------------------------------------------------------- */
 
 static void test_long_double(void **state) {
     (void)state;
     char want[64];
     snprintf(want, sizeof want, "%s", "0.3333333333333333"); /* (double)(1.0L / 3) */
-    expect("third_ld()", want);
+    EXPECT_IN(ctx, "third_ld()", want);
     /* a script float is a double: 0.1 arrives as (long double)0.1, not 0.1L (equal only where
      * long double is double, or under valgrind, which computes x87 code in doubles) */
     int (*volatile direct)(long double) = is_exactly_tenth; /* run, not folded */
     snprintf(want, sizeof want, "[%d, 1]", direct((long double)0.1));
-    expect("[is_exactly_tenth(0.1), is_double_tenth(0.1)]", want);
-    expect("ld_add(1.5, 2, 0.25)", "3.75");
-    expect("ld_add(1, 2, 3)", "6.0"); /* ints convert */
-    expect_error("ld_add(\"x\", 2, 3)", CRYO_ERR_TYPE, "C type 'long double'");
+    EXPECT_IN(ctx, "[is_exactly_tenth(0.1), is_double_tenth(0.1)]", want);
+    EXPECT_IN(ctx, "ld_add(1.5, 2, 0.25)", "3.75");
+    EXPECT_IN(ctx, "ld_add(1, 2, 3)", "6.0"); /* ints convert */
+    EXPECT_ERR_IN(ctx, "ld_add(\"x\", 2, 3)", CRYO_ERR_TYPE, "C type 'long double'");
 }
 
 static void test_complex(void **state) {
     (void)state;
     /* (1 + 2i)(3 - i) = 5 + 5i */
-    expect("let z = cd_mul(#{re: 1.0, im: 2.0}, [3, -1]); [z.re, z.im]", "[5.0, 5.0]");
-    expect("let z = cf_conj(#{re: 1.5, im: 0.25}); [z.re, z.im]", "[1.5, -0.25]");
-    expect("[cd_parts(2.5, 0), cd_parts(2.5, 1)]", "[2.5, 0.0]");           /* a real */
-    expect("[cd_parts(#{im: 4}, 0), cd_parts(#{im: 4}, 1)]", "[0.0, 4.0]"); /* re missing */
-    expect("let z = cld_make(0.5, -8.0); [z.re, z.im]", "[0.5, -8.0]");
-    expect_error("cd_parts(\"1+2i\", 0)", CRYO_ERR_TYPE, "C type 'double _Complex'");
-    expect_error("cd_parts([1.0], 0)", CRYO_ERR_TYPE, "cannot convert array");
-    expect_error("cd_parts(#{re: \"1\"}, 0)", CRYO_ERR_TYPE, "cannot convert map");
+    EXPECT_IN(ctx, "let z = cd_mul(#{re: 1.0, im: 2.0}, [3, -1]); [z.re, z.im]", "[5.0, 5.0]");
+    EXPECT_IN(ctx, "let z = cf_conj(#{re: 1.5, im: 0.25}); [z.re, z.im]", "[1.5, -0.25]");
+    EXPECT_IN(ctx, "[cd_parts(2.5, 0), cd_parts(2.5, 1)]", "[2.5, 0.0]");           /* a real */
+    EXPECT_IN(ctx, "[cd_parts(#{im: 4}, 0), cd_parts(#{im: 4}, 1)]", "[0.0, 4.0]"); /* re missing */
+    EXPECT_IN(ctx, "let z = cld_make(0.5, -8.0); [z.re, z.im]", "[0.5, -8.0]");
+    EXPECT_ERR_IN(ctx, "cd_parts(\"1+2i\", 0)", CRYO_ERR_TYPE, "C type 'double _Complex'");
+    EXPECT_ERR_IN(ctx, "cd_parts([1.0], 0)", CRYO_ERR_TYPE, "cannot convert array");
+    EXPECT_ERR_IN(ctx, "cd_parts(#{re: \"1\"}, 0)", CRYO_ERR_TYPE, "cannot convert map");
 }
 
 static void test_variadic_structs(void **state) {
     (void)state;
-    expect("sum_pts(2, #{px: 1, py: 0.5}, #{py: 2.0, px: 3}, #{ma: 10, mb: 0.5, mc: 0.25})",
-           "17.25");
+    EXPECT_IN(ctx, "sum_pts(2, #{px: 1, py: 0.5}, #{py: 2.0, px: 3}, #{ma: 10, mb: 0.5, mc: 0.25})",
+              "17.25");
     /* a captured map (a shared cell) */
-    expect("let p = #{px: 2, py: 0.5}; let f = || sum_pts(1, p, #{ma: 1, mb: 0.0, mc: 0.0}); "
-           "f.call()",
-           "3.5");
-    expect_error("sum_pts(1, #{px: 1})", CRYO_ERR_TYPE, "no struct has these 1 fields");
-    expect_error("sum_pts(1, #{k: 1})", CRYO_ERR_TYPE, "match both");
-    expect_error("sum_pts(1, [1, 2])", CRYO_ERR_TYPE, "cannot pass array to a variadic");
+    EXPECT_IN(ctx,
+              "let p = #{px: 2, py: 0.5}; let f = || sum_pts(1, p, #{ma: 1, mb: 0.0, mc: 0.0}); "
+              "f.call()",
+              "3.5");
+    EXPECT_ERR_IN(ctx, "sum_pts(1, #{px: 1})", CRYO_ERR_TYPE, "no struct has these 1 fields");
+    EXPECT_ERR_IN(ctx, "sum_pts(1, #{k: 1})", CRYO_ERR_TYPE, "match both");
+    EXPECT_ERR_IN(ctx, "sum_pts(1, [1, 2])", CRYO_ERR_TYPE, "cannot pass array to a variadic");
 }
 
 static void parse_ok(const char *decl, const char *nparams_name) {

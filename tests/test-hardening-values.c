@@ -7,29 +7,9 @@
  *
  * Run these under ASan+UBSan: most of them show their bug only there.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <cryo.h>
+#include "test.h"
 
 #include "sync.h" /* frozen objects: the shape of a frozen graph */
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-static cryo_unit *compile(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fail_msg("compile failed: %s", err ? err->message : "?");
-    return u;
-}
 
 typedef struct limit_set {
     cryo_limit which[3];
@@ -39,7 +19,7 @@ typedef struct limit_set {
 
 /* Runs src with the limits set on a fresh VM; returns the kind and copies the message. */
 static cryo_error_kind run_with(const char *src, limit_set l, char *msg, size_t msgsz) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     assert_non_null(vm);
     for (int i = 0; i < l.n; i++)
@@ -156,18 +136,8 @@ static void test_empty_array_spans_pass_no_null_to_memcpy(void **state) {
     cryo_const_release(a);
 }
 
-/* --- 3. unbound `this` ------------------------------------------------------------------------ */
-
-static void expect_message(const char *src, cryo_error_kind want, const char *part) {
-    char msg[256];
-    cryo_error_kind k = run_with(src, one(CRYO_LIMIT_OPERATIONS, 0), msg, sizeof msg);
-    if (k != want || !strstr(msg, part))
-        fail_msg("%s: expected %s \"%s\", got %s \"%s\"", src, cryo_error_kind_name(want), part,
-                 cryo_error_kind_name(k), msg);
-}
-
 static int64_t run_int(const char *src) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value r;
     cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
@@ -181,13 +151,13 @@ static int64_t run_int(const char *src) {
 
 static void test_unbound_this_is_an_error_not_unit(void **state) {
     (void)state;
-    expect_message("fn foo(x) { this += x; } let f = Fn(\"foo\"); call(f, 2)", CRYO_ERR_NOT_FOUND,
-                   "'this' is not bound");
-    expect_message("fn foo() { this } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
-    expect_message("fn foo() { this.len() } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
-    expect_message("fn foo() { type_of(this) } Fn(\"foo\").call()", CRYO_ERR_NOT_FOUND,
-                   "'this' is not bound");
-    expect_message("fn foo(x) { this = x; } foo(1)", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    EXPECT_ERR("fn foo(x) { this += x; } let f = Fn(\"foo\"); call(f, 2)", CRYO_ERR_NOT_FOUND,
+               "'this' is not bound");
+    EXPECT_ERR("fn foo() { this } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    EXPECT_ERR("fn foo() { this.len() } foo()", CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    EXPECT_ERR("fn foo() { type_of(this) } Fn(\"foo\").call()", CRYO_ERR_NOT_FOUND,
+               "'this' is not bound");
+    EXPECT_ERR("fn foo(x) { this = x; } foo(1)", CRYO_ERR_NOT_FOUND, "'this' is not bound");
     /* Bound, it still works: as a method, through x.call(f, ..) and in for_each. */
     assert_int_equal(run_int("fn foo(x) { this += x; } let a = 1; a.call(Fn(\"foo\"), 2); a"), 3);
     assert_int_equal(run_int("fn foo(x) { this += x; } let a = 1; a.foo(5); a"), 6);
@@ -234,7 +204,7 @@ static void test_freezing_shared_data_is_linear_and_keeps_its_shape(void **state
     /* Under an operations limit the freeze of 41 objects fits in a small budget. */
     expect(DOUBLED "let f = || a; f.into_sync(); 1", one(CRYO_LIMIT_OPERATIONS, 2000), CRYO_OK);
     /* The frozen graph has the original's shape: both slots of each level are one object. */
-    cryo_unit *u = compile(DOUBLED "let f = || a; f.into_sync()");
+    cryo_unit *u = test_compile(DOUBLED "let f = || a; f.into_sync()");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value r;
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
@@ -321,7 +291,7 @@ static void *interrupt_later(void *arg) {
 /* With no limit at all, the host's interrupt stops a print of 2^40 paths. */
 static void test_printing_shared_data_is_stopped_by_the_interrupt(void **state) {
     (void)state;
-    cryo_unit *u = compile(DOUBLED "a.to_string().len()");
+    cryo_unit *u = test_compile(DOUBLED "a.to_string().len()");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_vm_set_limit(vm, CRYO_LIMIT_MEMORY, 512u << 20); /* a safety net for the test host */
     interrupter it = {vm, 30};

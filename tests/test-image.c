@@ -6,29 +6,9 @@
  * up so that the parser and the verifier see it), and crafted bytecode the verifier rejects.
  */
 /* ctest-labels: threads */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "test.h"
 
-#include <cmocka.h>
-
-#include "cryo.h"
 #include "unit.h" /* crafting hostile bytecode */
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static cryo_unit *compile(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    cryo_error_free(err);
-    assert_non_null(u);
-    return u;
-}
 
 static cryo_vm *limited_vm(cryo_unit *u) {
     cryo_vm *vm = cryo_vm_new(u, NULL);
@@ -58,7 +38,7 @@ static char *run_text(cryo_unit *u) {
 
 /* Freezes what src returns. */
 static cryo_const freeze_of(const char *src) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_unit_release(u);
     cryo_value v;
@@ -96,7 +76,7 @@ static const char *PROGRAM = "fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib
 
 static void test_unit_round_trip(void **state) {
     (void)state;
-    cryo_unit *u = compile(PROGRAM);
+    cryo_unit *u = test_compile(PROGRAM);
     size_t need = 0;
     cryo_error *err = NULL;
     assert_int_equal(cryo_unit_to_image(u, NULL, 0, &need, &err), CRYO_ERR_DATA_TOO_LARGE);
@@ -268,7 +248,7 @@ static void test_unit_by_hash(void **state) {
     cryo_const c = freeze_of(BIG);
     cryo_sync *s = cryo_value_as_sync(c.v);
     /* the unit the SyncFunction runs is BIG's: compile it again, as a receiver would */
-    the_unit = compile(BIG);
+    the_unit = test_compile(BIG);
     size_t n_hash = 0, n_embed = 0;
     void *img = cryo_const_to_image_alloc(c, CRYO_IMAGE_UNIT_BY_HASH, &n_hash, NULL);
     free(cryo_const_to_image_alloc(c, 0, &n_embed, NULL));
@@ -299,7 +279,7 @@ static void nop(void *p) {
 static void test_never_serializes(void **state) {
     (void)state;
     static const cryo_handle_type sendable = {"Socket", NULL, nop, nop};
-    cryo_unit *u = compile("1");
+    cryo_unit *u = test_compile("1");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value h = cryo_value_handle(&sendable, (void *)&sendable);
     cryo_const c;
@@ -358,7 +338,7 @@ static bool try_load(const unsigned char *img, size_t n) {
     }
     cryo_sync *f = cryo_value_as_sync(c.v);
     if (f) {
-        cryo_unit *u = compile("1");
+        cryo_unit *u = test_compile("1");
         cryo_vm *vm = limited_vm(u);
         cryo_value a = cryo_int(3), r;
         if (cryo_sync_call_in(f, vm, 1, &a, &r) == CRYO_OK) cryo_value_release(r);
@@ -387,8 +367,8 @@ static void hostile_all(unsigned char *img, size_t n) {
 
 static void test_hostile_unit(void **state) {
     (void)state;
-    cryo_unit *u = compile("let a = [1, 2]; let s = 0; for x in a { s += x; }\n"
-                           "let f = |y| y + s; fn g(q) { q * 2 } g(f.call(1))");
+    cryo_unit *u = test_compile("let a = [1, 2]; let s = 0; for x in a { s += x; }\n"
+                                "let f = |y| y + s; fn g(q) { q * 2 } g(f.call(1))");
     size_t n = 0;
     unsigned char *img = cryo_unit_to_image_alloc(u, &n, NULL);
     hostile_all(img, n);
@@ -410,7 +390,7 @@ static void test_hostile_const(void **state) {
 
 /* A unit whose bytecode is changed after compiling, then dumped: the loader must refuse it. */
 static void expect_rejected(const char *src, void (*patch)(cryo_unit *), const char *needle) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     patch(u);
     size_t n = 0;
     void *img = cryo_unit_to_image_alloc(u, &n, NULL);
@@ -543,7 +523,7 @@ static void test_verifier_rejects(void **state) {
 /* A path write round-trips: the loaded unit writes in place as the compiled one does. */
 static void test_setpath_round_trip(void **state) {
     (void)state;
-    cryo_unit *u = compile("let i = 1; let o = #{a: [1, 2]}; o.a[i] += 5; o.a[0] = 9; o.a");
+    cryo_unit *u = test_compile("let i = 1; let o = #{a: [1, 2]}; o.a[i] += 5; o.a[0] = 9; o.a");
     size_t n = 0;
     void *img = cryo_unit_to_image_alloc(u, &n, NULL);
     cryo_unit *v = cryo_unit_from_image(img, n, NULL);
@@ -581,7 +561,7 @@ static void patch_setcell_self(cryo_unit *u) {
 }
 
 static void expect_runtime_error(const char *src, void (*patch)(cryo_unit *)) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     patch(u);
     size_t n = 0;
     void *img = cryo_unit_to_image_alloc(u, &n, NULL);
@@ -624,7 +604,7 @@ static void test_bad_headers(void **state) {
     assert_int_equal(cryo_image_kind(h, sizeof h), CRYO_IMAGE_UNIT);
     assert_int_equal(cryo_image_kind("CRY", 3), 0);
     /* a huge count in a tiny image: refused before any allocation */
-    cryo_unit *u = compile("1");
+    cryo_unit *u = test_compile("1");
     size_t n = 0;
     unsigned char *img = cryo_unit_to_image_alloc(u, &n, NULL);
     img[20] = img[21] = img[22] = 0xFF;

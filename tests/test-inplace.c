@@ -5,20 +5,9 @@
  * captures), an error in the middle of a path leaves every value as it was, limits still hold,
  * and the write copies nothing (a memory limit just above the live data is never crossed).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <cryo.h>
+#include "test.h"
 
 #include "value.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 /* heap_bytes(): the bytes the VM heap holds now. */
 static cryo_error_kind h_heap_bytes(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
@@ -57,108 +46,95 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Runs src with an optional limit; returns the kind, the result's debug text in out. */
+/* Runs src in ctx with an optional limit (0: none); returns the kind, the result's debug text or
+ * the error's message in out. */
 static cryo_error_kind run(const char *src, cryo_limit which, uint64_t limit, char *out,
                            size_t outsz) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fail_msg("compile failed: %s", err ? err->message : "?");
-    cryo_vm *vm = cryo_vm_new(u, ctx);
-    if (limit) cryo_vm_set_limit(vm, which, limit);
-    cryo_value r;
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k == CRYO_OK) {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, outsz, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    } else {
-        const cryo_error *e = cryo_vm_error(vm);
-        snprintf(out, outsz, "%s", e && e->message ? e->message : "");
-    }
-    cryo_vm_free(vm);
-    cryo_unit_release(u);
-    return k;
-}
-
-static void expect(const char *src, const char *want) {
-    char out[4096];
-    cryo_error_kind k = run(src, CRYO_LIMIT_MEMORY, 0, out, sizeof out);
-    if (k != CRYO_OK) fail_msg("script failed (%d): %s\n%s", (int)k, out, src);
-    assert_string_equal(out, want);
+    return test_run(ctx, src, limit ? (int)which : TEST_NO_LIMIT, limit, out, outsz);
 }
 
 static void test_copies_do_not_change(void **state) {
     (void)state;
     /* maps of arrays, arrays of maps, three levels, negative indexes */
-    expect(
+    EXPECT_IN(
+        ctx,
         "let o = #{arr: [1, 2, 3], m: #{k: 1}}; let b = o; let a = o.arr;"
         "o.arr[0] = 10; o.arr[-1] += 5; o.m.k *= 7;"
         "[o, b, a]",
         "[#{\"arr\": [10, 2, 8], \"m\": #{\"k\": 7}}, #{\"arr\": [1, 2, 3], \"m\": #{\"k\": 1}}, "
         "[1, 2, 3]]");
-    expect("let a = [#{x: 1}, #{x: 2}]; let c = a; let e = a[1];"
-           "a[1].x = 5; a[0].y = [0]; a[0].y[0] -= 1; [a, c, e]",
-           "[[#{\"x\": 1, \"y\": [-1]}, #{\"x\": 5}], [#{\"x\": 1}, #{\"x\": 2}], #{\"x\": 2}]");
-    expect("let m = #{a: #{b: [1, [2, 3]]}}; let s = m.a.b; let w = m;"
-           "m.a.b[1][0] = 7; [m.a.b, s, w.a.b]",
-           "[[1, [7, 3]], [1, [2, 3]], [1, [2, 3]]]");
+    EXPECT_IN(ctx,
+              "let a = [#{x: 1}, #{x: 2}]; let c = a; let e = a[1];"
+              "a[1].x = 5; a[0].y = [0]; a[0].y[0] -= 1; [a, c, e]",
+              "[[#{\"x\": 1, \"y\": [-1]}, #{\"x\": 5}], [#{\"x\": 1}, #{\"x\": 2}], #{\"x\": 2}]");
+    EXPECT_IN(ctx,
+              "let m = #{a: #{b: [1, [2, 3]]}}; let s = m.a.b; let w = m;"
+              "m.a.b[1][0] = 7; [m.a.b, s, w.a.b]",
+              "[[1, [7, 3]], [1, [2, 3]], [1, [2, 3]]]");
     /* a value written into its own path is a copy: no cycle, the source unchanged */
-    expect("let o = #{a: #{b: 1}}; o.a.c = o.a; o.a.c.b = 2; o",
-           "#{\"a\": #{\"b\": 1, \"c\": #{\"b\": 2}}}");
+    EXPECT_IN(ctx, "let o = #{a: #{b: 1}}; o.a.c = o.a; o.a.c.b = 2; o",
+              "#{\"a\": #{\"b\": 1, \"c\": #{\"b\": 2}}}");
 }
 
 static void test_cells_and_captures(void **state) {
     (void)state;
     /* o is captured: main writes the cell's value (root cell), the closure its capture */
-    expect("let o = #{n: [0], k: #{v: 1}}; let keep = o;"
-           "let f = || { o.n[0] += 1; o.k.v = o.n[0]; };"
-           "f(); f(); o.n[0] += 10; [o, keep]",
-           "[#{\"k\": #{\"v\": 2}, \"n\": [12]}, #{\"k\": #{\"v\": 1}, \"n\": [0]}]");
-    expect("let a = [[1, 2]]; let g = || a; let before = g();"
-           "a[0][1] = 9; [a, before, g()]",
-           "[[[1, 9]], [[1, 2]], [[1, 9]]]");
+    EXPECT_IN(ctx,
+              "let o = #{n: [0], k: #{v: 1}}; let keep = o;"
+              "let f = || { o.n[0] += 1; o.k.v = o.n[0]; };"
+              "f(); f(); o.n[0] += 10; [o, keep]",
+              "[#{\"k\": #{\"v\": 2}, \"n\": [12]}, #{\"k\": #{\"v\": 1}, \"n\": [0]}]");
+    EXPECT_IN(ctx,
+              "let a = [[1, 2]]; let g = || a; let before = g();"
+              "a[0][1] = 9; [a, before, g()]",
+              "[[[1, 9]], [[1, 2]], [[1, 9]]]");
 }
 
 static void test_this_in_methods(void **state) {
     (void)state;
-    expect("fn bump(v) { this.arr[0] = v; this.n += 1; this.m.k = v; this.x = this.n * 10; }"
-           "let r = #{arr: [0], n: 0, m: #{k: 0}, x: 0}; let r0 = r;"
-           "r.bump(3); r.bump(4); [r, r0]",
-           "[#{\"arr\": [4], \"m\": #{\"k\": 4}, \"n\": 2, \"x\": 20}, "
-           "#{\"arr\": [0], \"m\": #{\"k\": 0}, \"n\": 0, \"x\": 0}]");
+    EXPECT_IN(ctx,
+              "fn bump(v) { this.arr[0] = v; this.n += 1; this.m.k = v; this.x = this.n * 10; }"
+              "let r = #{arr: [0], n: 0, m: #{k: 0}, x: 0}; let r0 = r;"
+              "r.bump(3); r.bump(4); [r, r0]",
+              "[#{\"arr\": [4], \"m\": #{\"k\": 4}, \"n\": 2, \"x\": 20}, "
+              "#{\"arr\": [0], \"m\": #{\"k\": 0}, \"n\": 0, \"x\": 0}]");
     /* this on an array element and on a captured variable */
-    expect("fn inc() { this.c += 1; this.h[0] = this.c; }"
-           "let l = [#{c: 0, h: [0]}]; let l0 = l; l[0].inc(); l[0].inc();"
-           "let o = #{c: 5, h: [0]}; let f = || o.c; o.inc(); [l, l0, o, f()]",
-           "[[#{\"c\": 2, \"h\": [2]}], [#{\"c\": 0, \"h\": [0]}], #{\"c\": 6, \"h\": [6]}, 6]");
+    EXPECT_IN(ctx,
+              "fn inc() { this.c += 1; this.h[0] = this.c; }"
+              "let l = [#{c: 0, h: [0]}]; let l0 = l; l[0].inc(); l[0].inc();"
+              "let o = #{c: 5, h: [0]}; let f = || o.c; o.inc(); [l, l0, o, f()]",
+              "[[#{\"c\": 2, \"h\": [2]}], [#{\"c\": 0, \"h\": [0]}], #{\"c\": 6, \"h\": [6]}, 6]");
 }
 
 static void test_constants_and_frozen(void **state) {
     (void)state;
-    expect("const C = #{a: [1]}; let x = C; x.a[0] = 5; [C, x]", "[#{\"a\": [1]}, #{\"a\": [5]}]");
+    EXPECT_IN(ctx, "const C = #{a: [1]}; let x = C; x.a[0] = 5; [C, x]",
+              "[#{\"a\": [1]}, #{\"a\": [5]}]");
     /* a frozen capture is shared, uncounted data: writing a copy of it copies */
-    expect("let d = #{a: [1]}; let f = (|| { let y = d; y.a[0] = 9; [y, d] }).into_sync();"
-           "[f.call(), f.call(), d]",
-           "[[#{\"a\": [9]}, #{\"a\": [1]}], [#{\"a\": [9]}, #{\"a\": [1]}], #{\"a\": [1]}]");
+    EXPECT_IN(ctx,
+              "let d = #{a: [1]}; let f = (|| { let y = d; y.a[0] = 9; [y, d] }).into_sync();"
+              "[f.call(), f.call(), d]",
+              "[[#{\"a\": [9]}, #{\"a\": [1]}], [#{\"a\": [9]}, #{\"a\": [1]}], #{\"a\": [1]}]");
 }
 
 static void test_errors_leave_values_intact(void **state) {
     (void)state;
-    expect("let o = #{arr: [1, 2, 3], m: #{k: 1}, s: \"ab\"}; let b = o; let n = 0;"
-           "try { o.arr[10] = 5; } catch { n += 1 }"
-           "try { o.arr[-4][0] = 5; } catch { n += 1 }"
-           "try { o.m.k.x = 1; } catch { n += 1 }"
-           "try { o.nope.x = 1; } catch { n += 1 }"
-           "try { o.arr[0] /= 0; } catch { n += 1 }"
-           "try { o.m.k -= (); } catch { n += 1 }"
-           "try { o.arr[\"x\"] = 1; } catch { n += 1 }"
-           "try { o.s[5] = 'x'; } catch { n += 1 }"
-           "[n, o, o == b]",
-           "[8, #{\"arr\": [1, 2, 3], \"m\": #{\"k\": 1}, \"s\": \"ab\"}, true]");
-    expect("fn bad() { this.a[0] = 1; this.a[99] = 2; }"
-           "let r = #{a: [0]}; let e = \"\"; try { r.bad(); } catch (x) { e = x; } [r, e]",
-           "[#{\"a\": [1]}, \"array index 99 out of bounds (length 1)\"]");
+    EXPECT_IN(ctx,
+              "let o = #{arr: [1, 2, 3], m: #{k: 1}, s: \"ab\"}; let b = o; let n = 0;"
+              "try { o.arr[10] = 5; } catch { n += 1 }"
+              "try { o.arr[-4][0] = 5; } catch { n += 1 }"
+              "try { o.m.k.x = 1; } catch { n += 1 }"
+              "try { o.nope.x = 1; } catch { n += 1 }"
+              "try { o.arr[0] /= 0; } catch { n += 1 }"
+              "try { o.m.k -= (); } catch { n += 1 }"
+              "try { o.arr[\"x\"] = 1; } catch { n += 1 }"
+              "try { o.s[5] = 'x'; } catch { n += 1 }"
+              "[n, o, o == b]",
+              "[8, #{\"arr\": [1, 2, 3], \"m\": #{\"k\": 1}, \"s\": \"ab\"}, true]");
+    EXPECT_IN(ctx,
+              "fn bad() { this.a[0] = 1; this.a[99] = 2; }"
+              "let r = #{a: [0]}; let e = \"\"; try { r.bad(); } catch (x) { e = x; } [r, e]",
+              "[#{\"a\": [1]}, \"array index 99 out of bounds (length 1)\"]");
 }
 
 static void test_limits(void **state) {

@@ -3,63 +3,12 @@
  * the C API: round trips of every value kind, ints and floats kept apart, escapes, errors with
  * line and column, nesting and size limits, values JSON cannot hold.
  */
-#include <cryo.h>
+#include "test.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-/* Runs `src` on a fresh std VM (limits applied first when `limit` >= 0). Returns the kind;
- * *out gets the debug text of the result, or the error's message. */
-static cryo_error_kind run_lim(const char *src, int limit, uint64_t value, char *out, size_t n) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        snprintf(out, n, "compile: %s", err ? err->message : "?");
-        cryo_error_free(err);
-        return CRYO_ERR_PARSE;
-    }
-    cryo_vm *vm = cryo_vm_new(u, cryo_context_std());
-    if (limit >= 0) cryo_vm_set_limit(vm, (cryo_limit)limit, value);
-    cryo_value r = cryo_unit_value();
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k) {
-        snprintf(out, n, "%s", cryo_vm_error(vm)->message);
-    } else {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, n, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    }
-    cryo_vm_free(vm);
-    cryo_unit_release(u);
-    return k;
-}
-
+/* run(src, out, n): test_run on the standard context, no limit. */
 static cryo_error_kind run(const char *src, char *out, size_t n) {
-    return run_lim(src, -1, 0, out, n);
+    return test_run(NULL, src, TEST_NO_LIMIT, 0, out, n);
 }
-
-#define EXPECT(src, text)                                                                          \
-    do {                                                                                           \
-        char buf_[512];                                                                            \
-        cryo_error_kind k_ = run(src, buf_, sizeof buf_);                                          \
-        if (k_) fail_msg("%s -> error %s", src, buf_);                                             \
-        assert_string_equal(buf_, text);                                                           \
-    } while (0)
-
-#define EXPECT_ERR(src, kind, part)                                                                \
-    do {                                                                                           \
-        char buf_[512];                                                                            \
-        cryo_error_kind k_ = run(src, buf_, sizeof buf_);                                          \
-        if (k_ != (kind)) fail_msg("%s -> kind %d (%s), want %d", src, k_, buf_, kind);            \
-        if (!strstr(buf_, part)) fail_msg("%s -> '%s' lacks '%s'", src, buf_, part);               \
-    } while (0)
 
 /* --- scripts ------------------------------------------------------------------------------ */
 
@@ -167,33 +116,34 @@ static void depth_follows_the_vm_limit(void **state) {
     assert_int_equal(run(src, out, sizeof out), CRYO_ERR_STACK_OVERFLOW);
     assert_non_null(strstr(out, "deeper than 64"));
     nested_src(src, sizeof src, 11, "parse_json");
-    assert_int_equal(run_lim(src, CRYO_LIMIT_CALL_DEPTH, 10, out, sizeof out),
+    assert_int_equal(test_run(NULL, src, CRYO_LIMIT_CALL_DEPTH, 10, out, sizeof out),
                      CRYO_ERR_STACK_OVERFLOW);
     assert_non_null(strstr(out, "deeper than 10"));
     /* to_json is bounded the same way (a value built deeper than the limit). */
     const char *deep = "let v = []; for i in 0..20 { v = [v]; } to_json(v)";
-    assert_int_equal(run_lim(deep, CRYO_LIMIT_CALL_DEPTH, 10, out, sizeof out),
+    assert_int_equal(test_run(NULL, deep, CRYO_LIMIT_CALL_DEPTH, 10, out, sizeof out),
                      CRYO_ERR_STACK_OVERFLOW);
-    assert_int_equal(run_lim(deep, CRYO_LIMIT_CALL_DEPTH, 30, out, sizeof out), CRYO_OK);
+    assert_int_equal(test_run(NULL, deep, CRYO_LIMIT_CALL_DEPTH, 30, out, sizeof out), CRYO_OK);
 }
 
 static void size_limits_apply(void **state) {
     (void)state;
     char out[512];
     assert_int_equal(
-        run_lim("parse_json(\"[1,2,3,4,5]\")", CRYO_LIMIT_ARRAY_SIZE, 4, out, sizeof out),
+        test_run(NULL, "parse_json(\"[1,2,3,4,5]\")", CRYO_LIMIT_ARRAY_SIZE, 4, out, sizeof out),
+        CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(test_run(NULL, "parse_json(`{\"a\":1,\"b\":2,\"c\":3}`)", CRYO_LIMIT_MAP_SIZE,
+                              2, out, sizeof out),
+                     CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(
+        test_run(NULL, "to_json([\"abc\", \"def\"])", CRYO_LIMIT_STRING_SIZE, 10, out, sizeof out),
         CRYO_ERR_DATA_TOO_LARGE);
     assert_int_equal(
-        run_lim("parse_json(`{\"a\":1,\"b\":2,\"c\":3}`)", CRYO_LIMIT_MAP_SIZE, 2, out, sizeof out),
-        CRYO_ERR_DATA_TOO_LARGE);
-    assert_int_equal(
-        run_lim("to_json([\"abc\", \"def\"])", CRYO_LIMIT_STRING_SIZE, 10, out, sizeof out),
-        CRYO_ERR_DATA_TOO_LARGE);
-    assert_int_equal(run_lim("to_json([\"abc\"])", CRYO_LIMIT_STRING_SIZE, 10, out, sizeof out),
-                     CRYO_OK);
-    assert_int_equal(run_lim("let s = \"[\"; for i in 0..2000 { s += \"\\\"xxxxxxxx\\\",\" }"
-                             " s += \"1]\"; parse_json(s).len()",
-                             CRYO_LIMIT_MEMORY, 60000, out, sizeof out),
+        test_run(NULL, "to_json([\"abc\"])", CRYO_LIMIT_STRING_SIZE, 10, out, sizeof out), CRYO_OK);
+    assert_int_equal(test_run(NULL,
+                              "let s = \"[\"; for i in 0..2000 { s += \"\\\"xxxxxxxx\\\",\" }"
+                              " s += \"1]\"; parse_json(s).len()",
+                              CRYO_LIMIT_MEMORY, 60000, out, sizeof out),
                      CRYO_ERR_MEMORY);
 }
 
@@ -203,11 +153,11 @@ static void to_json_work_is_charged(void **state) {
     (void)state;
     char out[512];
     const char *src = "let a = [1]; for i in 0..30 { a = [a, a]; } to_json(a).len()";
-    assert_int_equal(run_lim(src, CRYO_LIMIT_OPERATIONS, 100000, out, sizeof out),
+    assert_int_equal(test_run(NULL, src, CRYO_LIMIT_OPERATIONS, 100000, out, sizeof out),
                      CRYO_ERR_TOO_MANY_OPERATIONS);
-    assert_int_equal(
-        run_lim("to_json([1, [2, 3]]).len()", CRYO_LIMIT_OPERATIONS, 100000, out, sizeof out),
-        CRYO_OK);
+    assert_int_equal(test_run(NULL, "to_json([1, [2, 3]]).len()", CRYO_LIMIT_OPERATIONS, 100000,
+                              out, sizeof out),
+                     CRYO_OK);
     assert_string_equal(out, "9");
 }
 
@@ -221,7 +171,7 @@ static void memory_limit_sweep(void **state) {
     char out[512];
     int failed = 0, passed = 0;
     for (uint64_t lim = 64; lim < 8000; lim += 29) {
-        cryo_error_kind k = run_lim(src, CRYO_LIMIT_MEMORY, lim, out, sizeof out);
+        cryo_error_kind k = test_run(NULL, src, CRYO_LIMIT_MEMORY, lim, out, sizeof out);
         if (k != CRYO_OK && k != CRYO_ERR_MEMORY)
             fail_msg("limit %llu: %d %s", (unsigned long long)lim, k, out);
         k == CRYO_OK ? passed++ : failed++;

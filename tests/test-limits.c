@@ -3,30 +3,12 @@
  * call depth, string, array and map size, memory), limits not catchable by try/catch, limits
  * set per context and per VM, the progress callback.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <cryo.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static cryo_unit *compile(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fail_msg("compile failed: %s", err ? err->message : "?");
-    return u;
-}
+#include "test.h"
 
 /* Runs src with one limit set on the VM; returns the kind and copies the message. */
 static cryo_error_kind run_limited(const char *src, cryo_limit which, uint64_t value, char *msg,
                                    size_t msgsz) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_vm_set_limit(vm, which, value);
     assert_int_equal(cryo_vm_get_limit(vm, which), value);
@@ -158,8 +140,8 @@ static void test_context_limits(void **state) {
         .npackages = 1,
         .limits = {[CRYO_LIMIT_OPERATIONS] = 5000, [CRYO_LIMIT_MAP_SIZE] = 3}};
     cryo_context *ctx = cryo_context_new(&cfg);
-    cryo_unit *u = compile("loop {}");
-    cryo_unit *m = compile("#{a: 1, b: 2, c: 3, d: 4}");
+    cryo_unit *u = test_compile("loop {}");
+    cryo_unit *m = test_compile("#{a: 1, b: 2, c: 3, d: 4}");
     cryo_vm *vm = cryo_vm_pool_acquire(u, ctx);
     assert_int_equal(cryo_vm_run(vm, NULL, 0, NULL), CRYO_ERR_TOO_MANY_OPERATIONS);
     assert_int_equal(cryo_vm_set_unit(vm, m), CRYO_OK);
@@ -204,7 +186,7 @@ static bool on_progress(void *ud, uint64_t ops) {
 
 static void test_progress(void **state) {
     (void)state;
-    cryo_unit *u = compile("loop {}");
+    cryo_unit *u = test_compile("loop {}");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     progress p = {0, 5, 0};
     cryo_vm_set_progress(vm, on_progress, &p, 1000);
@@ -227,7 +209,7 @@ static void test_progress(void **state) {
     cryo_unit_release(u);
 
     /* A script that finishes: the callback only observes. */
-    u = compile("let s = 0; for i in 0..10000 { s += i } s");
+    u = test_compile("let s = 0; for i in 0..10000 { s += i } s");
     vm = cryo_vm_new(u, NULL);
     p = (progress){0, 1000000, 0};
     cryo_vm_set_progress(vm, on_progress, &p, 100);

@@ -12,82 +12,14 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-/* --- a minimal VM: only `heap`, `limits`, `ctx` and `err` are used ------------------------------
- * The error functions below are weak so that the library's own win when it provides them. */
-
-__attribute__((weak)) void cryo_unit_release(cryo_unit *unit) {
-    (void)unit;
-}
-
-__attribute__((weak)) void cryo_error_free(cryo_error *err) {
-    while (err) {
-        cryo_error *next = err->next;
-        free(err->message);
-        free(err->source_name);
-        free(err);
-        err = next;
-    }
-}
-
-__attribute__((weak)) cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind,
-                                                    const char *fmt, ...) {
-    cryo_error_free(vm->err);
-    vm->err = calloc(1, sizeof *vm->err);
-    vm->err->kind = kind;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&vm->err->message, fmt, ap) < 0) vm->err->message = NULL;
-    va_end(ap);
-    return kind;
-}
-
-__attribute__((weak)) cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm) {
-    return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
-}
-
-static cryo_error_kind check(cryo_vm *vm, cryo_limit which, size_t n) {
-    if (vm->limits[which] && n > vm->limits[which]) {
-        return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "too large");
-    }
-    return CRYO_OK;
-}
-__attribute__((weak)) cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t n) {
-    return check(vm, CRYO_LIMIT_STRING_SIZE, n);
-}
-__attribute__((weak)) cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t n) {
-    return check(vm, CRYO_LIMIT_ARRAY_SIZE, n);
-}
-__attribute__((weak)) cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t n) {
-    return check(vm, CRYO_LIMIT_MAP_SIZE, n);
-}
-
-/* A host getter `len` (arity 1) for property access on non-maps. */
-static cryo_error_kind host_len(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
-                                cryo_value *ret) {
-    (void)vm;
-    (void)ud;
-    (void)argc;
-    if (argv[0]->type != CRYO_T_STRING)
-        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "len: not a string");
-    *ret = cryo_int(cv_str(*argv[0])->nchars);
-    return CRYO_OK;
-}
-static const cryo_libreg len_reg = {"len", 1, host_len, NULL};
-
-__attribute__((weak)) const cryo_libreg *
-cryo_context_find(const cryo_context *ctx, const char *name, size_t len, int arity) {
-    (void)ctx;
-    if (arity == 1 && len == 3 && memcmp(name, "len", 3) == 0) return &len_reg;
-    return NULL;
-}
+/* --- a minimal VM: only `heap`, `limits`, `ctx` and `err` are used; errors, limits and host
+ * lookups are the library's own (vm_call.c, context.c). */
 
 static cryo_context fake_ctx;
 
 static int setup(void **state) {
     cryo_vm *vm = calloc(1, sizeof *vm);
-    /* The library's own cryo_context_find wins over the stand-in above when the link pulls in
-     * context.c (it does since ops.c charges work through vm_call.c): give it the std package,
-     * whose `len` answers the same. */
+    /* Host lookups (property getters on non-maps: `len`) go through the std package. */
     static cryo_package *std;
     std = cryo_package_std();
     fake_ctx.packages = &std;

@@ -3,34 +3,12 @@
  * limits, share one operations and memory budget with it, stop when it is interrupted or its
  * run ends, count against a thread limit, and need the CRYO_CAP_THREADS capability.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "cryo.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#include "test.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static cryo_unit *compile(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    cryo_error_free(err);
-    assert_non_null(u);
-    return u;
 }
 
 typedef struct run_opts {
@@ -41,7 +19,7 @@ typedef struct run_opts {
 /* Runs src under the given limits; returns the kind, the result's debug text or the error
  * message in *text (owned). */
 static cryo_error_kind run(const char *src, run_opts o, char **text) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, o.ctx);
     if (o.ops) cryo_vm_set_limit(vm, CRYO_LIMIT_OPERATIONS, o.ops);
     if (o.mem) cryo_vm_set_limit(vm, CRYO_LIMIT_MEMORY, o.mem);
@@ -207,7 +185,7 @@ static void *interrupt_later(void *p) {
 }
 
 static cryo_error_kind run_interrupted(const char *src, int delay_ms) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     interrupter it = {vm, delay_ms};
     pthread_t t;
@@ -235,7 +213,7 @@ static void test_vm_free_joins_children_of_a_returned_handle(void **state) {
     (void)state;
     /* the handle escapes to the host as the result; the thread was still stopped and joined
      * at the run's end, and the handle outlives the VM */
-    cryo_unit *u = compile("spawn(|| loop {})");
+    cryo_unit *u = test_compile("spawn(|| loop {})");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value h;
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &h), CRYO_OK);

@@ -4,63 +4,7 @@
  * maps, and the array sorts sort_by / order / order_by / order_desc; each with its error cases.
  * Scripts run on a std VM, results compared by their debug text.
  */
-#include <cryo.h>
-
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-/* Runs `src` on a fresh std VM (limits applied first when `limit` >= 0). Returns the kind;
- * *out gets the debug text of the result, or the error's message. */
-static cryo_error_kind run_lim(const char *src, int limit, uint64_t value, char *out, size_t n) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        snprintf(out, n, "compile: %s", err ? err->message : "?");
-        cryo_error_free(err);
-        return CRYO_ERR_PARSE;
-    }
-    cryo_vm *vm = cryo_vm_new(u, cryo_context_std());
-    if (limit >= 0) cryo_vm_set_limit(vm, (cryo_limit)limit, value);
-    cryo_value r = cryo_unit_value();
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &r);
-    if (k) {
-        snprintf(out, n, "%s", cryo_vm_error(vm)->message);
-    } else {
-        char *s = cryo_value_to_cstring(r, true);
-        snprintf(out, n, "%s", s ? s : "?");
-        free(s);
-        cryo_value_release(r);
-    }
-    cryo_vm_free(vm);
-    cryo_unit_release(u);
-    return k;
-}
-
-static cryo_error_kind run(const char *src, char *out, size_t n) {
-    return run_lim(src, -1, 0, out, n);
-}
-
-#define EXPECT(src, text)                                                                          \
-    do {                                                                                           \
-        char buf_[512];                                                                            \
-        cryo_error_kind k_ = run(src, buf_, sizeof buf_);                                          \
-        if (k_) fail_msg("%s -> error %s", src, buf_);                                             \
-        assert_string_equal(buf_, text);                                                           \
-    } while (0)
-
-#define EXPECT_ERR(src, kind, part)                                                                \
-    do {                                                                                           \
-        char buf_[512];                                                                            \
-        cryo_error_kind k_ = run(src, buf_, sizeof buf_);                                          \
-        if (k_ != (kind)) fail_msg("%s -> kind %d (%s), want %d", src, k_, buf_, kind);            \
-        if (!strstr(buf_, part)) fail_msg("%s -> '%s' lacks '%s'", src, buf_, part);               \
-    } while (0)
+#include "test.h"
 
 /* --- maps ---------------------------------------------------------------------------------- */
 
@@ -115,7 +59,7 @@ static void map_map(void **state) {
     /* Results count toward the map size limit like any other entry. */
     char out[512];
     assert_int_equal(
-        run_lim("#{a:1, b:2, c:3}.map(|k| this)", CRYO_LIMIT_MAP_SIZE, 2, out, sizeof out),
+        test_run(NULL, "#{a:1, b:2, c:3}.map(|k| this)", CRYO_LIMIT_MAP_SIZE, 2, out, sizeof out),
         CRYO_ERR_DATA_TOO_LARGE);
 }
 

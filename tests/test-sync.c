@@ -7,51 +7,7 @@
  * CRYO_TEST_SYNC_CALLS sets the calls per thread (default 100000, or 2000 when
  * CRYO_UNDER_VALGRIND is set, as scripts/valgrind.sh does).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include "cryo.h"
-
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static cryo_unit *compile(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) {
-        fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-        cryo_error_free(err);
-    }
-    assert_non_null(u);
-    return u;
-}
-
-/* Runs `src` in a fresh VM and freezes the function value it returns. */
-static cryo_sync *sync_of(const char *src, cryo_vm **keep_vm) {
-    cryo_unit *u = compile(src);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_unit_release(u);
-    cryo_value f;
-    cryo_error_kind k = cryo_vm_run(vm, NULL, 0, &f);
-    if (k) fprintf(stderr, "run: %s\n", cryo_vm_error(vm)->message);
-    assert_int_equal(k, CRYO_OK);
-    cryo_sync *s = NULL;
-    k = cryo_vm_into_sync(vm, f, &s);
-    if (k) fprintf(stderr, "into_sync: %s\n", cryo_vm_error(vm)->message);
-    assert_int_equal(k, CRYO_OK);
-    cryo_value_release(f);
-    if (keep_vm)
-        *keep_vm = vm;
-    else
-        cryo_vm_free(vm);
-    return s;
-}
+#include "test.h"
 
 /* The closure of the big test: every kind of capture. Its result for x is
  * x + k + len(s) + sum(a) + m.y + g(x) = x + 7 + 5 + 6 + 100 + 3x = 4x + 118. */
@@ -70,7 +26,7 @@ static int64_t big_expected(int64_t x) {
 
 static void test_call_from_c(void **state) {
     (void)state;
-    cryo_sync *f = sync_of(BIG, NULL);
+    cryo_sync *f = test_sync(NULL, BIG);
     assert_int_equal(cryo_sync_arity(f), 1);
     for (int64_t x = -5; x < 5; x++) {
         cryo_const arg = cryo_const_int(x), r;
@@ -112,7 +68,7 @@ static long calls_per_thread(void) {
 
 static void test_eight_threads(void **state) {
     (void)state;
-    cryo_sync *f = sync_of(BIG, NULL);
+    cryo_sync *f = test_sync(NULL, BIG);
     enum { N = 8 };
     pthread_t th[N];
     worker w[N];
@@ -131,9 +87,8 @@ static void test_eight_threads(void **state) {
 /* Captures of every kind, with string/array/map results crossing back as consts. */
 static void test_heap_results(void **state) {
     (void)state;
-    cryo_sync *f = sync_of("let pre = \"<\"; let tail = [9]; let m = #{a: 1};\n"
-                           "|s| #{text: pre + s, list: tail + [s.len()], m: m}",
-                           NULL);
+    cryo_sync *f = test_sync(NULL, "let pre = \"<\"; let tail = [9]; let m = #{a: 1};\n"
+                                   "|s| #{text: pre + s, list: tail + [s.len()], m: m}");
     cryo_const arg = cryo_const_string("abc", 3), r;
     assert_int_equal(cryo_sync_call(f, 1, &arg, &r, NULL), CRYO_OK);
     cryo_const_release(arg);
@@ -153,12 +108,12 @@ static void test_heap_results(void **state) {
  * change the frozen function's results. */
 static void test_mutate_after_freeze(void **state) {
     (void)state;
-    cryo_unit *u = compile("let k = 1; let a = [1]; let m = #{v: 1};\n"
-                           "let f = |x| x + k + a[0] + m.v;\n"
-                           "let sf = f.into_sync();\n"
-                           "let before = sf.call(0);\n"
-                           "k = 100; a[0] = 100; m.v = 100;\n"
-                           "[before, sf.call(0), f.call(0)]");
+    cryo_unit *u = test_compile("let k = 1; let a = [1]; let m = #{v: 1};\n"
+                                "let f = |x| x + k + a[0] + m.v;\n"
+                                "let sf = f.into_sync();\n"
+                                "let before = sf.call(0);\n"
+                                "k = 100; a[0] = 100; m.v = 100;\n"
+                                "[before, sf.call(0), f.call(0)]");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value r;
     assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
@@ -172,7 +127,7 @@ static void test_mutate_after_freeze(void **state) {
 
 /* Each into_sync failure with its documented error: kind, variable, line. */
 static void expect_fail(const char *src, cryo_error_kind kind, const char *needle, int line) {
-    cryo_unit *u = compile(src);
+    cryo_unit *u = test_compile(src);
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_unit_release(u);
     cryo_value r;
@@ -263,8 +218,8 @@ static void test_handles(void **state) {
  * and dropped the old. */
 static void test_hot_reload(void **state) {
     (void)state;
-    cryo_sync *v1 = sync_of("let k = 1; |x| x + k", NULL);
-    cryo_sync *v2 = sync_of("let k = 2; |x| x * 10 + k", NULL);
+    cryo_sync *v1 = test_sync(NULL, "let k = 1; |x| x + k");
+    cryo_sync *v2 = test_sync(NULL, "let k = 2; |x| x * 10 + k");
     cryo_const a = cryo_const_int(5), r1, r2;
     assert_int_equal(cryo_sync_call(v1, 1, &a, &r1, NULL), CRYO_OK);
     assert_int_equal(cryo_sync_call(v2, 1, &a, &r2, NULL), CRYO_OK);
@@ -279,7 +234,7 @@ static void test_hot_reload(void **state) {
 /* Errors from a call: kind and message, the VM reusable afterwards. */
 static void test_call_errors(void **state) {
     (void)state;
-    cryo_sync *f = sync_of("|x| if x == 0 { throw \"zero!\" } else { 100 / x }", NULL);
+    cryo_sync *f = test_sync(NULL, "|x| if x == 0 { throw \"zero!\" } else { 100 / x }");
     cryo_const a = cryo_const_int(0), r;
     cryo_error *err = NULL;
     assert_int_equal(cryo_sync_call(f, 1, &a, &r, &err), CRYO_ERR_RUNTIME);
@@ -298,8 +253,8 @@ static void test_call_errors(void **state) {
 /* cryo_sync_call_in: a VM the caller holds, of another unit. */
 static void test_call_in(void **state) {
     (void)state;
-    cryo_sync *f = sync_of("let t = [1, 2]; |x| t + [x]", NULL);
-    cryo_unit *u = compile("40 + 2");
+    cryo_sync *f = test_sync(NULL, "let t = [1, 2]; |x| t + [x]");
+    cryo_unit *u = test_compile("40 + 2");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value arg = cryo_int(3), r;
     assert_int_equal(cryo_sync_call_in(f, vm, 1, &arg, &r), CRYO_OK);
@@ -318,7 +273,7 @@ static void test_call_in(void **state) {
  * captured by another closure that is frozen again. */
 static void test_script_values(void **state) {
     (void)state;
-    cryo_sync *f = sync_of("let k = 3; |x| x * k", NULL);
+    cryo_sync *f = test_sync(NULL, "let k = 3; |x| x * k");
     static const char *const globals[] = {"sf"};
     cryo_compile_options opts = {.globals = globals, .nglobals = 1};
     const char *src = "let arr = [sf]; let m = #{f: sf};\n"

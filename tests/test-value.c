@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-/* value.c releases a fn's unit; these tests never create one. Weak so that the real
- * function wins when the library provides it. */
-__attribute__((weak)) void cryo_unit_release(cryo_unit *unit) {
-    (void)unit;
-}
-
 static cryo_value str(cryo_heap *h, const char *s) {
     cryo_string *o = cv_string_new(h, s, strlen(s));
     assert_non_null(o);
