@@ -115,6 +115,9 @@ typedef struct cryo_error {
     char *message;
     char *source_name;
     struct cryo_error *next; /* further errors (parse errors are all reported) */
+    /* The calls that led to a runtime error, or NULL: read it with cryo_error_frame_count and
+     * cryo_error_frame (owned, freed with the error). */
+    struct cryo_trace *trace;
 } cryo_error;
 
 /* The name of an error kind ("parse error", "type error", ...); "unknown error" for a value
@@ -128,10 +131,53 @@ CRYO_API void cryo_error_free(cryo_error *err);
 /* Writes `err` the way the CLI shows it: "name:line:col: kind: message" (without "kind: " when
  * the message already names the kind), then the source line and a caret under the column when
  * `source` (the script text, borrowed) is given and the error is not inside a text run by
- * eval() (source name "eval"). Returns a
+ * eval() (source name "eval"), then its stack trace when it has two frames or more:
+ * "stack trace (innermost call first):" and one "  at fn (name:line:col)" or
+ * "  at fn [host]" line per frame (see cryo_error_frame below). Returns a
  * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. Every
  * error of the chain is written. Any thread (it reads its arguments only). */
 CRYO_API char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len);
+
+/* --- stack traces ---------------------------------------------------------------------------
+ * A runtime error (cryo_vm_error, a SyncFunction's, a callback's, a worker's or a spawned
+ * thread's) carries the chain of calls that led to it, captured when it was raised. Frame 0 is
+ * the innermost call (where the error was raised), the last frame the outermost (the script's
+ * top level, or where C entered the script). Compile and parse errors have no frames. */
+
+typedef enum cryo_frame_kind {
+    CRYO_FRAME_SCRIPT,   /* a script function, a closure or the script's top level */
+    CRYO_FRAME_HOST,     /* a host function the embedder registered (a package, FFI) */
+    CRYO_FRAME_BUILTIN,  /* a function of the standard library (print, map, sort, join, ...) */
+    CRYO_FRAME_CALLBACK, /* C code called the script: a C callback, a SyncFunction call */
+    CRYO_FRAME_THREAD,   /* the error crossed threads here: frames above ran on another thread
+                          * (spawn/join, a worker) */
+    CRYO_FRAME_ELIDED,   /* stands for `line` frames left out of a very deep trace */
+} cryo_frame_kind;
+
+/* One frame. `function` is the name as written in the source ("fib", a host function's or
+ * method's name); "<main>" for the top level, "<closure>" for a closure. `source_name` (the
+ * unit's chunk name, may be NULL), `line` and `column` (1-based, the position of the call or
+ * of the error in that frame) are set for script frames only; other kinds have 0 and NULL.
+ * Strings are owned by the error. */
+typedef struct cryo_trace_frame {
+    cryo_frame_kind kind;
+    const char *function;
+    const char *source_name;
+    int line;
+    int column;
+} cryo_trace_frame;
+
+/* The number of frames of `err` (its first error only; 0 for NULL or an error without trace).
+ * At most CRYO_TRACE_MAX frames are kept: a deeper stack keeps its innermost and outermost
+ * calls around one CRYO_FRAME_ELIDED frame. Any thread (reads the error only). */
+#define CRYO_TRACE_MAX 64
+CRYO_API int cryo_error_frame_count(const cryo_error *err);
+/* Frame `i` of `err` (0 = innermost), borrowed from the error (valid until it is freed);
+ * NULL when `i` is out of range. Any thread. */
+CRYO_API const cryo_trace_frame *cryo_error_frame(const cryo_error *err, int i);
+/* The short name of a frame kind ("script", "host", "builtin", "callback", "thread",
+ * "elided"). Static storage; any thread. */
+CRYO_API const char *cryo_frame_kind_name(cryo_frame_kind kind);
 
 /* ==========================================================================================
  * Values

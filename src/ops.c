@@ -6,6 +6,7 @@
 #include "vm.h"
 
 #include "opcodes.h"
+#include "trace.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -716,7 +717,9 @@ cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string
     }
     cryo_value *target = obj->type == CRYO_T_CELL ? &cv_cell(*obj)->v : obj;
     *out = cryo_unit_value();
-    return reg->fn(vm, reg->userdata, 1, &target, out);
+    cryo_error_kind k = reg->fn(vm, reg->userdata, 1, &target, out);
+    if (k != CRYO_OK) cryo_trace_add_host(vm->err, reg->name, reg, vm->nframes - 1);
+    return k;
 }
 
 cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
