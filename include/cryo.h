@@ -583,6 +583,40 @@ typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
 CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
                                    uint64_t every);
 
+/* --- the line hook (debuggers, tracing, coverage; docs/debugging.md) ------------------------
+ * A hook called on the VM's thread each time a run reaches a new line of a script function:
+ * the line changed, a loop jumped back, a function was entered, or a call returned to a
+ * different line. `frame` describes where (valid during the call only). Return false to stop
+ * the run with CRYO_ERR_INTERRUPTED (not catchable by scripts), true to go on. Inside the hook
+ * use only the cryo_debug_* functions on `frame`, and cryo_value_release on values they gave. */
+typedef struct cryo_debug_frame {
+    const char *function;    /* as in a stack trace: "fib", "<main>", "<closure>" (borrowed) */
+    const char *source_name; /* the unit's chunk name, may be NULL (borrowed) */
+    int line;                /* 1-based */
+    int column;              /* of the first instruction on the line */
+    int depth;               /* script frames on the VM's stack, 1 = the run's outermost */
+    cryo_vm *vm;
+    const void *internal; /* the VM's frame: for cryo_debug_local */
+} cryo_debug_frame;
+typedef bool (*cryo_line_hook)(void *userdata, const cryo_debug_frame *frame);
+/* Sets (fn non-NULL) or removes (NULL) the line hook; `userdata` is borrowed. The hook is
+ * looked at when the VM is entered (a run, a call, a host function calling back): set it before
+ * the run; removing it from inside the hook takes effect at once. A VM without a hook pays
+ * nothing for this: the dispatch loop switches to a hooked dispatch table only when a hook is
+ * set. Cleared by a pool reset. On the VM's thread. A NULL VM is ignored. */
+CRYO_API void cryo_vm_set_line_hook(cryo_vm *vm, cryo_line_hook fn, void *userdata);
+/* Reads the local variable `name` visible at the frame's current position (the innermost one
+ * of that name; a parameter, a `let`, a loop or catch variable, a host-provided global at the
+ * top level). On success stores an owned copy in *out (release with cryo_value_release) and
+ * returns true; false when no such variable is in scope (or the unit came from an image, which
+ * keeps no names). Only inside the hook, with its `frame`. */
+CRYO_API bool cryo_debug_local(const cryo_debug_frame *frame, const char *name, cryo_value *out);
+/* The names of the local variables in scope at the frame's position, outermost first; writes up
+ * to `cap` borrowed names (valid while the unit lives) into names[] and returns how many are in
+ * scope (which may be more than cap). A name shadowed by an inner one is listed once, for the
+ * inner. Only inside the hook. */
+CRYO_API int cryo_debug_locals(const cryo_debug_frame *frame, const char **names, int cap);
+
 /* A pointer the host attaches to a VM (host functions read it with cryo_vm_userdata(vm)).
  * Borrowed; NULL by default and after a pool reset. On the VM's thread. */
 CRYO_API void *cryo_vm_userdata(const cryo_vm *vm);

@@ -94,6 +94,12 @@ struct cryo_trace *cryo_trace_copy(const struct cryo_trace *t) {
     return t ? build(t->e, t->n) : NULL;
 }
 
+const char *cryo_trace_fn_name(const cryo_proto *p) {
+    if (p->unit && p->unit->nprotos > 0 && p == p->unit->protos[0]) return "<main>";
+    if (!p->name) return "?";
+    return strncmp(p->name, "anon$", 5) == 0 ? "<closure>" : p->name;
+}
+
 /* The script frame vm->frames[i]: its function as written and the position it is at (the
  * instruction before its saved pc: the call it made, or the one that raised). */
 static cryo_trace_item script_item(const cryo_vm *vm, int i) {
@@ -101,12 +107,7 @@ static cryo_trace_item script_item(const cryo_vm *vm, int i) {
     const cryo_proto *p = f->proto;
     cryo_trace_item it = {{CRYO_FRAME_SCRIPT, "?", NULL, 0, 0}, i};
     if (!p) return it;
-    if (p->unit && p->unit->nprotos > 0 && p == p->unit->protos[0])
-        it.f.function = "<main>";
-    else if (p->name && strncmp(p->name, "anon$", 5) == 0)
-        it.f.function = "<closure>";
-    else if (p->name)
-        it.f.function = p->name;
+    it.f.function = cryo_trace_fn_name(p);
     if (p->unit) it.f.source_name = p->unit->source_name;
     if (p->lines && p->ncode > 0) {
         const cryo_instr *ip = f->pc > p->code ? f->pc - 1 : p->code;

@@ -15,6 +15,7 @@
 
 struct cryo_vm;
 struct cryo_libreg;
+struct cryo_proto;
 
 /* One frame and the VM frame index it belongs to (-1: none, e.g. after a copy). A host frame
  * records the index of the script frame that called it. */
@@ -51,6 +52,10 @@ void cryo_trace_prepend(cryo_error *e, const struct cryo_trace *inner, cryo_fram
  * libcryo_ffi too.) */
 CRYO_API struct cryo_trace *cryo_trace_copy(const struct cryo_trace *t);
 void cryo_trace_free(struct cryo_trace *t);
+
+/* A function's name as traces and the line hook show it: "<main>" for a unit's top level,
+ * "<closure>" for a closure, else its name as written. */
+const char *cryo_trace_fn_name(const struct cryo_proto *p);
 
 /* True when `reg` is a registration of the standard package (package.c). */
 bool cryo_libreg_is_std(const struct cryo_libreg *reg);
