@@ -337,6 +337,30 @@ static void sync_function_on_thread(void **state) {
     cryo_sync_release(f);
 }
 
+/* A worker's script that fails: its future's error has the frames of the worker's run. */
+static void worker_future(void **state) {
+    (void)state;
+    cryo_worker *w = cryo_worker_new(NULL);
+    assert_non_null(w);
+    cryo_future *f =
+        cryo_worker_eval(w, "fn half(n) {\n  n / 0\n}\nfn outer() {\n  half(4)\n}\nouter()");
+    assert_int_equal(cryo_future_wait(f), CRYO_FUTURE_FAILED);
+    const cryo_error *e = cryo_future_error(f);
+    assert_non_null(e);
+    assert_int_equal(e->kind, CRYO_ERR_ARITHMETIC);
+    assert_int_equal(cryo_error_frame_count(e), 3);
+    const char *fns[] = {"half", "outer", "<main>"};
+    const int lines[] = {2, 5, 7};
+    for (int i = 0; i < 3; i++) {
+        const cryo_trace_frame *fr = cryo_error_frame(e, i);
+        assert_int_equal(fr->kind, CRYO_FRAME_SCRIPT);
+        assert_string_equal(fr->function, fns[i]);
+        assert_int_equal(fr->line, lines[i]);
+    }
+    cryo_future_release(f);
+    cryo_worker_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(three_calls_deep),
@@ -348,6 +372,7 @@ int main(void) {
         cmocka_unit_test(deep_recursion_cut),
         cmocka_unit_test(spawn_join),
         cmocka_unit_test(sync_function_on_thread),
+        cmocka_unit_test(worker_future),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
