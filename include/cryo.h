@@ -295,12 +295,63 @@ CRYO_API char *cryo_value_to_cstring(cryo_value v, bool debug);
  * `==` compares (type, pointer), printing gives `<name>`. A handle type whose retain/release
  * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
  * cross threads. */
+typedef struct cryo_host_ops cryo_host_ops;
 typedef struct cryo_handle_type {
     const char *name;           /* type_of() of the handle */
     void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
     void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
     void (*release)(void *ptr); /* sendable types: called instead of destroy */
+    const cryo_host_ops *ops;   /* a host type's hooks (below), or NULL; borrowed (static) */
 } cryo_handle_type;
+
+/* --- host types: hooks that make a handle type behave like a script type -------------------
+ * (docs/host-types.md). Every hook is optional (NULL: the script gets the usual error, e.g.
+ * "cannot set property"). Hooks run on the thread running the script; the hooks of a sendable
+ * type must be thread-safe (its handles are shared by threads). A hook receives the handle's
+ * pointer; values passed in are borrowed; a value it stores in *out is owned by the VM (a new
+ * reference). It returns CRYO_OK, the kind of an error raised with cryo_vm_raise, or
+ * CRYO_HOST_DECLINE: not for this name, index or operand, the VM goes on as without the hook
+ * (host getter functions of that name, then its usual error). Handles are references: `let b
+ * = a` shares the host object, and a setter changes it for every holder. */
+#define CRYO_HOST_DECLINE ((cryo_error_kind)255)
+typedef enum cryo_operator {
+    CRYO_OPER_ADD, /* + */
+    CRYO_OPER_SUB, /* - */
+    CRYO_OPER_MUL, /* * */
+    CRYO_OPER_DIV, /* / */
+    CRYO_OPER_MOD, /* % */
+    CRYO_OPER_POW, /* ** */
+    CRYO_OPER_SHL, /* << */
+    CRYO_OPER_SHR, /* >> */
+    CRYO_OPER_AND, /* & */
+    CRYO_OPER_OR,  /* | */
+    CRYO_OPER_XOR, /* ^ */
+    CRYO_OPER_EQ,  /* == (and != as its negation) */
+    CRYO_OPER_LT,  /* < (and >, <=, >= from it and ==: a > b is b < a) */
+    CRYO_OPER_NEG, /* unary - */
+    CRYO_OPER_NOT, /* unary ! */
+} cryo_operator;
+struct cryo_host_ops {
+    /* o.name and o.name = value (also `o.name += v`, and paths through o: o.pos.x = 1) */
+    cryo_error_kind (*get)(cryo_vm *vm, void *ptr, const char *name, cryo_value *out);
+    cryo_error_kind (*set)(cryo_vm *vm, void *ptr, const char *name, cryo_value value);
+    /* o[index] and o[index] = value, any index type (ints, strings, ...) */
+    cryo_error_kind (*index_get)(cryo_vm *vm, void *ptr, cryo_value index, cryo_value *out);
+    cryo_error_kind (*index_set)(cryo_vm *vm, void *ptr, cryo_value index, cryo_value value);
+    /* a OP b where a or b (or both) is a handle of this type (the left one's type is asked
+     * first, then the right one's). Without it (or declined), == is identity as for any
+     * handle, other operators a type error. */
+    cryo_error_kind (*binary)(cryo_vm *vm, cryo_operator op, cryo_value a, cryo_value b,
+                              cryo_value *out);
+    cryo_error_kind (*unary)(cryo_vm *vm, cryo_operator op, void *ptr, cryo_value *out);
+    /* print, to_string, `${o}` (debug false) and debug(), to_debug (debug true): writes at most
+     * `cap` bytes (NUL included) to buf and returns the text's length, as snprintf does; no VM
+     * (it may run while a value is printed anywhere). NULL: "<name>". */
+    size_t (*to_string)(void *ptr, bool debug, char *buf, size_t cap);
+    /* for x in o: the items index_get(o, 0) .. index_get(o, len - 1), read when the loop
+     * starts. Needs index_get. */
+    int64_t (*len)(void *ptr);
+};
 /* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
  * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
  * has one. `type` is borrowed and must outlive every such value (make it static). A unit value

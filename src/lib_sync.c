@@ -206,7 +206,7 @@ static void job_destroy(void *p) {
     job_unref(p);
 }
 
-static const cryo_handle_type thread_type = {"Thread", job_destroy, NULL, NULL};
+static const cryo_handle_type thread_type = {"Thread", job_destroy, NULL, NULL, NULL};
 
 /* Counts one more thread of the tree, or refuses (false) at the limit. */
 static bool count_thread(cryo_gov *g) {

@@ -5,6 +5,7 @@
  * after anything that may re-enter the VM (vm->frames can move when it grows).
  */
 #include "vm.h"
+#include "hosttype.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -90,6 +91,12 @@ static cryo_error_kind iter_prep(cryo_vm *vm, cryo_value *ra) {
     case CRYO_T_ARRAY:
     case CRYO_T_STRING: break;
     case CRYO_T_RANGE: st.as.i = cv_range(*ra)->start; break;
+    case CRYO_T_HANDLE: { /* a host type with len and index_get: its items (hosttype.c) */
+        bool done;
+        cryo_error_kind k = cryo_host_iterable(vm, ra, &done);
+        if (k != CRYO_OK) return k;
+        if (done) break;
+    } /* fall through */
     default: return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot iterate over %s", cv_type_name(*ra));
     }
     cv_set(&vm->heap, ra + 1, st);
