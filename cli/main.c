@@ -28,6 +28,7 @@ typedef struct options {
     bool ffi;         /* --ffi: run scripts in a context with the ffi module (CRYO_CAP_FFI) */
     bool eval;        /* --allow-eval: grant eval(text) (CRYO_CAP_EVAL) */
     bool repl;        /* --repl: the REPL even when stdin is not a terminal */
+    bool trace;       /* --trace: each line reached, on stderr (the line hook) */
     bool compile;     /* --compile: write the script's unit image (to -o) instead of running */
     const char *out;  /* -o: the image file of --compile */
     bool limit_set[CRYO_LIMIT__COUNT];
@@ -65,6 +66,8 @@ static void usage(FILE *out) {
         "      --ffi         grant the script the ffi module\n"
         "      --allow-eval  grant the script eval(text) (off by default)\n"
         "  -i, --repl        start the REPL even when stdin is not a terminal\n"
+        "      --trace       print each line of the script as it runs, on stderr:\n"
+        "                    name:line: function | source text, indented by call depth\n"
         "\n"
         "Limits (0 = no limit; exceeding one stops the script with an error, status 1):\n"
         "      --max-ops N       operations per run (counted at loops and calls)\n"
@@ -143,6 +146,33 @@ static void print_value(cryo_value v) {
 static void apply_limits(cryo_vm *vm) {
     for (int i = 0; i < CRYO_LIMIT__COUNT; i++)
         if (run_opts->limit_set[i]) cryo_vm_set_limit(vm, (cryo_limit)i, run_opts->limits[i]);
+}
+
+/* --trace: the line hook (docs/debugging.md) writes each line the run reaches to stderr,
+ * "name:line: function | text", indented two spaces per call level. `src` is the script's text
+ * (NULL for an image: no text to show). */
+typedef struct tracer {
+    const char *src;
+    size_t len;
+} tracer;
+
+static bool trace_line(void *ud, const cryo_debug_frame *f) {
+    const tracer *t = ud;
+    const char *text = "", *end = text;
+    /* the line's text, without its indentation (a script is small next to its trace) */
+    if (t->src && f->source_name && strcmp(f->source_name, "eval") != 0) {
+        const char *p = t->src, *stop = t->src + t->len;
+        for (int l = 1; l < f->line && p < stop; p++)
+            if (*p == '\n') l++;
+        while (p < stop && (*p == ' ' || *p == '\t'))
+            p++;
+        text = end = p;
+        while (end < stop && *end != '\n' && *end != '\r')
+            end++;
+    }
+    fprintf(stderr, "%s:%d: %*s%s | %.*s\n", f->source_name ? f->source_name : "<script>", f->line,
+            2 * (f->depth - 1), "", f->function, (int)(end - text), text);
+    return true;
 }
 
 /* --timeout: a thread that interrupts the VM once the time is up. */
@@ -262,6 +292,8 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
         return EXIT_SCRIPT_ERROR;
     }
     apply_limits(vm);
+    tracer tr = {image ? NULL : src, len};
+    if (run_opts->trace) cryo_vm_set_line_hook(vm, trace_line, &tr);
     cryo_value result = cryo_unit_value();
     int status = 0;
     watchdog w;
@@ -533,6 +565,8 @@ static int parse_args(int argc, char **argv, options *o) {
             o->ffi = true;
         } else if (strcmp(a, "--allow-eval") == 0) {
             o->eval = true;
+        } else if (strcmp(a, "--trace") == 0) {
+            o->trace = true;
         } else if (strcmp(a, "-i") == 0 || strcmp(a, "--repl") == 0) {
             o->repl = true;
         } else if ((lim = parse_limit(argc, argv, &i, o)) != 0) {

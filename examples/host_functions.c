@@ -24,7 +24,7 @@ static void account_destroy(void *p) {
     free(p);
 }
 
-static const cryo_handle_type account_type = {"Account", account_destroy, NULL, NULL};
+static const cryo_handle_type account_type = {"Account", account_destroy, NULL, NULL, NULL};
 
 /* account(owner) -> Account */
 static cryo_error_kind fn_account(cryo_vm *vm, void *ud, int argc, cryo_value **argv,

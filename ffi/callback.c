@@ -12,6 +12,7 @@
  */
 #include "ffi_internal.h"
 #include "sync.h"
+#include "trace.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,6 +88,7 @@ static cryo_error *error_copy(const cryo_error *e) {
     c->column = e->column;
     c->message = strdup(e->message ? e->message : "");
     c->source_name = e->source_name ? strdup(e->source_name) : NULL;
+    c->trace = cryo_trace_copy(e->trace); /* out of memory: the error without its trace */
     if (!c->message || (e->source_name && !c->source_name)) {
         cryo_error_free(c);
         return NULL;
@@ -135,8 +137,10 @@ static void unhandled_free(unhandled *u) {
 
 static void report(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind kind, const char *msg) {
     atomic_fetch_add_explicit(&cb->nerrors, 1, memory_order_relaxed);
+    /* the script's calls end where C called it: mark that frame with the callback's C type */
+    if (vm && vm->err) cryo_trace_add_outer(vm->err, CRYO_FRAME_CALLBACK, cb->type);
     const cryo_error *e = vm ? cryo_vm_error(vm) : NULL;
-    cryo_error tmp = {kind, 0, 0, (char *)msg, NULL, NULL};
+    cryo_error tmp = {kind, 0, 0, (char *)msg, NULL, NULL, NULL};
     if (!e) e = &tmp;
     pthread_mutex_lock(&cb->flock);
     keep(&cb->first, &cb->last, e);
@@ -513,7 +517,7 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
     if (arity >= 0 && arity != cb->fn->nparams) {
         if (err) {
             int np = cb->fn->nparams;
-            cryo_error tmp = {CRYO_ERR_ARGUMENT, p ? p->line : 0, 0, "", NULL, NULL};
+            cryo_error tmp = {CRYO_ERR_ARGUMENT, p ? p->line : 0, 0, "", NULL, NULL, NULL};
             cryo_error **tail = err;
             chain_error(&tail, &tmp,
                         "callback type '%s' passes %d argument%s; the function (%s) takes %d",

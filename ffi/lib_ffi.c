@@ -33,7 +33,8 @@ static void cfunc_release(void *p) {
     cf_sig_free(f->sig);
     free(f);
 }
-static const cryo_handle_type cfunc_type = {"ffi_function", NULL, cfunc_retain, cfunc_release};
+static const cryo_handle_type cfunc_type = {"ffi_function", NULL, cfunc_retain, cfunc_release,
+                                            NULL};
 static void callback_free(void *cb) {
     cryo_ffi_callback_free(cb);
 }

@@ -115,6 +115,9 @@ typedef struct cryo_error {
     char *message;
     char *source_name;
     struct cryo_error *next; /* further errors (parse errors are all reported) */
+    /* The calls that led to a runtime error, or NULL: read it with cryo_error_frame_count and
+     * cryo_error_frame (owned, freed with the error). */
+    struct cryo_trace *trace;
 } cryo_error;
 
 /* The name of an error kind ("parse error", "type error", ...); "unknown error" for a value
@@ -128,10 +131,53 @@ CRYO_API void cryo_error_free(cryo_error *err);
 /* Writes `err` the way the CLI shows it: "name:line:col: kind: message" (without "kind: " when
  * the message already names the kind), then the source line and a caret under the column when
  * `source` (the script text, borrowed) is given and the error is not inside a text run by
- * eval() (source name "eval"). Returns a
+ * eval() (source name "eval"), then its stack trace when it has two frames or more:
+ * "stack trace (innermost call first):" and one "  at fn (name:line:col)" or
+ * "  at fn [host]" line per frame (see cryo_error_frame below). Returns a
  * NUL-terminated string owned by the caller (free with free()), or NULL if out of memory. Every
  * error of the chain is written. Any thread (it reads its arguments only). */
 CRYO_API char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len);
+
+/* --- stack traces ---------------------------------------------------------------------------
+ * A runtime error (cryo_vm_error, a SyncFunction's, a callback's, a worker's or a spawned
+ * thread's) carries the chain of calls that led to it, captured when it was raised. Frame 0 is
+ * the innermost call (where the error was raised), the last frame the outermost (the script's
+ * top level, or where C entered the script). Compile and parse errors have no frames. */
+
+typedef enum cryo_frame_kind {
+    CRYO_FRAME_SCRIPT,   /* a script function, a closure or the script's top level */
+    CRYO_FRAME_HOST,     /* a host function the embedder registered (a package, FFI) */
+    CRYO_FRAME_BUILTIN,  /* a function of the standard library (print, map, sort, join, ...) */
+    CRYO_FRAME_CALLBACK, /* C code called the script: a C callback, a SyncFunction call */
+    CRYO_FRAME_THREAD,   /* the error crossed threads here: frames above ran on another thread
+                          * (spawn/join, a worker) */
+    CRYO_FRAME_ELIDED,   /* stands for `line` frames left out of a very deep trace */
+} cryo_frame_kind;
+
+/* One frame. `function` is the name as written in the source ("fib", a host function's or
+ * method's name); "<main>" for the top level, "<closure>" for a closure. `source_name` (the
+ * unit's chunk name, may be NULL), `line` and `column` (1-based, the position of the call or
+ * of the error in that frame) are set for script frames only; other kinds have 0 and NULL.
+ * Strings are owned by the error. */
+typedef struct cryo_trace_frame {
+    cryo_frame_kind kind;
+    const char *function;
+    const char *source_name;
+    int line;
+    int column;
+} cryo_trace_frame;
+
+/* The number of frames of `err` (its first error only; 0 for NULL or an error without trace).
+ * At most CRYO_TRACE_MAX frames are kept: a deeper stack keeps its innermost and outermost
+ * calls around one CRYO_FRAME_ELIDED frame. Any thread (reads the error only). */
+#define CRYO_TRACE_MAX 64
+CRYO_API int cryo_error_frame_count(const cryo_error *err);
+/* Frame `i` of `err` (0 = innermost), borrowed from the error (valid until it is freed);
+ * NULL when `i` is out of range. Any thread. */
+CRYO_API const cryo_trace_frame *cryo_error_frame(const cryo_error *err, int i);
+/* The short name of a frame kind ("script", "host", "builtin", "callback", "thread",
+ * "elided"). Static storage; any thread. */
+CRYO_API const char *cryo_frame_kind_name(cryo_frame_kind kind);
 
 /* ==========================================================================================
  * Values
@@ -249,12 +295,63 @@ CRYO_API char *cryo_value_to_cstring(cryo_value v, bool debug);
  * `==` compares (type, pointer), printing gives `<name>`. A handle type whose retain/release
  * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
  * cross threads. */
+typedef struct cryo_host_ops cryo_host_ops;
 typedef struct cryo_handle_type {
     const char *name;           /* type_of() of the handle */
     void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
     void (*retain)(void *ptr);  /* sendable types: thread-safe retain/release */
     void (*release)(void *ptr); /* sendable types: called instead of destroy */
+    const cryo_host_ops *ops;   /* a host type's hooks (below), or NULL; borrowed (static) */
 } cryo_handle_type;
+
+/* --- host types: hooks that make a handle type behave like a script type -------------------
+ * (docs/host-types.md). Every hook is optional (NULL: the script gets the usual error, e.g.
+ * "cannot set property"). Hooks run on the thread running the script; the hooks of a sendable
+ * type must be thread-safe (its handles are shared by threads). A hook receives the handle's
+ * pointer; values passed in are borrowed; a value it stores in *out is owned by the VM (a new
+ * reference). It returns CRYO_OK, the kind of an error raised with cryo_vm_raise, or
+ * CRYO_HOST_DECLINE: not for this name, index or operand, the VM goes on as without the hook
+ * (host getter functions of that name, then its usual error). Handles are references: `let b
+ * = a` shares the host object, and a setter changes it for every holder. */
+#define CRYO_HOST_DECLINE ((cryo_error_kind)255)
+typedef enum cryo_operator {
+    CRYO_OPER_ADD, /* + */
+    CRYO_OPER_SUB, /* - */
+    CRYO_OPER_MUL, /* * */
+    CRYO_OPER_DIV, /* / */
+    CRYO_OPER_MOD, /* % */
+    CRYO_OPER_POW, /* ** */
+    CRYO_OPER_SHL, /* << */
+    CRYO_OPER_SHR, /* >> */
+    CRYO_OPER_AND, /* & */
+    CRYO_OPER_OR,  /* | */
+    CRYO_OPER_XOR, /* ^ */
+    CRYO_OPER_EQ,  /* == (and != as its negation) */
+    CRYO_OPER_LT,  /* < (and >, <=, >= from it and ==: a > b is b < a) */
+    CRYO_OPER_NEG, /* unary - */
+    CRYO_OPER_NOT, /* unary ! */
+} cryo_operator;
+struct cryo_host_ops {
+    /* o.name and o.name = value (also `o.name += v`, and paths through o: o.pos.x = 1) */
+    cryo_error_kind (*get)(cryo_vm *vm, void *ptr, const char *name, cryo_value *out);
+    cryo_error_kind (*set)(cryo_vm *vm, void *ptr, const char *name, cryo_value value);
+    /* o[index] and o[index] = value, any index type (ints, strings, ...) */
+    cryo_error_kind (*index_get)(cryo_vm *vm, void *ptr, cryo_value index, cryo_value *out);
+    cryo_error_kind (*index_set)(cryo_vm *vm, void *ptr, cryo_value index, cryo_value value);
+    /* a OP b where a or b (or both) is a handle of this type (the left one's type is asked
+     * first, then the right one's). Without it (or declined), == is identity as for any
+     * handle, other operators a type error. */
+    cryo_error_kind (*binary)(cryo_vm *vm, cryo_operator op, cryo_value a, cryo_value b,
+                              cryo_value *out);
+    cryo_error_kind (*unary)(cryo_vm *vm, cryo_operator op, void *ptr, cryo_value *out);
+    /* print, to_string, `${o}` (debug false) and debug(), to_debug (debug true): writes at most
+     * `cap` bytes (NUL included) to buf and returns the text's length, as snprintf does; no VM
+     * (it may run while a value is printed anywhere). NULL: "<name>". */
+    size_t (*to_string)(void *ptr, bool debug, char *buf, size_t cap);
+    /* for x in o: the items index_get(o, 0) .. index_get(o, len - 1), read when the loop
+     * starts. Needs index_get. */
+    int64_t (*len)(void *ptr);
+};
 /* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
  * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
  * has one. `type` is borrowed and must outlive every such value (make it static). A unit value
@@ -536,6 +633,40 @@ CRYO_API void cryo_vm_set_debug(cryo_vm *vm, cryo_print_fn fn, void *userdata);
 typedef bool (*cryo_progress_fn)(void *userdata, uint64_t operations);
 CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userdata,
                                    uint64_t every);
+
+/* --- the line hook (debuggers, tracing, coverage; docs/debugging.md) ------------------------
+ * A hook called on the VM's thread each time a run reaches a new line of a script function:
+ * the line changed, a loop jumped back, a function was entered, or a call returned to a
+ * different line. `frame` describes where (valid during the call only). Return false to stop
+ * the run with CRYO_ERR_INTERRUPTED (not catchable by scripts), true to go on. Inside the hook
+ * use only the cryo_debug_* functions on `frame`, and cryo_value_release on values they gave. */
+typedef struct cryo_debug_frame {
+    const char *function;    /* as in a stack trace: "fib", "<main>", "<closure>" (borrowed) */
+    const char *source_name; /* the unit's chunk name, may be NULL (borrowed) */
+    int line;                /* 1-based */
+    int column;              /* of the first instruction on the line */
+    int depth;               /* script frames on the VM's stack, 1 = the run's outermost */
+    cryo_vm *vm;
+    const void *internal; /* the VM's frame: for cryo_debug_local */
+} cryo_debug_frame;
+typedef bool (*cryo_line_hook)(void *userdata, const cryo_debug_frame *frame);
+/* Sets (fn non-NULL) or removes (NULL) the line hook; `userdata` is borrowed. The hook is
+ * looked at when the VM is entered (a run, a call, a host function calling back): set it before
+ * the run; removing it from inside the hook takes effect at once. A VM without a hook pays
+ * nothing for this: the dispatch loop switches to a hooked dispatch table only when a hook is
+ * set. Cleared by a pool reset. On the VM's thread. A NULL VM is ignored. */
+CRYO_API void cryo_vm_set_line_hook(cryo_vm *vm, cryo_line_hook fn, void *userdata);
+/* Reads the local variable `name` visible at the frame's current position (the innermost one
+ * of that name; a parameter, a `let`, a loop or catch variable, a host-provided global at the
+ * top level). On success stores an owned copy in *out (release with cryo_value_release) and
+ * returns true; false when no such variable is in scope (or the unit came from an image, which
+ * keeps no names). Only inside the hook, with its `frame`. */
+CRYO_API bool cryo_debug_local(const cryo_debug_frame *frame, const char *name, cryo_value *out);
+/* The names of the local variables in scope at the frame's position, outermost first; writes up
+ * to `cap` borrowed names (valid while the unit lives) into names[] and returns how many are in
+ * scope (which may be more than cap). A name shadowed by an inner one is listed once, for the
+ * inner. Only inside the hook. */
+CRYO_API int cryo_debug_locals(const cryo_debug_frame *frame, const char **names, int cap);
 
 /* A pointer the host attaches to a VM (host functions read it with cryo_vm_userdata(vm)).
  * Borrowed; NULL by default and after a pool reset. On the VM's thread. */

@@ -339,7 +339,23 @@ void cc_declare(cc *c, const char *name, size_t len, int reg, bool is_const, con
     bool cell = keyset_has(&c->captured, key, slot);
     if (cell) cc_emit(c, CRYO_ABC(OP_NEWCELL, reg, 0, 0), n);
     if (!GROW(c, fs->locals, fs->caplocals, (uint32_t)fs->nlocals + 1)) return;
-    fs->locals[fs->nlocals++] = (cc_local){name, len, (uint8_t)reg, is_const, cell};
+    fs->locals[fs->nlocals++] = (cc_local){name, len, (uint8_t)reg, is_const, cell, -1};
+    /* the name for debuggers, live from the next instruction to the end of its scope */
+    cryo_proto *p = fs->p;
+    char *nm = dupn(c, name, len);
+    if (!nm || !GROW(c, p->locals, fs->capdbg, p->nlocals + 1)) {
+        free(nm);
+        return;
+    }
+    fs->locals[fs->nlocals - 1].dbg = (int)p->nlocals;
+    p->locals[p->nlocals++] = (cryo_localinfo){nm, p->ncode, UINT32_MAX, (uint8_t)reg};
+}
+
+/* Ends the scope of the locals above `nloc`: their names stop at the current pc. */
+static void pop_locals(cc_fn *fs, int nloc) {
+    for (int i = fs->nlocals; i-- > nloc;)
+        if (fs->locals[i].dbg >= 0) fs->p->locals[fs->locals[i].dbg].end = fs->p->ncode;
+    fs->nlocals = nloc;
 }
 
 static int find_local(cc_fn *fs, const char *name, size_t len) {
@@ -480,6 +496,7 @@ static void fs_open(cc *c, cc_fn *fs, cryo_proto *p, bool is_closure) {
 }
 
 static void fs_close(cc *c, cc_fn *fs) {
+    pop_locals(fs, 0);
     free(fs->locals);
     free(fs->cap_const);
     c->fs = fs->parent;
@@ -581,7 +598,7 @@ void cc_stmt_block(cc *c, const cryo_node *n, int dst) {
         }
     }
     if (n->nlist == 0) load_unit(c, dst, n);
-    fs->nlocals = nloc;
+    pop_locals(fs, nloc);
     cc_free_to(c, mark);
 }
 
@@ -712,7 +729,7 @@ static void compile_for(cc *c, const cryo_node *n, int dst) {
     for (int i = 0; i < 2; i++)
         if (cell_reg[i] >= 0) cc_emit(c, CRYO_ABC(OP_SETCELL, cell_reg[i], base + 2 + i, 0), n);
     cc_expr(c, n->b, NO_REG);
-    fs->nlocals = nloc;
+    pop_locals(fs, nloc);
     int next = cc_pc(c);
     cc_patch(c, prep, next);
     cc_emit_jump_to(c, OP_ITERNEXT, base, body, n);
@@ -770,7 +787,7 @@ static void ret_block(cc *c, const cryo_node *n) {
         }
     }
     if (n->nlist == 0) emit_ret0(c, n);
-    fs->nlocals = nloc;
+    pop_locals(fs, nloc);
     cc_free_to(c, mark);
 }
 
@@ -843,7 +860,7 @@ static void compile_try(cc *c, const cryo_node *n, int dst) {
     cc_expr(c, n->b, dst);
     fs->catch_depth--;
     cc_patch(c, jend, cc_pc(c));
-    fs->nlocals = nloc;
+    pop_locals(fs, nloc);
     cc_free_to(c, mark);
 }
 

@@ -25,6 +25,7 @@ typedef struct cc_local {
     uint8_t reg;
     uint8_t is_const;
     uint8_t is_cell;
+    int dbg; /* its entry in the proto's local names (cryo_localinfo), or -1 */
 } cc_local;
 
 typedef struct cc_loop {
@@ -45,6 +46,7 @@ typedef struct cc_fn {
     cc_local *locals;
     int nlocals;
     uint32_t caplocals;
+    uint32_t capdbg; /* capacity of p->locals */
     int freereg;
     int try_depth;   /* TRY handlers active at this point of the code */
     int catch_depth; /* inside a catch block: `throw;` re-raises */

@@ -2,6 +2,7 @@
  * error.c — errors as values: construction, chaining and the CLI's display format.
  */
 #include "ast.h"
+#include "trace.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ void cryo_error_free(cryo_error *err) {
         cryo_error *next = err->next;
         free(err->message);
         free(err->source_name);
+        cryo_trace_free(err->trace);
         free(err);
         err = next;
     }
@@ -162,6 +164,27 @@ static void show_line(sbuf *b, const char *src, size_t len, int line, int column
     sb_put(b, "^\n", 2);
 }
 
+/* The calls under the error, innermost first (as Rust's and JavaScript's traces: the line
+ * just above is the error's own position, so the frame nearest it reads first). A trace of one
+ * frame only repeats the error's position and is left out. */
+static void show_trace(sbuf *b, const cryo_error *e) {
+    int n = cryo_error_frame_count(e);
+    if (n < 2) return;
+    sb_printf(b, "stack trace (innermost call first):\n");
+    for (int i = 0; i < n; i++) {
+        const cryo_trace_frame *f = cryo_error_frame(e, i);
+        const char *fn = f->function ? f->function : "?";
+        switch (f->kind) {
+        case CRYO_FRAME_SCRIPT:
+            sb_printf(b, "  at %s (%s:%d:%d)\n", fn, f->source_name ? f->source_name : "<script>",
+                      f->line, f->column);
+            break;
+        case CRYO_FRAME_ELIDED: sb_printf(b, "  ... %d more calls ...\n", f->line); break;
+        default: sb_printf(b, "  at %s [%s]\n", fn, cryo_frame_kind_name(f->kind)); break;
+        }
+    }
+}
+
 char *cryo_error_format(const cryo_error *err, const char *source, size_t source_len) {
     sbuf b = {NULL, 0, 0, true};
     sb_put(&b, "", 0);
@@ -182,6 +205,7 @@ char *cryo_error_format(const cryo_error *err, const char *source, size_t source
         bool in_eval = e->source_name && strcmp(e->source_name, "eval") == 0;
         if (source && e->line > 0 && e->column > 0 && !in_eval)
             show_line(&b, source, source_len, e->line, e->column, &lc);
+        show_trace(&b, e);
     }
     if (!b.ok) {
         free(b.s);

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE /* vasprintf */
 #include "channel.h"
+#include "trace.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@ cryo_error *cryo_worker_error_copy(const cryo_error *err) {
     e->column = err->column;
     e->message = strdup(err->message ? err->message : "");
     e->source_name = err->source_name ? strdup(err->source_name) : NULL;
+    e->trace = cryo_trace_copy(err->trace); /* out of memory: the error without its trace */
     if (!e->message || (err->source_name && !e->source_name)) {
         cryo_error_free(e);
         return NULL;

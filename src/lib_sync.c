@@ -6,6 +6,7 @@
 #include "govern.h"
 #include "lib.h"
 #include "sync.h"
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -98,6 +99,7 @@ static cryo_error_kind job_call(spawn_job *j, cryo_vm *vm) {
         const cryo_error *e = cryo_vm_error(vm);
         j->err = cryo_error_new(k, e ? e->source_name : NULL, e ? e->line : 0, e ? e->column : 0,
                                 "%s", e && e->message ? e->message : cryo_error_kind_name(k));
+        if (j->err && e) j->err->trace = cryo_trace_copy(e->trace); /* join shows it */
     }
     cryo_gov_leave(vm);
     vm->stop = NULL;
@@ -204,7 +206,7 @@ static void job_destroy(void *p) {
     job_unref(p);
 }
 
-static const cryo_handle_type thread_type = {"Thread", job_destroy, NULL, NULL};
+static const cryo_handle_type thread_type = {"Thread", job_destroy, NULL, NULL, NULL};
 
 /* Counts one more thread of the tree, or refuses (false) at the limit. */
 static bool count_thread(cryo_gov *g) {
@@ -325,9 +327,14 @@ static CRYO_LIB_FN(sync_join) {
     job_reap(j);
     unlist(vm, j);
     j->joined = true;
-    if (j->kind != CRYO_OK)
-        return cryo_vm_raise(vm, j->kind, "%s",
-                             j->err && j->err->message ? j->err->message : "spawned call failed");
+    if (j->kind != CRYO_OK) {
+        k = cryo_vm_raise(vm, j->kind, "%s",
+                          j->err && j->err->message ? j->err->message : "spawned call failed");
+        /* the thread's own calls, then where it was joined: one chain from the failure up */
+        if (j->err && j->err->trace)
+            cryo_trace_prepend(vm->err, j->err->trace, CRYO_FRAME_THREAD, "<spawned thread>");
+        return k;
+    }
     cryo_value v;
     k = cryo_vm_thaw(vm, j->result, &v);
     if (k != CRYO_OK) return k;

@@ -6,6 +6,8 @@
 #include "vm.h"
 
 #include "opcodes.h"
+#include "hosttype.h"
+#include "trace.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -42,6 +44,10 @@ static cryo_error_kind type_error2(cryo_vm *vm, int op, cryo_value a, cryo_value
     return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot apply '%s' to %s and %s", op_name(op),
                          cv_type_name(a), cv_type_name(b));
 }
+
+/* Either operand is a handle (a host type may define the operator). */
+#define UNLIKELY_HOST(a, b)                                                                        \
+    __builtin_expect((a).type == CRYO_T_HANDLE || (b).type == CRYO_T_HANDLE, 0)
 
 static cryo_value deref(cryo_value v) {
     while (v.type == CRYO_T_CELL)
@@ -366,6 +372,11 @@ static cryo_error_kind container_add(cryo_vm *vm, cryo_value a, cryo_value b, cr
 cryo_error_kind cryo_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_value *out) {
     a = deref(a);
     b = deref(b);
+    if (UNLIKELY_HOST(a, b)) { /* a host type's operator (hosttype.c) */
+        bool done;
+        cryo_error_kind k = cryo_host_binary(vm, op, a, b, out, &done);
+        if (done) return k;
+    }
     switch (op) {
     case OP_EQ:
     case OP_NE: {
@@ -438,6 +449,11 @@ cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_val
 
 cryo_error_kind cryo_op_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out) {
     a = deref(a);
+    if (a.type == CRYO_T_HANDLE) {
+        bool done;
+        cryo_error_kind k = cryo_host_unary(vm, op, a, out, &done);
+        if (done) return k;
+    }
     if (op == OP_NEG) {
         if (a.type == CRYO_T_INT) {
             if (a.as.i == INT64_MIN) {
@@ -522,6 +538,11 @@ static cryo_error_kind substring(cryo_vm *vm, const cryo_string *s, const cryo_r
 cryo_error_kind cryo_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cryo_value *out) {
     obj = deref(obj);
     idx = deref(idx);
+    if (obj.type == CRYO_T_HANDLE) {
+        bool done;
+        cryo_error_kind k = cryo_host_index_get(vm, obj, idx, out, &done);
+        if (done) return k;
+    }
     int64_t i;
     switch (obj.type) {
     case CRYO_T_ARRAY: {
@@ -662,6 +683,14 @@ static cryo_error_kind map_insert(cryo_vm *vm, cryo_value *obj, cryo_string *key
 cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v) {
     idx = deref(idx);
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
+    if (obj->type == CRYO_T_HANDLE) {
+        bool done;
+        cryo_error_kind k = cryo_host_index_set(vm, *obj, idx, v, &done);
+        if (done) {
+            cv_release(&vm->heap, v); /* the hook borrowed it */
+            return k;
+        }
+    }
     if (obj->type == CRYO_T_POINTER) return cryo_op_ptr_set(vm, *obj, idx, v); /* pointer.c */
     cryo_error_kind k;
     switch (obj->type) {
@@ -709,6 +738,11 @@ cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string
         cv_retain(*out);
         return CRYO_OK;
     }
+    if (o.type == CRYO_T_HANDLE) {
+        bool done;
+        cryo_error_kind k = cryo_host_get(vm, o, name->data, out, &done);
+        if (done) return k;
+    }
     const cryo_libreg *reg = vm->ctx ? cryo_context_find(vm->ctx, name->data, name->len, 1) : NULL;
     if (!reg) {
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "unknown property '%s' of %s", name->data,
@@ -716,13 +750,23 @@ cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string
     }
     cryo_value *target = obj->type == CRYO_T_CELL ? &cv_cell(*obj)->v : obj;
     *out = cryo_unit_value();
-    return reg->fn(vm, reg->userdata, 1, &target, out);
+    cryo_error_kind k = reg->fn(vm, reg->userdata, 1, &target, out);
+    if (k != CRYO_OK) cryo_trace_add_host(vm->err, reg->name, reg, vm->nframes - 1);
+    return k;
 }
 
 cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
                                  cryo_value v) {
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
     if (obj->type == CRYO_T_MAP) return map_insert(vm, obj, (cryo_string *)name, v);
+    if (obj->type == CRYO_T_HANDLE) {
+        bool done;
+        cryo_error_kind k = cryo_host_set(vm, *obj, name->data, v, &done);
+        if (done) {
+            cv_release(&vm->heap, v); /* the hook borrowed it */
+            return k;
+        }
+    }
     cryo_error_kind k = cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "cannot set property '%s' of %s",
                                       name->data, cv_type_name(*obj));
     cv_release(&vm->heap, v);

@@ -5,6 +5,7 @@
  * package's own functions first, then its includes in order.
  */
 #include "lib.h"
+#include "trace.h"
 #include "vm.h"
 
 #include <pthread.h>
@@ -231,4 +232,13 @@ static void build_std(void) {
 CRYO_API cryo_package *cryo_package_std(void) {
     pthread_once(&std_once, build_std);
     return std_package;
+}
+
+bool cryo_libreg_is_std(const cryo_libreg *reg) {
+    /* Only asked on an error's way out (trace.c): the registrations are copied into the
+     * standard package's own array, so a pointer into it is a builtin. */
+    const cryo_package *p = cryo_package_std();
+    if (!reg || !p || !p->regs) return false;
+    uintptr_t a = (uintptr_t)reg, lo = (uintptr_t)p->regs;
+    return a >= lo && a < lo + p->nregs * sizeof *p->regs;
 }

@@ -3,6 +3,7 @@
  * print and debug).
  */
 #include "value.h"
+#include "hosttype.h"
 #include "sync.h" /* cryo_sync, for SyncFn(name) */
 
 #include <inttypes.h>
@@ -452,7 +453,11 @@ static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int de
     }
     case CRYO_T_CELL: return repr(w, s, cv_cell(v)->v, debug, depth);
     case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
-    case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
+    case CRYO_T_HANDLE: {
+        bool ok;
+        if (cryo_host_repr(h, s, v, debug, &ok)) return ok; /* a host type's to_string */
+        return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
+    }
     case CRYO_T_SYNCFN: {
         const cryo_fn *f = ((const cryo_sync *)v.as.obj)->fn;
         if (!put(h, s, "SyncFn(")) return false;

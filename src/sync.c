@@ -5,6 +5,7 @@
  */
 #include "sync.h"
 #include "ast.h" /* cryo_error_new */
+#include "trace.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -361,8 +362,10 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
 
 static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
     if (!e) return cryo_error_new(kind, NULL, 0, 0, "%s", cryo_error_kind_name(kind));
-    return cryo_error_new(e->kind, e->source_name, e->line, e->column, "%s",
-                          e->message ? e->message : "");
+    cryo_error *c = cryo_error_new(e->kind, e->source_name, e->line, e->column, "%s",
+                                   e->message ? e->message : "");
+    if (c) c->trace = cryo_trace_copy(e->trace); /* the calls inside the SyncFunction */
+    return c;
 }
 
 void cryo_sync_clear_thread(void) {

@@ -69,6 +69,9 @@ static void proto_free(cryo_proto *p) {
     free(p->k);
     free(p->code);
     free(p->lines);
+    for (uint32_t i = 0; i < p->nlocals; i++)
+        free(p->locals[i].name);
+    free(p->locals);
     free(p->name);
     if (p->sname) cv_string_free_shared(p->sname);
     free(p);

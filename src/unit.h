@@ -33,6 +33,14 @@ typedef struct cryo_lineinfo {
     int32_t column;
 } cryo_lineinfo;
 
+/* A local variable's name, for debuggers (the line hook's cryo_debug_local): register `reg`
+ * holds it (a cell when a closure captures it) while start <= pc < end. Not in images. */
+typedef struct cryo_localinfo {
+    char *name; /* owned */
+    uint32_t start, end;
+    uint8_t reg;
+} cryo_localinfo;
+
 typedef struct cryo_proto {
     char *name;         /* "main", the fn's name, or "anon$<n>"; owned */
     cryo_string *sname; /* the same name as a shared string (closures' fn->name); owned, may
@@ -50,6 +58,8 @@ typedef struct cryo_proto {
     cryo_capdesc *caps;     /* ncaps capture descriptors */
     struct cryo_unit *unit; /* back pointer, not a reference */
     int line;               /* where the function was defined */
+    cryo_localinfo *locals; /* nlocals names, in declaration order (NULL from an image) */
+    uint32_t nlocals;
 } cryo_proto;
 
 /* A script `fn` callable by name: Fn("name"), cryo_vm_call, and calls the compiler could not

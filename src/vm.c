@@ -5,6 +5,7 @@
  * after anything that may re-enter the VM (vm->frames can move when it grows).
  */
 #include "vm.h"
+#include "hosttype.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -90,6 +91,12 @@ static cryo_error_kind iter_prep(cryo_vm *vm, cryo_value *ra) {
     case CRYO_T_ARRAY:
     case CRYO_T_STRING: break;
     case CRYO_T_RANGE: st.as.i = cv_range(*ra)->start; break;
+    case CRYO_T_HANDLE: { /* a host type with len and index_get: its items (hosttype.c) */
+        bool done;
+        cryo_error_kind k = cryo_host_iterable(vm, ra, &done);
+        if (k != CRYO_OK) return k;
+        if (done) break;
+    } /* fall through */
     default: return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot iterate over %s", cv_type_name(*ra));
     }
     cv_set(&vm->heap, ra + 1, st);
@@ -321,18 +328,36 @@ static cryo_error_kind op_setthis(cryo_vm *vm, cryo_frame *f, cryo_value v) {
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
+/* debug_exec.c compiles this loop a second time as cryo_vm_exec_hooked, with the line hook
+ * (debug.c) before every instruction; the plain loop hands a run over to it at entry when a
+ * hook is set, and so has no test per instruction. */
+#ifndef CRYO_VM_EXEC_NAME
+#define CRYO_VM_EXEC_NAME cryo_vm_exec
+#endif
+
+cryo_error_kind CRYO_VM_EXEC_NAME(cryo_vm *vm, int stop) {
+#ifndef CRYO_VM_HOOKED
+    if (UNLIKELY(vm->line_hook != NULL)) return cryo_vm_exec_hooked(vm, stop);
+#endif
 #ifdef CRYO_COMPUTED_GOTO
     static const void *const labels[CRYO_NUM_OPCODES] = {
 #define CRYO_OP_LABEL(name, fmt, doc) &&L_##name,
         CRYO_OPCODES(CRYO_OP_LABEL)
 #undef CRYO_OP_LABEL
     };
+#ifdef CRYO_VM_HOOKED
+#define NEXT()                                                                                     \
+    do {                                                                                           \
+        i = *pc++;                                                                                 \
+        goto line_hook;                                                                            \
+    } while (0)
+#else
 #define NEXT()                                                                                     \
     do {                                                                                           \
         i = *pc++;                                                                                 \
         goto *labels[CRYO_OP(i)];                                                                  \
     } while (0)
+#endif
 #define OPCASE(name) L_##name:
 #else
 #define NEXT()       goto dispatch
@@ -362,6 +387,16 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
         k = f->proto->k;                                                                           \
         seg_end = vm->seg->slots + vm->seg->size;                                                  \
     } while (0)
+/* The line hook before instruction i (pc is past it): f->pc is saved for error positions and
+ * cryo_debug_local. Only in the hooked copy of the loop. */
+#define LINE_HOOK()                                                                                \
+    do {                                                                                           \
+        if (vm->line_hook) {                                                                       \
+            f->pc = pc;                                                                            \
+            err = cryo_debug_step(vm, f, pc - 1);                                                  \
+            if (UNLIKELY(err != CRYO_OK)) goto on_error;                                           \
+        }                                                                                          \
+    } while (0)
 #define RA (base + CRYO_A(i))
 #define RB (base + CRYO_B(i))
 #define RC (base + CRYO_C(i))
@@ -389,6 +424,9 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
 #else
 dispatch:
     i = *pc++;
+#ifdef CRYO_VM_HOOKED
+    LINE_HOOK();
+#endif
     switch ((cryo_opcode)CRYO_OP(i)) {
 #endif
 
@@ -930,6 +968,11 @@ slow_unary : {
     NEXT();
 }
 
+#if defined(CRYO_VM_HOOKED) && defined(CRYO_COMPUTED_GOTO)
+line_hook : LINE_HOOK();
+goto *labels[CRYO_OP(i)];
+#endif
+
 do_return : {
     int fi = vm->nframes - 1;
     while (vm->nhandlers > 0 && vm->handlers[vm->nhandlers - 1].frame >= fi)
@@ -965,6 +1008,7 @@ return err;
 #undef RB
 #undef RC
 #undef PROTECT
+#undef LINE_HOOK
 #undef COUNT_OPS
 #undef CHECK_DATA
 }

@@ -188,6 +188,15 @@ struct cryo_vm {
     uint64_t call_timeout_ms; /* for the message */
     const struct cryo_call_ctl *next_cb_ctl;    /* set by a callback for the call it starts */
     const struct cryo_call_bounds *next_bounds; /* per-call bounds for the call it starts */
+
+    /* --- additions (the line hook: debug.c). cryo_vm_exec picks its dispatch table by
+     * line_hook at entry, so a VM without a hook never reads the rest. --- */
+    cryo_line_hook line_hook;
+    void *line_ud;
+    int dbg_depth;               /* where the hook last looked: frame count, */
+    const cryo_proto *dbg_proto; /* function, */
+    const cryo_instr *dbg_ip;    /* instruction */
+    int dbg_line;                /* and line */
 };
 
 /* Recomputes vm->depth_max and vm->data_limits after vm->limits changed. (vm_api.c) */
@@ -228,6 +237,9 @@ cryo_error_kind cryo_vm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this
  * stored in its ret_slot. On an error not caught at this run level, the frames above `stop`
  * are unwound and the kind returned. */
 cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop);
+/* The same loop with the line hook before every instruction (debug_exec.c); cryo_vm_exec calls
+ * it when vm->line_hook is set. */
+cryo_error_kind cryo_vm_exec_hooked(cryo_vm *vm, int stop);
 
 /* Allocates the first segment and the frames array if needed; false when out of memory. */
 bool cryo_vm_prepare(cryo_vm *vm);
@@ -300,6 +312,10 @@ cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string
                                  cryo_value v);
 /* Appends to_string(v) to *s (string interpolation and CONCAT). */
 cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v);
+
+/* The line hook's check before instruction `ip` of the top frame `f` (debug.c): calls the hook
+ * when the run reached a new line; CRYO_OK, or raises CRYO_ERR_INTERRUPTED when it said stop. */
+cryo_error_kind cryo_debug_step(cryo_vm *vm, const cryo_frame *f, const cryo_instr *ip);
 
 /* print()/debug() output through the VM's hooks. */
 void cryo_vm_print(cryo_vm *vm, const char *text, size_t len);

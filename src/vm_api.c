@@ -95,6 +95,8 @@ void cryo_vm_reset(cryo_vm *vm) {
     vm->progress_fn = NULL;
     vm->progress_ud = NULL;
     vm->progress_every = 0;
+    vm->line_hook = NULL;
+    vm->line_ud = NULL;
     vm->userdata = NULL;
     /* Closures left in reference cycles by the last run (cheap when no cell was made). */
     cv_collect_cycles(&vm->heap);

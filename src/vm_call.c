@@ -4,6 +4,7 @@
  */
 #include "vm.h"
 #include "sync.h"
+#include "trace.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -169,6 +170,7 @@ static cryo_error_kind set_error(cryo_vm *vm, cryo_error_kind kind, char *messag
     current_position(vm, &e->line, &e->column);
     const cryo_unit *u = vm->nframes > 0 ? vm->frames[vm->nframes - 1].proto->unit : vm->unit;
     e->source_name = u ? dup_cstr(u->source_name) : NULL;
+    cryo_trace_capture(vm, e); /* only here, on the error path: calls never pay for traces */
     return kind;
 }
 
@@ -450,6 +452,7 @@ static cryo_error_kind call_host(cryo_vm *vm, const cryo_libreg *reg, cryo_fn *f
     cryo_error_kind k = reg->fn(vm, reg->userdata, n, ptrs, &r);
     if (counted) cv_release(&vm->heap, cv_from_obj(&fn->h));
     if (k != CRYO_OK) {
+        cryo_trace_add_host(vm->err, reg->name, reg, vm->nframes - 1);
         cv_release(&vm->heap, r);
         return k;
     }
@@ -580,6 +583,7 @@ cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cr
     cryo_error_kind k;
     if (reg) {
         k = reg->fn(vm, reg->userdata, (int)argc, argv, &ret);
+        if (k != CRYO_OK) cryo_trace_add_host(vm->err, reg->name, reg, vm->nframes - 1);
     } else {
         const cryo_hostslot *hs = &f->proto->unit->hosts[CRYO_X_INDEX(x)];
         bool done = false;

@@ -498,8 +498,8 @@ static void counter_destroy(void *p) {
     free(c);
 }
 
-static const cryo_handle_type counter_type = {"Counter", counter_destroy, NULL, NULL};
-static const cryo_handle_type other_type = {"Other", NULL, NULL, NULL};
+static const cryo_handle_type counter_type = {"Counter", counter_destroy, NULL, NULL, NULL};
+static const cryo_handle_type other_type = {"Other", NULL, NULL, NULL, NULL};
 
 static cryo_value new_counter(int *destroyed, int value) {
     counter *c = malloc(sizeof *c);

@@ -278,7 +278,7 @@ static void nop(void *p) {
 
 static void test_never_serializes(void **state) {
     (void)state;
-    static const cryo_handle_type sendable = {"Socket", NULL, nop, nop};
+    static const cryo_handle_type sendable = {"Socket", NULL, nop, nop, NULL};
     cryo_unit *u = test_compile("1");
     cryo_vm *vm = cryo_vm_new(u, NULL);
     cryo_value h = cryo_value_handle(&sendable, (void *)&sendable);

@@ -171,8 +171,8 @@ static void h_retain(void *p) {
     (void)p;
     __atomic_fetch_add(&live_handles, 1, __ATOMIC_RELAXED);
 }
-static const cryo_handle_type local_type = {"Local", h_destroy, NULL, NULL};
-static const cryo_handle_type send_type = {"Sendable", NULL, h_retain, h_destroy};
+static const cryo_handle_type local_type = {"Local", h_destroy, NULL, NULL, NULL};
+static const cryo_handle_type send_type = {"Sendable", NULL, h_retain, h_destroy, NULL};
 
 static void test_handles(void **state) {
     (void)state;

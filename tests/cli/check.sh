@@ -4,6 +4,8 @@
 # Usage: check.sh CRYO STATUS STDOUT STDERR_ERE [STDIN_TEXT] -- ARGS...
 #   STDOUT: the exact standard output (printf %b: \n escapes), or "-" to skip the check.
 #   STDERR_ERE: an extended regular expression some line of stderr must match; "" skips it.
+#   "@FILE" instead: stderr must be exactly FILE's text, where {DIR} stands for FILE's folder
+#   (for several lines together, e.g. an error's stack trace).
 #   STDIN_TEXT is fed to stdin (printf %b), or the file it names after an @; without it stdin
 #   is /dev/null.
 set -uo pipefail
@@ -35,7 +37,14 @@ if [ "$want_out" != - ] && ! cmp -s <(printf '%b' "$want_out") "$work/out"; then
     echo "stdout is not: $want_out"
     fail=1
 fi
-if [ -n "$want_err" ] && ! grep -Eq -- "$want_err" "$work/err"; then
+if [ "${want_err:0:1}" = @ ]; then
+    file=${want_err:1}
+    if ! cmp -s <(sed "s|{DIR}|$(dirname "$file")|g" "$file") "$work/err"; then
+        echo "stderr is not the text of $file:"
+        diff <(sed "s|{DIR}|$(dirname "$file")|g" "$file") "$work/err"
+        fail=1
+    fi
+elif [ -n "$want_err" ] && ! grep -Eq -- "$want_err" "$work/err"; then
     echo "stderr does not match /$want_err/"
     fail=1
 fi
