@@ -97,12 +97,14 @@ static inline void enter(int sig, int k, thunk_ret *r, void **args) {
     }
 #define THUNK_CODE(h, l, ID, R, N, ...) (void *)thunk_##ID##_##h##_##l,
 
+/* The repeat macros are left as written: clang-format does not settle on one layout for them. */
+/* clang-format off */
 #define REP8(M, h, ...)                                                                            \
-    M(h, 0, __VA_ARGS__)                                                                           \
-    M(h, 1, __VA_ARGS__) M(h, 2, __VA_ARGS__) M(h, 3, __VA_ARGS__) M(h, 4, __VA_ARGS__)            \
-        M(h, 5, __VA_ARGS__) M(h, 6, __VA_ARGS__) M(h, 7, __VA_ARGS__)
+    M(h, 0, __VA_ARGS__) M(h, 1, __VA_ARGS__) M(h, 2, __VA_ARGS__) M(h, 3, __VA_ARGS__)            \
+    M(h, 4, __VA_ARGS__) M(h, 5, __VA_ARGS__) M(h, 6, __VA_ARGS__) M(h, 7, __VA_ARGS__)
 #define REP_SLOTS(M, ...)                                                                          \
     REP8(M, 0, __VA_ARGS__) REP8(M, 1, __VA_ARGS__) REP8(M, 2, __VA_ARGS__) REP8(M, 3, __VA_ARGS__)
+/* clang-format on */
 
 #define THUNK_SIG(ID, R, N, ...)                                                                   \
     REP_SLOTS(THUNK_FN, ID, R, N, __VA_ARGS__)                                                     \
