@@ -406,7 +406,7 @@ typedef struct churner {
 
 static void *churn_body(void *arg) {
     churner *c = arg;
-    enum { LIVE = 24 }; /* two churners: more than the slots left, so some fall back */
+    enum { LIVE = 24 }; /* more than the slots the test leaves free: some fall back */
     cryo_ffi_callback *cbs[LIVE];
     for (int r = 0; r < c->rounds; r++) {
         for (int i = 0; i < LIVE; i++) {
@@ -441,13 +441,22 @@ static void test_threads_with_churn(void **state) {
               "int (*)(const int *, const int *)", 0);
     assert_int_equal(cryo_ffi_callback_path(f), CRYO_FFI_PATH_THUNK);
     assert_int_equal(cryo_ffi_callback_path(cmp), CRYO_FFI_PATH_THUNK);
+    /* held for the whole run: with f, 21 of the int (*)(int) slots are taken, so each churner
+     * falls back to libffi in every round whatever the scheduling, and reuses the other 11 */
+    enum { HELD = 20 };
+    cryo_sync *hs = sync_of("|x| x * 2 + 3");
+    cryo_ffi_callback *held[HELD];
+    for (int i = 0; i < HELD; i++) {
+        held[i] = cryo_ffi_callback_new(hs, NULL, "int (*)(int)", NULL);
+        assert_int_equal(cryo_ffi_callback_path(held[i]), CRYO_FFI_PATH_THUNK);
+    }
     enum { NCALL = 8, NCHURN = 2 };
     pthread_t t[NCALL + NCHURN];
     caller callers[NCALL];
     churner churners[NCHURN];
     for (int i = 0; i < NCALL; i++) {
         callers[i] =
-            (caller){(int (*)(int))cryo_ffi_callback_ptr(f),
+            (caller){(int (*)(int))cryo_ffi_callback_ptr(i & 1 ? f : held[i]),
                      (int (*)(const void *, const void *))cryo_ffi_callback_ptr(cmp), calls, 0};
         assert_int_equal(pthread_create(&t[i], NULL, caller_body, &callers[i]), 0);
     }
@@ -477,6 +486,9 @@ static void test_threads_with_churn(void **state) {
     assert_true(libffi > 0);
     assert_int_equal(cryo_ffi_callback_errors(f), 0);
     assert_int_equal(cryo_ffi_callback_errors(cmp), 0);
+    for (int i = 0; i < HELD; i++)
+        cryo_ffi_callback_free(held[i]);
+    cryo_sync_release(hs);
     cryo_ffi_callback_free(f);
     cryo_ffi_callback_free(cmp);
     /* and every slot came back: CRYO_THUNK_SLOTS int (*)(int) callbacks are thunks again */
