@@ -5,7 +5,7 @@
  * the table take libffi; all slots of a signature taken -> libffi, then a freed slot reused;
  * 8 threads calling callbacks while 2 others create and free callbacks of the same signatures.
  *
- * CRYO_TEST_FFI_CALLS sets the calls per thread (default 100000; fewer under valgrind/TSan).
+ * CRYO_TEST_FFI_CALLS sets the calls per thread (default 100000; 5000 under scripts/valgrind.sh).
  */
 /* ctest-labels: threads */
 #include <setjmp.h>
@@ -434,7 +434,7 @@ static void *churn_body(void *arg) {
 static void test_threads_with_churn(void **state) {
     (void)state;
     const char *env = getenv("CRYO_TEST_FFI_CALLS");
-    int calls = env ? atoi(env) : 100000;
+    int calls = env ? atoi(env) : getenv("CRYO_UNDER_VALGRIND") ? 5000 : 100000;
     cryo_ffi_callback *f = cb_of("|x| x * 2 + 3", "int (*)(int)", 0);
     cryo_ffi_callback *cmp =
         cb_of("|a, b| if a[0] < b[0] { -1 } else if a[0] > b[0] { 1 } else { 0 }",
