@@ -478,6 +478,11 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
                                             cryo_error **err) {
     if (err) *err = NULL;
     if (!f || !fnptr_type) return NULL;
+    if (flags & ~CRYO_FFI_CALLBACK_LIBFFI) {
+        cryo_error tmp = {CRYO_ERR_API, 0, 0, "", NULL, NULL}, **tail = err;
+        if (err) chain_error(&tail, &tmp, "cryo_ffi_callback_new_ex: unknown flags 0x%x", flags);
+        return NULL;
+    }
     cryo_ffi_callback *cb = calloc(1, sizeof *cb);
     if (!cb) return NULL;
     char *name;

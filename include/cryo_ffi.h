@@ -170,7 +170,7 @@ CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
 #define CRYO_FFI_CALLBACK_LIBFFI 1u
 
 /* cryo_ffi_callback_new with flags (0 gives exactly cryo_ffi_callback_new). Same ownership,
- * threads and errors. */
+ * threads and errors; other flag bits are reserved: NULL with CRYO_ERR_API in *err. */
 CRYO_API cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
                                                      const char *fnptr_type, unsigned flags,
                                                      cryo_error **err);

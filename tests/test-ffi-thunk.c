@@ -333,6 +333,15 @@ static void test_outside_the_table(void **state) {
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     cryo_ffi_callback_free(cb);
     assert_int_equal(cryo_ffi_callback_path(NULL), CRYO_FFI_PATH_NONE);
+    /* reserved flag bits are refused */
+    cryo_sync *s = sync_of("|x| x");
+    cryo_error *err = NULL;
+    assert_null(cryo_ffi_callback_new_ex(s, NULL, "int (*)(int)", 2, &err));
+    assert_non_null(err);
+    assert_int_equal(err->kind, CRYO_ERR_API);
+    assert_non_null(strstr(err->message, "unknown flags"));
+    cryo_error_free(err);
+    cryo_sync_release(s);
 }
 
 /* All slots of a signature taken: the next callback is a libffi closure that works; a freed
