@@ -2,7 +2,8 @@
  * callback.c — SyncFunctions as C function pointers. The only file that deals with libffi
  * closures (ffi_closure_alloc, ffi_prep_cif, ffi_prep_closure_loc, ffi_closure_free).
  *
- * A call of the code pointer lands in `trampoline` on the caller's thread: it takes a pooled
+ * A call of the code pointer (a libffi closure, or a direct thunk of thunk.c for the signatures
+ * of thunk_table.h) lands in `cf_trampoline` on the caller's thread: it takes a pooled
  * VM of that thread (no lock), converts the C arguments to values on the C stack (no malloc
  * for scalars and pointers), calls the SyncFunction, converts the result back and gives the VM
  * back. Errors never unwind: the default result is written and the error handler is called.
@@ -26,7 +27,8 @@
 #define MAX_CACHED_PINS 16
 
 struct cryo_ffi_callback {
-    ffi_closure *closure;
+    ffi_closure *closure; /* NULL on the thunk path */
+    int thunk;            /* the direct thunk's slot (thunk.c), 0 on the libffi path */
     void *code;
     cryo_sync *f;
     ffi_arena arena; /* the parsed type */
@@ -372,7 +374,7 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
  * arguments go straight into the first frame's registers (scalars and raw pointers: nothing to
  * count, nothing to release afterwards, and the registers hold () after every return) and an
  * i32 result goes straight back. */
-static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
+void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     (void)cif;
     cryo_ffi_callback *cb = ud;
     if (__builtin_expect(tl.ready != cb->id, 0)) {
@@ -472,8 +474,19 @@ static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_val
 
 cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                          const char *fnptr_type, cryo_error **err) {
+    return cryo_ffi_callback_new_ex(f, scope, fnptr_type, 0, err);
+}
+
+cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
+                                            const char *fnptr_type, unsigned flags,
+                                            cryo_error **err) {
     if (err) *err = NULL;
     if (!f || !fnptr_type) return NULL;
+    if (flags & ~CRYO_FFI_CALLBACK_LIBFFI) {
+        cryo_error tmp = {CRYO_ERR_API, 0, 0, "", NULL, NULL, NULL}, **tail = err;
+        if (err) chain_error(&tail, &tmp, "cryo_ffi_callback_new_ex: unknown flags 0x%x", flags);
+        return NULL;
+    }
     cryo_ffi_callback *cb = calloc(1, sizeof *cb);
     if (!cb) return NULL;
     char *name;
@@ -530,10 +543,14 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
     size_t rs = cb->fn->ret->size;
     cb->defsize = rs < sizeof(ffi_arg) ? sizeof(ffi_arg) : rs;
     cb->defval = fa_alloc(&cb->arena, cb->defsize);
-    cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
-    if (!cb->defval || !cb->type || !cb->function || !cb->closure ||
-        ffi_prep_closure_loc(cb->closure, &cb->fn->cif, trampoline, cb, cb->code) != FFI_OK) {
+    if (!(flags & CRYO_FFI_CALLBACK_LIBFFI)) cb->thunk = cf_thunk_reserve(cb->fn, &cb->code);
+    if (!cb->thunk) cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
+    if (!cb->defval || !cb->type || !cb->function ||
+        (!cb->thunk &&
+         (!cb->closure || ffi_prep_closure_loc(cb->closure, &cb->fn->cif, cf_trampoline, cb,
+                                               cb->code) != FFI_OK))) {
         if (cb->closure) ffi_closure_free(cb->closure);
+        cf_thunk_release(cb->thunk);
         fa_free(&cb->arena);
         free(cb);
         return NULL;
@@ -549,7 +566,12 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
         cb->arg32[i] = pt->kind == CT_I32;
     }
+    cf_thunk_publish(cb->thunk, cb); /* complete: its thunk may call it */
     return cb;
+}
+
+cryo_ffi_path cryo_ffi_callback_path(const cryo_ffi_callback *cb) {
+    return !cb ? CRYO_FFI_PATH_NONE : cb->thunk ? CRYO_FFI_PATH_THUNK : CRYO_FFI_PATH_LIBFFI;
 }
 
 void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb) {
@@ -598,7 +620,8 @@ void cryo_ffi_callback_free(cryo_ffi_callback *cb) {
         tl.vm = NULL;
         tl.cb = tl.ready = 0;
     }
-    ffi_closure_free(cb->closure);
+    cf_thunk_release(cb->thunk);
+    if (cb->closure) ffi_closure_free(cb->closure);
     cryo_sync_release(cb->f);
     pthread_mutex_destroy(&cb->flock);
     cryo_error_free(cb->first);

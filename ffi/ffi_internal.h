@@ -5,6 +5,7 @@
  *   cdecl.c     the C declaration parser
  *   call.c      value <-> C conversions and calls through ffi_call
  *   callback.c  closures (the only file that touches ffi_closure_*)
+ *   thunk.c     direct thunks: precompiled callbacks for the signatures of thunk_table.h
  *   abi.c       what ffi_call is given where libffi's own lowering is wrong
  *   lib_ffi.c   the ffi:: script module
  */
@@ -183,5 +184,18 @@ cryo_error_kind cf_from_value(cryo_vm *vm, const ctype *t, cryo_value v, void *d
 /* A script read the callback's failures (ffi::failures): they are taken note of, so the
  * process-wide log of unhandled failures forgets them (callback.c). */
 void cf_callback_noted(const cryo_ffi_callback *cb);
+
+/* The handler of every callback call (callback.c): the libffi closure's, and the one a direct
+ * thunk enters with its arguments' addresses (cif unused, ud the callback, ret at least an
+ * ffi_arg). */
+void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud);
+
+/* Direct thunks (thunk.c). A slot is a number > 0; 0 means none. cf_thunk_reserve takes a free
+ * slot for fn's signature and stores its thunk in *code (0 when the signature has no thunks or
+ * all its slots are taken); cf_thunk_publish makes the slot's thunk call cb (once cb is
+ * complete); cf_thunk_release gives the slot back (0 is ignored). Lock-free, any thread. */
+int cf_thunk_reserve(const cfunc *fn, void **code);
+void cf_thunk_publish(int slot, cryo_ffi_callback *cb);
+void cf_thunk_release(int slot);
 
 #endif

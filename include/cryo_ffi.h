@@ -10,7 +10,8 @@
  *      its declaration and address, with no hand-written wrapper. Scripts of a context with the
  *      CRYO_CAP_FFI capability also get the `ffi::` module (cryo_ffi_package()).
  *   3. Callbacks. cryo_ffi_callback_new() turns a SyncFunction and a function-pointer type into
- *      a real C function pointer (a libffi closure) callable from any thread, concurrently.
+ *      a real C function pointer (a precompiled thunk for common signatures, else a libffi
+ *      closure) callable from any thread, concurrently.
  *
  * Conversions (script value <-> C), in short (docs/ffi.md has the table):
  *   integer types     i64 (also char and bool arguments); range-checked on the way to C
@@ -154,13 +155,40 @@ typedef void (*cryo_ffi_error_fn)(void *userdata, const cryo_ffi_callback *cb,
  * Returns NULL with an owned error in *err on a bad type (CRYO_ERR_PARSE), when the type passes
  * another number of arguments than `f` takes (CRYO_ERR_ARGUMENT: "callback type 'int (*)(int)'
  * passes 1 argument; the function (the closure defined at line 3) takes 2", at the function's
- * line), or when out of memory (NULL, *err NULL). */
+ * line), or when out of memory (NULL, *err NULL). The pointer is a direct thunk when the
+ * signature is in the thunk table and one of its slots is free, else a libffi closure
+ * (cryo_ffi_callback_path). */
 CRYO_API cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                                   const char *fnptr_type, cryo_error **err);
 
 /* The C function pointer (cast it to the declared type), owned by the callback: valid until
  * cryo_ffi_callback_free. Any thread. */
 CRYO_API void *cryo_ffi_callback_ptr(const cryo_ffi_callback *cb);
+
+/* Flags of cryo_ffi_callback_new_ex. CRYO_FFI_CALLBACK_LIBFFI: make a libffi closure even when
+ * the signature has direct thunks (to compare the two paths, or to keep the thunk slots free). */
+#define CRYO_FFI_CALLBACK_LIBFFI 1u
+
+/* cryo_ffi_callback_new with flags (0 gives exactly cryo_ffi_callback_new). Same ownership,
+ * threads and errors; other flag bits are reserved: NULL with CRYO_ERR_API in *err. */
+CRYO_API cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
+                                                     const char *fnptr_type, unsigned flags,
+                                                     cryo_error **err);
+
+/* How a callback's code pointer reaches the script (docs/ffi.md, "Two paths"):
+ *   CRYO_FFI_PATH_THUNK   a precompiled C function of the callback's exact type (its signature
+ *                         is in the thunk table and a slot of it was free when it was made);
+ *   CRYO_FFI_PATH_LIBFFI  a libffi closure (any other signature, all slots taken, or forced
+ *                         with CRYO_FFI_CALLBACK_LIBFFI);
+ *   CRYO_FFI_PATH_NONE    cb is NULL.
+ * Both paths run the same handler: conversions, hot path, error policy and bounds are the
+ * same. Fixed for the callback's life. Any thread, no lock. */
+typedef enum cryo_ffi_path {
+    CRYO_FFI_PATH_NONE = 0,
+    CRYO_FFI_PATH_THUNK = 1,
+    CRYO_FFI_PATH_LIBFFI = 2,
+} cryo_ffi_path;
+CRYO_API cryo_ffi_path cryo_ffi_callback_path(const cryo_ffi_callback *cb);
 
 /* Sets the value returned when a call fails: `size` bytes at `value` (copied; at most the
  * return type's size; a struct return type takes a whole struct). CRYO_ERR_API for a NULL
@@ -211,7 +239,8 @@ CRYO_API void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_cal
  * cryo_ffi_callback_free. NULL is ignored. */
 CRYO_API void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb);
 
-/* Frees the closure and releases `f`. The pointer becomes invalid at once: the host must make
+/* Frees the closure (or gives its thunk slot back, for reuse by the next callback of that
+ * signature) and releases `f`. The pointer becomes invalid at once: the host must make
  * sure no C code calls it any more (and that no call is in flight). NULL is allowed. Any
  * thread, once. */
 CRYO_API void cryo_ffi_callback_free(cryo_ffi_callback *cb);
