@@ -11,7 +11,6 @@
  * (cryo_sync_hot_regs / cryo_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
  */
 #include "ffi_internal.h"
-#include "sync.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
 #define CRYO_FFI_INTERNAL_H
 
 #include "cryo_ffi.h"
-#include "value.h"
+#include "ext/ext.h"
 #include <ffi.h>
 #include <pthread.h>
 #include <stdatomic.h>

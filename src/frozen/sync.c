@@ -4,7 +4,7 @@
  * docs/sync.md.
  */
 #include "sync.h"
-#include "ast.h" /* cryo_error_new */
+#include "lang/lang.h" /* cryo_error_new */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -189,6 +189,10 @@ CRYO_API cryo_const cryo_const_sync(cryo_sync *f) {
     if (!f) return cryo_const_unit();
     cryo_frozen_retain(&f->h);
     return (cryo_const){cv_from_shared(&f->h)};
+}
+
+const cryo_fn *cv_syncfn_fn(const cryo_obj *o) {
+    return ((const cryo_sync *)o)->fn;
 }
 
 cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {

@@ -12,7 +12,7 @@
  * written as a one-character string. Values JSON cannot hold (functions, ranges, handles,
  * pointers, NaN and infinities) are an error naming them.
  */
-#include "ast.h"
+#include "lang/lang.h"
 #include "lib.h"
 
 #include <jansson.h>

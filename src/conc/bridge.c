@@ -6,7 +6,7 @@
  * abandoned call finds its future already resolved and is dropped.
  */
 #include "channel.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "worker.h"
 
 #include <stdlib.h>

@@ -4,7 +4,6 @@
  * threads. A package may include other sealed packages (by reference, O(1)); lookups search a
  * package's own functions first, then its includes in order.
  */
-#include "lib.h"
 #include "vm.h"
 
 #include <pthread.h>

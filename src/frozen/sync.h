@@ -9,8 +9,7 @@
 #ifndef CRYO_SYNC_H
 #define CRYO_SYNC_H
 
-#include "govern.h"
-#include "vm.h"
+#include "vm/vm.h"
 
 /* A SyncFunction. `fn` is an immutable shared cryo_fn (CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN) whose
  * caps are shared cells holding the frozen capture values, so that the VM's GETUPV reads them
@@ -26,9 +25,6 @@ struct cryo_sync {
                               * else -1 (never hot) */
     cryo_call_ctl ctl;       /* default bounds and interrupt epoch of its calls (govern.h) */
 };
-
-/* Frees the calling thread's cached SyncFunction VM (cryo_vm_pool_clear). */
-void cryo_sync_clear_thread(void);
 
 /* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
  * release frees the whole tree it owns. Other objects are ignored. */
@@ -77,12 +73,8 @@ void cryo_sync_context_release(cryo_context *ctx);
 bool cryo_vm_pin(cryo_vm *vm, cryo_obj *o);
 /* Gives the reference of `o` (already owned by the caller) to the VM's pin list. */
 bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o);
-/* Drops every pin (VM reset and free). */
-void cryo_vm_release_pins(cryo_vm *vm);
-
-/* For calls of a SyncFunction value from a script: pins it and returns an uncounted CRYO_T_FN
- * value of its shared fn (which the call machinery treats like any closure). */
-cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
+/* cryo_vm_release_pins (const.c), cryo_sync_fn_value and cryo_sync_clear_thread (sync.c) are
+ * declared in vm/vm.h: the VM calls them. */
 
 /* True when f is the VM's last pin: a VM that keeps calling f pinned it last, so this one test
  * stands for "f is pinned" on the hot paths (pins go only at a reset). */

@@ -3,7 +3,6 @@
  * limits, host calls (CALLH), function-value calls (CALLV) and re-entrant calls from hosts.
  */
 #include "vm.h"
-#include "sync.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
  * could hold, and a unit's bytecode is verified (verify_proto) before anything can run it.
  * The byte layout is documented in docs/serialization.md; keep the two in step.
  */
-#include "ast.h" /* cryo_error_new */
+#include "lang/lang.h" /* cryo_error_new */
 #include "sync.h"
 
 #include <stdarg.h>

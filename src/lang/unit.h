@@ -11,7 +11,7 @@
 
 #include "cryo.h"
 #include "opcodes.h"
-#include "value.h"
+#include "value/value.h"
 #include <stdatomic.h>
 
 /* How a closure gets capture i when CLOSURE creates it: from the creating frame's register
@@ -87,5 +87,9 @@ int cryo_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t
 
 /* Frees a unit (called by the last cryo_unit_release). */
 void cryo_unit_destroy(cryo_unit *u);
+
+/* Frees the bindings cached in u (cryo_unit_destroy). Implemented in vm/context.c, which owns
+ * the binding's layout: the language layer does not see the VM's types. */
+void cryo_unit_free_bindings(cryo_unit *u);
 
 #endif

@@ -9,7 +9,7 @@
 #ifndef CRYO_LIB_H
 #define CRYO_LIB_H
 
-#include "vm.h"
+#include "vm/vm.h"
 
 /* --- errors and argument checks (lib_core.c) ---------------------------------------------- */
 
@@ -127,8 +127,6 @@ CRYO_LIB_FN(cryo_range_len);
 CRYO_LIB_FN(cryo_range_is_empty);
 CRYO_LIB_FN(cryo_range_contains);
 
-/* --- JSON (lib_json.c) -------------------------------------------------------------------- */
-
-extern const cryo_libreg cryo_lib_json[]; /* parse_json, to_json */
+/* The JSON table, cryo_lib_json (lib_json.c), is declared in vm/vm.h with the other tables. */
 
 #endif

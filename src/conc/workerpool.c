@@ -4,7 +4,7 @@
  * `submit(f, args...)` / `join(h)` functions.
  */
 #include "channel.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "worker.h"
 
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "vm.h"
 
-#include "opcodes.h"
+#include "lang/lang.h"
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -736,4 +736,13 @@ cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v) {
         if (k != CRYO_OK) return k;
     }
     return cryo_vm_append_repr(vm, s, v, false); /* bounded by the limits */
+}
+
+cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug) {
+    size_t max = (size_t)vm->limits[CRYO_LIMIT_STRING_SIZE];
+    cryo_error_kind err;
+    bool ok = cv_append_repr_bounded(&vm->heap, vm, max, s, v, debug, &err);
+    if (ok && err == CRYO_OK) return cryo_vm_check_string(vm, (*s)->len);
+    if (err == CRYO_ERR_DATA_TOO_LARGE) return cryo_vm_check_string(vm, (*s)->len);
+    return err != CRYO_OK ? err : cryo_vm_raise_oom(vm);
 }

@@ -5,8 +5,8 @@
  * print them, compare them and free the owned ones, so this file has no libffi dependency.
  * See value.h for the two representations (raw and owned).
  */
-#include "value.h"
-#include "vm.h"
+#include "value/value.h"
+#include "vm/vm.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

@@ -2,10 +2,10 @@
  * lib_sync.c — the script side of SyncFunctions: f.into_sync(), spawn(f, args...) and
  * h.join(). See docs/sync.md.
  */
-#include "ast.h" /* cryo_error_new */
-#include "govern.h"
+#include "lang/lang.h" /* cryo_error_new */
+#include "vm/vm.h"
 #include "lib.h"
-#include "sync.h"
+#include "frozen/frozen.h"
 
 #include <pthread.h>
 #include <stdio.h>

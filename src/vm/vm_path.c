@@ -24,7 +24,7 @@
  */
 #include "vm.h"
 
-#include "opcodes.h"
+#include "lang/lang.h"
 
 typedef struct path_ctx {
     cryo_vm *vm;

@@ -7,7 +7,6 @@
  * An idle VM keeps its unit and context references, so acquiring a VM for the same (unit,
  * context) again touches no shared reference count (no atomic operation).
  */
-#include "sync.h"
 #include "vm.h"
 
 #include <pthread.h>

@@ -5,13 +5,20 @@
  * register (a host function's argv, a method's `this`) stays valid while the frame lives,
  * even when a nested call needs a new segment. A frame fits in one segment; when a call does
  * not fit in the rest of the current segment, its arguments are copied to the next one.
+ *
+ * Layer (src/vm/): this header, which ends by including govern.h (bounds of spawned threads
+ * and bounded calls), is the VM layer's interface: the dispatch loop, calls, the API,
+ * contexts, packages, the per-thread VM pool. It may use the value and lang layers
+ * (value/value.h, lang/lang.h). The layers above (frozen, lib) provide a few functions the VM
+ * calls at reset and on a SyncFn value; they are declared at the end ("Provided by the layers
+ * above"), so that no VM file includes a header of a higher layer.
  */
 #ifndef CRYO_VM_H
 #define CRYO_VM_H
 
 #include "cryo.h"
-#include "unit.h"
-#include "value.h"
+#include "lang/lang.h"
+#include "value/value.h"
 #include <stdatomic.h>
 
 /* --- host functions ------------------------------------------------------------------------ */
@@ -26,13 +33,14 @@ typedef struct cryo_libreg {
     void *userdata;
 } cryo_libreg;
 
-/* The standard library, one table per concern (lib_*.c), each ended by a {NULL} entry. */
+/* The standard library, one table per concern (lib/lib_*.c), each ended by a {NULL} entry. */
 extern const cryo_libreg cryo_lib_core[];   /* print, debug, type_of, Fn, call, curry, ... */
 extern const cryo_libreg cryo_lib_math[];   /* abs, sqrt, sin, floor, parse_int, to_int, ... */
 extern const cryo_libreg cryo_lib_string[]; /* len, sub_string, split, trim, replace, ... */
 extern const cryo_libreg cryo_lib_array[];  /* push, pop, insert, remove, map, filter, sort, ... */
 extern const cryo_libreg cryo_lib_map[];    /* keys, values, remove, contains, mixin, ... */
 extern const cryo_libreg cryo_lib_sync[];   /* into_sync, spawn, join (lib_sync.c) */
+extern const cryo_libreg cryo_lib_json[];   /* parse_json, to_json (lib_json.c) */
 
 /* A context: sealed packages searched in order, capabilities and default limits (context.c).
  * Immutable once created; `refcount` is atomic; `is_static` for the std/raw contexts. */
@@ -301,12 +309,33 @@ cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string
 /* Appends to_string(v) to *s (string interpolation and CONCAT). */
 cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v);
 
+/* cv_append_repr for the VM, bounded by the host's limits (ops.c): on the VM's heap
+ * (memory limit), one operation per element of nested arrays and maps (cryo_vm_charge: the
+ * operations limit and the interrupt stop it), and it stops once the text passes the string
+ * size limit, so printing data reachable by 2^40 paths ends. CRYO_OK, or the kind raised
+ * (DATA_TOO_LARGE, MEMORY, TOO_MANY_OPERATIONS, INTERRUPTED); *s stays valid either way. */
+cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug);
+
 /* print()/debug() output through the VM's hooks. */
 void cryo_vm_print(cryo_vm *vm, const char *text, size_t len);
 void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len);
 
+/* --- provided by the layers above (declared here: the VM may not include their headers) --- */
+
 /* Drops the units eval() compiled (lib_core.c); call after the values that may point into
  * them are gone. */
 void cryo_vm_release_evals(cryo_vm *vm);
+
+/* Drops every pin (VM reset and free). frozen/const.c; see frozen/sync.h. */
+void cryo_vm_release_pins(cryo_vm *vm);
+
+/* For calls of a SyncFunction value from a script: pins it and returns an uncounted CRYO_T_FN
+ * value of its shared fn (which the call machinery treats like any closure). frozen/sync.c. */
+cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv);
+
+/* Frees the calling thread's cached SyncFunction VM (cryo_vm_pool_clear). frozen/sync.c. */
+void cryo_sync_clear_thread(void);
+
+#include "govern.h" /* part of this layer's interface */
 
 #endif

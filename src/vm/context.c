@@ -183,3 +183,12 @@ const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx) {
         }
     }
 }
+
+void cryo_unit_free_bindings(cryo_unit *u) {
+    cryo_binding *b = atomic_load_explicit(&u->bindings, memory_order_acquire);
+    while (b) {
+        cryo_binding *next = b->next;
+        free(b);
+        b = next;
+    }
+}

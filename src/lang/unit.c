@@ -4,7 +4,6 @@
  */
 #include "ast.h"
 #include "unit.h"
-#include "vm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,12 +85,7 @@ void cryo_unit_destroy(cryo_unit *u) {
         free(u->hosts[i].name);
     free(u->hosts);
     free(u->source_name);
-    cryo_binding *b = atomic_load_explicit(&u->bindings, memory_order_acquire);
-    while (b) {
-        cryo_binding *next = b->next;
-        free(b);
-        b = next;
-    }
+    cryo_unit_free_bindings(u);
     free(u);
 }
 

@@ -3,7 +3,6 @@
  */
 #include "vm.h"
 #include "govern.h"
-#include "sync.h"
 
 #include <limits.h>
 #include <stdio.h>

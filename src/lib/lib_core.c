@@ -4,7 +4,7 @@
  * the dispatchers for names that several types answer (len, contains, index_of, ...).
  */
 #include "lib.h"
-#include "sync.h" /* cryo_sync: a SyncFn's name */
+#include "frozen/frozen.h" /* cryo_sync: a SyncFn's name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>

@@ -2,7 +2,7 @@
  * handle.c — opaque host handles: a host pointer with a type tag (name, destructor, and for
  * sendable types thread-safe retain/release).
  */
-#include "vm.h"
+#include "value.h"
 
 #include <stdlib.h>
 

@@ -3,7 +3,6 @@
  * print and debug).
  */
 #include "value.h"
-#include "sync.h" /* cryo_sync, for SyncFn(name) */
 
 #include <inttypes.h>
 #include <math.h>
@@ -454,7 +453,7 @@ static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int de
     case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
     case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
     case CRYO_T_SYNCFN: {
-        const cryo_fn *f = ((const cryo_sync *)v.as.obj)->fn;
+        const cryo_fn *f = cv_syncfn_fn(v.as.obj);
         if (!put(h, s, "SyncFn(")) return false;
         if (f && f->name && !cv_string_append(h, s, f->name->data, f->name->len)) return false;
         return put(h, s, ")");
@@ -468,14 +467,13 @@ bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug) {
     return repr(&w, s, v, debug, 0);
 }
 
-cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug) {
-    size_t max = (size_t)vm->limits[CRYO_LIMIT_STRING_SIZE];
-    repr_walk w = {&vm->heap, vm, max, 0, CRYO_OK};
+bool cv_append_repr_bounded(cryo_heap *h, cryo_vm *vm, size_t max_len, cryo_string **s,
+                            cryo_value v, bool debug, cryo_error_kind *err) {
+    repr_walk w = {h, vm, max_len, 0, CRYO_OK};
     bool ok = repr(&w, s, v, debug, 0);
     if (ok && w.pending) w.err = cryo_vm_charge(vm, w.pending);
-    if (ok && w.err == CRYO_OK) return cryo_vm_check_string(vm, (*s)->len);
-    if (w.err == CRYO_ERR_DATA_TOO_LARGE) return cryo_vm_check_string(vm, (*s)->len);
-    return w.err != CRYO_OK ? w.err : cryo_vm_raise_oom(vm);
+    *err = w.err;
+    return ok;
 }
 
 char *cv_to_cstring(cryo_value v, bool debug) {

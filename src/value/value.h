@@ -21,6 +21,11 @@
  * bytes (memory limit) and report failures as errors rather than crash. A NULL heap means
  * "untracked" (used for unit constants at compile time).
  *
+ * Layer (src/value/, the lowest): this header is the value layer's interface. It may use only
+ * include/cryo.h and its own folder; every layer above includes it. A few kinds are
+ * implemented above and reached through the functions declared here ("implemented in ..."):
+ * pointers (ext/pointer.c), a SyncFunction's closure (frozen/sync.c), the VM's accounting.
+ *
  * Ownership on failure (the one rule)
  * -----------------------------------
  * A function that "takes" a value's reference (cv_array_push, cv_map_set, cv_cell_new,
@@ -277,6 +282,9 @@ void cv_collect_cycles(cryo_heap *h);
  * outlive it, untracked). */
 void cv_detach_cells(cryo_heap *h);
 cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
+/* The closure of a SyncFunction object (o->type CRYO_T_SYNCFN), borrowed; implemented in
+ * frozen/sync.c, which owns the SyncFunction's layout. */
+const cryo_fn *cv_syncfn_fn(const cryo_obj *o);
 
 /* --- work and limits ----------------------------------------------------------------------- */
 
@@ -327,12 +335,12 @@ bool cv_compare(cryo_value a, cryo_value b, int *cmp);
  * arrays and maps always show their elements in debug form: [1, "a", 'c'], #{"k": 1.0}. */
 bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug);
 
-/* cv_append_repr for the VM, bounded by the host's limits (string.c): on the VM's heap
- * (memory limit), one operation per element of nested arrays and maps (cryo_vm_charge: the
- * operations limit and the interrupt stop it), and it stops once the text passes the string
- * size limit, so printing data reachable by 2^40 paths ends. CRYO_OK, or the kind raised
- * (DATA_TOO_LARGE, MEMORY, TOO_MANY_OPERATIONS, INTERRUPTED); *s stays valid either way. */
-cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug);
+/* cv_append_repr bounded (for cryo_vm_append_repr, vm/ops.c): on heap h, one operation per
+ * element of nested arrays and maps charged to vm (cryo_vm_charge), stopping with *err =
+ * CRYO_ERR_DATA_TOO_LARGE once the text passes max_len (0 = no bound). Returns false when it
+ * stopped (*err the kind, or CRYO_OK when out of memory); *s stays valid either way. */
+bool cv_append_repr_bounded(cryo_heap *h, cryo_vm *vm, size_t max_len, cryo_string **s,
+                            cryo_value v, bool debug, cryo_error_kind *err);
 
 /* Like cv_append_repr, into a fresh malloc'd C string (for errors and the C API). */
 char *cv_to_cstring(cryo_value v, bool debug);

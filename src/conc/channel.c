@@ -4,7 +4,7 @@
  * sleeps on the other side (no syscall on the uncontended path).
  */
 #include "channel.h"
-#include "tls.h"
+#include "value/value.h"
 
 #include <errno.h>
 #include <pthread.h>
