@@ -17,8 +17,16 @@ static cryo_context *context_retain(cryo_context *ctx) {
     return ctx ? cryo_context_retain(ctx) : NULL;
 }
 
-void cryo_sync_context_release(cryo_context *ctx) {
+static void context_release(cryo_context *ctx) {
     if (ctx) cryo_context_release(ctx);
+}
+
+cryo_fn *cryo_sync_destroy(cryo_sync *s) {
+    cryo_fn *fn = s->fn;
+    if (s->unit) cryo_unit_release(s->unit);
+    context_release(s->ctx);
+    free(s);
+    return fn;
 }
 
 /* --- into_sync ----------------------------------------------------------------------------- */

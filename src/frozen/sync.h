@@ -1,5 +1,5 @@
 /*
- * sync.h — ConstValues and SyncFunctions, internal (const.c, sync.c, lib_sync.c, vm_call.c).
+ * sync.h — ConstValues, SyncFunctions and pins, internal (const.c, sync.c, pin.c, image.c).
  *
  * A const's heap objects carry CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN in their header. Their `rc`
  * counts const references and is only changed atomically, by cryo_frozen_retain/release (never
@@ -65,8 +65,9 @@ cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what,
 cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out);
 /* A SyncFunction from a closure, as one freeze of its own. */
 cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out);
-/* Drops the context reference a SyncFunction holds (sync.c). */
-void cryo_sync_context_release(cryo_context *ctx);
+/* Frees a SyncFunction whose last reference went (cryo_frozen_release, const.c): drops its
+ * unit and context references and returns its shared fn, whose reference the caller drops. */
+cryo_fn *cryo_sync_destroy(cryo_sync *s);
 
 /* Keeps a frozen object alive for as long as the VM may hold values that point into it:
  * adds it to the VM's pin list (once; the first pin takes one atomic reference). */

@@ -255,6 +255,15 @@ void cryo_vm_pop_segment(cryo_vm *vm, cryo_value *base);
 /* Releases the frames above `nframes` (their registers and handlers). */
 void cryo_vm_unwind(cryo_vm *vm, int nframes);
 
+/* Clears n registers from r, releasing their values (stack.c's unwind, the calls in vm_call.c). */
+static inline void cryo_vm_release_regs(cryo_heap *h, cryo_value *r, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        cryo_value v = r[i];
+        cv_clear(&r[i]);
+        cv_release(h, v);
+    }
+}
+
 /* Checks the interrupt flag and the operation limit (after vm->ops was incremented). */
 cryo_error_kind cryo_vm_check_ops(cryo_vm *vm);
 
