@@ -8,7 +8,7 @@
  * back. Errors never unwind: the default result is written and the error handler is called.
  * The hot path (the thread's cached VM calling the same function again with scalar or raw
  * pointer arguments) writes the arguments straight into the first frame's registers
- * (cryo_sync_hot_regs / cryo_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
+ * (cfz_sync_hot_regs / cfz_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
  */
 #include "ffi_internal.h"
 #include <pthread.h>
@@ -315,7 +315,7 @@ static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
         return;
     }
     /* the full check, once: the calls that follow test only tl.ready */
-    if (cb->hot && cryo_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
+    if (cb->hot && cfz_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
 }
 
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
@@ -391,7 +391,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     }
     cryo_value res;
     vm->next_cb_ctl = &cb->ctl;
-    cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
+    cryo_error_kind k = cfz_sync_run_hot(cb->f, vm, &res);
     vm->next_cb_ctl = NULL;
     if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
                              res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
@@ -401,7 +401,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
     tl.busy = false;
     /* still ready when nothing was raised and nothing new pinned */
-    if (k == CRYO_OK && !vm->dirty && cryo_sync_pinned_last(cb->f, vm)) tl.ready = cb->id;
+    if (k == CRYO_OK && !vm->dirty && cfz_sync_pinned_last(cb->f, vm)) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
@@ -575,11 +575,11 @@ void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_f
 }
 
 void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_call_bounds *bounds) {
-    if (cb) cryo_call_ctl_set(&cb->ctl, bounds);
+    if (cb) cvm_call_ctl_set(&cb->ctl, bounds);
 }
 
 void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb) {
-    if (cb) cryo_call_ctl_interrupt(&cb->ctl);
+    if (cb) cvm_call_ctl_interrupt(&cb->ctl);
 }
 
 uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb) {

@@ -21,21 +21,21 @@
 
 /* Weak stand-ins for the parts of the library this test does not need, so that it also links
  * on its own (gcc src/vm*.c ... tests/test-vm.c); the library's definitions win when present. */
-__attribute__((weak)) const cryo_libreg cryo_lib_core[] = {{NULL, 0, NULL, NULL}};
-__attribute__((weak)) const cryo_libreg cryo_lib_math[] = {{NULL, 0, NULL, NULL}};
-__attribute__((weak)) const cryo_libreg cryo_lib_string[] = {{NULL, 0, NULL, NULL}};
-__attribute__((weak)) const cryo_libreg cryo_lib_array[] = {{NULL, 0, NULL, NULL}};
-__attribute__((weak)) const cryo_libreg cryo_lib_map[] = {{NULL, 0, NULL, NULL}};
-__attribute__((weak)) cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name,
-                                           bool expression_only, cryo_error **errors) {
+__attribute__((weak)) const cryo_libreg clib_core[] = {{NULL, 0, NULL, NULL}};
+__attribute__((weak)) const cryo_libreg clib_math[] = {{NULL, 0, NULL, NULL}};
+__attribute__((weak)) const cryo_libreg clib_string[] = {{NULL, 0, NULL, NULL}};
+__attribute__((weak)) const cryo_libreg clib_array[] = {{NULL, 0, NULL, NULL}};
+__attribute__((weak)) const cryo_libreg clib_map[] = {{NULL, 0, NULL, NULL}};
+__attribute__((weak)) cryo_ast *cl_parse(const char *src, size_t len, const char *source_name,
+                                         bool expression_only, cryo_error **errors) {
     (void)src, (void)len, (void)source_name, (void)expression_only, (void)errors;
     return NULL;
 }
-__attribute__((weak)) void cryo_ast_free(cryo_ast *ast) {
+__attribute__((weak)) void cl_ast_free(cryo_ast *ast) {
     (void)ast;
 }
 __attribute__((weak)) cryo_unit *
-cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts, cryo_error **errors) {
+cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts, cryo_error **errors) {
     (void)ast, (void)opts, (void)errors;
     return NULL;
 }
@@ -399,7 +399,7 @@ static cryo_error_kind host_push1(cryo_vm *vm, void *ud, int argc, cryo_value **
                                   cryo_value *ret) {
     (void)ud, (void)argc, (void)ret;
     if (argv[0]->type != CRYO_T_ARRAY) return cryo_vm_raise(vm, CRYO_ERR_TYPE, "not an array");
-    if (!cv_make_unique(&vm->heap, argv[0])) return cryo_vm_raise_oom(vm);
+    if (!cv_make_unique(&vm->heap, argv[0])) return cvm_raise_oom(vm);
     cv_array_push(&vm->heap, cv_arr(*argv[0]), cryo_int(1));
     return CRYO_OK;
 }
@@ -419,7 +419,7 @@ static const cryo_libreg test_lib[] = {
 
 static cryo_context *test_context(void) {
     const cryo_libreg *const tables[] = {test_lib};
-    return cryo_context_from_tables(tables, 1);
+    return cvm_context_from_tables(tables, 1);
 }
 
 static void test_callv_curry_and_named(void **state) {
@@ -454,7 +454,7 @@ static void test_callv_curry_and_named(void **state) {
     fn = cryo_int(3);
     assert_int_equal(run(u, ctx, &fn, 1, &r, NULL), CRYO_ERR_TYPE);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 static void test_try_catch(void **state) {
@@ -780,7 +780,7 @@ static void test_host_calls(void **state) {
     assert_int_equal(cryo_vm_error(vm)->line, 2);
     cryo_vm_free(vm);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* this: a script method called with a receiver register, a map method, and a host function
@@ -849,7 +849,7 @@ static void test_methods_and_reentry(void **state) {
     assert_int_equal(r.as.i, 133);
     cryo_value_release(mv);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* rec(f) = apply(f, f): host -> script re-entry without end. With the call depth limit off,
@@ -879,7 +879,7 @@ static void test_reentry_bound(void **state) {
     cryo_vm_free(vm);
     cryo_value_release(fn);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* An endless loop growing an array: the memory limit ends it, and try cannot catch that. */
@@ -928,12 +928,12 @@ static void test_print_hooks(void **state) {
     captured_output p = {{0}, 0}, d = {{0}, 0};
     cryo_vm_set_print(vm, capture, &p);
     cryo_vm_set_debug(vm, capture, &d);
-    cryo_vm_print(vm, "hello", 5);
-    cryo_vm_debug(vm, "dbg", 3);
+    cvm_print(vm, "hello", 5);
+    cvm_debug(vm, "dbg", 3);
     assert_string_equal(p.text, "hello");
     assert_string_equal(d.text, "dbg");
     assert_int_equal(p.calls + d.calls, 2);
-    assert_null(cryo_context_find(cryo_context_raw(), "print", 5, 1));
+    assert_null(cvm_context_find(cryo_context_raw(), "print", 5, 1));
     cryo_vm_free(vm);
     cryo_unit_release(u);
 }

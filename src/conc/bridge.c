@@ -46,7 +46,7 @@ static void call_free(cryo_bridge_call *c) {
 CRYO_API cryo_bridge *cryo_bridge_new(size_t capacity) {
     cryo_bridge *b = calloc(1, sizeof *b);
     if (!b) return NULL;
-    b->commands = cryo_chan_new(capacity ? capacity : 1024);
+    b->commands = cw_chan_new(capacity ? capacity : 1024);
     if (!b->commands) {
         free(b);
         return NULL;
@@ -62,7 +62,7 @@ static cryo_error_kind bridge_host_fn(cryo_vm *vm, void *ud, int argc, cryo_valu
     cryo_bridge_call *c = calloc(1, sizeof *c);
     if (!c) return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "%s: out of memory", bf->name);
     c->fn = bf;
-    c->reply = cryo_future_new();
+    c->reply = cw_future_new();
     if (argc > 0) c->argv = calloc((size_t)argc, sizeof *c->argv);
     if (!c->reply || (argc > 0 && !c->argv)) {
         call_free(c);
@@ -76,10 +76,10 @@ static cryo_error_kind bridge_host_fn(cryo_vm *vm, void *ud, int argc, cryo_valu
         }
     }
     cryo_future *reply = cryo_future_retain(c->reply);
-    uint64_t start = cryo_now_ns();
+    uint64_t start = cw_now_ns();
     uint64_t deadline = bf->timeout_ms ? start + bf->timeout_ms * 1000000ull : 0;
     int64_t send_ms = bf->timeout_ms ? (int64_t)bf->timeout_ms : CRYO_CHAN_FOREVER;
-    cryo_chan_status st = cryo_chan_send(bf->bridge->commands, c, send_ms);
+    cryo_chan_status st = cw_chan_send(bf->bridge->commands, c, send_ms);
     if (st != CRYO_CHAN_OK) {
         call_free(c);
         cryo_future_release(reply);
@@ -91,11 +91,11 @@ static cryo_error_kind bridge_host_fn(cryo_vm *vm, void *ud, int argc, cryo_valu
     /* From here the host owns c; we only hold `reply`. */
     cryo_future_state s;
     for (;;) {
-        uint64_t now = cryo_now_ns();
+        uint64_t now = cw_now_ns();
         uint64_t until = now + WAIT_SLICE_MS * 1000000ull;
         if (deadline && deadline < until) until = deadline;
         struct timespec ts = {(time_t)(until / 1000000000ull), (long)(until % 1000000000ull)};
-        s = cryo_future_wait_until(reply, &ts);
+        s = cw_future_wait_until(reply, &ts);
         if (cryo_future_state_final(s)) break;
         if (atomic_load_explicit(&vm->interrupt, memory_order_relaxed)) {
             cryo_future_cancel(reply);
@@ -103,7 +103,7 @@ static cryo_error_kind bridge_host_fn(cryo_vm *vm, void *ud, int argc, cryo_valu
             return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "%s: interrupted while waiting",
                                  bf->name);
         }
-        if (deadline && cryo_now_ns() >= deadline) {
+        if (deadline && cw_now_ns() >= deadline) {
             if (cryo_future_cancel(reply)) {
                 cryo_future_release(reply);
                 return cryo_vm_raise(vm, CRYO_ERR_RUNTIME, "%s: timed out after %llu ms", bf->name,
@@ -152,7 +152,7 @@ CRYO_API cryo_error_kind cryo_bridge_register(cryo_bridge *b, cryo_package *pkg,
 CRYO_API cryo_bridge_call *cryo_bridge_next(cryo_bridge *b, int64_t timeout_ms) {
     if (!b) return NULL;
     void *item = NULL;
-    if (cryo_chan_recv(b->commands, &item, timeout_ms < 0 ? CRYO_CHAN_FOREVER : timeout_ms) !=
+    if (cw_chan_recv(b->commands, &item, timeout_ms < 0 ? CRYO_CHAN_FOREVER : timeout_ms) !=
         CRYO_CHAN_OK)
         return NULL;
     return item;
@@ -184,24 +184,24 @@ CRYO_API void cryo_bridge_reply(cryo_bridge_call *c, cryo_const value) {
         cryo_const_release(value);
         return;
     }
-    cryo_future_resolve(c->reply, CRYO_FUTURE_DONE, value, NULL);
+    cw_future_resolve(c->reply, CRYO_FUTURE_DONE, value, NULL);
     call_free(c);
 }
 
 CRYO_API void cryo_bridge_fail(cryo_bridge_call *c, const char *message) {
     if (!c) return;
-    cryo_future_resolve(c->reply, CRYO_FUTURE_FAILED, cryo_const_unit(),
-                        cryo_worker_error(CRYO_ERR_RUNTIME, "%s", message ? message : "failed"));
+    cw_future_resolve(c->reply, CRYO_FUTURE_FAILED, cryo_const_unit(),
+                      cw_worker_error(CRYO_ERR_RUNTIME, "%s", message ? message : "failed"));
     call_free(c);
 }
 
 CRYO_API void cryo_bridge_close(cryo_bridge *b) {
-    if (b) cryo_chan_close(b->commands);
+    if (b) cw_chan_close(b->commands);
 }
 
 CRYO_API void cryo_bridge_free(cryo_bridge *b) {
     if (!b) return;
-    cryo_chan_close(b->commands);
+    cw_chan_close(b->commands);
     cryo_bridge_call *c;
     while ((c = cryo_bridge_next(b, 0)) != NULL)
         cryo_bridge_fail(c, "the bridge is closed");
@@ -212,7 +212,7 @@ CRYO_API void cryo_bridge_free(cryo_bridge *b) {
         free(bf);
         bf = n;
     }
-    cryo_chan_free(b->commands);
+    cw_chan_free(b->commands);
     pthread_mutex_destroy(&b->mu);
     free(b);
 }

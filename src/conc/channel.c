@@ -44,7 +44,7 @@ static CRYO_TLS bool crowded;
  * spins that never succeed, while back-to-back round trips keep the full bound. */
 static CRYO_TLS uint32_t budget_ns = CRYO_SPIN_NS;
 
-bool cryo_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns) {
+bool cw_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns) {
     if (max_ns > budget_ns) max_ns = budget_ns;
     if (ready(arg)) return true;
     if (max_ns == 0) return false;
@@ -52,7 +52,7 @@ bool cryo_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns) {
         crowded = false;
         return false;
     }
-    uint64_t end = cryo_now_ns() + max_ns;
+    uint64_t end = cw_now_ns() + max_ns;
     for (unsigned i = 1;; i++) {
         cpu_relax();
         if (ready(arg)) {
@@ -60,20 +60,20 @@ bool cryo_spin_until(bool (*ready)(void *), void *arg, uint64_t max_ns) {
             return true;
         }
         if ((i & 15) == 0) {
-            uint64_t now = cryo_now_ns();
+            uint64_t now = cw_now_ns();
             if (now >= end) {
                 if (budget_ns >= 8000) budget_ns /= 4;
                 return ready(arg);
             }
             if ((i & 63) == 0) {
                 sched_yield();
-                if (cryo_now_ns() - now > 3000) crowded = true;
+                if (cw_now_ns() - now > 3000) crowded = true;
             }
         }
     }
 }
 
-int cryo_cond_init_mono(void *cond) {
+int cw_cond_init_mono(void *cond) {
     pthread_condattr_t attr;
     if (pthread_condattr_init(&attr) != 0) return -1;
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -82,7 +82,7 @@ int cryo_cond_init_mono(void *cond) {
     return r;
 }
 
-struct timespec cryo_deadline_ms(int64_t ms) {
+struct timespec cw_deadline_ms(int64_t ms) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (time_t)(ms / 1000);
@@ -94,21 +94,21 @@ struct timespec cryo_deadline_ms(int64_t ms) {
     return ts;
 }
 
-uint64_t cryo_now_ns(void) {
+uint64_t cw_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-cryo_chan *cryo_chan_new(size_t capacity) {
+cryo_chan *cw_chan_new(size_t capacity) {
     if (capacity == 0) capacity = 1;
     cryo_chan *ch = calloc(1, sizeof *ch);
     if (!ch) return NULL;
     ch->items = calloc(capacity, sizeof *ch->items);
     if (!ch->items) goto fail;
     if (pthread_mutex_init(&ch->mu, NULL) != 0) goto fail;
-    if (cryo_cond_init_mono(&ch->not_empty) != 0) goto fail_mu;
-    if (cryo_cond_init_mono(&ch->not_full) != 0) goto fail_ne;
+    if (cw_cond_init_mono(&ch->not_empty) != 0) goto fail_mu;
+    if (cw_cond_init_mono(&ch->not_full) != 0) goto fail_ne;
     ch->cap = capacity;
     atomic_init(&ch->alen, 0);
     atomic_init(&ch->aclosed, false);
@@ -123,7 +123,7 @@ fail:
     return NULL;
 }
 
-void cryo_chan_free(cryo_chan *ch) {
+void cw_chan_free(cryo_chan *ch) {
     if (!ch) return;
     pthread_cond_destroy(&ch->not_full);
     pthread_cond_destroy(&ch->not_empty);
@@ -141,10 +141,10 @@ static bool wait_on(cryo_chan *ch, pthread_cond_t *cond, bool timed, const struc
     return pthread_cond_timedwait(cond, &ch->mu, dl) != ETIMEDOUT;
 }
 
-cryo_chan_status cryo_chan_send(cryo_chan *ch, void *item, int64_t timeout_ms) {
+cryo_chan_status cw_chan_send(cryo_chan *ch, void *item, int64_t timeout_ms) {
     struct timespec dl = {0, 0};
     bool timed = timeout_ms > 0;
-    if (timed) dl = cryo_deadline_ms(timeout_ms);
+    if (timed) dl = cw_deadline_ms(timeout_ms);
     pthread_mutex_lock(&ch->mu);
     while (!ch->closed && ch->len == ch->cap) {
         if (timeout_ms == 0) break;
@@ -175,14 +175,14 @@ static bool recv_ready(void *p) {
            atomic_load_explicit(&ch->aclosed, memory_order_acquire);
 }
 
-cryo_chan_status cryo_chan_recv(cryo_chan *ch, void **item, int64_t timeout_ms) {
+cryo_chan_status cw_chan_recv(cryo_chan *ch, void **item, int64_t timeout_ms) {
     struct timespec dl = {0, 0};
     bool timed = timeout_ms > 0;
-    if (timed) dl = cryo_deadline_ms(timeout_ms);
+    if (timed) dl = cw_deadline_ms(timeout_ms);
     /* Bounded spin before sleeping (adaptive-mutex style): an item arriving within
      * CRYO_SPIN_NS is taken without a futex sleep and wake-up. The state is re-checked under
      * the mutex below, so the spin is only a hint. */
-    if (timeout_ms != 0) cryo_spin_until(recv_ready, ch, CRYO_SPIN_NS); /* < any 1 ms timeout */
+    if (timeout_ms != 0) cw_spin_until(recv_ready, ch, CRYO_SPIN_NS); /* < any 1 ms timeout */
     pthread_mutex_lock(&ch->mu);
     while (!ch->closed && ch->len == 0) {
         if (timeout_ms == 0) break;
@@ -208,7 +208,7 @@ cryo_chan_status cryo_chan_recv(cryo_chan *ch, void **item, int64_t timeout_ms) 
     return st;
 }
 
-void cryo_chan_close(cryo_chan *ch) {
+void cw_chan_close(cryo_chan *ch) {
     pthread_mutex_lock(&ch->mu);
     ch->closed = true;
     atomic_store_explicit(&ch->aclosed, true, memory_order_release);
@@ -217,14 +217,14 @@ void cryo_chan_close(cryo_chan *ch) {
     pthread_mutex_unlock(&ch->mu);
 }
 
-bool cryo_chan_is_closed(cryo_chan *ch) {
+bool cw_chan_is_closed(cryo_chan *ch) {
     pthread_mutex_lock(&ch->mu);
     bool c = ch->closed;
     pthread_mutex_unlock(&ch->mu);
     return c;
 }
 
-size_t cryo_chan_len(cryo_chan *ch) {
+size_t cw_chan_len(cryo_chan *ch) {
     pthread_mutex_lock(&ch->mu);
     size_t n = ch->len;
     pthread_mutex_unlock(&ch->mu);

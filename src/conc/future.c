@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-cryo_error *cryo_worker_error(cryo_error_kind kind, const char *fmt, ...) {
+cryo_error *cw_worker_error(cryo_error_kind kind, const char *fmt, ...) {
     cryo_error *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->kind = kind;
@@ -27,7 +27,7 @@ cryo_error *cryo_worker_error(cryo_error_kind kind, const char *fmt, ...) {
     return e;
 }
 
-cryo_error *cryo_worker_error_copy(const cryo_error *err) {
+cryo_error *cw_worker_error_copy(const cryo_error *err) {
     if (!err) return NULL;
     cryo_error *e = calloc(1, sizeof *e);
     if (!e) return NULL;
@@ -43,14 +43,14 @@ cryo_error *cryo_worker_error_copy(const cryo_error *err) {
     return e;
 }
 
-cryo_future *cryo_future_new(void) {
+cryo_future *cw_future_new(void) {
     cryo_future *f = calloc(1, sizeof *f);
     if (!f) return NULL;
     if (pthread_mutex_init(&f->mu, NULL) != 0) {
         free(f);
         return NULL;
     }
-    if (cryo_cond_init_mono(&f->cv) != 0) {
+    if (cw_cond_init_mono(&f->cv) != 0) {
         pthread_mutex_destroy(&f->mu);
         free(f);
         return NULL;
@@ -58,7 +58,7 @@ cryo_future *cryo_future_new(void) {
     atomic_init(&f->rc, 1);
     atomic_init(&f->state, CRYO_FUTURE_PENDING);
     atomic_init(&f->cancel, false);
-    f->born_ns = cryo_now_ns();
+    f->born_ns = cw_now_ns();
     f->value = cryo_const_unit();
     return f;
 }
@@ -91,7 +91,7 @@ static char *dup_n(const char *s, size_t n) {
     return d;
 }
 
-bool cryo_future_set_query(cryo_future *f, const cryo_query *q) {
+bool cw_future_set_query(cryo_future *f, const cryo_query *q) {
     f->kind = q->kind;
     f->timeout_ms = q->timeout_ms;
     if (q->unit) f->unit = cryo_unit_retain(q->unit);
@@ -113,8 +113,8 @@ bool cryo_future_set_query(cryo_future *f, const cryo_query *q) {
     return true;
 }
 
-bool cryo_future_resolve_locked(cryo_future *f, cryo_future_state state, cryo_const value,
-                                cryo_error *err) {
+bool cw_future_resolve_locked(cryo_future *f, cryo_future_state state, cryo_const value,
+                              cryo_error *err) {
     cryo_future_state old = atomic_load(&f->state);
     if (cryo_future_state_final(old)) {
         cryo_const_release(value);
@@ -144,10 +144,9 @@ bool cryo_future_resolve_locked(cryo_future *f, cryo_future_state state, cryo_co
     return true;
 }
 
-bool cryo_future_resolve(cryo_future *f, cryo_future_state state, cryo_const value,
-                         cryo_error *err) {
+bool cw_future_resolve(cryo_future *f, cryo_future_state state, cryo_const value, cryo_error *err) {
     pthread_mutex_lock(&f->mu);
-    bool won = cryo_future_resolve_locked(f, state, value, err);
+    bool won = cw_future_resolve_locked(f, state, value, err);
     pthread_mutex_unlock(&f->mu);
     return won;
 }
@@ -156,7 +155,7 @@ static bool future_final(void *p) {
     return cryo_future_state_final(atomic_load(&((cryo_future *)p)->state));
 }
 
-cryo_future_state cryo_future_wait_until(cryo_future *f, const struct timespec *deadline) {
+cryo_future_state cw_future_wait_until(cryo_future *f, const struct timespec *deadline) {
     cryo_future_state s = atomic_load(&f->state);
     if (cryo_future_state_final(s)) return s;
     /* Bounded spin before sleeping (see CRYO_SPIN_NS and docs/concurrency.md): an answer that
@@ -164,7 +163,7 @@ cryo_future_state cryo_future_wait_until(cryo_future *f, const struct timespec *
      * resolver only signals counted waiters). Only until CRYO_SPIN_NS after the future was
      * made (a wait for an older query is a wait for a long one: it sleeps at once, and the
      * spin never competes with the worker), and never past the deadline. */
-    uint64_t age = cryo_now_ns() - f->born_ns;
+    uint64_t age = cw_now_ns() - f->born_ns;
     uint64_t max = age >= CRYO_SPIN_NS ? 0 : CRYO_SPIN_NS - age;
     if (deadline) {
         struct timespec now;
@@ -173,7 +172,7 @@ cryo_future_state cryo_future_wait_until(cryo_future *f, const struct timespec *
                        (deadline->tv_nsec - now.tv_nsec);
         max = left <= 0 ? 0 : (uint64_t)left < max ? (uint64_t)left : max;
     }
-    if (cryo_spin_until(future_final, f, max)) return atomic_load(&f->state);
+    if (cw_spin_until(future_final, f, max)) return atomic_load(&f->state);
     pthread_mutex_lock(&f->mu);
     f->waiters++;
     while (!cryo_future_state_final(s = atomic_load(&f->state))) {
@@ -191,14 +190,14 @@ cryo_future_state cryo_future_wait_until(cryo_future *f, const struct timespec *
 
 CRYO_API cryo_future_state cryo_future_wait(cryo_future *f) {
     if (!f) return CRYO_FUTURE_REJECTED;
-    return cryo_future_wait_until(f, NULL);
+    return cw_future_wait_until(f, NULL);
 }
 
 CRYO_API cryo_future_state cryo_future_wait_for(cryo_future *f, uint64_t timeout_ms) {
     if (!f) return CRYO_FUTURE_REJECTED;
-    if (timeout_ms > (uint64_t)INT64_MAX / 2) return cryo_future_wait_until(f, NULL);
-    struct timespec dl = cryo_deadline_ms((int64_t)timeout_ms);
-    return cryo_future_wait_until(f, &dl);
+    if (timeout_ms > (uint64_t)INT64_MAX / 2) return cw_future_wait_until(f, NULL);
+    struct timespec dl = cw_deadline_ms((int64_t)timeout_ms);
+    return cw_future_wait_until(f, &dl);
 }
 
 CRYO_API cryo_future_state cryo_future_poll(cryo_future *f) {
@@ -213,9 +212,9 @@ CRYO_API bool cryo_future_cancel(cryo_future *f) {
     cryo_future_state s = atomic_load(&f->state);
     if (s == CRYO_FUTURE_PENDING) {
         atomic_store(&f->cancel, true);
-        will = cryo_future_resolve_locked(
+        will = cw_future_resolve_locked(
             f, CRYO_FUTURE_CANCELLED, cryo_const_unit(),
-            cryo_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled before it started"));
+            cw_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled before it started"));
     } else if (s == CRYO_FUTURE_RUNNING) {
         atomic_store(&f->cancel, true);
         if (f->vm) cryo_vm_interrupt(f->vm);

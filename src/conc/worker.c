@@ -50,7 +50,7 @@ static bool job_progress(void *ud, uint64_t ops) {
     (void)ops;
     cryo_future *f = ud;
     if (atomic_load_explicit(&f->cancel, memory_order_relaxed)) return false;
-    if (f->deadline_ns && cryo_now_ns() >= f->deadline_ns) {
+    if (f->deadline_ns && cw_now_ns() >= f->deadline_ns) {
         f->timed_out = true;
         return false;
     }
@@ -97,7 +97,7 @@ static answer fail_answer(cryo_error *err) {
 }
 
 static answer oom_answer(void) {
-    return fail_answer(cryo_worker_error(CRYO_ERR_MEMORY, "out of memory"));
+    return fail_answer(cw_worker_error(CRYO_ERR_MEMORY, "out of memory"));
 }
 
 /* After a run that returned `k`: the answer, with the VM's result frozen. */
@@ -111,10 +111,10 @@ static answer finish_run(cryo_vm *vm, cryo_future *f, cryo_error_kind k, cryo_va
         cryo_value_release(result);
     }
     if (k == CRYO_ERR_INTERRUPTED && f->timed_out)
-        return fail_answer(cryo_worker_error(CRYO_ERR_INTERRUPTED, "query timed out after %llu ms",
-                                             (unsigned long long)f->timeout_ms));
-    cryo_error *e = cryo_worker_error_copy(cryo_vm_error(vm));
-    if (!e) e = cryo_worker_error(k, "%s", cryo_error_kind_name(k));
+        return fail_answer(cw_worker_error(CRYO_ERR_INTERRUPTED, "query timed out after %llu ms",
+                                           (unsigned long long)f->timeout_ms));
+    cryo_error *e = cw_worker_error_copy(cryo_vm_error(vm));
+    if (!e) e = cw_worker_error(k, "%s", cryo_error_kind_name(k));
     return fail_answer(e);
 }
 
@@ -128,7 +128,7 @@ static cryo_unit *compile_job(cryo_future *f, answer *a) {
             cryo_error_free(err->next);
             err->next = NULL;
         }
-        *a = fail_answer(err ? err : cryo_worker_error(CRYO_ERR_MEMORY, "out of memory"));
+        *a = fail_answer(err ? err : cw_worker_error(CRYO_ERR_MEMORY, "out of memory"));
     }
     return u;
 }
@@ -157,18 +157,18 @@ static answer run_job(cryo_worker *w, cryo_future *f) {
         } else if (f->source) {
             if (!(unit = compile_job(f, &a))) return a;
         } else {
-            return fail_answer(cryo_worker_error(CRYO_ERR_API, "query without unit or source"));
+            return fail_answer(cw_worker_error(CRYO_ERR_API, "query without unit or source"));
         }
         break;
     case CRYO_QUERY_CALL:
         if (!w->loaded)
-            return fail_answer(cryo_worker_error(CRYO_ERR_API, "call of '%s': no unit loaded",
-                                                 f->name ? f->name : "?"));
-        if (!f->name) return fail_answer(cryo_worker_error(CRYO_ERR_API, "call without a name"));
+            return fail_answer(cw_worker_error(CRYO_ERR_API, "call of '%s': no unit loaded",
+                                               f->name ? f->name : "?"));
+        if (!f->name) return fail_answer(cw_worker_error(CRYO_ERR_API, "call without a name"));
         unit = cryo_unit_retain(w->loaded);
         break;
     case CRYO_QUERY_SYNC:
-        if (!f->fn) return fail_answer(cryo_worker_error(CRYO_ERR_API, "SYNC query without fn"));
+        if (!f->fn) return fail_answer(cw_worker_error(CRYO_ERR_API, "SYNC query without fn"));
         if (!w->empty) {
             w->empty = cryo_compile("", 0, NULL, NULL);
             if (!w->empty) return oom_answer();
@@ -176,7 +176,7 @@ static answer run_job(cryo_worker *w, cryo_future *f) {
         unit = cryo_unit_retain(w->loaded ? w->loaded : w->empty);
         break;
     case CRYO_QUERY_MESSAGE: {
-        if (!w->handler) return fail_answer(cryo_worker_error(CRYO_ERR_API, "not a custom worker"));
+        if (!w->handler) return fail_answer(cw_worker_error(CRYO_ERR_API, "not a custom worker"));
         cryo_const out = cryo_const_unit();
         cryo_error *err = NULL;
         cryo_error_kind k = w->handler(w->state, (cryo_job *)f, f->message, &out, &err);
@@ -186,10 +186,10 @@ static answer run_job(cryo_worker *w, cryo_future *f) {
             return ok_answer(out);
         }
         cryo_const_release(out);
-        if (!err) err = cryo_worker_error(k, "%s", cryo_error_kind_name(k));
+        if (!err) err = cw_worker_error(k, "%s", cryo_error_kind_name(k));
         return fail_answer(err);
     }
-    default: return fail_answer(cryo_worker_error(CRYO_ERR_API, "unknown query kind"));
+    default: return fail_answer(cw_worker_error(CRYO_ERR_API, "unknown query kind"));
     }
 
     cryo_vm *vm = job_vm(w, f, unit);
@@ -242,7 +242,7 @@ static void serve(cryo_worker *w, cryo_future *f) {
     atomic_fetch_add(&w->counters.running, 1);
     uint64_t t = f->timeout_ms ? f->timeout_ms : w->timeout_ms;
     f->timeout_ms = t;
-    f->deadline_ns = t ? cryo_now_ns() + t * 1000000ull : 0;
+    f->deadline_ns = t ? cw_now_ns() + t * 1000000ull : 0;
     pthread_mutex_unlock(&f->mu);
 
     pthread_mutex_lock(&w->mu);
@@ -261,11 +261,11 @@ static void serve(cryo_worker *w, cryo_future *f) {
         cryo_const_release(a.value);
         cryo_error_free(a.err);
         a = (answer){CRYO_FUTURE_CANCELLED, cryo_const_unit(),
-                     cryo_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled")};
+                     cw_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled")};
     } else if (a.state == CRYO_FUTURE_FAILED && !a.err) {
-        a.err = cryo_worker_error(CRYO_ERR_MEMORY, "out of memory");
+        a.err = cw_worker_error(CRYO_ERR_MEMORY, "out of memory");
     }
-    cryo_future_resolve_locked(f, a.state, a.value, a.err);
+    cw_future_resolve_locked(f, a.state, a.value, a.err);
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -274,12 +274,11 @@ static void *worker_main(void *arg) {
     if (w->init) w->state = w->init(w->userdata);
     for (;;) {
         void *item;
-        if (cryo_chan_recv(w->queue, &item, CRYO_CHAN_FOREVER) != CRYO_CHAN_OK) break;
+        if (cw_chan_recv(w->queue, &item, CRYO_CHAN_FOREVER) != CRYO_CHAN_OK) break;
         cryo_future *f = item;
         if (atomic_load(&w->cancel_all))
-            cryo_future_resolve(
-                f, CRYO_FUTURE_CANCELLED, cryo_const_unit(),
-                cryo_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled by shutdown"));
+            cw_future_resolve(f, CRYO_FUTURE_CANCELLED, cryo_const_unit(),
+                              cw_worker_error(CRYO_ERR_INTERRUPTED, "query cancelled by shutdown"));
         else
             serve(w, f);
         cryo_future_release(f); /* the queue's reference */
@@ -304,13 +303,13 @@ static cryo_worker *worker_start(const cryo_worker_config *cfg, bool custom) {
     if (custom && !cfg->handler) return NULL;
     cryo_worker *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    w->queue = cryo_chan_new(cfg->queue_capacity ? cfg->queue_capacity : DEFAULT_QUEUE);
+    w->queue = cw_chan_new(cfg->queue_capacity ? cfg->queue_capacity : DEFAULT_QUEUE);
     if (!w->queue) {
         free(w);
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
-    cryo_cond_init_mono(&w->cv);
+    cw_cond_init_mono(&w->cv);
     w->ctx = cryo_context_retain(cfg->context ? cfg->context : cryo_context_std());
     w->fail_when_full = cfg->fail_when_full;
     w->timeout_ms = cfg->timeout_ms;
@@ -325,7 +324,7 @@ static cryo_worker *worker_start(const cryo_worker_config *cfg, bool custom) {
     }
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         cryo_context_release(w->ctx);
-        cryo_chan_free(w->queue);
+        cw_chan_free(w->queue);
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         free(w);
@@ -344,22 +343,22 @@ CRYO_API cryo_worker *cryo_worker_new_custom(const cryo_worker_config *config) {
 }
 
 static cryo_future *rejected(cryo_worker_counters *c, cryo_future *f, const char *why) {
-    if (!f && !(f = cryo_future_new())) return NULL;
+    if (!f && !(f = cw_future_new())) return NULL;
     f->counters = c;
-    cryo_future_resolve(f, CRYO_FUTURE_REJECTED, cryo_const_unit(),
-                        cryo_worker_error(CRYO_ERR_API, "%s", why));
+    cw_future_resolve(f, CRYO_FUTURE_REJECTED, cryo_const_unit(),
+                      cw_worker_error(CRYO_ERR_API, "%s", why));
     return f;
 }
 
 CRYO_API cryo_future *cryo_worker_submit(cryo_worker *w, const cryo_query *q) {
     if (!w || !q) return rejected(NULL, NULL, "cryo_worker_submit: NULL argument");
-    cryo_future *f = cryo_future_new();
+    cryo_future *f = cw_future_new();
     if (!f) return NULL;
-    if (!cryo_future_set_query(f, q)) return rejected(&w->counters, f, "out of memory");
+    if (!cw_future_set_query(f, q)) return rejected(&w->counters, f, "out of memory");
     f->counters = &w->counters;
     atomic_fetch_add(&w->counters.queued, 1);
     cryo_future_retain(f); /* the queue's reference */
-    cryo_chan_status st = cryo_chan_send(w->queue, f, w->fail_when_full ? 0 : CRYO_CHAN_FOREVER);
+    cryo_chan_status st = cw_chan_send(w->queue, f, w->fail_when_full ? 0 : CRYO_CHAN_FOREVER);
     if (st == CRYO_CHAN_OK) return f;
     atomic_fetch_sub(&w->counters.queued, 1);
     cryo_future_release(f);
@@ -383,7 +382,7 @@ CRYO_API cryo_future *cryo_worker_send(cryo_worker *w, cryo_const message) {
     return cryo_worker_submit(w, &q);
 }
 
-uint64_t cryo_worker_load(cryo_worker *w) {
+uint64_t cw_worker_load(cryo_worker *w) {
     return atomic_load_explicit(&w->counters.queued, memory_order_relaxed) +
            atomic_load_explicit(&w->counters.running, memory_order_relaxed);
 }
@@ -395,16 +394,16 @@ static void cancel_running(cryo_worker *w) {
     pthread_mutex_unlock(&w->mu);
 }
 
-void cryo_worker_close(cryo_worker *w, cryo_shutdown_mode mode) {
+void cw_worker_close(cryo_worker *w, cryo_shutdown_mode mode) {
     pthread_mutex_lock(&w->mu);
     bool was = w->closed;
     w->closed = true;
     pthread_mutex_unlock(&w->mu);
-    if (!was) cryo_chan_close(w->queue);
+    if (!was) cw_chan_close(w->queue);
     if (mode == CRYO_SHUTDOWN_CANCEL) cancel_running(w);
 }
 
-void cryo_worker_join(cryo_worker *w, uint64_t deadline_ns) {
+void cw_worker_join(cryo_worker *w, uint64_t deadline_ns) {
     pthread_mutex_lock(&w->mu);
     if (w->joined) {
         pthread_mutex_unlock(&w->mu);
@@ -429,15 +428,15 @@ void cryo_worker_join(cryo_worker *w, uint64_t deadline_ns) {
 
 CRYO_API void cryo_worker_shutdown(cryo_worker *w, cryo_shutdown_mode mode, uint64_t grace_ms) {
     if (!w) return;
-    cryo_worker_close(w, mode);
-    cryo_worker_join(w, grace_ms ? cryo_now_ns() + grace_ms * 1000000ull : 0);
+    cw_worker_close(w, mode);
+    cw_worker_join(w, grace_ms ? cw_now_ns() + grace_ms * 1000000ull : 0);
 }
 
 CRYO_API void cryo_worker_free(cryo_worker *w) {
     if (!w) return;
     cryo_worker_shutdown(w, CRYO_SHUTDOWN_FINISH, 0);
     cryo_context_release(w->ctx);
-    cryo_chan_free(w->queue);
+    cw_chan_free(w->queue);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -459,7 +458,7 @@ CRYO_API bool cryo_job_cancelled(const cryo_job *job) {
     cryo_future *f = cryo_job_future(job);
     if (!f) return false;
     if (atomic_load(&f->cancel)) return true;
-    if (f->deadline_ns && cryo_now_ns() >= f->deadline_ns) {
+    if (f->deadline_ns && cw_now_ns() >= f->deadline_ns) {
         f->timed_out = true;
         return true;
     }

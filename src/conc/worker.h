@@ -49,24 +49,23 @@ struct cryo_future {
 };
 
 /* A new PENDING future with one reference (NULL when out of memory). */
-cryo_future *cryo_future_new(void);
+cryo_future *cw_future_new(void);
 /* Copies the query into f's job fields; false when out of memory. */
-bool cryo_future_set_query(cryo_future *f, const cryo_query *q);
+bool cw_future_set_query(cryo_future *f, const cryo_query *q);
 /* Resolves f (state DONE, FAILED, CANCELLED or REJECTED) unless already resolved; takes
  * `value` and `err` either way (dropping them when it lost). Returns whether it won.
  * Updates and detaches f->counters. Frees the job's query data. */
-bool cryo_future_resolve(cryo_future *f, cryo_future_state state, cryo_const value,
-                         cryo_error *err);
+bool cw_future_resolve(cryo_future *f, cryo_future_state state, cryo_const value, cryo_error *err);
 /* Same, with the caller already holding f->mu. */
-bool cryo_future_resolve_locked(cryo_future *f, cryo_future_state state, cryo_const value,
-                                cryo_error *err);
+bool cw_future_resolve_locked(cryo_future *f, cryo_future_state state, cryo_const value,
+                              cryo_error *err);
 /* A new error (owned; NULL when out of memory). */
-cryo_error *cryo_worker_error(cryo_error_kind kind, const char *fmt, ...)
+cryo_error *cw_worker_error(cryo_error_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A deep copy of one error (not its chain); NULL when out of memory or err is NULL. */
-cryo_error *cryo_worker_error_copy(const cryo_error *err);
+cryo_error *cw_worker_error_copy(const cryo_error *err);
 /* Waits until final or until the absolute CLOCK_MONOTONIC deadline (NULL = forever). */
-cryo_future_state cryo_future_wait_until(cryo_future *f, const struct timespec *deadline);
+cryo_future_state cw_future_wait_until(cryo_future *f, const struct timespec *deadline);
 
 /* struct cryo_job is the future seen from a custom handler. */
 static inline cryo_future *cryo_job_future(const cryo_job *j) {
@@ -75,9 +74,9 @@ static inline cryo_future *cryo_job_future(const cryo_job *j) {
 
 /* --- workers (worker.c), used by the pool --- */
 /* Queued + running queries of a worker now. */
-uint64_t cryo_worker_load(cryo_worker *w);
+uint64_t cw_worker_load(cryo_worker *w);
 /* Closes the queue (first half of a shutdown) / waits, cancels and joins (second half). */
-void cryo_worker_close(cryo_worker *w, cryo_shutdown_mode mode);
-void cryo_worker_join(cryo_worker *w, uint64_t deadline_ns);
+void cw_worker_close(cryo_worker *w, cryo_shutdown_mode mode);
+void cw_worker_join(cryo_worker *w, uint64_t deadline_ns);
 
 #endif

@@ -59,10 +59,10 @@ static cryo_worker *pick(cryo_worker_pool *p) {
     if (p->policy != CRYO_POOL_LEAST_LOADED) return p->workers[start];
     /* Least loaded; ties go to the round-robin turn so idle workers share the work. */
     int best = start;
-    uint64_t best_load = cryo_worker_load(p->workers[start]);
+    uint64_t best_load = cw_worker_load(p->workers[start]);
     for (int k = 1; k < p->n && best_load; k++) {
         int i = (start + k) % p->n;
-        uint64_t l = cryo_worker_load(p->workers[i]);
+        uint64_t l = cw_worker_load(p->workers[i]);
         if (l < best_load) {
             best = i;
             best_load = l;
@@ -107,10 +107,10 @@ CRYO_API void cryo_worker_pool_shutdown(cryo_worker_pool *p, cryo_shutdown_mode 
                                         uint64_t grace_ms) {
     if (!p) return;
     for (int i = 0; i < p->n; i++)
-        cryo_worker_close(p->workers[i], mode);
-    uint64_t deadline = grace_ms ? cryo_now_ns() + grace_ms * 1000000ull : 0;
+        cw_worker_close(p->workers[i], mode);
+    uint64_t deadline = grace_ms ? cw_now_ns() + grace_ms * 1000000ull : 0;
     for (int i = 0; i < p->n; i++)
-        cryo_worker_join(p->workers[i], deadline);
+        cw_worker_join(p->workers[i], deadline);
 }
 
 CRYO_API void cryo_worker_pool_free(cryo_worker_pool *p) {
@@ -179,7 +179,7 @@ static cryo_error_kind script_join(cryo_vm *vm, void *ud, int argc, cryo_value *
     (void)argc;
     cryo_future *f = cryo_value_as_handle(*argv[0], &future_handle);
     if (!f) { /* not ours: a spawn() handle, say; the standard join() serves it */
-        const cryo_libreg *r = cryo_package_find(cryo_package_std(), "join", 4, 1);
+        const cryo_libreg *r = cvm_package_find(cryo_package_std(), "join", 4, 1);
         if (r) return r->fn(vm, r->userdata, argc, argv, ret);
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "join: expected a Future");
     }

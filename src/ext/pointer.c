@@ -221,7 +221,7 @@ static cryo_error_kind elem_addr(cryo_vm *vm, cryo_value p, cryo_value idx, void
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_op_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out) {
+cryo_error_kind cx_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out) {
     /* the common cases first: an i64 index in bounds, a 32/64-bit element */
     if (idx.type == CRYO_T_INT) {
         const char *base = cv_pointer_addr(p);
@@ -241,7 +241,7 @@ cryo_error_kind cryo_op_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_
     return cv_ptr_load(vm, (cryo_ptr_elem)p.aux, a, out);
 }
 
-cryo_error_kind cryo_op_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v) {
+cryo_error_kind cx_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v) {
     void *a = NULL;
     cryo_error_kind k = elem_addr(vm, p, idx, &a);
     if (k == CRYO_OK) k = cv_ptr_store(vm, (cryo_ptr_elem)p.aux, a, v);
@@ -284,14 +284,14 @@ bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v) 
 
 cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry, cryo_value *out) {
     cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_NAMED, 0);
-    if (!f) return cryo_vm_raise_oom(vm);
+    if (!f) return cvm_raise_oom(vm);
     f->name = cv_string_new(&vm->heap, name, strlen(name));
     f->curry = cv_alloc(&vm->heap, sizeof(cryo_value));
     if (!f->name || !f->curry) {
         cv_free(&vm->heap, f->curry, sizeof(cryo_value));
         f->curry = NULL;
         cv_release(&vm->heap, cv_from_obj(&f->h));
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     cv_retain(curry);
     f->curry[0] = curry;

@@ -1,7 +1,7 @@
 /*
  * const.c — ConstValues: immutable value trees shared between threads. Constructors, atomic
  * retain/release, equality, text form and freezing VM values. A SyncFunction's own parts are
- * freed by sync.c (cryo_sync_destroy); pins and thawing are in pin.c. See sync.h and
+ * freed by sync.c (cfz_sync_destroy); pins and thawing are in pin.c. See sync.h and
  * docs/sync.md.
  */
 #include "sync.h"
@@ -23,8 +23,8 @@ static cryo_value frozen_value(cryo_obj *o) {
     return cv_from_shared(o); /* never CRYO_VF_COUNTED */
 }
 
-void cryo_frozen_retain(cryo_obj *o) {
-    if (o && cryo_is_frozen_obj(o)) __atomic_fetch_add(&o->rc, 1, __ATOMIC_RELAXED);
+void cfz_retain(cryo_obj *o) {
+    if (o && cfz_is_frozen_obj(o)) __atomic_fetch_add(&o->rc, 1, __ATOMIC_RELAXED);
 }
 
 /* Frees one frozen object whose count reached zero; children whose count reaches zero are
@@ -32,7 +32,7 @@ void cryo_frozen_retain(cryo_obj *o) {
 static void push_child(cryo_obj ***st, size_t *n, size_t *cap, cryo_value v);
 
 static void drop_ref(cryo_obj ***st, size_t *n, size_t *cap, cryo_obj *o) {
-    if (!o || !cryo_is_frozen_obj(o)) return;
+    if (!o || !cfz_is_frozen_obj(o)) return;
     if (__atomic_sub_fetch(&o->rc, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 16;
@@ -99,12 +99,12 @@ static void destroy_frozen(cryo_obj ***st, size_t *n, size_t *cap, cryo_obj *o) 
         free(f);
         break;
     }
-    case CRYO_T_SYNCFN: drop_ref(st, n, cap, &cryo_sync_destroy((cryo_sync *)o)->h); break;
+    case CRYO_T_SYNCFN: drop_ref(st, n, cap, &cfz_sync_destroy((cryo_sync *)o)->h); break;
     default: break;
     }
 }
 
-void cryo_frozen_release(cryo_obj *o) {
+void cfz_release(cryo_obj *o) {
     cryo_obj **st = NULL;
     size_t n = 0, cap = 0;
     drop_ref(&st, &n, &cap, o);
@@ -193,9 +193,9 @@ CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, 
         size_t w = 0;
         for (size_t r = 0; r < len; r++) {
             if (w > 0 && key_cmp(&m->entries[w - 1], &m->entries[r]) == 0) {
-                cryo_frozen_release(&m->entries[w - 1].key->h);
+                cfz_release(&m->entries[w - 1].key->h);
                 if (cv_is_heap(m->entries[w - 1].value))
-                    cryo_frozen_release(m->entries[w - 1].value.as.obj);
+                    cfz_release(m->entries[w - 1].value.as.obj);
                 m->entries[w - 1] = m->entries[r];
             } else {
                 m->entries[w++] = m->entries[r];
@@ -207,19 +207,19 @@ CRYO_API cryo_const cryo_const_map(const char *const *keys, cryo_const *values, 
     if (!ok) {
         for (size_t i = len; i < n; i++)
             cryo_const_release(values[i]);
-        if (m) cryo_frozen_release(&m->h);
+        if (m) cfz_release(&m->h);
         return cryo_const_unit();
     }
     return (cryo_const){frozen_value(&m->h)};
 }
 
 CRYO_API cryo_const cryo_const_retain(cryo_const c) {
-    if (cv_is_heap(c.v)) cryo_frozen_retain(c.v.as.obj);
+    if (cv_is_heap(c.v)) cfz_retain(c.v.as.obj);
     return c;
 }
 
 CRYO_API void cryo_const_release(cryo_const c) {
-    if (cv_is_heap(c.v)) cryo_frozen_release(c.v.as.obj);
+    if (cv_is_heap(c.v)) cfz_release(c.v.as.obj);
 }
 
 CRYO_API cryo_type cryo_const_type(cryo_const c) {
@@ -244,19 +244,19 @@ CRYO_API char *cryo_const_to_cstring(cryo_const c, bool debug) {
  * (41 arrays, not 2^40 paths, for `a = [a, a]` forty times). The memo maps each source
  * object that may be shared to its copy. Copies are allocated on the VM's heap (the memory
  * limit stops a freeze that would pass it; the bytes stay charged until the VM's pins go,
- * cryo_vm_release_pins) and each object frozen is one operation (cryo_vm_charge). */
+ * cfz_release_pins) and each object frozen is one operation (cvm_charge). */
 static cryo_error_kind fail(cryo_vm *vm, cryo_error_kind kind, const char *what, const char *why) {
     if (what) return cryo_vm_raise(vm, kind, "cannot freeze %s: %s", what, why);
     return cryo_vm_raise(vm, kind, "cannot freeze the value: %s", why);
 }
 
-void cryo_freezer_begin(cryo_freezer *fz, cryo_vm *vm) {
+void cfz_freezer_begin(cryo_freezer *fz, cryo_vm *vm) {
     memset(fz, 0, sizeof *fz);
     fz->vm = vm;
     fz->bytes_before = vm->heap.bytes;
 }
 
-cryo_error_kind cryo_freezer_end(cryo_freezer *fz, cryo_error_kind k) {
+cryo_error_kind cfz_freezer_end(cryo_freezer *fz, cryo_error_kind k) {
     cryo_vm *vm = fz->vm;
     free(fz->memo);
     fz->memo = NULL;
@@ -317,8 +317,8 @@ static bool memo_put(cryo_freezer *fz, const cryo_obj *src, cryo_obj *dst) {
 static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *what, int depth,
                                    cryo_value *out);
 
-cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what, int depth,
-                               cryo_value *out) {
+cryo_error_kind cfz_freeze_in(cryo_freezer *fz, cryo_value v, const char *what, int depth,
+                              cryo_value *out) {
     cryo_vm *vm = fz->vm;
     *out = cryo_unit_value();
     while (v.type == CRYO_T_CELL)
@@ -334,8 +334,8 @@ cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what,
     if (v.type == CRYO_T_POINTER)
         return fail(vm, CRYO_ERR_TYPE, what, "it holds a C pointer, a VM-local resource");
     cryo_obj *o = v.as.obj;
-    if (cryo_is_frozen_obj(o)) { /* already a const (thawed or read from a capture) */
-        cryo_frozen_retain(o);
+    if (cfz_is_frozen_obj(o)) { /* already a const (thawed or read from a capture) */
+        cfz_retain(o);
         *out = frozen_value(o);
         out->aux = v.aux;
         out->aux2 = v.aux2;
@@ -343,16 +343,16 @@ cryo_error_kind cryo_freeze_in(cryo_freezer *fz, cryo_value v, const char *what,
     }
     cryo_obj *seen = maybe_shared(o) ? memo_get(fz, o) : NULL;
     if (seen) { /* reached again: the one copy, one more reference */
-        cryo_frozen_retain(seen);
+        cfz_retain(seen);
         *out = frozen_value(seen);
         return CRYO_OK;
     }
-    cryo_error_kind k = cryo_vm_charge(vm, 1);
+    cryo_error_kind k = cvm_charge(vm, 1);
     if (k == CRYO_OK) k = freeze_copy(fz, v, what, depth, out);
     if (k == CRYO_OK && maybe_shared(o) && !memo_put(fz, o, out->as.obj)) {
-        cryo_frozen_release(out->as.obj);
+        cfz_release(out->as.obj);
         *out = cryo_unit_value();
-        k = cryo_vm_raise_oom(vm);
+        k = cvm_raise_oom(vm);
     }
     return k;
 }
@@ -364,20 +364,20 @@ static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *w
     switch (v.type) {
     case CRYO_T_STRING: {
         cryo_string *s = frozen_string(h, cv_str(v)->data, cv_str(v)->len);
-        if (!s) return cryo_vm_raise_oom(vm);
+        if (!s) return cvm_raise_oom(vm);
         *out = frozen_value(&s->h);
         return CRYO_OK;
     }
     case CRYO_T_ARRAY: {
         const cryo_array *src = cv_arr(v);
         cryo_array *a = cv_array_new(h, src->len);
-        if (!a) return cryo_vm_raise_oom(vm);
+        if (!a) return cvm_raise_oom(vm);
         mark_frozen(&a->h);
         for (uint32_t i = 0; i < src->len; i++) {
             cryo_value x;
-            cryo_error_kind k = cryo_freeze_in(fz, src->items[i], what, depth + 1, &x);
+            cryo_error_kind k = cfz_freeze_in(fz, src->items[i], what, depth + 1, &x);
             if (k != CRYO_OK) {
-                cryo_frozen_release(&a->h);
+                cfz_release(&a->h);
                 return k;
             }
             a->items[a->len++] = x;
@@ -388,22 +388,22 @@ static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *w
     case CRYO_T_MAP: {
         const cryo_map *src = cv_map(v);
         cryo_map *m = cv_map_new(h, src->len);
-        if (!m) return cryo_vm_raise_oom(vm);
+        if (!m) return cvm_raise_oom(vm);
         mark_frozen(&m->h);
         for (uint32_t i = 0; i < src->len; i++) {
             const cryo_string *ks = src->entries[i].key;
             cryo_value kv;
             cryo_error_kind k =
-                cryo_freeze_in(fz, cv_from_shared((cryo_obj *)&ks->h), what, depth + 1, &kv);
+                cfz_freeze_in(fz, cv_from_shared((cryo_obj *)&ks->h), what, depth + 1, &kv);
             if (k != CRYO_OK) {
-                cryo_frozen_release(&m->h);
+                cfz_release(&m->h);
                 return k;
             }
             cryo_value x;
-            k = cryo_freeze_in(fz, src->entries[i].value, what, depth + 1, &x);
+            k = cfz_freeze_in(fz, src->entries[i].value, what, depth + 1, &x);
             if (k != CRYO_OK) {
-                cryo_frozen_release(kv.as.obj);
-                cryo_frozen_release(&m->h);
+                cfz_release(kv.as.obj);
+                cfz_release(&m->h);
                 return k;
             }
             m->entries[m->len].key = cv_str(kv);
@@ -416,14 +416,14 @@ static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *w
     case CRYO_T_RANGE: {
         const cryo_range *src = cv_range(v);
         cryo_range *r = cv_range_new(h, src->start, src->end, src->h.extra != 0);
-        if (!r) return cryo_vm_raise_oom(vm);
+        if (!r) return cvm_raise_oom(vm);
         mark_frozen(&r->h);
         *out = frozen_value(&r->h);
         return CRYO_OK;
     }
     case CRYO_T_FN: {
         cryo_sync *s;
-        cryo_error_kind k = cryo_sync_from_fn_in(fz, cv_fn(v), depth + 1, &s);
+        cryo_error_kind k = cfz_sync_from_fn_in(fz, cv_fn(v), depth + 1, &s);
         if (k != CRYO_OK) return k;
         *out = frozen_value(&s->h);
         return CRYO_OK;
@@ -439,7 +439,7 @@ static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *w
             return fail(vm, CRYO_ERR_TYPE, what, why);
         }
         cryo_handle *hd = cv_alloc(h, sizeof *hd);
-        if (!hd) return cryo_vm_raise_oom(vm);
+        if (!hd) return cvm_raise_oom(vm);
         hd->h.type = CRYO_T_HANDLE;
         hd->h.flags = 0;
         hd->h.extra = 0;
@@ -454,12 +454,12 @@ static cryo_error_kind freeze_copy(cryo_freezer *fz, cryo_value v, const char *w
     }
 }
 
-cryo_error_kind cryo_freeze_named(cryo_vm *vm, cryo_value v, const char *what, cryo_const *out) {
+cryo_error_kind cfz_freeze_named(cryo_vm *vm, cryo_value v, const char *what, cryo_const *out) {
     out->v = cryo_unit_value();
     cryo_freezer fz;
-    cryo_freezer_begin(&fz, vm);
+    cfz_freezer_begin(&fz, vm);
     cryo_value r;
-    cryo_error_kind k = cryo_freezer_end(&fz, cryo_freeze_in(&fz, v, what, 0, &r));
+    cryo_error_kind k = cfz_freezer_end(&fz, cfz_freeze_in(&fz, v, what, 0, &r));
     if (k == CRYO_OK) out->v = r;
     return k;
 }
@@ -468,5 +468,5 @@ CRYO_API cryo_error_kind cryo_vm_freeze(cryo_vm *vm, cryo_value v, cryo_const *o
     if (!out) return CRYO_ERR_API;
     out->v = cryo_unit_value();
     if (!vm) return CRYO_ERR_API;
-    return cryo_freeze_named(vm, v, NULL, out);
+    return cfz_freeze_named(vm, v, NULL, out);
 }

@@ -5,7 +5,7 @@
  * could hold, and a unit's bytecode is verified (verify_proto) before anything can run it.
  * The byte layout is documented in docs/serialization.md; keep the two in step.
  */
-#include "lang/lang.h" /* cryo_error_new */
+#include "lang/lang.h" /* cl_error_new */
 #include "sync.h"
 
 #include <stdarg.h>
@@ -179,7 +179,7 @@ static cryo_error_kind set_err(cryo_error **err, cryo_error_kind kind, const cha
         va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
-        *err = cryo_error_new(kind, NULL, 0, 0, "%s", msg);
+        *err = cl_error_new(kind, NULL, 0, 0, "%s", msg);
     }
     return kind;
 }
@@ -740,7 +740,7 @@ static bool v_fail(vctx *v, const char *fmt, ...) {
     va_end(ap);
     unsigned op = CRYO_OP(v->p->code[v->pc]);
     snprintf(v->why, v->whylen, "invalid bytecode in proto %u (%s) at pc %u (%s): %s", v->pi,
-             v->p->name, v->pc, op < CRYO_NUM_OPCODES ? cryo_opcode_names[op] : "?", msg);
+             v->p->name, v->pc, op < CRYO_NUM_OPCODES ? cl_opcode_names[op] : "?", msg);
     return false;
 }
 
@@ -1123,8 +1123,8 @@ static cryo_unit *read_unit(rbuf *r) {
         goto fail;
     }
     return u;
-fail: /* cryo_unit_destroy copes with what is only partly read (NULLs, zeroed constants) */
-    cryo_unit_destroy(u);
+fail: /* cl_unit_destroy copes with what is only partly read (NULLs, zeroed constants) */
+    cl_unit_destroy(u);
     return NULL;
 }
 
@@ -1251,7 +1251,7 @@ static cryo_value l_value(loader *l) {
             return cryo_unit_value();
         }
         if (l->depth[ix] > l->child_depth) l->child_depth = l->depth[ix];
-        cryo_frozen_retain(l->objs[ix]);
+        cfz_retain(l->objs[ix]);
         return cv_from_shared(l->objs[ix]);
     }
     default:
@@ -1261,7 +1261,7 @@ static cryo_value l_value(loader *l) {
 }
 
 static void drop(cryo_value v) {
-    if (cv_is_heap(v)) cryo_frozen_release(v.as.obj);
+    if (cv_is_heap(v)) cfz_release(v.as.obj);
 }
 
 static cryo_obj *l_sync(loader *l) {
@@ -1352,7 +1352,7 @@ static cryo_obj *l_sync(loader *l) {
         c->v = l_value(l);
     }
     if (r->bad) {
-        cryo_frozen_release(&s->h);
+        cfz_release(&s->h);
         return NULL;
     }
     return &s->h;
@@ -1389,7 +1389,7 @@ static cryo_obj *l_object(loader *l) {
             a->len = i + 1;
         }
         if (r->bad) {
-            cryo_frozen_release(&a->h);
+            cfz_release(&a->h);
             return NULL;
         }
         return &a->h;
@@ -1419,7 +1419,7 @@ static cryo_obj *l_object(loader *l) {
                 size_t mn = pk->len < ks->len ? pk->len : ks->len;
                 int cmp = memcmp(pk->data, ks->data, mn);
                 if (cmp > 0 || (cmp == 0 && pk->len >= ks->len)) {
-                    cryo_frozen_release(&ks->h);
+                    cfz_release(&ks->h);
                     r_fail(r, "map keys are not in strictly ascending order");
                     break;
                 }
@@ -1430,7 +1430,7 @@ static cryo_obj *l_object(loader *l) {
             m->entries[i].value = l_value(l);
         }
         if (r->bad) {
-            cryo_frozen_release(&m->h);
+            cfz_release(&m->h);
             return NULL;
         }
         return &m->h;
@@ -1539,7 +1539,7 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
         out->v = root;
 done:
     for (uint32_t i = 0; i < l.loaded; i++)
-        cryo_frozen_release(l.objs[i]);
+        cfz_release(l.objs[i]);
     free(l.objs);
     free(l.depth);
     if (l.unit) cryo_unit_release(l.unit);

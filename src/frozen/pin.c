@@ -70,13 +70,13 @@ static bool pin_reserve(cryo_vm *vm) {
     return true;
 }
 
-bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o) {
+bool cfz_pin_owned(cryo_vm *vm, cryo_obj *o) {
     if (pinned(vm, o)) {
-        cryo_frozen_release(o); /* already pinned: the list keeps one reference */
+        cfz_release(o); /* already pinned: the list keeps one reference */
         return true;
     }
     if (!pin_reserve(vm)) {
-        cryo_frozen_release(o);
+        cfz_release(o);
         return false;
     }
     vm->pins[vm->npins++] = o;
@@ -84,16 +84,16 @@ bool cryo_vm_pin_owned(cryo_vm *vm, cryo_obj *o) {
     return true;
 }
 
-bool cryo_vm_pin(cryo_vm *vm, cryo_obj *o) {
-    if (!o || !cryo_is_frozen_obj(o)) return true;
+bool cfz_pin(cryo_vm *vm, cryo_obj *o) {
+    if (!o || !cfz_is_frozen_obj(o)) return true;
     if (pinned(vm, o)) return true;
-    cryo_frozen_retain(o);
-    return cryo_vm_pin_owned(vm, o);
+    cfz_retain(o);
+    return cfz_pin_owned(vm, o);
 }
 
-void cryo_vm_release_pins(cryo_vm *vm) {
+void cfz_release_pins(cryo_vm *vm) {
     for (int i = 0; i < vm->npins; i++)
-        cryo_frozen_release(vm->pins[i]);
+        cfz_release(vm->pins[i]);
     cv_free(&vm->heap, vm->pins, (size_t)vm->cappins * sizeof *vm->pins);
     cv_free(&vm->heap, vm->pin_set, vm->pin_set_cap * sizeof *vm->pin_set);
     vm->pins = vm->pin_set = NULL;
@@ -108,7 +108,7 @@ CRYO_API cryo_error_kind cryo_vm_thaw(cryo_vm *vm, cryo_const c, cryo_value *out
     if (!out) return CRYO_ERR_API;
     *out = cryo_unit_value();
     if (!vm) return CRYO_ERR_API;
-    if (cv_is_heap(c.v) && !cryo_vm_pin(vm, c.v.as.obj)) return cryo_vm_raise_oom(vm);
+    if (cv_is_heap(c.v) && !cfz_pin(vm, c.v.as.obj)) return cvm_raise_oom(vm);
     *out = c.v;
     out->flags = 0;
     return CRYO_OK;

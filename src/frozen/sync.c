@@ -4,7 +4,7 @@
  * docs/sync.md.
  */
 #include "sync.h"
-#include "lang/lang.h" /* cryo_error_new */
+#include "lang/lang.h" /* cl_error_new */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +21,7 @@ static void context_release(cryo_context *ctx) {
     if (ctx) cryo_context_release(ctx);
 }
 
-cryo_fn *cryo_sync_destroy(cryo_sync *s) {
+cryo_fn *cfz_sync_destroy(cryo_sync *s) {
     cryo_fn *fn = s->fn;
     if (s->unit) cryo_unit_release(s->unit);
     context_release(s->ctx);
@@ -51,10 +51,10 @@ static cryo_string *frozen_name(const cryo_string *name) {
     return c.v.type == CRYO_T_STRING ? cv_str(c.v) : NULL;
 }
 
-cryo_error_kind cryo_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out) {
+cryo_error_kind cfz_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync **out) {
     cryo_freezer fz;
-    cryo_freezer_begin(&fz, vm);
-    return cryo_freezer_end(&fz, cryo_sync_from_fn_in(&fz, fn, depth, out));
+    cfz_freezer_begin(&fz, vm);
+    return cfz_freezer_end(&fz, cfz_sync_from_fn_in(&fz, fn, depth, out));
 }
 
 /* calloc on the VM's heap: frozen objects are freed with free() (const.c), as cv_alloc's are. */
@@ -64,7 +64,7 @@ static void *heap_calloc(cryo_vm *vm, size_t size) {
     return p;
 }
 
-cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out) {
+cryo_error_kind cfz_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cryo_sync **out) {
     cryo_vm *vm = fz->vm;
     *out = NULL;
     if (fn->h.flags & CRYO_OBJ_FROZEN) {
@@ -90,7 +90,7 @@ cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, c
     if (!sf || !s) {
         free(sf);
         free(s);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     sf->h.type = CRYO_T_FN;
     sf->h.extra = fn->h.extra;
@@ -118,12 +118,12 @@ cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, c
         sf->name = fn->name;
     else
         sf->name = frozen_name(fn->name);
-    if (!sf->name) k = cryo_vm_raise_oom(vm);
+    if (!sf->name) k = cvm_raise_oom(vm);
     if (k == CRYO_OK && fn->ncurry) {
         sf->curry = heap_calloc(vm, (size_t)fn->ncurry * sizeof(cryo_value));
-        if (!sf->curry) k = cryo_vm_raise_oom(vm);
+        if (!sf->curry) k = cvm_raise_oom(vm);
         for (uint16_t i = 0; k == CRYO_OK && i < fn->ncurry; i++) {
-            k = cryo_freeze_in(fz, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
+            k = cfz_freeze_in(fz, fn->curry[i], "a curried argument", depth + 1, &sf->curry[i]);
             if (k == CRYO_OK) sf->ncurry = (uint16_t)(i + 1);
         }
     }
@@ -134,21 +134,21 @@ cryo_error_kind cryo_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, c
                  cd && cd->name ? cd->name : "?", cd ? cd->line : 0);
         cryo_cell *cell = heap_calloc(vm, sizeof *cell);
         if (!cell) {
-            k = cryo_vm_raise_oom(vm);
+            k = cvm_raise_oom(vm);
             break;
         }
         cell->h.type = CRYO_T_CELL;
         cell->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
         cell->h.rc = 1;
         sf->caps[i] = cell;
-        k = cryo_freeze_in(fz, fn->caps[i]->v, what, depth + 1, &cell->v);
+        k = cfz_freeze_in(fz, fn->caps[i]->v, what, depth + 1, &cell->v);
         if (k != CRYO_OK && vm->err && cd && cd->line > 0 && vm->nframes == 0) {
             vm->err->line = cd->line;
             vm->err->column = cd->column;
         }
     }
     if (k != CRYO_OK) {
-        cryo_frozen_release(&s->h);
+        cfz_release(&s->h);
         return k;
     }
     *out = s;
@@ -168,16 +168,16 @@ CRYO_API cryo_error_kind cryo_vm_into_sync(cryo_vm *vm, cryo_value fn, cryo_sync
     if (fn.type != CRYO_T_FN)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "into_sync: expected a function, got %s",
                              cv_type_name(fn));
-    return cryo_sync_from_fn(vm, cv_fn(fn), 0, out);
+    return cfz_sync_from_fn(vm, cv_fn(fn), 0, out);
 }
 
 CRYO_API cryo_sync *cryo_sync_retain(cryo_sync *f) {
-    if (f) cryo_frozen_retain(&f->h);
+    if (f) cfz_retain(&f->h);
     return f;
 }
 
 CRYO_API void cryo_sync_release(cryo_sync *f) {
-    if (f) cryo_frozen_release(&f->h);
+    if (f) cfz_release(&f->h);
 }
 
 CRYO_API int cryo_sync_arity(const cryo_sync *f) {
@@ -195,15 +195,15 @@ CRYO_API cryo_sync *cryo_value_as_sync(cryo_value v) {
 
 CRYO_API cryo_const cryo_const_sync(cryo_sync *f) {
     if (!f) return cryo_const_unit();
-    cryo_frozen_retain(&f->h);
+    cfz_retain(&f->h);
     return (cryo_const){cv_from_shared(&f->h)};
 }
 
-const cryo_fn *cv_syncfn_fn(const cryo_obj *o) {
+const cryo_fn *cfz_sync_closure(const cryo_obj *o) {
     return ((const cryo_sync *)o)->fn;
 }
 
-cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
+cryo_value cfz_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
     cryo_sync *s = (cryo_sync *)syncv.as.obj;
     /* Inside a SyncFunction's body every SyncFn value it can call is kept alive by the running
      * function's captures, by the caller's arguments or by a pin made when it was created or
@@ -211,7 +211,7 @@ cryo_value cryo_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
      * SyncFunction costs no atomic operation. Elsewhere, pin it (once per VM). */
     const cryo_frame *f = vm->nframes > 0 ? &vm->frames[vm->nframes - 1] : NULL;
     if (!f || !f->closure || !(f->closure->h.flags & CRYO_OBJ_FROZEN))
-        cryo_vm_pin(vm, &s->h); /* out of memory: the caller still holds it for the call */
+        cfz_pin(vm, &s->h); /* out of memory: the caller still holds it for the call */
     return cv_from_shared(&s->fn->h);
 }
 
@@ -267,7 +267,7 @@ static void release_vm(cryo_vm *vm) {
 static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
     if (pooled) { /* cryo_vm_pool_release reset it already */
         vm->ops = 0;
-        return cryo_vm_prepare(vm) ? CRYO_OK : cryo_vm_raise_oom(vm);
+        return cvm_prepare(vm) ? CRYO_OK : cvm_raise_oom(vm);
     }
     if (__builtin_expect(!vm->dirty && vm->seg && vm->frames, 1)) {
         /* the hot case (a callback's or a hot VM's next call): nothing to reset or allocate */
@@ -288,7 +288,7 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
     vm->run_level = 0;
     vm->heap.exceeded = false;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
-    if (!cryo_vm_prepare(vm)) return cryo_vm_raise_oom(vm);
+    if (!cvm_prepare(vm)) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -307,10 +307,10 @@ run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result)
     fr->ret_slot = result;
     fr->run_level = 0;
     vm->nframes = 1;
-    cryo_call_arm_fast(vm, &f->ctl);
-    cryo_error_kind k = cryo_vm_exec(vm, 0);
-    cryo_call_disarm(vm);
-    if (__builtin_expect(vm->gov != NULL, 0)) cryo_vm_end_run(vm); /* made by spawn */
+    cvm_call_arm_fast(vm, &f->ctl);
+    cryo_error_kind k = cvm_exec(vm, 0);
+    cvm_call_disarm(vm);
+    if (__builtin_expect(vm->gov != NULL, 0)) cvm_end_run(vm); /* made by spawn */
     if (__builtin_expect(k != CRYO_OK, 0)) {
         cv_release(&vm->heap, *result);
         cv_clear(result);
@@ -357,8 +357,8 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
     if (n != (int)p->nparams) return arity_error(vm, f, argc);
     const cryo_binding *b = p->unit == vm->unit ? vm->binding : NULL;
     if (!b) {
-        b = cryo_vm_binding(vm, p->unit);
-        if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
+        b = cvm_binding(vm, p->unit);
+        if (!b && p->unit->nhosts) return cvm_raise_oom(vm);
         if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
     }
     cryo_value *base = vm->seg->slots;
@@ -372,12 +372,12 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
 }
 
 static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
-    if (!e) return cryo_error_new(kind, NULL, 0, 0, "%s", cryo_error_kind_name(kind));
-    return cryo_error_new(e->kind, e->source_name, e->line, e->column, "%s",
-                          e->message ? e->message : "");
+    if (!e) return cl_error_new(kind, NULL, 0, 0, "%s", cryo_error_kind_name(kind));
+    return cl_error_new(e->kind, e->source_name, e->line, e->column, "%s",
+                        e->message ? e->message : "");
 }
 
-void cryo_sync_clear_thread(void) {
+void cfz_sync_clear_thread(void) {
     cryo_vm *vm = hot_vm;
     if (!vm || hot_busy) return; /* a call runs on it: the thread's exit frees it */
     hot_vm = NULL;
@@ -386,19 +386,19 @@ void cryo_sync_clear_thread(void) {
 }
 
 CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds) {
-    if (f) cryo_call_ctl_set(&f->ctl, bounds);
+    if (f) cvm_call_ctl_set(&f->ctl, bounds);
 }
 
 CRYO_API void cryo_sync_get_bounds(const cryo_sync *f, cryo_call_bounds *out) {
     if (!out) return;
     if (f)
-        cryo_call_ctl_get(&f->ctl, out);
+        cvm_call_ctl_get(&f->ctl, out);
     else
         *out = (cryo_call_bounds){0, 0};
 }
 
 CRYO_API void cryo_sync_interrupt(cryo_sync *f) {
-    if (f) cryo_call_ctl_interrupt(&f->ctl);
+    if (f) cvm_call_ctl_interrupt(&f->ctl);
 }
 
 /* The body of cryo_sync_call and cryo_sync_call_bounded, inlined in both: the unbounded call
@@ -409,13 +409,13 @@ sync_call(cryo_sync *f, const cryo_call_bounds *bounds, int argc, const cryo_con
     if (result) *result = cryo_const_unit();
     if (err) *err = NULL;
     if (!f || argc < 0 || argc > 255 || (argc && !argv)) {
-        if (err) *err = cryo_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_sync_call: bad arguments");
+        if (err) *err = cl_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_sync_call: bad arguments");
         return CRYO_ERR_API;
     }
     bool pooled;
     cryo_vm *vm = acquire_vm(f->unit, f->ctx, &pooled);
     if (!vm) {
-        if (err) *err = cryo_error_new(CRYO_ERR_MEMORY, NULL, 0, 0, "out of memory");
+        if (err) *err = cl_error_new(CRYO_ERR_MEMORY, NULL, 0, 0, "out of memory");
         return CRYO_ERR_MEMORY;
     }
     cryo_value ret;
@@ -450,7 +450,7 @@ CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bo
     return sync_call(f, bounds, argc, argv, result, err);
 }
 
-CRYO_API cryo_error_kind cryo_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
+CRYO_API cryo_error_kind cfz_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
     /* Only what a call changes is set: the op count, the interrupt flag and the first frame. */
     vm->ops = 0;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
@@ -465,17 +465,17 @@ CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
     if (f->proto && (int)f->fn->ncurry + argc != (int)f->proto->nparams)
         return arity_error(vm, f, argc);
     /* A callback's cached VM calls the same function again and again: its pin is the last. */
-    if (!cryo_sync_pinned_last(f, vm) && !cryo_vm_pin(vm, &f->h)) return cryo_vm_raise_oom(vm);
+    if (!cfz_sync_pinned_last(f, vm) && !cfz_pin(vm, &f->h)) return cvm_raise_oom(vm);
     cryo_value ret;
     cryo_value *out = result ? result : &ret; /* the result lands there: no copy */
     cryo_error_kind k;
-    cryo_value *regs = cryo_sync_hot_regs(f, vm, argc);
+    cryo_value *regs = cfz_sync_hot_regs(f, vm, argc);
     if (regs) {
         for (int i = 0; i < argc; i++) {
             cv_retain(argv[i]);
             cv_set(&vm->heap, &regs[i], argv[i]);
         }
-        k = cryo_sync_run_hot(f, vm, out);
+        k = cfz_sync_run_hot(f, vm, out);
     } else if (vm->nframes == 0)
         k = run_idle(vm, false, f, argc, argv, out);
     else

@@ -20,7 +20,7 @@ struct cryo_arena {
     chunk *head;
 };
 
-cryo_arena *cryo_arena_new(void) {
+cryo_arena *cl_arena_new(void) {
     return calloc(1, sizeof(cryo_arena));
 }
 
@@ -30,7 +30,7 @@ static chunk *chunk_new(size_t size) {
     return c;
 }
 
-void *cryo_arena_alloc(cryo_arena *a, size_t size) {
+void *cl_arena_alloc(cryo_arena *a, size_t size) {
     if (!a) return NULL;
     const size_t align = alignof(max_align_t);
     size = (size + align - 1) & ~(align - 1);
@@ -57,7 +57,7 @@ void *cryo_arena_alloc(cryo_arena *a, size_t size) {
     return p;
 }
 
-void cryo_arena_free(cryo_arena *a) {
+void cl_arena_free(cryo_arena *a) {
     if (!a) return;
     chunk *c = a->head;
     while (c) {

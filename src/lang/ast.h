@@ -122,31 +122,31 @@ typedef struct cryo_ast {
 } cryo_ast;
 
 /* Parses `len` bytes of source. Returns the tree (owned by the caller, free with
- * cryo_ast_free) or NULL when there were errors; then *errors receives the chain of every
+ * cl_ast_free) or NULL when there were errors; then *errors receives the chain of every
  * error found (owned by the caller), each with kind CRYO_ERR_PARSE, a message naming what was
  * found and what was expected, line and column. `source_name` is copied into the errors.
  * `expression_only` accepts exactly one expression (Rhai's eval_expression).
  * Nesting deeper than CRYO_MAX_PARSE_DEPTH is a parse error, never a C stack overflow. */
 #define CRYO_MAX_PARSE_DEPTH 200
-cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool expression_only,
-                     cryo_error **errors);
-void cryo_ast_free(cryo_ast *ast);
+cryo_ast *cl_parse(const char *src, size_t len, const char *source_name, bool expression_only,
+                   cryo_error **errors);
+void cl_ast_free(cryo_ast *ast);
 
 /* Arena allocation (zeroed memory); used by the parser. */
-cryo_arena *cryo_arena_new(void);
-void *cryo_arena_alloc(cryo_arena *a, size_t size);
-void cryo_arena_free(cryo_arena *a);
+cryo_arena *cl_arena_new(void);
+void *cl_arena_alloc(cryo_arena *a, size_t size);
+void cl_arena_free(cryo_arena *a);
 
 /* Compiles a tree to a unit (compile.c). Errors (kind CRYO_ERR_COMPILE or CRYO_ERR_PARSE:
  * assignment to a constant, `this` outside a fn, break outside a loop, too many registers, ...)
  * go to *errors like the parser's. */
-cryo_unit *cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
-                            cryo_error **errors);
+cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
+                          cryo_error **errors);
 
 /* Appends a new error to a chain (helpers shared by the parser and the compiler). */
-cryo_error *cryo_error_new(cryo_error_kind kind, const char *source_name, int line, int column,
-                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-void cryo_error_append(cryo_error **chain, cryo_error *err);
+cryo_error *cl_error_new(cryo_error_kind kind, const char *source_name, int line, int column,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cl_error_append(cryo_error **chain, cryo_error *err);
 
 /* Parser notes (additions, parse.c): details of the tree the comments above leave open.
  * - N_RANGE: `a` or `b` (or both) is NULL for an open range: `..b`, `a..`, `..`, `..=`.

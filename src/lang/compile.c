@@ -22,10 +22,10 @@ void cc_error(cc *c, const cryo_node *n, const char *fmt, ...) {
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     c->nerrors++;
-    cryo_error *e = cryo_error_new(CRYO_ERR_COMPILE, c->source_name, n ? n->line : 0,
-                                   n ? n->column : 0, "%s", buf);
+    cryo_error *e = cl_error_new(CRYO_ERR_COMPILE, c->source_name, n ? n->line : 0,
+                                 n ? n->column : 0, "%s", buf);
     if (e)
-        cryo_error_append(c->errors, e);
+        cl_error_append(c->errors, e);
     else
         c->oom = true;
 }
@@ -419,7 +419,7 @@ void cc_mark_assigned(cc *c, cc_fn *fs, int cap) {
 }
 
 int cc_find_fn(cc *c, const char *name, size_t len, uint32_t arity) {
-    int i = cryo_unit_find_fn(c->u, name, len, arity);
+    int i = cl_unit_find_fn(c->u, name, len, arity);
     return i < 0 ? -1 : (int)c->u->fns[i].proto;
 }
 
@@ -963,12 +963,12 @@ static bool within_max_functions(cc *c) {
     if (max <= 0 || c->ast->nfns <= max) return true;
     const cryo_node *fn = c->ast->fns[max];
     cryo_error *e =
-        cryo_error_new(CRYO_ERR_PARSE, c->source_name, fn->line, fn->column,
-                       "too many functions: the script defines %d, the limit is %d (function '%s')",
-                       c->ast->nfns, max, fn->name);
+        cl_error_new(CRYO_ERR_PARSE, c->source_name, fn->line, fn->column,
+                     "too many functions: the script defines %d, the limit is %d (function '%s')",
+                     c->ast->nfns, max, fn->name);
     c->nerrors++;
     if (e)
-        cryo_error_append(c->errors, e);
+        cl_error_append(c->errors, e);
     else
         c->oom = true;
     return false;
@@ -987,7 +987,7 @@ static bool register_fns(cc *c) {
     }
     for (int i = 0; i < ast->nfns; i++) {
         const cryo_node *fn = ast->fns[i];
-        if (cryo_unit_find_fn(u, fn->name, fn->len, (uint32_t)fn->nlist) >= 0) {
+        if (cl_unit_find_fn(u, fn->name, fn->len, (uint32_t)fn->nlist) >= 0) {
             cc_error(c, fn, "function '%.*s' with %d parameter%s is already defined", (int)fn->len,
                      fn->name, fn->nlist, fn->nlist == 1 ? "" : "s");
             continue;
@@ -1005,8 +1005,8 @@ static bool register_fns(cc *c) {
 }
 
 static void add_error(cryo_error **chain, cryo_error_kind kind, const char *src, const char *msg) {
-    cryo_error *e = cryo_error_new(kind, src, 0, 0, "%s", msg);
-    if (e) cryo_error_append(chain, e);
+    cryo_error *e = cl_error_new(kind, src, 0, 0, "%s", msg);
+    if (e) cl_error_append(chain, e);
 }
 
 static void compile_main(cc *c) {
@@ -1028,8 +1028,8 @@ static void compile_main(cc *c) {
     fs_close(c, &fs);
 }
 
-cryo_unit *cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
-                            cryo_error **errors) {
+cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
+                          cryo_error **errors) {
     cryo_error *local_errs = NULL;
     cc c;
     memset(&c, 0, sizeof c);
@@ -1042,7 +1042,7 @@ cryo_unit *cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opt
         free(c.u);
         bool no_tree = !ast || !ast->main;
         add_error(c.errors, no_tree ? CRYO_ERR_API : CRYO_ERR_MEMORY, c.source_name,
-                  no_tree ? "cryo_compile_ast: no syntax tree" : "out of memory");
+                  no_tree ? "cl_compile_ast: no syntax tree" : "out of memory");
         return NULL;
     }
     atomic_init(&c.u->refcount, 1);
@@ -1061,7 +1061,7 @@ cryo_unit *cryo_compile_ast(const cryo_ast *ast, const cryo_compile_options *opt
     free(c.captured.slot);
     if (c.oom) add_error(c.errors, CRYO_ERR_MEMORY, c.source_name, "out of memory while compiling");
     if (c.oom || c.nerrors) {
-        cryo_unit_destroy(c.u);
+        cl_unit_destroy(c.u);
         if (!errors) cryo_error_free(local_errs);
         return NULL;
     }

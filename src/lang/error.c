@@ -30,8 +30,8 @@ const char *cryo_error_kind_name(cryo_error_kind kind) {
     return "unknown error";
 }
 
-cryo_error *cryo_error_new(cryo_error_kind kind, const char *source_name, int line, int column,
-                           const char *fmt, ...) {
+cryo_error *cl_error_new(cryo_error_kind kind, const char *source_name, int line, int column,
+                         const char *fmt, ...) {
     cryo_error *e = calloc(1, sizeof(*e));
     if (!e) return NULL;
     e->kind = kind;
@@ -55,7 +55,7 @@ cryo_error *cryo_error_new(cryo_error_kind kind, const char *source_name, int li
     return e;
 }
 
-void cryo_error_append(cryo_error **chain, cryo_error *err) {
+void cl_error_append(cryo_error **chain, cryo_error *err) {
     if (!chain || !err) return;
     while (*chain)
         chain = &(*chain)->next;

@@ -1,7 +1,7 @@
 /*
  * lang.h — the language layer's interface (src/lang/): source to bytecode.
  *
- * Offers: the syntax tree's error values (cryo_error_new and friends, ast.h), compiled units
+ * Offers: the syntax tree's error values (cl_error_new and friends, ast.h), compiled units
  * and their lookup (unit.h), the instruction set (opcodes.h). The lexer (lex.h) and the
  * compiler's internals (compile.h) stay inside the folder: other layers compile through the
  * public cryo_compile.

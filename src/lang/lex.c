@@ -41,7 +41,7 @@ static void lex_error(lexer *L, int line, int col, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cryo_error *e = cryo_error_new(CRYO_ERR_PARSE, L->name, line, col, "%s", msg);
+    cryo_error *e = cl_error_new(CRYO_ERR_PARSE, L->name, line, col, "%s", msg);
     if (!e) {
         L->oom = true;
         return;
@@ -111,7 +111,7 @@ static void buf_put_cp(lexer *L, uint32_t cp) {
 
 /* Copies the scratch buffer into the arena as a NUL-terminated string. */
 static const char *buf_finish(lexer *L, size_t *len) {
-    char *s = cryo_arena_alloc(L->arena, L->blen + 1);
+    char *s = cl_arena_alloc(L->arena, L->blen + 1);
     if (!s) {
         L->oom = true;
         *len = 0;
@@ -778,8 +778,8 @@ static void lex_one(lexer *L) {
     }
 }
 
-bool cryo_lex(const char *src, size_t len, const char *source_name, cryo_arena *arena,
-              cryo_tokens *out, cryo_error **errors) {
+bool cl_lex(const char *src, size_t len, const char *source_name, cryo_arena *arena,
+            cryo_tokens *out, cryo_error **errors) {
     lexer L;
     memset(&L, 0, sizeof L);
     L.src = src ? src : "";
@@ -811,13 +811,13 @@ bool cryo_lex(const char *src, size_t len, const char *source_name, cryo_arena *
     return !L.oom;
 }
 
-void cryo_tokens_free(cryo_tokens *t) {
+void cl_tokens_free(cryo_tokens *t) {
     free(t->v);
     t->v = NULL;
     t->n = 0;
 }
 
-void cryo_tok_describe(const cryo_token *t, char *buf, size_t size) {
+void cl_tok_describe(const cryo_token *t, char *buf, size_t size) {
     if (t->type == T_EOF) {
         snprintf(buf, size, "end of input");
         return;

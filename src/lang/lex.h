@@ -120,11 +120,11 @@ typedef struct cryo_tokens {
 
 /* Tokenizes `len` bytes. Strings are decoded into `arena`. Every lexical error is appended to
  * *errors (and shows up as a T_ERROR token). Returns false only when out of memory. */
-bool cryo_lex(const char *src, size_t len, const char *source_name, cryo_arena *arena,
-              cryo_tokens *out, cryo_error **errors);
-void cryo_tokens_free(cryo_tokens *t);
+bool cl_lex(const char *src, size_t len, const char *source_name, cryo_arena *arena,
+            cryo_tokens *out, cryo_error **errors);
+void cl_tokens_free(cryo_tokens *t);
 
 /* A short description of a token for messages: "'foo'", "end of input", "a string". */
-void cryo_tok_describe(const cryo_token *t, char *buf, size_t size);
+void cl_tok_describe(const cryo_token *t, char *buf, size_t size);
 
 #endif

@@ -218,6 +218,6 @@ typedef enum cryo_opcode {
  * host function first.
  */
 
-extern const char *const cryo_opcode_names[CRYO_NUM_OPCODES];
+extern const char *const cl_opcode_names[CRYO_NUM_OPCODES];
 
 #endif

@@ -82,7 +82,7 @@ static bool accept(parser *p, cryo_tok t) {
 }
 
 static void add_error(parser *p, int line, int col, const char *msg) {
-    cryo_error *e = cryo_error_new(CRYO_ERR_PARSE, p->name, line, col, "%s", msg);
+    cryo_error *e = cl_error_new(CRYO_ERR_PARSE, p->name, line, col, "%s", msg);
     if (!e) {
         p->oom = true;
         return;
@@ -123,7 +123,7 @@ static void semantic_error(parser *p, int line, int col, const char *fmt, ...) {
 
 static void expected(parser *p, const char *what) {
     char found[64];
-    cryo_tok_describe(cur(p), found, sizeof found);
+    cl_tok_describe(cur(p), found, sizeof found);
     syntax_error(p, cur(p), "expected %s but found %s", what, found);
 }
 
@@ -134,7 +134,7 @@ static bool expect(parser *p, cryo_tok t, const char *what) {
 }
 
 static cryo_node *new_node(parser *p, cryo_node_kind kind, const cryo_token *t) {
-    cryo_node *n = cryo_arena_alloc(p->arena, sizeof *n);
+    cryo_node *n = cl_arena_alloc(p->arena, sizeof *n);
     if (!n) {
         p->oom = true;
         n = &p->dummy;
@@ -172,7 +172,7 @@ static void vec_push(parser *p, vec *v, cryo_node *n) {
 /* Moves the collected nodes into the arena as `n`'s list. */
 static void vec_finish(parser *p, vec *v, cryo_node *n) {
     if (v->n > 0) {
-        cryo_node **l = cryo_arena_alloc(p->arena, (size_t)v->n * sizeof *l);
+        cryo_node **l = cl_arena_alloc(p->arena, (size_t)v->n * sizeof *l);
         if (l) {
             memcpy(l, v->v, (size_t)v->n * sizeof *l);
             n->list = l;
@@ -567,7 +567,7 @@ static cryo_node *parse_ident(parser *p) {
             /* any word after `ffi::`, reserved ones included (ffi::new) */
             next(p);
             next(p);
-            char *full = cryo_arena_alloc(p->arena, 5 + fn->len + 1);
+            char *full = cl_arena_alloc(p->arena, 5 + fn->len + 1);
             cryo_node *n = new_node(p, N_CALL, t);
             if (full) {
                 memcpy(full, "ffi::", 5);
@@ -594,7 +594,7 @@ static cryo_node *parse_ident(parser *p) {
 
 static cryo_node *no_statement_in_expression(parser *p) {
     char found[64];
-    cryo_tok_describe(cur(p), found, sizeof found);
+    cl_tok_describe(cur(p), found, sizeof found);
     syntax_error(p, cur(p), "%s is not allowed in an expression-only script", found);
     return error_node(p);
 }
@@ -1010,7 +1010,7 @@ static void typed_method_name(parser *p, cryo_node *n, const cryo_token *type) {
         semantic_error(p, type->line, type->column, "the type of a method cannot be empty");
         return;
     }
-    char *full = cryo_arena_alloc(p->arena, tl + 1 + n->len + 1);
+    char *full = cl_arena_alloc(p->arena, tl + 1 + n->len + 1);
     if (!full) {
         p->oom = true;
         return;
@@ -1220,7 +1220,7 @@ static void parse_program(parser *p, cryo_node *main) {
         else
             expected(p, "end of the expression");
     }
-    main->list = cryo_arena_alloc(p->arena, sizeof *main->list);
+    main->list = cl_arena_alloc(p->arena, sizeof *main->list);
     if (!main->list) {
         p->oom = true;
         return;
@@ -1229,8 +1229,8 @@ static void parse_program(parser *p, cryo_node *main) {
     main->nlist = 1;
 }
 
-cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool expression_only,
-                     cryo_error **errors) {
+cryo_ast *cl_parse(const char *src, size_t len, const char *source_name, bool expression_only,
+                   cryo_error **errors) {
     if (errors) *errors = NULL;
     parser p;
     memset(&p, 0, sizeof p);
@@ -1238,9 +1238,9 @@ cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool 
     p.expr_only = expression_only;
     p.sync_stop = -1;
     p.err_tail = &p.errors;
-    p.arena = cryo_arena_new();
+    p.arena = cl_arena_new();
     cryo_tokens toks = {0};
-    bool ok = p.arena && cryo_lex(src, len, source_name, p.arena, &toks, &p.errors);
+    bool ok = p.arena && cl_lex(src, len, source_name, p.arena, &toks, &p.errors);
     cryo_ast *ast = NULL;
     if (ok) {
         p.t = toks.v;
@@ -1254,7 +1254,7 @@ cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool 
             ast->arena = p.arena;
             ast->nfns = p.fns.n;
             if (p.fns.n > 0) {
-                ast->fns = cryo_arena_alloc(p.arena, (size_t)p.fns.n * sizeof *ast->fns);
+                ast->fns = cl_arena_alloc(p.arena, (size_t)p.fns.n * sizeof *ast->fns);
                 if (ast->fns)
                     memcpy(ast->fns, p.fns.v, (size_t)p.fns.n * sizeof *ast->fns);
                 else
@@ -1270,12 +1270,12 @@ cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool 
         p.oom = true;
     }
     free(p.fns.v);
-    cryo_tokens_free(&toks);
+    cl_tokens_free(&toks);
     if (!ast) {
-        cryo_arena_free(p.arena);
+        cl_arena_free(p.arena);
         if (p.oom && !p.errors)
-            cryo_error_append(&p.errors, cryo_error_new(CRYO_ERR_MEMORY, source_name, 0, 0,
-                                                        "out of memory while parsing"));
+            cl_error_append(&p.errors, cl_error_new(CRYO_ERR_MEMORY, source_name, 0, 0,
+                                                    "out of memory while parsing"));
         p.errors = sort_errors(p.errors);
         if (errors)
             *errors = p.errors;
@@ -1285,8 +1285,8 @@ cryo_ast *cryo_parse(const char *src, size_t len, const char *source_name, bool 
     return ast;
 }
 
-void cryo_ast_free(cryo_ast *ast) {
+void cl_ast_free(cryo_ast *ast) {
     if (!ast) return;
-    cryo_arena_free(ast->arena);
+    cl_arena_free(ast->arena);
     free(ast);
 }

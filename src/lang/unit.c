@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const cryo_opcode_names[CRYO_NUM_OPCODES] = {
+const char *const cl_opcode_names[CRYO_NUM_OPCODES] = {
 #define CRYO_OP_NAME(name, fmt, doc) #name,
     CRYO_OPCODES(CRYO_OP_NAME)
 #undef CRYO_OP_NAME
@@ -20,7 +20,7 @@ CRYO_API cryo_unit *cryo_compile(const char *source, size_t len, const cryo_comp
     cryo_error *errs = NULL;
     if (err) *err = NULL;
     if (!source && len) {
-        errs = cryo_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_compile: NULL source");
+        errs = cl_error_new(CRYO_ERR_API, NULL, 0, 0, "cryo_compile: NULL source");
         if (err)
             *err = errs;
         else
@@ -29,17 +29,17 @@ CRYO_API cryo_unit *cryo_compile(const char *source, size_t len, const cryo_comp
     }
     const char *name = opts ? opts->source_name : NULL;
     bool expr_only = opts ? opts->expression_only : false;
-    cryo_ast *ast = cryo_parse(source ? source : "", len, name, expr_only, &errs);
+    cryo_ast *ast = cl_parse(source ? source : "", len, name, expr_only, &errs);
     cryo_unit *u = NULL;
     if (ast) {
-        u = cryo_compile_ast(ast, opts, &errs);
-        cryo_ast_free(ast);
+        u = cl_compile_ast(ast, opts, &errs);
+        cl_ast_free(ast);
     }
     if (u && errs) { /* warnings are not produced; any error means failure */
         cryo_unit_release(u);
         u = NULL;
     }
-    if (!u && !errs) errs = cryo_error_new(CRYO_ERR_COMPILE, name, 0, 0, "compilation failed");
+    if (!u && !errs) errs = cl_error_new(CRYO_ERR_COMPILE, name, 0, 0, "compilation failed");
     if (err)
         *err = errs;
     else
@@ -55,7 +55,7 @@ CRYO_API cryo_unit *cryo_unit_retain(cryo_unit *unit) {
 CRYO_API void cryo_unit_release(cryo_unit *unit) {
     if (!unit) return;
     if (atomic_fetch_sub_explicit(&unit->refcount, 1, memory_order_acq_rel) == 1)
-        cryo_unit_destroy(unit);
+        cl_unit_destroy(unit);
 }
 
 static void proto_free(cryo_proto *p) {
@@ -73,7 +73,7 @@ static void proto_free(cryo_proto *p) {
     free(p);
 }
 
-void cryo_unit_destroy(cryo_unit *u) {
+void cl_unit_destroy(cryo_unit *u) {
     if (!u) return;
     for (uint32_t i = 0; i < u->nprotos; i++)
         proto_free(u->protos[i]);
@@ -85,11 +85,11 @@ void cryo_unit_destroy(cryo_unit *u) {
         free(u->hosts[i].name);
     free(u->hosts);
     free(u->source_name);
-    cryo_unit_free_bindings(u);
+    cvm_unit_free_bindings(u);
     free(u);
 }
 
-int cryo_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity) {
+int cl_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity) {
     if (!u || !name) return -1;
     for (uint32_t i = 0; i < u->nfns; i++) {
         const cryo_fndef *f = &u->fns[i];
@@ -130,7 +130,7 @@ static void dump_instr(FILE *f, const cryo_proto *p, uint32_t pc) {
         fprintf(f, "??? 0x%08x\n", (unsigned)i);
         return;
     }
-    fprintf(f, "%-9s", cryo_opcode_names[op]);
+    fprintf(f, "%-9s", cl_opcode_names[op]);
     switch (op) {
     case OP_LOADK:
     case OP_ERRVAR:

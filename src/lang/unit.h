@@ -83,13 +83,13 @@ struct cryo_unit {
 };
 
 /* Finds a script fn by name and arity; -1 if none. */
-int cryo_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity);
+int cl_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity);
 
 /* Frees a unit (called by the last cryo_unit_release). */
-void cryo_unit_destroy(cryo_unit *u);
+void cl_unit_destroy(cryo_unit *u);
 
-/* Frees the bindings cached in u (cryo_unit_destroy). Implemented in vm/context.c, which owns
+/* Frees the bindings cached in u (cl_unit_destroy). Implemented in vm/context.c, which owns
  * the binding's layout: the language layer does not see the VM's types. */
-void cryo_unit_free_bindings(cryo_unit *u);
+void cvm_unit_free_bindings(cryo_unit *u);
 
 #endif

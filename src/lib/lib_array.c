@@ -9,7 +9,7 @@
  */
 #include "lib.h"
 
-#define NOFN(name) cryo_lib_nofn(vm, name, argc, argv)
+#define NOFN(name) clib_nofn(vm, name, argc, argv)
 #define ARR0       cv_arr(*argv[0])
 
 /* --- helpers ---------------------------------------------------------------------------------- */
@@ -25,12 +25,12 @@ static int64_t arr_index(size_t len, int64_t i) {
 
 /* Makes the receiver unique and returns its array (NULL after raising on failure). */
 static cryo_array *arr_mut(cryo_vm *vm, cryo_value *slot) {
-    return cryo_lib_unique(vm, slot) ? NULL : cv_arr(*slot);
+    return clib_unique(vm, slot) ? NULL : cv_arr(*slot);
 }
 
 static cryo_error_kind new_array(cryo_vm *vm, size_t cap, cryo_array **out) {
     *out = cv_array_new(&vm->heap, cap);
-    return *out ? CRYO_OK : cryo_vm_raise_oom(vm);
+    return *out ? CRYO_OK : cvm_raise_oom(vm);
 }
 
 static cryo_error_kind drop_array(cryo_vm *vm, cryo_array *a, cryo_error_kind k) {
@@ -45,24 +45,24 @@ static cryo_error_kind ret_array(cryo_vm *vm, cryo_array *a, cryo_value *ret) {
 
 /* Appends a retained copy of v, checking the size limit. */
 static cryo_error_kind push_copy(cryo_vm *vm, cryo_array *a, cryo_value v) {
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + 1);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)a->len + 1);
     if (k) return k;
     if (a->len == UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "array too large");
     cv_retain(v);
     /* cv_array_push takes the reference even when it fails (value.h). */
-    if (!cv_array_push(&vm->heap, a, v)) return cryo_vm_raise_oom(vm);
+    if (!cv_array_push(&vm->heap, a, v)) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
-/* After a container grew: its nested totals against the size limits (cryo_vm_check_data),
+/* After a container grew: its nested totals against the size limits (cvm_check_data),
  * once per call rather than per element; scalars added were covered by the length checks. */
 static cryo_error_kind check_grown(cryo_vm *vm, cryo_value container, cryo_error_kind k) {
-    return k || !vm->data_limits ? k : cryo_vm_check_data(vm, container);
+    return k || !vm->data_limits ? k : cvm_check_data(vm, container);
 }
 
 /* Work that grows with a count (pad, sort, ...), charged to the operations limit. */
 static cryo_error_kind charge(cryo_vm *vm, size_t n) {
-    return cryo_vm_charge(vm, (uint64_t)n);
+    return cvm_charge(vm, (uint64_t)n);
 }
 
 /* A new array holding copies of items[start, start+len). */
@@ -97,11 +97,11 @@ static cryo_error_kind cut_span(cryo_vm *vm, cryo_array *a, size_t start, size_t
 /* The (start, len) span of argv[1..]: (start), (start, len) or (range). */
 static bool span_args(size_t length, int argc, cryo_value **argv, size_t *s, size_t *l) {
     if (argc == 2 && argv[1]->type == CRYO_T_RANGE) {
-        cryo_lib_range_span(length, cv_range(*argv[1]), s, l);
+        clib_range_span(length, cv_range(*argv[1]), s, l);
         return true;
     }
     if (argv[1]->type != CRYO_T_INT || (argc == 3 && argv[2]->type != CRYO_T_INT)) return false;
-    cryo_lib_offset_len(length, argv[1]->as.i, argc == 3 ? argv[2]->as.i : INT64_MAX, s, l);
+    clib_offset_len(length, argv[1]->as.i, argc == 3 ? argv[2]->as.i : INT64_MAX, s, l);
     return true;
 }
 
@@ -114,26 +114,26 @@ static cryo_value snapshot(cryo_value v) {
 /* --- size
  * ------------------------------------------------------------------------------------------ */
 
-CRYO_LIB_FN(cryo_arr_len) {
+CRYO_LIB_FN(clib_arr_len) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_int(ARR0->len);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_arr_is_empty) {
+CRYO_LIB_FN(clib_arr_is_empty) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_bool(ARR0->len == 0);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_arr_clear) {
+CRYO_LIB_FN(clib_arr_clear) {
     (void)ud, (void)argc, (void)ret;
     if (ARR0->len == 0) return CRYO_OK;
     cryo_array *a = arr_mut(vm, argv[0]);
     return a ? cut_span(vm, a, 0, a->len, NULL) : CRYO_ERR_MEMORY;
 }
 
-CRYO_LIB_FN(cryo_arr_truncate) {
+CRYO_LIB_FN(clib_arr_truncate) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT) return NOFN("truncate");
     int64_t n = argv[1]->as.i < 0 ? 0 : argv[1]->as.i;
@@ -152,17 +152,17 @@ static CRYO_LIB_FN(arr_chop) {
     return a ? cut_span(vm, a, 0, a->len - (size_t)n, NULL) : CRYO_ERR_MEMORY;
 }
 
-CRYO_LIB_FN(cryo_arr_pad) {
+CRYO_LIB_FN(clib_arr_pad) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT) return NOFN("pad");
     int64_t n = argv[1]->as.i;
     if (n <= 0 || (uint64_t)n <= ARR0->len) return CRYO_OK;
-    cryo_error_kind k = cryo_vm_check_array(vm, (uint64_t)n > SIZE_MAX ? SIZE_MAX : (size_t)n);
+    cryo_error_kind k = cvm_check_array(vm, (uint64_t)n > SIZE_MAX ? SIZE_MAX : (size_t)n);
     if (k) return k;
     if (n > UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "pad: array too large");
     cryo_array *a = arr_mut(vm, argv[0]);
     if (!a) return CRYO_ERR_MEMORY;
-    if (!cv_array_reserve(&vm->heap, a, (size_t)n)) return cryo_vm_raise_oom(vm);
+    if (!cv_array_reserve(&vm->heap, a, (size_t)n)) return cvm_raise_oom(vm);
     if ((k = charge(vm, (size_t)n - a->len))) return k;
     while (!k && a->len < (uint64_t)n)
         k = push_copy(vm, a, *argv[2]);
@@ -171,7 +171,7 @@ CRYO_LIB_FN(cryo_arr_pad) {
 
 /* --- adding and removing ---------------------------------------------------------------------- */
 
-CRYO_LIB_FN(cryo_arr_push) {
+CRYO_LIB_FN(clib_arr_push) {
     (void)ud, (void)argc, (void)ret;
     cryo_array *a = arr_mut(vm, argv[0]);
     if (!a) return CRYO_ERR_MEMORY;
@@ -180,12 +180,12 @@ CRYO_LIB_FN(cryo_arr_push) {
 }
 
 /* append(array): adds its items; another value is pushed. */
-CRYO_LIB_FN(cryo_arr_append) {
+CRYO_LIB_FN(clib_arr_append) {
     (void)ud, (void)argc, (void)ret;
-    if (argv[1]->type != CRYO_T_ARRAY) return cryo_arr_push(vm, NULL, argc, argv, ret);
+    if (argv[1]->type != CRYO_T_ARRAY) return clib_arr_push(vm, NULL, argc, argv, ret);
     cryo_value other = snapshot(*argv[1]);
     const cryo_array *b = cv_arr(other);
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)ARR0->len + b->len);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)ARR0->len + b->len);
     cryo_array *a = k ? NULL : arr_mut(vm, argv[0]);
     if (!k && !a) k = CRYO_ERR_MEMORY;
     if (!k) k = charge(vm, b->len);
@@ -196,11 +196,11 @@ CRYO_LIB_FN(cryo_arr_append) {
 }
 
 /* insert(pos, item): negative from the end, clamped at both ends. */
-CRYO_LIB_FN(cryo_arr_insert) {
+CRYO_LIB_FN(clib_arr_insert) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT) return NOFN("insert");
     size_t len = ARR0->len, at, unused;
-    cryo_lib_offset_len(len, argv[1]->as.i, 0, &at, &unused);
+    clib_offset_len(len, argv[1]->as.i, 0, &at, &unused);
     cryo_array *a = arr_mut(vm, argv[0]);
     if (!a) return CRYO_ERR_MEMORY;
     cryo_error_kind k = push_copy(vm, a, *argv[2]);
@@ -221,7 +221,7 @@ static cryo_error_kind take_at(cryo_vm *vm, cryo_value *slot, int64_t i, cryo_va
     return cut_span(vm, a, (size_t)i, 1, NULL);
 }
 
-CRYO_LIB_FN(cryo_arr_pop) {
+CRYO_LIB_FN(clib_arr_pop) {
     (void)ud;
     if (argc != 1) return NOFN("pop");
     return take_at(vm, argv[0], (int64_t)ARR0->len - 1, ret);
@@ -233,13 +233,13 @@ static CRYO_LIB_FN(arr_shift) {
     return take_at(vm, argv[0], ARR0->len ? 0 : -1, ret);
 }
 
-CRYO_LIB_FN(cryo_arr_remove) {
+CRYO_LIB_FN(clib_arr_remove) {
     (void)ud;
     if (argv[1]->type != CRYO_T_INT) return NOFN("remove");
     return take_at(vm, argv[0], arr_index(ARR0->len, argv[1]->as.i), ret);
 }
 
-CRYO_LIB_FN(cryo_arr_get) {
+CRYO_LIB_FN(clib_arr_get) {
     (void)ud;
     if (argv[1]->type != CRYO_T_INT) return NOFN("get");
     int64_t i = arr_index(ARR0->len, argv[1]->as.i);
@@ -249,7 +249,7 @@ CRYO_LIB_FN(cryo_arr_get) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_arr_set) {
+CRYO_LIB_FN(clib_arr_set) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT) return NOFN("set");
     int64_t i = arr_index(ARR0->len, argv[1]->as.i);
@@ -261,7 +261,7 @@ CRYO_LIB_FN(cryo_arr_set) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_arr_reverse) {
+CRYO_LIB_FN(clib_arr_reverse) {
     (void)ud, (void)argc, (void)ret;
     if (ARR0->len < 2) return CRYO_OK;
     cryo_array *a = arr_mut(vm, argv[0]);
@@ -288,11 +288,11 @@ static CRYO_LIB_FN(arr_extract) {
 }
 
 /* split(pos): keeps the items before pos, returns the rest. */
-CRYO_LIB_FN(cryo_arr_split) {
+CRYO_LIB_FN(clib_arr_split) {
     (void)ud;
     if (argc != 2 || argv[1]->type != CRYO_T_INT) return NOFN("split");
     size_t s, l;
-    cryo_lib_offset_len(ARR0->len, argv[1]->as.i, INT64_MAX, &s, &l);
+    clib_offset_len(ARR0->len, argv[1]->as.i, INT64_MAX, &s, &l);
     cryo_array *a = arr_mut(vm, argv[0]), *out = NULL;
     if (!a) return CRYO_ERR_MEMORY;
     cryo_error_kind k = cut_span(vm, a, s, a->len - s, &out);
@@ -331,7 +331,7 @@ static CRYO_LIB_FN(arr_splice) {
     cryo_value src = snapshot(*with);
     size_t n = src.type == CRYO_T_ARRAY ? cv_arr(src)->len : 1;
     const cryo_value *items = src.type == CRYO_T_ARRAY ? cv_arr(src)->items : &src;
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)ARR0->len - l + n);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)ARR0->len - l + n);
     cryo_array *a = k ? NULL : arr_mut(vm, argv[0]), *out = NULL;
     if (!k && !a) k = CRYO_ERR_MEMORY;
     if (!k) k = new_array(vm, (size_t)a->len - l + n, &out);
@@ -350,11 +350,11 @@ static CRYO_LIB_FN(arr_splice) {
 /* --- searching
  * ------------------------------------------------------------------------------------ */
 
-CRYO_LIB_FN(cryo_arr_contains) {
+CRYO_LIB_FN(clib_arr_contains) {
     (void)ud, (void)argc;
     const cryo_array *a = ARR0;
     bool found = false;
-    cryo_error_kind k = cryo_vm_charge(vm, a->len); /* work grows with the array */
+    cryo_error_kind k = cvm_charge(vm, a->len); /* work grows with the array */
     for (uint32_t i = 0; !k && i < a->len && !found; i++)
         k = cv_equals_vm(vm, a->items[i], *argv[1], &found);
     *ret = cryo_bool(found);
@@ -373,13 +373,13 @@ static cryo_error_kind scan(cryo_vm *vm, const char *name, cryo_value arr, cryo_
     for (size_t i = start; i < a->len && *at < 0; i++) {
         cryo_value item = a->items[i], r = cryo_unit_value();
         cv_retain(item);
-        k = cryo_lib_call_item(vm, fn, &item, (int64_t)i, &r);
+        k = clib_call_item(vm, fn, &item, (int64_t)i, &r);
         cv_release(&vm->heap, item);
         bool hit = false;
         if (!k && want_value)
             hit = r.type != CRYO_T_UNIT;
         else if (!k)
-            k = cryo_lib_truthy(vm, name, r, &hit);
+            k = clib_truthy(vm, name, r, &hit);
         if (hit) {
             *at = (int64_t)i;
             if (val && want_value)
@@ -398,8 +398,8 @@ static cryo_error_kind scan(cryo_vm *vm, const char *name, cryo_value arr, cryo_
 static bool names_filter(cryo_vm *vm, cryo_value v) {
     if (v.type != CRYO_T_STRING || !vm->unit) return false;
     const cryo_string *s = cv_str(v);
-    return cryo_unit_find_fn(vm->unit, s->data, s->len, 1) >= 0 ||
-           cryo_unit_find_fn(vm->unit, s->data, s->len, 2) >= 0;
+    return cl_unit_find_fn(vm->unit, s->data, s->len, 1) >= 0 ||
+           cl_unit_find_fn(vm->unit, s->data, s->len, 2) >= 0;
 }
 
 static bool start_arg(int argc, cryo_value **argv, int i, size_t len, size_t *start) {
@@ -407,11 +407,11 @@ static bool start_arg(int argc, cryo_value **argv, int i, size_t len, size_t *st
     *start = 0;
     if (argc <= i) return true;
     if (argv[i]->type != CRYO_T_INT) return false;
-    cryo_lib_offset_len(len, argv[i]->as.i, 0, start, &unused);
+    clib_offset_len(len, argv[i]->as.i, 0, start, &unused);
     return true;
 }
 
-CRYO_LIB_FN(cryo_arr_index_of) {
+CRYO_LIB_FN(clib_arr_index_of) {
     (void)ud;
     size_t start;
     if (!start_arg(argc, argv, 2, ARR0->len, &start)) return NOFN("index_of");
@@ -419,14 +419,14 @@ CRYO_LIB_FN(cryo_arr_index_of) {
     if (argv[1]->type == CRYO_T_FN || argv[1]->type == CRYO_T_SYNCFN ||
         names_filter(vm, *argv[1])) {
         cryo_value fn = cryo_unit_value();
-        cryo_error_kind k = cryo_lib_fn_arg(vm, "index_of", *argv[1], &fn);
+        cryo_error_kind k = clib_fn_arg(vm, "index_of", *argv[1], &fn);
         if (!k) k = scan(vm, "index_of", *argv[0], fn, start, false, &at, NULL);
         cv_release(&vm->heap, fn);
         if (k) return k;
     } else {
         const cryo_array *a = ARR0;
         bool eq = false;
-        cryo_error_kind k = cryo_vm_charge(vm, a->len - start); /* work grows with the array */
+        cryo_error_kind k = cvm_charge(vm, a->len - start); /* work grows with the array */
         for (size_t i = start; !k && i < a->len && !eq; i++)
             if (!(k = cv_equals_vm(vm, a->items[i], *argv[1], &eq)) && eq) at = (int64_t)i;
         if (k) return k;
@@ -441,7 +441,7 @@ static cryo_error_kind find_common(cryo_vm *vm, int argc, cryo_value **argv, cry
     if (argv[0]->type != CRYO_T_ARRAY || !start_arg(argc, argv, 2, ARR0->len, &start))
         return NOFN(name);
     cryo_value fn, found = cryo_unit_value();
-    cryo_error_kind k = cryo_lib_fn_arg(vm, name, *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, name, *argv[1], &fn);
     if (k) return k;
     int64_t at;
     k = scan(vm, name, *argv[0], fn, start, map, &at, &found);
@@ -469,23 +469,23 @@ static CRYO_LIB_FN(arr_find_map) {
 static cryo_error_kind map_items(cryo_vm *vm, const char *name, cryo_value arr, cryo_value fnv,
                                  bool cond, cryo_array **out) {
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, name, fnv, &fn);
+    cryo_error_kind k = clib_fn_arg(vm, name, fnv, &fn);
     if (k) return k;
     cryo_value snap = snapshot(arr);
     const cryo_array *a = cv_arr(snap);
     k = new_array(vm, a->len, out);
-    if (!k) k = cryo_vm_check_array(vm, a->len);
+    if (!k) k = cvm_check_array(vm, a->len);
     for (uint32_t i = 0; !k && i < a->len; i++) {
         cryo_value item = a->items[i], r = cryo_unit_value();
         cv_retain(item);
-        k = cryo_lib_call_item(vm, fn, &item, i, &r);
+        k = clib_call_item(vm, fn, &item, i, &r);
         cv_release(&vm->heap, item);
         bool b;
-        if (!k && cond) k = cryo_lib_truthy(vm, name, r, &b);
+        if (!k && cond) k = clib_truthy(vm, name, r, &b);
         if (k)
             cv_release(&vm->heap, r);
         else if (!cv_array_push(&vm->heap, *out, r)) /* r is taken, even on failure */
-            k = cryo_vm_raise_oom(vm);
+            k = cvm_raise_oom(vm);
     }
     cv_release(&vm->heap, snap);
     cv_release(&vm->heap, fn);
@@ -523,7 +523,7 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value arr, 
     return k;
 }
 
-CRYO_LIB_FN(cryo_arr_filter) {
+CRYO_LIB_FN(clib_arr_filter) {
     (void)ud, (void)argc;
     cryo_array *keep = NULL;
     cryo_error_kind k = partition(vm, "filter", *argv[0], *argv[1], &keep, NULL);
@@ -546,13 +546,13 @@ static bool is_fn_arg(cryo_value v) {
     return v.type == CRYO_T_FN || v.type == CRYO_T_SYNCFN || v.type == CRYO_T_STRING;
 }
 
-CRYO_LIB_FN(cryo_arr_drain) {
+CRYO_LIB_FN(clib_arr_drain) {
     (void)ud;
     if (argc == 2 && is_fn_arg(*argv[1])) return drain_retain_fn(vm, argv, ret, true);
     return drain_span(vm, argc, argv, ret);
 }
 
-CRYO_LIB_FN(cryo_arr_retain) {
+CRYO_LIB_FN(clib_arr_retain) {
     (void)ud;
     if (argc == 2 && is_fn_arg(*argv[1])) return drain_retain_fn(vm, argv, ret, false);
     return retain_span(vm, argc, argv, ret);
@@ -563,7 +563,7 @@ static cryo_error_kind some_all(cryo_vm *vm, int argc, cryo_value **argv, cryo_v
     const char *name = all ? "all" : "some";
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN(name);
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, name, *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, name, *argv[1], &fn);
     if (k) return k;
     cryo_value snap = snapshot(*argv[0]);
     const cryo_array *a = cv_arr(snap);
@@ -571,10 +571,10 @@ static cryo_error_kind some_all(cryo_vm *vm, int argc, cryo_value **argv, cryo_v
     for (uint32_t i = 0; !k && i < a->len && result == all; i++) {
         cryo_value item = a->items[i], r = cryo_unit_value();
         cv_retain(item);
-        k = cryo_lib_call_item(vm, fn, &item, i, &r);
+        k = clib_call_item(vm, fn, &item, i, &r);
         cv_release(&vm->heap, item);
         bool b;
-        if (!k) k = cryo_lib_truthy(vm, name, r, &b);
+        if (!k) k = clib_truthy(vm, name, r, &b);
         if (!k && b != all) result = !all;
         cv_release(&vm->heap, r);
     }
@@ -599,8 +599,8 @@ static cryo_error_kind call_for_each(cryo_vm *vm, cryo_value fn, cryo_value *ite
                                      cryo_value *ret) {
     static const int prefer[] = {1, 0};
     cryo_value idx = cryo_int(i);
-    bool with_index = cryo_lib_fn_arity(vm, fn, prefer, 2) == 1;
-    return cryo_vm_call_method(vm, fn, item, with_index ? 1 : 0, &idx, ret);
+    bool with_index = clib_fn_arity(vm, fn, prefer, 2) == 1;
+    return cvm_call_method(vm, fn, item, with_index ? 1 : 0, &idx, ret);
 }
 
 /* for_each(fn): calls fn on each item with `this` = the item, which fn may change. */
@@ -608,7 +608,7 @@ static CRYO_LIB_FN(arr_for_each) {
     (void)ud, (void)ret;
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("for_each");
     cryo_value fn = cryo_unit_value();
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "for_each", *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "for_each", *argv[1], &fn);
     /* The items present at the start: a callback that grows the array must not loop. */
     uint32_t n = ARR0->len;
     for (uint32_t i = 0; !k && i < n && i < ARR0->len; i++) {
@@ -637,23 +637,23 @@ static cryo_error_kind reduce(cryo_vm *vm, int argc, cryo_value **argv, cryo_val
     const char *name = rev ? "reduce_rev" : "reduce";
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN(name);
     cryo_value fn, acc = argc == 3 ? *argv[2] : cryo_unit_value();
-    cryo_error_kind k = cryo_lib_fn_arg(vm, name, *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, name, *argv[1], &fn);
     if (k) return k;
     cv_retain(acc);
     cryo_value snap = snapshot(*argv[0]);
     const cryo_array *a = cv_arr(snap);
     static const int prefer[] = {2, 3, 1};
-    bool item_as_this = cryo_lib_fn_arity(vm, fn, prefer, 3) == 1;
+    bool item_as_this = clib_fn_arity(vm, fn, prefer, 3) == 1;
     for (uint32_t n = 0; !k && n < a->len; n++) {
         uint32_t i = rev ? a->len - 1 - n : n;
         cryo_value args[2] = {acc, a->items[i]}, r = cryo_unit_value();
         if (item_as_this) {
             cryo_value item = a->items[i];
             cv_retain(item);
-            k = cryo_vm_call_method(vm, fn, &item, 1, &acc, &r);
+            k = cvm_call_method(vm, fn, &item, 1, &acc, &r);
             cv_release(&vm->heap, item);
         } else {
-            k = cryo_lib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
+            k = clib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
         }
         cv_set(&vm->heap, &acc, r);
     }
@@ -682,7 +682,7 @@ static CRYO_LIB_FN(arr_zip) {
     (void)ud;
     if (argv[0]->type != CRYO_T_ARRAY || argv[1]->type != CRYO_T_ARRAY) return NOFN("zip");
     cryo_value fn = cryo_unit_value();
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "zip", *argv[2], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "zip", *argv[2], &fn);
     if (k) return k;
     cryo_value sa = snapshot(*argv[0]), sb = snapshot(*argv[1]);
     const cryo_array *a = cv_arr(sa), *b = cv_arr(sb);
@@ -691,11 +691,11 @@ static CRYO_LIB_FN(arr_zip) {
     k = new_array(vm, n, &out);
     for (uint32_t i = 0; !k && i < n; i++) {
         cryo_value args[2] = {a->items[i], b->items[i]}, r = cryo_unit_value();
-        k = cryo_lib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
+        k = clib_call_extra(vm, fn, 2, args, cryo_int(i), &r);
         if (k)
             cv_release(&vm->heap, r);
         else if (!cv_array_push(&vm->heap, out, r)) /* r is taken, even on failure */
-            k = cryo_vm_raise_oom(vm);
+            k = cvm_raise_oom(vm);
     }
     cv_release(&vm->heap, sa);
     cv_release(&vm->heap, sb);
@@ -765,7 +765,7 @@ static cryo_error_kind sort_impl(cryo_vm *vm, cryo_value *slot, cryo_value fn, b
     if (k) return cv_release(&vm->heap, snap), k;
     k = copy_span(vm, a, 0, n, &out);
     cryo_value *tmp = k ? NULL : cv_alloc(&vm->heap, bytes);
-    if (!k && !tmp) k = drop_array(vm, out, cryo_vm_raise_oom(vm));
+    if (!k && !tmp) k = drop_array(vm, out, cvm_raise_oom(vm));
     cv_release(&vm->heap, snap);
     if (k) return k;
     sorter s = {vm, fn, desc, CRYO_OK};
@@ -781,7 +781,7 @@ static CRYO_LIB_FN(arr_sort) {
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("sort");
     if (argc == 1) return sort_impl(vm, argv[0], cryo_unit_value(), false);
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "sort", *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "sort", *argv[1], &fn);
     if (k) return k;
     k = sort_impl(vm, argv[0], fn, false);
     cv_release(&vm->heap, fn);
@@ -799,13 +799,13 @@ static CRYO_LIB_FN(arr_dedup) {
     (void)ud, (void)ret;
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("dedup");
     cryo_value fn = cryo_unit_value();
-    cryo_error_kind k = argc == 2 ? cryo_lib_fn_arg(vm, "dedup", *argv[1], &fn) : CRYO_OK;
+    cryo_error_kind k = argc == 2 ? clib_fn_arg(vm, "dedup", *argv[1], &fn) : CRYO_OK;
     if (k) return k;
     cryo_value snap = snapshot(*argv[0]);
     const cryo_array *a = cv_arr(snap);
     cryo_array *out;
     k = new_array(vm, a->len, &out);
-    if (!k) k = cryo_vm_charge(vm, a->len); /* work grows with the array */
+    if (!k) k = cvm_charge(vm, a->len); /* work grows with the array */
     for (uint32_t i = 0; !k && i < a->len; i++) {
         bool same = false;
         if (out->len && fn.type == CRYO_T_UNIT) {
@@ -813,7 +813,7 @@ static CRYO_LIB_FN(arr_dedup) {
         } else if (out->len) {
             cryo_value args[2] = {out->items[out->len - 1], a->items[i]}, r = cryo_unit_value();
             k = cryo_vm_call_value(vm, fn, 2, args, &r);
-            if (!k) k = cryo_lib_truthy(vm, "dedup", r, &same);
+            if (!k) k = clib_truthy(vm, "dedup", r, &same);
             cv_release(&vm->heap, r);
         }
         if (!k && !same) k = push_copy(vm, out, a->items[i]);
@@ -832,7 +832,7 @@ static CRYO_LIB_FN(arr_sort_by) {
     (void)ud, (void)ret;
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("sort_by");
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "sort_by", *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "sort_by", *argv[1], &fn);
     if (k) return k;
     k = sort_impl(vm, argv[0], fn, false);
     cv_release(&vm->heap, fn);
@@ -868,7 +868,7 @@ static CRYO_LIB_FN(arr_order_by) {
     (void)ud;
     if (argv[0]->type != CRYO_T_ARRAY) return NOFN("order_by");
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "order_by", *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "order_by", *argv[1], &fn);
     if (k) return k;
     k = ordered(vm, *argv[0], fn, false, ret);
     cv_release(&vm->heap, fn);
@@ -877,11 +877,11 @@ static CRYO_LIB_FN(arr_order_by) {
 
 /* "map" is registered once (lib.h): arrays here, maps in lib_map.c. */
 static CRYO_LIB_FN(arr_or_map_map) {
-    if (argv[0]->type == CRYO_T_MAP) return cryo_map_map(vm, ud, argc, argv, ret);
+    if (argv[0]->type == CRYO_T_MAP) return clib_map_map(vm, ud, argc, argv, ret);
     return arr_map(vm, ud, argc, argv, ret);
 }
 
-const cryo_libreg cryo_lib_array[] = {
+const cryo_libreg clib_array[] = {
     {"chop", 2, arr_chop, NULL},
     {"shift", 1, arr_shift, NULL},
     {"extract", 2, arr_extract, NULL},

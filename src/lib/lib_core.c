@@ -11,7 +11,7 @@
 
 /* --- errors and argument checks --------------------------------------------------------------- */
 
-cryo_error_kind cryo_lib_nofn(cryo_vm *vm, const char *name, int argc, cryo_value **argv) {
+cryo_error_kind clib_nofn(cryo_vm *vm, const char *name, int argc, cryo_value **argv) {
     char buf[256];
     size_t n = 0;
     buf[0] = '\0';
@@ -23,8 +23,8 @@ cryo_error_kind cryo_lib_nofn(cryo_vm *vm, const char *name, int argc, cryo_valu
     return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "function not found: %s(%s)", name, buf);
 }
 
-cryo_error_kind cryo_lib_int_arg(cryo_vm *vm, const char *fname, const char *what, cryo_value v,
-                                 int64_t *out) {
+cryo_error_kind clib_int_arg(cryo_vm *vm, const char *fname, const char *what, cryo_value v,
+                             int64_t *out) {
     if (v.type != CRYO_T_INT)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: %s must be an i64, got %s", fname, what,
                              cv_type_name(v));
@@ -46,17 +46,17 @@ static cryo_error_kind make_named_fn(cryo_vm *vm, const cryo_string *name, cryo_
     if (!valid_fn_name(name->data, name->len))
         return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "invalid function name: '%s'", name->data);
     cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_NAMED, 0);
-    if (!f) return cryo_vm_raise_oom(vm);
+    if (!f) return cvm_raise_oom(vm);
     f->name = cv_string_new(&vm->heap, name->data, name->len);
     if (!f->name) {
         cv_free_obj(&vm->heap, &f->h);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     *out = cv_from_obj(&f->h);
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_lib_fn_arg(cryo_vm *vm, const char *fname, cryo_value v, cryo_value *out) {
+cryo_error_kind clib_fn_arg(cryo_vm *vm, const char *fname, cryo_value v, cryo_value *out) {
     if (v.type == CRYO_T_FN || v.type == CRYO_T_SYNCFN) {
         cv_retain(v);
         *out = v;
@@ -67,24 +67,24 @@ cryo_error_kind cryo_lib_fn_arg(cryo_vm *vm, const char *fname, cryo_value v, cr
                          cv_type_name(v));
 }
 
-cryo_error_kind cryo_lib_ret_string(cryo_vm *vm, cryo_value *ret, const char *p, size_t len) {
-    cryo_error_kind k = cryo_vm_check_string(vm, len);
+cryo_error_kind clib_ret_string(cryo_vm *vm, cryo_value *ret, const char *p, size_t len) {
+    cryo_error_kind k = cvm_check_string(vm, len);
     if (k) return k;
     cryo_string *s = cv_string_new(&vm->heap, p, len);
-    if (!s) return cryo_vm_raise_oom(vm);
+    if (!s) return cvm_raise_oom(vm);
     cv_set(&vm->heap, ret, cv_from_obj(&s->h));
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_lib_set_string(cryo_vm *vm, cryo_value *slot, const char *p, size_t len) {
-    return cryo_lib_ret_string(vm, slot, p, len);
+cryo_error_kind clib_set_string(cryo_vm *vm, cryo_value *slot, const char *p, size_t len) {
+    return clib_ret_string(vm, slot, p, len);
 }
 
-cryo_error_kind cryo_lib_unique(cryo_vm *vm, cryo_value *slot) {
-    return cv_make_unique(&vm->heap, slot) ? CRYO_OK : cryo_vm_raise_oom(vm);
+cryo_error_kind clib_unique(cryo_vm *vm, cryo_value *slot) {
+    return cv_make_unique(&vm->heap, slot) ? CRYO_OK : cvm_raise_oom(vm);
 }
 
-cryo_error_kind cryo_lib_truthy(cryo_vm *vm, const char *fname, cryo_value v, bool *out) {
+cryo_error_kind clib_truthy(cryo_vm *vm, const char *fname, cryo_value v, bool *out) {
     if (v.type != CRYO_T_BOOL)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "%s: the function must return a bool, got %s",
                              fname, cv_type_name(v));
@@ -92,7 +92,7 @@ cryo_error_kind cryo_lib_truthy(cryo_vm *vm, const char *fname, cryo_value v, bo
     return CRYO_OK;
 }
 
-void cryo_lib_offset_len(size_t length, int64_t start, int64_t len, size_t *ostart, size_t *olen) {
+void clib_offset_len(size_t length, int64_t start, int64_t len, size_t *ostart, size_t *olen) {
     size_t s;
     if (start < 0) {
         uint64_t abs = (uint64_t)0 - (uint64_t)start;
@@ -111,7 +111,7 @@ void cryo_lib_offset_len(size_t length, int64_t start, int64_t len, size_t *osta
         *olen = (uint64_t)len > length - s ? length - s : (size_t)len;
 }
 
-void cryo_lib_range_span(size_t length, const cryo_range *r, size_t *ostart, size_t *olen) {
+void clib_range_span(size_t length, const cryo_range *r, size_t *ostart, size_t *olen) {
     int64_t a = r->start < 0 ? 0 : r->start, b = r->end;
     if (r->h.extra && b < INT64_MAX) b++;
     if ((uint64_t)a >= length || b <= a) {
@@ -125,7 +125,7 @@ void cryo_lib_range_span(size_t length, const cryo_range *r, size_t *ostart, siz
 
 /* --- calling script functions ----------------------------------------------------------------- */
 
-int cryo_lib_fn_arity(cryo_vm *vm, cryo_value fn, const int *prefer, int nprefer) {
+int clib_fn_arity(cryo_vm *vm, cryo_value fn, const int *prefer, int nprefer) {
     if (fn.type == CRYO_T_SYNCFN) return cryo_sync_arity(cryo_value_as_sync(fn));
     if (fn.type != CRYO_T_FN) return -1;
     cryo_fn *f = cv_fn(fn);
@@ -136,29 +136,29 @@ int cryo_lib_fn_arity(cryo_vm *vm, cryo_value fn, const int *prefer, int nprefer
     if (!vm->unit || !f->name) return -1;
     for (int i = 0; i < nprefer; i++) {
         uint32_t arity = (uint32_t)(prefer[i] + f->ncurry);
-        if (cryo_unit_find_fn(vm->unit, f->name->data, f->name->len, arity) >= 0) return prefer[i];
+        if (cl_unit_find_fn(vm->unit, f->name->data, f->name->len, arity) >= 0) return prefer[i];
     }
     return -1;
 }
 
 static cryo_error_kind call_this(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
                                  const cryo_value *argv, cryo_value *ret) {
-    return cryo_vm_call_method(vm, fn, this_ref, argc, argv, ret);
+    return cvm_call_method(vm, fn, this_ref, argc, argv, ret);
 }
 
-cryo_error_kind cryo_lib_call_item(cryo_vm *vm, cryo_value fn, cryo_value *item, int64_t index,
-                                   cryo_value *ret) {
+cryo_error_kind clib_call_item(cryo_vm *vm, cryo_value fn, cryo_value *item, int64_t index,
+                               cryo_value *ret) {
     static const int prefer[] = {1, 2, 0};
-    int arity = cryo_lib_fn_arity(vm, fn, prefer, 3);
+    int arity = clib_fn_arity(vm, fn, prefer, 3);
     cryo_value args[2] = {*item, cryo_int(index)};
     if (arity == 0) return call_this(vm, fn, item, 0, NULL, ret);
     return cryo_vm_call_value(vm, fn, arity == 2 ? 2 : 1, args, ret);
 }
 
-cryo_error_kind cryo_lib_call_extra(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *args,
-                                    cryo_value extra, cryo_value *ret) {
+cryo_error_kind clib_call_extra(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *args,
+                                cryo_value extra, cryo_value *ret) {
     int prefer[2] = {argc, argc + 1};
-    int arity = cryo_lib_fn_arity(vm, fn, prefer, 2);
+    int arity = clib_fn_arity(vm, fn, prefer, 2);
     if (arity != argc + 1) return cryo_vm_call_value(vm, fn, argc, args, ret);
     cryo_value buf[8];
     if (argc > 7) return cryo_vm_call_value(vm, fn, argc, args, ret);
@@ -171,8 +171,8 @@ cryo_error_kind cryo_lib_call_extra(cryo_vm *vm, cryo_value fn, int argc, const 
 
 static cryo_error_kind repr(cryo_vm *vm, cryo_value v, bool debug, cryo_string **out) {
     cryo_string *s = cv_string_new_cap(&vm->heap, 16);
-    if (!s) return cryo_vm_raise_oom(vm);
-    cryo_error_kind k = cryo_vm_append_repr(vm, &s, v, debug); /* bounded by the limits */
+    if (!s) return cvm_raise_oom(vm);
+    cryo_error_kind k = cvm_append_repr(vm, &s, v, debug); /* bounded by the limits */
     if (k) {
         cv_release(&vm->heap, cv_from_obj(&s->h));
         return k;
@@ -186,9 +186,9 @@ static cryo_error_kind out_text(cryo_vm *vm, cryo_value v, bool debug) {
     cryo_error_kind k = repr(vm, v, debug, &s);
     if (k) return k;
     if (debug)
-        cryo_vm_debug(vm, s->data, s->len);
+        cvm_debug(vm, s->data, s->len);
     else
-        cryo_vm_print(vm, s->data, s->len);
+        cvm_print(vm, s->data, s->len);
     cv_release(&vm->heap, cv_from_obj(&s->h));
     return CRYO_OK;
 }
@@ -196,7 +196,7 @@ static cryo_error_kind out_text(cryo_vm *vm, cryo_value v, bool debug) {
 static CRYO_LIB_FN(core_print) {
     (void)ud, (void)ret;
     if (argc == 0) {
-        cryo_vm_print(vm, "", 0);
+        cvm_print(vm, "", 0);
         return CRYO_OK;
     }
     return out_text(vm, *argv[0], false);
@@ -205,7 +205,7 @@ static CRYO_LIB_FN(core_print) {
 static CRYO_LIB_FN(core_debug) {
     (void)ud, (void)ret;
     if (argc == 0) {
-        cryo_vm_debug(vm, "", 0);
+        cvm_debug(vm, "", 0);
         return CRYO_OK;
     }
     return out_text(vm, *argv[0], true);
@@ -237,7 +237,7 @@ static CRYO_LIB_FN(core_to_debug) {
 static CRYO_LIB_FN(core_type_of) {
     (void)ud, (void)argc;
     const char *t = cv_type_name(*argv[0]);
-    return cryo_lib_ret_string(vm, ret, t, strlen(t));
+    return clib_ret_string(vm, ret, t, strlen(t));
 }
 
 static CRYO_LIB_FN(core_is_shared) {
@@ -251,18 +251,18 @@ static CRYO_LIB_FN(core_is_shared) {
 
 static CRYO_LIB_FN(core_fn) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "Fn", argc, argv);
+    if (argv[0]->type != CRYO_T_STRING) return clib_nofn(vm, "Fn", argc, argv);
     return make_named_fn(vm, cv_str(*argv[0]), ret);
 }
 
 /* call(f, args..) calls f; x.call(f, args..) calls f with this = x. */
 static CRYO_LIB_FN(core_call) {
     (void)ud;
-    if (argc < 1) return cryo_lib_nofn(vm, "call", argc, argv);
+    if (argc < 1) return clib_nofn(vm, "call", argc, argv);
     cryo_value args[64];
     int first = argv[0]->type == CRYO_T_FN || argv[0]->type == CRYO_T_SYNCFN ? 1 : 2;
     if (first == 2 && (argc < 2 || (argv[1]->type != CRYO_T_FN && argv[1]->type != CRYO_T_SYNCFN)))
-        return cryo_lib_nofn(vm, "call", argc, argv);
+        return clib_nofn(vm, "call", argc, argv);
     int n = argc - first;
     if (n > 64) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "call: too many arguments");
     for (int i = 0; i < n; i++)
@@ -273,18 +273,18 @@ static CRYO_LIB_FN(core_call) {
 
 static CRYO_LIB_FN(core_curry) {
     (void)ud;
-    if (argc < 1 || argv[0]->type != CRYO_T_FN) return cryo_lib_nofn(vm, "curry", argc, argv);
+    if (argc < 1 || argv[0]->type != CRYO_T_FN) return clib_nofn(vm, "curry", argc, argv);
     cryo_fn *f = cv_fn(*argv[0]);
     int add = argc - 1;
     if ((int)f->ncurry + add > 255)
         return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "curry: too many curried arguments");
     size_t nc = (size_t)f->ncurry + (size_t)add;
     cryo_value *curry = nc ? cv_alloc(&vm->heap, nc * sizeof(cryo_value)) : NULL;
-    if (nc && !curry) return cryo_vm_raise_oom(vm);
+    if (nc && !curry) return cvm_raise_oom(vm);
     cryo_fn *g = cv_fn_new(&vm->heap, (cryo_fn_kind)f->h.extra, f->ncaps);
     if (!g) {
         if (curry) cv_free(&vm->heap, curry, nc * sizeof(cryo_value));
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     g->curry = curry;
     g->unit = f->unit ? cryo_unit_retain(f->unit) : NULL;
@@ -315,23 +315,23 @@ static uint64_t range_count(const cryo_range *r) {
     return (uint64_t)r->end - (uint64_t)r->start + (r->h.extra ? 1 : 0);
 }
 
-CRYO_LIB_FN(cryo_range_len) {
+CRYO_LIB_FN(clib_range_len) {
     (void)vm, (void)ud, (void)argc;
     uint64_t n = range_count(cv_range(*argv[0]));
     *ret = cryo_int(n > INT64_MAX ? INT64_MAX : (int64_t)n);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_range_is_empty) {
+CRYO_LIB_FN(clib_range_is_empty) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_bool(range_count(cv_range(*argv[0])) == 0);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_range_contains) {
+CRYO_LIB_FN(clib_range_contains) {
     (void)ud;
     const cryo_range *r = cv_range(*argv[0]);
-    if (argv[1]->type != CRYO_T_INT) return cryo_lib_nofn(vm, "contains", argc, argv);
+    if (argv[1]->type != CRYO_T_INT) return clib_nofn(vm, "contains", argc, argv);
     int64_t x = argv[1]->as.i;
     *ret = cryo_bool(x >= r->start && (r->h.extra ? x <= r->end : x < r->end));
     return CRYO_OK;
@@ -339,28 +339,28 @@ CRYO_LIB_FN(cryo_range_contains) {
 
 static CRYO_LIB_FN(core_range_start) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "start", argc, argv);
+    if (argv[0]->type != CRYO_T_RANGE) return clib_nofn(vm, "start", argc, argv);
     *ret = cryo_int(cv_range(*argv[0])->start);
     return CRYO_OK;
 }
 
 static CRYO_LIB_FN(core_range_end) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "end", argc, argv);
+    if (argv[0]->type != CRYO_T_RANGE) return clib_nofn(vm, "end", argc, argv);
     *ret = cryo_int(cv_range(*argv[0])->end);
     return CRYO_OK;
 }
 
 static CRYO_LIB_FN(core_is_inclusive) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "is_inclusive", argc, argv);
+    if (argv[0]->type != CRYO_T_RANGE) return clib_nofn(vm, "is_inclusive", argc, argv);
     *ret = cryo_bool(cv_range(*argv[0])->h.extra != 0);
     return CRYO_OK;
 }
 
 static CRYO_LIB_FN(core_is_exclusive) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_RANGE) return cryo_lib_nofn(vm, "is_exclusive", argc, argv);
+    if (argv[0]->type != CRYO_T_RANGE) return clib_nofn(vm, "is_exclusive", argc, argv);
     *ret = cryo_bool(cv_range(*argv[0])->h.extra == 0);
     return CRYO_OK;
 }
@@ -372,16 +372,16 @@ static cryo_error_kind int_steps(cryo_vm *vm, int64_t a, int64_t b, int64_t step
         n = ((uint64_t)b - (uint64_t)a - 1) / (uint64_t)step + 1;
     else if (step < 0 && a > b)
         n = ((uint64_t)a - (uint64_t)b - 1) / ((uint64_t)0 - (uint64_t)step) + 1;
-    cryo_error_kind k = cryo_vm_check_array(vm, n);
+    cryo_error_kind k = cvm_check_array(vm, n);
     if (k) return k;
     if (n > UINT32_MAX) return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
     cryo_array *arr = cv_array_new(&vm->heap, (size_t)n);
-    if (!arr) return cryo_vm_raise_oom(vm);
+    if (!arr) return cvm_raise_oom(vm);
     for (uint64_t i = 0; i < n; i++) {
         int64_t x = (int64_t)((uint64_t)a + i * (uint64_t)step);
         if (!cv_array_push(&vm->heap, arr, cryo_int(x))) {
             cv_release(&vm->heap, cv_from_obj(&arr->h));
-            return cryo_vm_raise_oom(vm);
+            return cvm_raise_oom(vm);
         }
     }
     cv_set(&vm->heap, ret, cv_from_obj(&arr->h));
@@ -397,13 +397,13 @@ static cryo_error_kind float_steps(cryo_vm *vm, double a, double b, double step,
         return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
     uint64_t max = steps > 0 ? (uint64_t)steps + 1 : 0;
     cryo_array *arr = cv_array_new(&vm->heap, 0);
-    if (!arr) return cryo_vm_raise_oom(vm);
+    if (!arr) return cvm_raise_oom(vm);
     double x = a;
     for (uint64_t i = 0; i < max && (step > 0 ? x < b : x > b); i++, x += step) {
-        cryo_error_kind k = cryo_vm_check_array(vm, (size_t)arr->len + 1);
+        cryo_error_kind k = cvm_check_array(vm, (size_t)arr->len + 1);
         if (!k && arr->len >= UINT32_MAX - 1)
             k = cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "range: too many steps");
-        if (!k && !cv_array_push(&vm->heap, arr, cryo_float(x))) k = cryo_vm_raise_oom(vm);
+        if (!k && !cv_array_push(&vm->heap, arr, cryo_float(x))) k = cvm_raise_oom(vm);
         if (k) {
             cv_release(&vm->heap, cv_from_obj(&arr->h));
             return k;
@@ -432,7 +432,7 @@ static CRYO_LIB_FN(core_range) {
         if (argc == 2 || argv[2]->type == CRYO_T_INT) {
             cryo_range *r =
                 cv_range_new(&vm->heap, a.as.i, b.as.i < a.as.i ? a.as.i : b.as.i, false);
-            if (!r) return cryo_vm_raise_oom(vm);
+            if (!r) return cvm_raise_oom(vm);
             cv_set(&vm->heap, ret, cv_from_obj(&r->h));
             return CRYO_OK;
         }
@@ -440,7 +440,7 @@ static CRYO_LIB_FN(core_range) {
     if (argc == 3 && is_num(a) && is_num(b) && is_num(*argv[2]) &&
         (a.type == CRYO_T_FLOAT || b.type == CRYO_T_FLOAT || argv[2]->type == CRYO_T_FLOAT))
         return float_steps(vm, num(a), num(b), num(*argv[2]), ret);
-    return cryo_lib_nofn(vm, "range", argc, argv);
+    return clib_nofn(vm, "range", argc, argv);
 }
 
 /* --- time
@@ -462,7 +462,7 @@ static CRYO_LIB_FN(core_timestamp) {
 
 static CRYO_LIB_FN(core_elapsed) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_FLOAT) return cryo_lib_nofn(vm, "elapsed", argc, argv);
+    if (argv[0]->type != CRYO_T_FLOAT) return clib_nofn(vm, "elapsed", argc, argv);
     *ret = cryo_float(now_seconds() - argv[0]->as.f);
     return CRYO_OK;
 }
@@ -495,15 +495,15 @@ static bool fn_is_anonymous(const cryo_fn *f) {
 static CRYO_LIB_FN(core_fn_name) {
     (void)ud;
     const cryo_fn *f = fn_of(*argv[0]);
-    if (!f) return cryo_lib_nofn(vm, "name", argc, argv);
-    if (!f->name) return cryo_lib_ret_string(vm, ret, "", 0);
-    return cryo_lib_ret_string(vm, ret, f->name->data, f->name->len);
+    if (!f) return clib_nofn(vm, "name", argc, argv);
+    if (!f->name) return clib_ret_string(vm, ret, "", 0);
+    return clib_ret_string(vm, ret, f->name->data, f->name->len);
 }
 
 static CRYO_LIB_FN(core_fn_is_anonymous) {
     (void)ud;
     const cryo_fn *f = fn_of(*argv[0]);
-    if (!f) return cryo_lib_nofn(vm, "is_anonymous", argc, argv);
+    if (!f) return clib_nofn(vm, "is_anonymous", argc, argv);
     *ret = cryo_bool(fn_is_anonymous(f));
     return CRYO_OK;
 }
@@ -519,7 +519,7 @@ struct cryo_eval_unit {
     size_t len;
 };
 
-void cryo_vm_release_evals(cryo_vm *vm) {
+void clib_vm_release_evals(cryo_vm *vm) {
     for (int i = 0; i < vm->nevals; i++) {
         cryo_unit_release(vm->evals[i].unit);
         free(vm->evals[i].text);
@@ -555,12 +555,12 @@ static cryo_error_kind eval_unit(cryo_vm *vm, const cryo_string *text, cryo_unit
     if (vm->nevals == vm->capevals) {
         int cap = vm->capevals ? 2 * vm->capevals : 4;
         struct cryo_eval_unit *ne = realloc(vm->evals, (size_t)cap * sizeof *ne);
-        if (!ne) return cryo_vm_raise_oom(vm);
+        if (!ne) return cvm_raise_oom(vm);
         vm->evals = ne;
         vm->capevals = cap;
     }
     char *copy = malloc(text->len + 1);
-    if (!copy) return cryo_vm_raise_oom(vm);
+    if (!copy) return cvm_raise_oom(vm);
     memcpy(copy, text->data, text->len + 1);
     cryo_compile_options opts = {.source_name = "eval"};
     cryo_error *errs = NULL;
@@ -584,12 +584,12 @@ static CRYO_LIB_FN(core_eval) {
                              "function not found: eval(%s): eval is not allowed: the host did "
                              "not grant CRYO_CAP_EVAL (the cryo command's --allow-eval grants it)",
                              cv_type_name(*argv[0]));
-    if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "eval", argc, argv);
+    if (argv[0]->type != CRYO_T_STRING) return clib_nofn(vm, "eval", argc, argv);
     cryo_unit *u = NULL;
     cryo_error_kind k = eval_unit(vm, cv_str(*argv[0]), &u);
     if (k != CRYO_OK) return k;
     cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_SCRIPT, 0);
-    if (!f) return cryo_vm_raise_oom(vm);
+    if (!f) return cvm_raise_oom(vm);
     f->unit = cryo_unit_retain(u);
     f->proto = 0; /* the text's top level */
     cryo_value fv = cv_from_obj(&f->h);
@@ -608,9 +608,9 @@ typedef struct dispatch {
 static cryo_error_kind dispatch_fn(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
                                    cryo_value *ret) {
     const dispatch *d = ud;
-    if (argc < 1) return cryo_lib_nofn(vm, d->name, argc, argv);
+    if (argc < 1) return clib_nofn(vm, d->name, argc, argv);
     cryo_host_fn f = argv[0]->type < CRYO_T__COUNT ? d->by_type[argv[0]->type] : NULL;
-    if (!f) return cryo_lib_nofn(vm, d->name, argc, argv);
+    if (!f) return clib_nofn(vm, d->name, argc, argv);
     return f(vm, NULL, argc, argv, ret);
 }
 
@@ -622,30 +622,30 @@ static cryo_error_kind dispatch_fn(cryo_vm *vm, void *ud, int argc, cryo_value *
 #define DISPATCH(id, nm, ...) static const dispatch id = {nm, {__VA_ARGS__}}
 DISPATCH(
     d_len,
-    "len", [S] = cryo_str_len, [A] = cryo_arr_len, [M] = cryo_map_len_fn, [R] = cryo_range_len);
-DISPATCH(d_is_empty, "is_empty", [S] = cryo_str_is_empty, [A] = cryo_arr_is_empty,
-         [M] = cryo_map_is_empty, [R] = cryo_range_is_empty);
-DISPATCH(d_contains, "contains", [S] = cryo_str_contains, [A] = cryo_arr_contains,
-         [M] = cryo_map_contains, [R] = cryo_range_contains);
-DISPATCH(d_index_of, "index_of", [S] = cryo_str_index_of, [A] = cryo_arr_index_of);
-DISPATCH(d_clear, "clear", [S] = cryo_str_clear, [A] = cryo_arr_clear, [M] = cryo_map_clear);
-DISPATCH(d_truncate, "truncate", [S] = cryo_str_truncate, [A] = cryo_arr_truncate);
-DISPATCH(d_pad, "pad", [S] = cryo_str_pad, [A] = cryo_arr_pad);
-DISPATCH(d_pop, "pop", [S] = cryo_str_pop, [A] = cryo_arr_pop);
-DISPATCH(d_push, "push", [S] = cryo_str_append, [A] = cryo_arr_push);
-DISPATCH(d_append, "append", [S] = cryo_str_append, [A] = cryo_arr_append);
+    "len", [S] = clib_str_len, [A] = clib_arr_len, [M] = clib_map_len_fn, [R] = clib_range_len);
+DISPATCH(d_is_empty, "is_empty", [S] = clib_str_is_empty, [A] = clib_arr_is_empty,
+         [M] = clib_map_is_empty, [R] = clib_range_is_empty);
+DISPATCH(d_contains, "contains", [S] = clib_str_contains, [A] = clib_arr_contains,
+         [M] = clib_map_contains, [R] = clib_range_contains);
+DISPATCH(d_index_of, "index_of", [S] = clib_str_index_of, [A] = clib_arr_index_of);
+DISPATCH(d_clear, "clear", [S] = clib_str_clear, [A] = clib_arr_clear, [M] = clib_map_clear);
+DISPATCH(d_truncate, "truncate", [S] = clib_str_truncate, [A] = clib_arr_truncate);
+DISPATCH(d_pad, "pad", [S] = clib_str_pad, [A] = clib_arr_pad);
+DISPATCH(d_pop, "pop", [S] = clib_str_pop, [A] = clib_arr_pop);
+DISPATCH(d_push, "push", [S] = clib_str_append, [A] = clib_arr_push);
+DISPATCH(d_append, "append", [S] = clib_str_append, [A] = clib_arr_append);
 DISPATCH(d_remove,
-         "remove", [S] = cryo_str_remove, [A] = cryo_arr_remove, [M] = cryo_map_remove_fn);
-DISPATCH(d_get, "get", [S] = cryo_str_get, [A] = cryo_arr_get, [M] = cryo_map_get);
-DISPATCH(d_set, "set", [S] = cryo_str_set, [A] = cryo_arr_set, [M] = cryo_map_set_fn);
-DISPATCH(d_split, "split", [S] = cryo_str_split, [A] = cryo_arr_split);
-DISPATCH(d_insert, "insert", [A] = cryo_arr_insert);
-DISPATCH(d_reverse, "reverse", [S] = cryo_str_reverse, [A] = cryo_arr_reverse);
-DISPATCH(d_filter, "filter", [A] = cryo_arr_filter, [M] = cryo_map_filter);
-DISPATCH(d_drain, "drain", [A] = cryo_arr_drain, [M] = cryo_map_drain);
-DISPATCH(d_retain, "retain", [A] = cryo_arr_retain, [M] = cryo_map_retain);
-DISPATCH(d_to_upper, "to_upper", [S] = cryo_str_to_upper, [C] = cryo_char_to_upper);
-DISPATCH(d_to_lower, "to_lower", [S] = cryo_str_to_lower, [C] = cryo_char_to_lower);
+         "remove", [S] = clib_str_remove, [A] = clib_arr_remove, [M] = clib_map_remove_fn);
+DISPATCH(d_get, "get", [S] = clib_str_get, [A] = clib_arr_get, [M] = clib_map_get);
+DISPATCH(d_set, "set", [S] = clib_str_set, [A] = clib_arr_set, [M] = clib_map_set_fn);
+DISPATCH(d_split, "split", [S] = clib_str_split, [A] = clib_arr_split);
+DISPATCH(d_insert, "insert", [A] = clib_arr_insert);
+DISPATCH(d_reverse, "reverse", [S] = clib_str_reverse, [A] = clib_arr_reverse);
+DISPATCH(d_filter, "filter", [A] = clib_arr_filter, [M] = clib_map_filter);
+DISPATCH(d_drain, "drain", [A] = clib_arr_drain, [M] = clib_map_drain);
+DISPATCH(d_retain, "retain", [A] = clib_arr_retain, [M] = clib_map_retain);
+DISPATCH(d_to_upper, "to_upper", [S] = clib_str_to_upper, [C] = clib_char_to_upper);
+DISPATCH(d_to_lower, "to_lower", [S] = clib_str_to_lower, [C] = clib_char_to_lower);
 #undef S
 #undef A
 #undef M
@@ -655,7 +655,7 @@ DISPATCH(d_to_lower, "to_lower", [S] = cryo_str_to_lower, [C] = cryo_char_to_low
 #define D(name, arity, d)                                                                          \
     { name, arity, dispatch_fn, (void *)&d }
 
-const cryo_libreg cryo_lib_core[] = {
+const cryo_libreg clib_core[] = {
     {"print", 0, core_print, NULL},
     {"print", 1, core_print, NULL},
     {"debug", 0, core_debug, NULL},

@@ -207,7 +207,7 @@ static bool write_value(writer *w, cryo_value v, int depth);
  * (`a = [a, a]` forty times) has far more paths than objects, and each path is written. */
 static bool charge_elem(writer *w) {
     if (!w->vm) return true;
-    cryo_error_kind k = cryo_vm_charge(w->vm, 1);
+    cryo_error_kind k = cvm_charge(w->vm, 1);
     if (k == CRYO_OK) return true;
     w->err->kind = k;
     w->err->raised = true;
@@ -284,22 +284,22 @@ static int vm_json_depth(const cryo_vm *vm) {
 }
 
 static cryo_error_kind raise_jerr(cryo_vm *vm, const char *fname, const jerr *e) {
-    if (e->kind == CRYO_ERR_MEMORY) return cryo_vm_raise_oom(vm);
+    if (e->kind == CRYO_ERR_MEMORY) return cvm_raise_oom(vm);
     return cryo_vm_raise(vm, e->kind, "%s: %s", fname, e->msg);
 }
 
 static CRYO_LIB_FN(json_parse) {
     (void)ud;
-    if (argv[0]->type != CRYO_T_STRING) return cryo_lib_nofn(vm, "parse_json", argc, argv);
+    if (argv[0]->type != CRYO_T_STRING) return clib_nofn(vm, "parse_json", argc, argv);
     const cryo_string *s = cv_str(*argv[0]);
     jerr e = {0};
     cryo_value v;
     /* parsing is linear in the text: one operation per 16 bytes, as a loop over it would cost */
-    cryo_error_kind k = cryo_vm_charge(vm, s->len / 16 + 1);
+    cryo_error_kind k = cvm_charge(vm, s->len / 16 + 1);
     if (k) return k;
     if (!parse(&vm->heap, s->data, s->len, vm_json_depth(vm), &v, &e))
         return raise_jerr(vm, "parse_json", &e);
-    k = cryo_vm_check_data(vm, v);
+    k = cvm_check_data(vm, v);
     if (k) {
         cv_release(&vm->heap, v);
         return k;
@@ -317,15 +317,15 @@ static CRYO_LIB_FN(json_to_json) {
     if (!write_json(vm, *argv[0], max > SIZE_MAX ? SIZE_MAX : (size_t)max, vm_json_depth(vm), &text,
                     &len, &e)) {
         if (e.raised) return e.kind;
-        if (e.kind == CRYO_ERR_MEMORY) return cryo_vm_raise_oom(vm);
+        if (e.kind == CRYO_ERR_MEMORY) return cvm_raise_oom(vm);
         return cryo_vm_raise(vm, e.kind, "%s", e.msg);
     }
-    cryo_error_kind k = cryo_lib_ret_string(vm, ret, text, len);
+    cryo_error_kind k = clib_ret_string(vm, ret, text, len);
     free(text);
     return k;
 }
 
-const cryo_libreg cryo_lib_json[] = {
+const cryo_libreg clib_json[] = {
     {"parse_json", 1, json_parse, NULL},
     {"to_json", 1, json_to_json, NULL},
     {NULL, 0, NULL, NULL},
@@ -334,7 +334,7 @@ const cryo_libreg cryo_lib_json[] = {
 /* --- the C API ---------------------------------------------------------------------------- */
 
 static void set_err(cryo_error **err, const jerr *e) {
-    if (err) *err = cryo_error_new(e->kind, NULL, e->line, e->column, "%s", e->msg);
+    if (err) *err = cl_error_new(e->kind, NULL, e->line, e->column, "%s", e->msg);
 }
 
 CRYO_API cryo_error_kind cryo_value_from_json(const char *text, size_t len, cryo_value *out,

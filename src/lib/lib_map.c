@@ -4,28 +4,28 @@
  */
 #include "lib.h"
 
-#define NOFN(name) cryo_lib_nofn(vm, name, argc, argv)
+#define NOFN(name) clib_nofn(vm, name, argc, argv)
 #define MAP0       cv_map(*argv[0])
 
 static cryo_map *map_mut(cryo_vm *vm, cryo_value *slot) {
-    return cryo_lib_unique(vm, slot) ? NULL : cv_map(*slot);
+    return clib_unique(vm, slot) ? NULL : cv_map(*slot);
 }
 
 /* Sets key = v (v retained here), checking the size limit when the key is new. */
 static cryo_error_kind map_put(cryo_vm *vm, cryo_map *m, cryo_string *key, cryo_value v) {
     if (!cv_map_find(m, key->data, key->len)) {
-        cryo_error_kind k = cryo_vm_check_map(vm, (size_t)m->len + 1);
+        cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
         if (k) return k;
     }
     cv_retain(v);
     /* cv_map_set takes the reference even when it fails (value.h). */
-    if (!cv_map_set(&vm->heap, m, key, v)) return cryo_vm_raise_oom(vm);
+    if (!cv_map_set(&vm->heap, m, key, v)) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
 static cryo_error_kind new_map(cryo_vm *vm, size_t cap, cryo_map **out) {
     *out = cv_map_new(&vm->heap, cap);
-    return *out ? CRYO_OK : cryo_vm_raise_oom(vm);
+    return *out ? CRYO_OK : cvm_raise_oom(vm);
 }
 
 static cryo_error_kind drop_map(cryo_vm *vm, cryo_map *m, cryo_error_kind k) {
@@ -33,19 +33,19 @@ static cryo_error_kind drop_map(cryo_vm *vm, cryo_map *m, cryo_error_kind k) {
     return k;
 }
 
-CRYO_LIB_FN(cryo_map_len_fn) {
+CRYO_LIB_FN(clib_map_len_fn) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_int(MAP0->len);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_is_empty) {
+CRYO_LIB_FN(clib_map_is_empty) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_bool(MAP0->len == 0);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_contains) {
+CRYO_LIB_FN(clib_map_contains) {
     (void)ud;
     if (argv[1]->type != CRYO_T_STRING) return NOFN("contains");
     const cryo_string *k = cv_str(*argv[1]);
@@ -53,7 +53,7 @@ CRYO_LIB_FN(cryo_map_contains) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_get) {
+CRYO_LIB_FN(clib_map_get) {
     (void)ud;
     if (argv[1]->type != CRYO_T_STRING) return NOFN("get");
     const cryo_string *k = cv_str(*argv[1]);
@@ -65,19 +65,18 @@ CRYO_LIB_FN(cryo_map_get) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_set_fn) {
+CRYO_LIB_FN(clib_map_set_fn) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_STRING) return NOFN("set");
     cryo_map *m = map_mut(vm, argv[0]);
     if (!m) return CRYO_ERR_MEMORY;
     cryo_error_kind k = map_put(vm, m, cv_str(*argv[1]), *argv[2]);
-    /* Nested totals count toward the size limits (cryo_vm_check_data). */
-    if (!k && vm->data_limits && argv[2]->type >= CRYO_T_STRING)
-        k = cryo_vm_check_data(vm, *argv[0]);
+    /* Nested totals count toward the size limits (cvm_check_data). */
+    if (!k && vm->data_limits && argv[2]->type >= CRYO_T_STRING) k = cvm_check_data(vm, *argv[0]);
     return k;
 }
 
-CRYO_LIB_FN(cryo_map_remove_fn) {
+CRYO_LIB_FN(clib_map_remove_fn) {
     (void)ud;
     if (argv[1]->type != CRYO_T_STRING) return NOFN("remove");
     const cryo_string *k = cv_str(*argv[1]);
@@ -90,7 +89,7 @@ CRYO_LIB_FN(cryo_map_remove_fn) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_clear) {
+CRYO_LIB_FN(clib_map_clear) {
     (void)ud, (void)argc, (void)ret;
     if (MAP0->len == 0) return CRYO_OK;
     cryo_map *m;
@@ -102,18 +101,18 @@ CRYO_LIB_FN(cryo_map_clear) {
 static cryo_error_kind list(cryo_vm *vm, int argc, cryo_value **argv, cryo_value *ret, bool keys) {
     if (argv[0]->type != CRYO_T_MAP) return NOFN(keys ? "keys" : "values");
     const cryo_map *m = MAP0;
-    cryo_error_kind k = cryo_vm_check_array(vm, m->len);
-    if (!k) k = cryo_vm_charge(vm, m->len); /* work grows with the map */
+    cryo_error_kind k = cvm_check_array(vm, m->len);
+    if (!k) k = cvm_charge(vm, m->len); /* work grows with the map */
     if (k) return k;
     cryo_array *a = cv_array_new(&vm->heap, m->len);
-    if (!a) return cryo_vm_raise_oom(vm);
+    if (!a) return cvm_raise_oom(vm);
     for (uint32_t i = 0; i < m->len; i++) {
         cryo_value v = keys ? cv_from_obj(&m->entries[i].key->h) : m->entries[i].value;
         if (keys && (m->entries[i].key->h.flags & CRYO_OBJ_SHARED)) v.flags = 0;
         cv_retain(v);
         if (!cv_array_push(&vm->heap, a, v)) { /* v is taken, even on failure */
             cv_release(&vm->heap, cv_from_obj(&a->h));
-            return cryo_vm_raise_oom(vm);
+            return cvm_raise_oom(vm);
         }
     }
     cv_set(&vm->heap, ret, cv_from_obj(&a->h));
@@ -146,7 +145,7 @@ static cryo_error_kind merge(cryo_vm *vm, int argc, cryo_value **argv, bool over
             k = map_put(vm, m, key, b->entries[i].value);
     }
     cv_release(&vm->heap, other);
-    if (!k && m && vm->data_limits) k = cryo_vm_check_data(vm, *argv[0]); /* nested totals */
+    if (!k && m && vm->data_limits) k = cvm_check_data(vm, *argv[0]); /* nested totals */
     return k;
 }
 
@@ -167,7 +166,7 @@ static cryo_error_kind map_call_kv(cryo_vm *vm, cryo_value fn, cryo_value key, c
 static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, cryo_value fnv,
                                  cryo_map **yes, cryo_map **no) {
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, name, fnv, &fn);
+    cryo_error_kind k = clib_fn_arg(vm, name, fnv, &fn);
     if (k) return k;
     cryo_value snap = map;
     cv_retain(snap);
@@ -184,7 +183,7 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, 
         cv_retain(item);
         k = map_call_kv(vm, fn, args[0], &item, &r);
         cv_release(&vm->heap, item);
-        if (!k) k = cryo_lib_truthy(vm, name, r, &hit);
+        if (!k) k = clib_truthy(vm, name, r, &hit);
         cv_release(&vm->heap, r);
         if (!k) k = map_put(vm, sides[hit ? 1 : 0], key, m->entries[i].value);
     }
@@ -197,7 +196,7 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, 
     return k;
 }
 
-CRYO_LIB_FN(cryo_map_filter) {
+CRYO_LIB_FN(clib_map_filter) {
     (void)ud, (void)argc;
     cryo_map *yes;
     cryo_error_kind k = partition(vm, "filter", *argv[0], *argv[1], &yes, NULL);
@@ -219,12 +218,12 @@ static cryo_error_kind drain_retain(cryo_vm *vm, int argc, cryo_value **argv, cr
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_map_drain) {
+CRYO_LIB_FN(clib_map_drain) {
     (void)ud;
     return drain_retain(vm, argc, argv, ret, true);
 }
 
-CRYO_LIB_FN(cryo_map_retain) {
+CRYO_LIB_FN(clib_map_retain) {
     (void)ud;
     return drain_retain(vm, argc, argv, ret, false);
 }
@@ -236,25 +235,24 @@ CRYO_LIB_FN(cryo_map_retain) {
 static cryo_error_kind map_call_kv(cryo_vm *vm, cryo_value fn, cryo_value key, cryo_value *item,
                                    cryo_value *ret) {
     static const int prefer[] = {2, 1};
-    if (cryo_lib_fn_arity(vm, fn, prefer, 2) == 1)
-        return cryo_vm_call_method(vm, fn, item, 1, &key, ret);
+    if (clib_fn_arity(vm, fn, prefer, 2) == 1) return cvm_call_method(vm, fn, item, 1, &key, ret);
     cryo_value args[2] = {key, *item};
     return cryo_vm_call_value(vm, fn, 2, args, ret);
 }
 
 /* map(fn): a new map with the same keys and fn(key, value) (or fn(key), this = value) as
  * values. */
-CRYO_LIB_FN(cryo_map_map) {
+CRYO_LIB_FN(clib_map_map) {
     (void)ud, (void)argc;
     cryo_value fn;
-    cryo_error_kind k = cryo_lib_fn_arg(vm, "map", *argv[1], &fn);
+    cryo_error_kind k = clib_fn_arg(vm, "map", *argv[1], &fn);
     if (k) return k;
     cryo_value snap = *argv[0];
     cv_retain(snap);
     const cryo_map *m = cv_map(snap);
     cryo_map *out = NULL;
     k = new_map(vm, m->len, &out);
-    if (!k) k = cryo_vm_charge(vm, m->len); /* the copying, beyond the callback's own */
+    if (!k) k = cvm_charge(vm, m->len); /* the copying, beyond the callback's own */
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
         cryo_value kv = cv_from_obj(&key->h), item = m->entries[i].value, r = cryo_unit_value();
@@ -272,7 +270,7 @@ CRYO_LIB_FN(cryo_map_map) {
     return CRYO_OK;
 }
 
-const cryo_libreg cryo_lib_map[] = {
+const cryo_libreg clib_map[] = {
     {"keys", 1, map_keys, NULL},   {"values", 1, map_values, NULL},
     {"mixin", 2, map_mixin, NULL}, {"fill_with", 2, map_fill_with, NULL},
     {NULL, 0, NULL, NULL},

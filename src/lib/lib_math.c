@@ -14,7 +14,7 @@
 #define PI_F64 3.14159265358979323846
 #define E_F64  2.71828182845904523536
 
-#define NOFN(name) cryo_lib_nofn(vm, name, argc, argv)
+#define NOFN(name) clib_nofn(vm, name, argc, argv)
 
 static bool is_num(cryo_value v) {
     return v.type == CRYO_T_INT || v.type == CRYO_T_FLOAT;
@@ -337,7 +337,7 @@ static cryo_error_kind to_radix(cryo_vm *vm, int argc, cryo_value **argv, cryo_v
         buf[--n] = "0123456789abcdef"[v & mask];
         v >>= shift;
     } while (v);
-    return cryo_lib_ret_string(vm, ret, buf + n, sizeof buf - n);
+    return clib_ret_string(vm, ret, buf + n, sizeof buf - n);
 }
 
 static CRYO_LIB_FN(math_to_hex) {
@@ -358,7 +358,7 @@ static CRYO_LIB_FN(math_to_binary) {
 #define F1(nm, d)                                                                                  \
     { nm, 1, math_fn1, (void *)&d }
 
-const cryo_libreg cryo_lib_math[] = {
+const cryo_libreg clib_math[] = {
     F1("sin", f_sin),
     F1("cos", f_cos),
     F1("tan", f_tan),

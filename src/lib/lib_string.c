@@ -109,7 +109,7 @@ static bool span_args(const cryo_string *s, int argc, cryo_value **argv, size_t 
         return true;
     }
     if (argc == 2 && argv[1]->type == CRYO_T_RANGE) {
-        cryo_lib_range_span(s->nchars, cv_range(*argv[1]), cs, cl);
+        clib_range_span(s->nchars, cv_range(*argv[1]), cs, cl);
         return true;
     }
     if (argv[1]->type != CRYO_T_INT) return false;
@@ -139,13 +139,13 @@ static void sb_init(sbuf *b, cryo_vm *vm, size_t cap) {
     b->vm = vm;
     b->err = CRYO_OK;
     b->s = cv_string_new_cap(&vm->heap, cap + 1);
-    if (!b->s) b->err = cryo_vm_raise_oom(vm);
+    if (!b->s) b->err = cvm_raise_oom(vm);
 }
 
 static void sb_add(sbuf *b, const char *p, size_t n) {
     if (b->err || n == 0) return;
-    if ((b->err = cryo_vm_check_string(b->vm, (size_t)b->s->len + n))) return;
-    if (!cv_string_append(&b->vm->heap, &b->s, p, n)) b->err = cryo_vm_raise_oom(b->vm);
+    if ((b->err = cvm_check_string(b->vm, (size_t)b->s->len + n))) return;
+    if (!cv_string_append(&b->vm->heap, &b->s, p, n)) b->err = cvm_raise_oom(b->vm);
 }
 
 static void sb_char(sbuf *b, uint32_t c) {
@@ -170,18 +170,18 @@ static cryo_error_kind ret_array(cryo_vm *vm, cryo_array *a, cryo_value *ret) {
 }
 
 static cryo_error_kind push_str(cryo_vm *vm, cryo_array *a, const char *p, size_t n) {
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + 1);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)a->len + 1);
     if (k) return k;
     cryo_string *s = cv_string_new(&vm->heap, p, n);
-    if (!s) return cryo_vm_raise_oom(vm);
+    if (!s) return cvm_raise_oom(vm);
     /* cv_array_push takes the string even when it fails (value.h). */
-    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) return cryo_vm_raise_oom(vm);
+    if (!cv_array_push(&vm->heap, a, cv_from_obj(&s->h))) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
 static cryo_error_kind new_array(cryo_vm *vm, cryo_array **a) {
     *a = cv_array_new(&vm->heap, 4);
-    return *a ? CRYO_OK : cryo_vm_raise_oom(vm);
+    return *a ? CRYO_OK : cvm_raise_oom(vm);
 }
 
 static cryo_error_kind fail_array(cryo_vm *vm, cryo_array *a, cryo_error_kind k) {
@@ -189,18 +189,18 @@ static cryo_error_kind fail_array(cryo_vm *vm, cryo_array *a, cryo_error_kind k)
     return k;
 }
 
-#define NOFN(name) cryo_lib_nofn(vm, name, argc, argv)
+#define NOFN(name) clib_nofn(vm, name, argc, argv)
 #define STR0       cv_str(*argv[0])
 
 /* --- length and emptiness --------------------------------------------------------------------- */
 
-CRYO_LIB_FN(cryo_str_len) {
+CRYO_LIB_FN(clib_str_len) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_int(STR0->nchars);
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_str_is_empty) {
+CRYO_LIB_FN(clib_str_is_empty) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_bool(STR0->len == 0);
     return CRYO_OK;
@@ -215,7 +215,7 @@ static CRYO_LIB_FN(str_bytes) {
 
 /* --- searching -------------------------------------------------------------------------------- */
 
-CRYO_LIB_FN(cryo_str_contains) {
+CRYO_LIB_FN(clib_str_contains) {
     (void)ud;
     needle n;
     if (!get_needle(*argv[1], &n)) return NOFN("contains");
@@ -243,7 +243,7 @@ static CRYO_LIB_FN(str_ends_with) {
 }
 
 /* index_of(find [, start]): the character position of the first match at or after start. */
-CRYO_LIB_FN(cryo_str_index_of) {
+CRYO_LIB_FN(clib_str_index_of) {
     (void)ud;
     needle n;
     if (!get_needle(*argv[1], &n) || (argc == 3 && argv[2]->type != CRYO_T_INT))
@@ -272,7 +272,7 @@ static CRYO_LIB_FN(str_sub_string) {
     if (argv[0]->type != CRYO_T_STRING || !span_args(STR0, argc, argv, &cs, &cl))
         return NOFN("sub_string");
     span_bytes(STR0, cs, cl, &b0, &b1);
-    return cryo_lib_ret_string(vm, ret, STR0->data + b0, b1 - b0);
+    return clib_ret_string(vm, ret, STR0->data + b0, b1 - b0);
 }
 
 static CRYO_LIB_FN(str_crop) {
@@ -282,69 +282,69 @@ static CRYO_LIB_FN(str_crop) {
         return NOFN("crop");
     span_bytes(STR0, cs, cl, &b0, &b1);
     if (b0 == 0 && b1 == STR0->len) return CRYO_OK;
-    return cryo_lib_set_string(vm, argv[0], STR0->data + b0, b1 - b0);
+    return clib_set_string(vm, argv[0], STR0->data + b0, b1 - b0);
 }
 
-CRYO_LIB_FN(cryo_str_truncate) {
+CRYO_LIB_FN(clib_str_truncate) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT) return NOFN("truncate");
     int64_t n = argv[1]->as.i;
     const cryo_string *s = STR0;
     if (n >= 0 && (uint64_t)n >= s->nchars) return CRYO_OK;
     size_t b = n <= 0 ? 0 : cv_string_offset(s, n);
-    return cryo_lib_set_string(vm, argv[0], s->data, b);
+    return clib_set_string(vm, argv[0], s->data, b);
 }
 
-CRYO_LIB_FN(cryo_str_clear) {
+CRYO_LIB_FN(clib_str_clear) {
     (void)ud, (void)argc, (void)ret;
     if (STR0->len == 0) return CRYO_OK;
-    return cryo_lib_set_string(vm, argv[0], "", 0);
+    return clib_set_string(vm, argv[0], "", 0);
 }
 
 /* pop(): removes and returns the last character (() when empty); pop(n): the last n
  * characters as a string. */
-CRYO_LIB_FN(cryo_str_pop) {
+CRYO_LIB_FN(clib_str_pop) {
     (void)ud;
     const cryo_string *s = STR0;
     if (argc == 1) {
         if (s->nchars == 0) return CRYO_OK;
         size_t b = cv_string_offset(s, s->nchars - 1), w;
         uint32_t c = decode(s->data + b, &w);
-        cryo_error_kind k = cryo_lib_set_string(vm, argv[0], s->data, b);
+        cryo_error_kind k = clib_set_string(vm, argv[0], s->data, b);
         if (!k) *ret = cryo_char(c);
         return k;
     }
     if (argv[1]->type != CRYO_T_INT) return NOFN("pop");
     int64_t n = argv[1]->as.i;
-    if (n <= 0) return cryo_lib_ret_string(vm, ret, "", 0);
+    if (n <= 0) return clib_ret_string(vm, ret, "", 0);
     size_t b = (uint64_t)n >= s->nchars ? 0 : cv_string_offset(s, (int64_t)s->nchars - n);
-    cryo_error_kind k = cryo_lib_ret_string(vm, ret, s->data + b, s->len - b);
-    if (!k) k = cryo_lib_set_string(vm, argv[0], STR0->data, b);
+    cryo_error_kind k = clib_ret_string(vm, ret, s->data + b, s->len - b);
+    if (!k) k = clib_set_string(vm, argv[0], STR0->data, b);
     return k;
 }
 
 /* append(x) / push(x): adds x's text (to_string form) to the string. */
-CRYO_LIB_FN(cryo_str_append) {
+CRYO_LIB_FN(clib_str_append) {
     (void)ud, (void)argc, (void)ret;
-    cryo_error_kind k = cryo_lib_unique(vm, argv[0]);
+    cryo_error_kind k = clib_unique(vm, argv[0]);
     if (k) return k;
     cryo_string *s = STR0;
     bool ok;
     if (argv[1]->type == CRYO_T_STRING) {
         const cryo_string *t = cv_str(*argv[1]);
-        if ((k = cryo_vm_check_string(vm, (size_t)s->len + t->len))) return k;
+        if ((k = cvm_check_string(vm, (size_t)s->len + t->len))) return k;
         ok = cv_string_append(&vm->heap, &s, t->data, t->len);
     } else if (argv[1]->type == CRYO_T_CHAR) {
-        if ((k = cryo_vm_check_string(vm, (size_t)s->len + 4))) return k;
+        if ((k = cvm_check_string(vm, (size_t)s->len + 4))) return k;
         ok = cv_string_append_char(&vm->heap, &s, argv[1]->as.c);
     } else {
-        k = cryo_vm_append_repr(vm, &s, *argv[1], false); /* bounded by the limits */
+        k = cvm_append_repr(vm, &s, *argv[1], false); /* bounded by the limits */
         argv[0]->as.obj = &s->h;
         return k;
     }
     argv[0]->as.obj = &s->h;
-    if (!ok) return cryo_vm_raise_oom(vm);
-    return cryo_vm_check_string(vm, s->len);
+    if (!ok) return cvm_raise_oom(vm);
+    return cvm_check_string(vm, s->len);
 }
 
 static cryo_error_kind replace_all(cryo_vm *vm, cryo_value *slot, const needle *find,
@@ -376,7 +376,7 @@ static CRYO_LIB_FN(str_replace) {
     return replace_all(vm, argv[0], &f, r.p, r.len);
 }
 
-CRYO_LIB_FN(cryo_str_remove) {
+CRYO_LIB_FN(clib_str_remove) {
     (void)ud, (void)ret;
     needle f;
     if (!get_needle(*argv[1], &f)) return NOFN("remove");
@@ -393,7 +393,7 @@ static int64_t char_index(const cryo_string *s, int64_t i) {
     return i < 0 || (uint64_t)i >= s->nchars ? -1 : i;
 }
 
-CRYO_LIB_FN(cryo_str_get) {
+CRYO_LIB_FN(clib_str_get) {
     (void)ud;
     if (argv[1]->type != CRYO_T_INT) return NOFN("get");
     int64_t i = char_index(STR0, argv[1]->as.i);
@@ -401,7 +401,7 @@ CRYO_LIB_FN(cryo_str_get) {
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_str_set) {
+CRYO_LIB_FN(clib_str_set) {
     (void)ud, (void)ret;
     if (argv[1]->type != CRYO_T_INT || argv[2]->type != CRYO_T_CHAR) return NOFN("set");
     const cryo_string *s = STR0;
@@ -423,26 +423,25 @@ static CRYO_LIB_FN(str_chars) {
     size_t cs, cl, b0, b1;
     if (argv[0]->type != CRYO_T_STRING || !span_args(STR0, argc, argv, &cs, &cl))
         return NOFN("chars");
-    cryo_error_kind k = cryo_vm_check_array(vm, cl);
+    cryo_error_kind k = cvm_check_array(vm, cl);
     if (k) return k;
     span_bytes(STR0, cs, cl, &b0, &b1);
     cryo_array *a = cv_array_new(&vm->heap, cl);
-    if (!a) return cryo_vm_raise_oom(vm);
+    if (!a) return cvm_raise_oom(vm);
     for (size_t p = b0; p < b1;) {
         size_t w;
         uint32_t c = decode(STR0->data + p, &w);
-        if (!cv_array_push(&vm->heap, a, cryo_char(c)))
-            return fail_array(vm, a, cryo_vm_raise_oom(vm));
+        if (!cv_array_push(&vm->heap, a, cryo_char(c))) return fail_array(vm, a, cvm_raise_oom(vm));
         p += w;
     }
     return ret_array(vm, a, ret);
 }
 
-CRYO_LIB_FN(cryo_str_chars) {
+CRYO_LIB_FN(clib_str_chars) {
     return str_chars(vm, ud, argc, argv, ret);
 }
 
-CRYO_LIB_FN(cryo_str_reverse) {
+CRYO_LIB_FN(clib_str_reverse) {
     (void)ud, (void)argc, (void)ret;
     const cryo_string *s = STR0;
     sbuf b;
@@ -473,23 +472,23 @@ static cryo_error_kind map_case(cryo_vm *vm, const cryo_string *s, bool upper, c
     return sb_finish(&b, out);
 }
 
-CRYO_LIB_FN(cryo_str_to_upper) {
+CRYO_LIB_FN(clib_str_to_upper) {
     (void)ud, (void)argc;
     return map_case(vm, STR0, true, ret);
 }
 
-CRYO_LIB_FN(cryo_str_to_lower) {
+CRYO_LIB_FN(clib_str_to_lower) {
     (void)ud, (void)argc;
     return map_case(vm, STR0, false, ret);
 }
 
-CRYO_LIB_FN(cryo_char_to_upper) {
+CRYO_LIB_FN(clib_char_to_upper) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_char((uint32_t)utf8proc_toupper((utf8proc_int32_t)argv[0]->as.c));
     return CRYO_OK;
 }
 
-CRYO_LIB_FN(cryo_char_to_lower) {
+CRYO_LIB_FN(clib_char_to_lower) {
     (void)vm, (void)ud, (void)argc;
     *ret = cryo_char((uint32_t)utf8proc_tolower((utf8proc_int32_t)argv[0]->as.c));
     return CRYO_OK;
@@ -497,14 +496,14 @@ CRYO_LIB_FN(cryo_char_to_lower) {
 
 static CRYO_LIB_FN(str_make_upper) {
     (void)ud, (void)ret;
-    if (argv[0]->type == CRYO_T_CHAR) return cryo_char_to_upper(vm, NULL, argc, argv, argv[0]);
+    if (argv[0]->type == CRYO_T_CHAR) return clib_char_to_upper(vm, NULL, argc, argv, argv[0]);
     if (argv[0]->type != CRYO_T_STRING) return NOFN("make_upper");
     return map_case(vm, STR0, true, argv[0]);
 }
 
 static CRYO_LIB_FN(str_make_lower) {
     (void)ud, (void)ret;
-    if (argv[0]->type == CRYO_T_CHAR) return cryo_char_to_lower(vm, NULL, argc, argv, argv[0]);
+    if (argv[0]->type == CRYO_T_CHAR) return clib_char_to_lower(vm, NULL, argc, argv, argv[0]);
     if (argv[0]->type != CRYO_T_STRING) return NOFN("make_lower");
     return map_case(vm, STR0, false, argv[0]);
 }
@@ -527,7 +526,7 @@ static cryo_error_kind trim(cryo_vm *vm, int argc, cryo_value **argv, const char
         b1 = q;
     }
     if (b0 == 0 && b1 == s->len) return CRYO_OK;
-    return cryo_lib_set_string(vm, argv[0], s->data + b0, b1 - b0);
+    return clib_set_string(vm, argv[0], s->data + b0, b1 - b0);
 }
 
 static CRYO_LIB_FN(str_trim) {
@@ -547,7 +546,7 @@ static CRYO_LIB_FN(str_trim_end) {
 
 /* pad(len, char or string): pads to `len` characters, repeating the padding (the last copy
  * cut short). */
-CRYO_LIB_FN(cryo_str_pad) {
+CRYO_LIB_FN(clib_str_pad) {
     (void)ud, (void)ret;
     needle n;
     if (argv[1]->type != CRYO_T_INT || !get_needle(*argv[2], &n)) return NOFN("pad");
@@ -560,8 +559,8 @@ CRYO_LIB_FN(cryo_str_pad) {
     uint64_t est = s->len + (missing / pad_chars) * n.len;
     if (missing > UINT32_MAX || est > UINT32_MAX)
         return cryo_vm_raise(vm, CRYO_ERR_DATA_TOO_LARGE, "pad: string too large");
-    cryo_error_kind k = cryo_vm_check_string(vm, (size_t)est);
-    if (!k) k = cryo_vm_charge(vm, missing / pad_chars + 1); /* one per copy of the padding */
+    cryo_error_kind k = cvm_check_string(vm, (size_t)est);
+    if (!k) k = cvm_charge(vm, missing / pad_chars + 1); /* one per copy of the padding */
     if (k) return k;
     sbuf b;
     sb_init(&b, vm, (size_t)est + n.len);
@@ -622,14 +621,14 @@ static cryo_error_kind split_by(cryo_vm *vm, const cryo_string *s, const needle 
                                 bool rev, cryo_value *ret) {
     size_t cap = 8, cnt = 0, at;
     size_t *pos = cv_alloc(&vm->heap, cap * sizeof *pos);
-    if (!pos) return cryo_vm_raise_oom(vm);
+    if (!pos) return cvm_raise_oom(vm);
     matcher m = {s->data, s->len, n->p, n->len, 0, false};
     cryo_error_kind k = CRYO_OK;
     while (next_match(&m, &at) && (rev || cnt + 1 < max)) {
         if (cnt == cap) {
             size_t *np = cv_realloc(&vm->heap, pos, cap * sizeof *pos, cap * 2 * sizeof *pos);
             if (!np) {
-                k = cryo_vm_raise_oom(vm);
+                k = cvm_raise_oom(vm);
                 break;
             }
             pos = np, cap *= 2;
@@ -676,7 +675,7 @@ static cryo_error_kind split_common(cryo_vm *vm, int argc, cryo_value **argv, cr
     return split_by(vm, STR0, &n, max, rev, ret);
 }
 
-CRYO_LIB_FN(cryo_str_split) {
+CRYO_LIB_FN(clib_str_split) {
     (void)ud;
     return split_common(vm, argc, argv, ret, false);
 }
@@ -686,7 +685,7 @@ static CRYO_LIB_FN(str_split_rev) {
     return split_common(vm, argc, argv, ret, true);
 }
 
-const cryo_libreg cryo_lib_string[] = {
+const cryo_libreg clib_string[] = {
     {"bytes", 1, str_bytes, NULL},
     {"starts_with", 2, str_starts_with, NULL},
     {"ends_with", 2, str_ends_with, NULL},

@@ -2,7 +2,7 @@
  * lib_sync.c — the script side of SyncFunctions: f.into_sync(), spawn(f, args...) and
  * h.join(). See docs/sync.md.
  */
-#include "lang/lang.h" /* cryo_error_new */
+#include "lang/lang.h" /* cl_error_new */
 #include "vm/vm.h"
 #include "lib.h"
 #include "frozen/frozen.h"
@@ -27,9 +27,9 @@ static CRYO_LIB_FN(sync_into_sync) {
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "into_sync: expected a function, got %s",
                              cv_type_name(f));
     cryo_sync *s;
-    cryo_error_kind k = cryo_sync_from_fn(vm, cv_fn(f), 0, &s);
+    cryo_error_kind k = cfz_sync_from_fn(vm, cv_fn(f), 0, &s);
     if (k != CRYO_OK) return k;
-    if (!cryo_vm_pin_owned(vm, &s->h)) return cryo_vm_raise_oom(vm);
+    if (!cfz_pin_owned(vm, &s->h)) return cvm_raise_oom(vm);
     *ret = cv_from_shared(&s->h);
     return CRYO_OK;
 }
@@ -74,7 +74,7 @@ static void job_unref(spawn_job *j) {
     free(j->argv);
     cryo_const_release(j->result);
     cryo_error_free(j->err);
-    cryo_gov_release(j->gov);
+    cvm_gov_release(j->gov);
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->cond);
     free(j);
@@ -82,9 +82,9 @@ static void job_unref(spawn_job *j) {
 
 static cryo_error_kind job_call(spawn_job *j, cryo_vm *vm) {
     memcpy(vm->limits, j->limits, sizeof vm->limits);
-    cryo_vm_limits_changed(vm);
+    cvm_limits_changed(vm);
     vm->stop = &j->stop;
-    cryo_gov_join(vm, j->gov);
+    cvm_gov_join(vm, j->gov);
     cryo_value ret;
     cryo_error_kind k = cryo_sync_call_in(j->f, vm, j->argc, (const cryo_value *)j->argv, &ret);
     if (k == CRYO_OK) {
@@ -96,10 +96,10 @@ static cryo_error_kind job_call(spawn_job *j, cryo_vm *vm) {
     }
     if (k != CRYO_OK) {
         const cryo_error *e = cryo_vm_error(vm);
-        j->err = cryo_error_new(k, e ? e->source_name : NULL, e ? e->line : 0, e ? e->column : 0,
-                                "%s", e && e->message ? e->message : cryo_error_kind_name(k));
+        j->err = cl_error_new(k, e ? e->source_name : NULL, e ? e->line : 0, e ? e->column : 0,
+                              "%s", e && e->message ? e->message : cryo_error_kind_name(k));
     }
-    cryo_gov_leave(vm);
+    cvm_gov_leave(vm);
     vm->stop = NULL;
     return k;
 }
@@ -122,9 +122,9 @@ static void *job_run(void *p) {
     cryo_vm_pool_release(vm);
     cryo_vm_pool_clear(); /* the thread ends: free its pooled VMs */
     if (k != CRYO_OK && !j->err)
-        j->err = cryo_error_new(k, NULL, 0, 0, "%s",
-                                k == CRYO_ERR_MEMORY ? "spawn: no VM (out of memory)"
-                                                     : "thread stopped before it started");
+        j->err = cl_error_new(k, NULL, 0, 0, "%s",
+                              k == CRYO_ERR_MEMORY ? "spawn: no VM (out of memory)"
+                                                   : "thread stopped before it started");
     atomic_fetch_sub_explicit(&j->gov->threads, 1, memory_order_relaxed);
     pthread_mutex_lock(&j->lock);
     j->kind = k;
@@ -187,7 +187,7 @@ static void reap_finished(cryo_vm *vm) {
     }
 }
 
-void cryo_spawn_reap_all(cryo_vm *vm) {
+void clib_spawn_reap_all(cryo_vm *vm) {
     for (spawn_job *j = vm->jobs; j; j = j->next)
         job_stop(j); /* all first, so they stop in parallel */
     while (vm->jobs) {
@@ -219,11 +219,11 @@ static bool count_thread(cryo_gov *g) {
 static cryo_error_kind freeze_args(cryo_vm *vm, spawn_job *j, int argc, cryo_value **argv) {
     if (argc <= 1) return CRYO_OK;
     j->argv = calloc((size_t)argc - 1, sizeof *j->argv);
-    if (!j->argv) return cryo_vm_raise_oom(vm);
+    if (!j->argv) return cvm_raise_oom(vm);
     for (int i = 1; i < argc; i++) {
         char what[48];
         snprintf(what, sizeof what, "spawn's argument %d", i);
-        cryo_error_kind k = cryo_freeze_named(vm, *argv[i], what, &j->argv[i - 1]);
+        cryo_error_kind k = cfz_freeze_named(vm, *argv[i], what, &j->argv[i - 1]);
         if (k != CRYO_OK) return k;
         j->argc = i;
     }
@@ -248,7 +248,7 @@ static spawn_job *job_new(void) {
 
 static CRYO_LIB_FN(sync_spawn) {
     (void)ud;
-    if (argc < 1) return cryo_lib_nofn(vm, "spawn", argc, argv);
+    if (argc < 1) return clib_nofn(vm, "spawn", argc, argv);
     if (!(cryo_vm_capabilities(vm) & CRYO_CAP_THREADS))
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
                              "function not found: spawn (the context lacks CRYO_CAP_THREADS)");
@@ -258,22 +258,22 @@ static CRYO_LIB_FN(sync_spawn) {
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "spawn: expected a function, got %s",
                              cv_type_name(f));
     reap_finished(vm);
-    cryo_gov *g = cryo_gov_of(vm);
-    if (!g) return cryo_vm_raise_oom(vm);
+    cryo_gov *g = cvm_gov_of(vm);
+    if (!g) return cvm_raise_oom(vm);
     if (!count_thread(g))
         return cryo_vm_raise(vm, CRYO_ERR_RUNTIME, "spawn: too many threads running (limit %llu)",
                              (unsigned long long)g->max_threads);
     spawn_job *j = job_new();
     if (!j) {
         atomic_fetch_sub_explicit(&g->threads, 1, memory_order_relaxed);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
-    j->gov = cryo_gov_retain(g);
+    j->gov = cvm_gov_retain(g);
     memcpy(j->limits, vm->limits, sizeof j->limits);
     cryo_error_kind k = cryo_vm_into_sync(vm, f, &j->f);
     if (k == CRYO_OK) k = freeze_args(vm, j, argc, argv);
     cryo_value h = k == CRYO_OK ? cryo_value_handle(&thread_type, j) : cryo_unit_value();
-    if (k == CRYO_OK && h.type != CRYO_T_HANDLE) k = cryo_vm_raise_oom(vm);
+    if (k == CRYO_OK && h.type != CRYO_T_HANDLE) k = cvm_raise_oom(vm);
     if (k != CRYO_OK) {
         atomic_fetch_sub_explicit(&g->threads, 1, memory_order_relaxed);
         job_unref(j);
@@ -306,7 +306,7 @@ static cryo_error_kind wait_done(cryo_vm *vm, spawn_job *j) {
         pthread_cond_timedwait(&j->cond, &j->lock, &ts);
         if (j->done) break;
         pthread_mutex_unlock(&j->lock);
-        cryo_error_kind k = cryo_vm_poll_stop(vm);
+        cryo_error_kind k = cvm_poll_stop(vm);
         if (k != CRYO_OK) return k; /* the run ends: its end stops and joins j */
         pthread_mutex_lock(&j->lock);
     }
@@ -317,7 +317,7 @@ static cryo_error_kind wait_done(cryo_vm *vm, spawn_job *j) {
 static CRYO_LIB_FN(sync_join) {
     (void)ud;
     spawn_job *j = cryo_value_as_handle(*argv[0], &thread_type);
-    if (!j) return cryo_lib_nofn(vm, "join", argc, argv);
+    if (!j) return clib_nofn(vm, "join", argc, argv);
     if (j->joined)
         return cryo_vm_raise(vm, CRYO_ERR_RUNTIME, "join: the thread was already joined");
     cryo_error_kind k = wait_done(vm, j);
@@ -333,13 +333,13 @@ static CRYO_LIB_FN(sync_join) {
     if (k != CRYO_OK) return k;
     /* The value comes back into this run: its nested sizes count against this VM's limits
      * (memoized per shared object, so a value of many shared paths is measured quickly). */
-    k = cryo_vm_check_data(vm, v);
+    k = cvm_check_data(vm, v);
     if (k != CRYO_OK) return k;
     *ret = v;
     return CRYO_OK;
 }
 
-const cryo_libreg cryo_lib_sync[] = {
+const cryo_libreg clib_sync[] = {
     {"into_sync", 1, sync_into_sync, NULL},
     {"spawn", -1, sync_spawn, NULL},
     {"join", 1, sync_join, NULL},

@@ -384,7 +384,7 @@ static bool repr_tick(repr_walk *w, const cryo_string *s) {
     }
     if (++w->pending < REPR_BATCH) return true;
     w->pending = 0;
-    w->err = cryo_vm_charge(w->vm, REPR_BATCH);
+    w->err = cvm_charge(w->vm, REPR_BATCH);
     return w->err == CRYO_OK;
 }
 
@@ -453,7 +453,7 @@ static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int de
     case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
     case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
     case CRYO_T_SYNCFN: {
-        const cryo_fn *f = cv_syncfn_fn(v.as.obj);
+        const cryo_fn *f = cfz_sync_closure(v.as.obj);
         if (!put(h, s, "SyncFn(")) return false;
         if (f && f->name && !cv_string_append(h, s, f->name->data, f->name->len)) return false;
         return put(h, s, ")");
@@ -471,7 +471,7 @@ bool cv_append_repr_bounded(cryo_heap *h, cryo_vm *vm, size_t max_len, cryo_stri
                             cryo_value v, bool debug, cryo_error_kind *err) {
     repr_walk w = {h, vm, max_len, 0, CRYO_OK};
     bool ok = repr(&w, s, v, debug, 0);
-    if (ok && w.pending) w.err = cryo_vm_charge(vm, w.pending);
+    if (ok && w.pending) w.err = cvm_charge(vm, w.pending);
     *err = w.err;
     return ok;
 }

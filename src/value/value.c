@@ -468,7 +468,7 @@ static bool may_recur(cryo_value v) {
     return !(v.flags & CRYO_VF_COUNTED) || o->rc != 1 || (o->flags & CRYO_OBJ_SHARED);
 }
 
-#define EQ_BATCH 64 /* operations charged at once (cryo_vm_charge) */
+#define EQ_BATCH 64 /* operations charged at once (cvm_charge) */
 
 /* Deep equality with an explicit stack, so that comparing deeply nested arrays cannot
  * overflow the C stack. Pairs of possibly shared containers found equal are remembered, so
@@ -499,7 +499,7 @@ cryo_error_kind cv_equals_vm(cryo_vm *vm, cryo_value a, cryo_value b, bool *eq) 
             continue;
         }
         if (++pending == EQ_BATCH) {
-            k = cryo_vm_charge(vm, EQ_BATCH);
+            k = cvm_charge(vm, EQ_BATCH);
             pending = 0;
         }
         r = equals_shallow(ca, cb, &descend);
@@ -519,7 +519,7 @@ cryo_error_kind cv_equals_vm(cryo_vm *vm, cryo_value a, cryo_value b, bool *eq) 
         }
         st[n++] = (eq_frame){ca, cb, 0};
     }
-    if (k == CRYO_OK && pending) k = cryo_vm_charge(vm, pending);
+    if (k == CRYO_OK && pending) k = cvm_charge(vm, pending);
     if (st != inline_frames) free(st);
     cv_seen_free(&done);
     *eq = r;

@@ -29,7 +29,7 @@
  * Ownership on failure (the one rule)
  * -----------------------------------
  * A function that "takes" a value's reference (cv_array_push, cv_map_set, cv_cell_new,
- * cv_set, cryo_op_setindex, cryo_op_setfield, cv_ffi_array_push, cv_ffi_map_set, ...) takes it
+ * cv_set, cvm_op_setindex, cvm_op_setfield, cv_ffi_array_push, cv_ffi_map_set, ...) takes it
  * in EVERY outcome: when it fails it has already released the value. The caller never releases
  * a value it handed over, success or not; a caller that wants to keep the value retains it
  * before the call. (A second release after a failure was a use-after-free reachable by any
@@ -284,7 +284,7 @@ void cv_detach_cells(cryo_heap *h);
 cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps);
 /* The closure of a SyncFunction object (o->type CRYO_T_SYNCFN), borrowed; implemented in
  * frozen/sync.c, which owns the SyncFunction's layout. */
-const cryo_fn *cv_syncfn_fn(const cryo_obj *o);
+const cryo_fn *cfz_sync_closure(const cryo_obj *o);
 
 /* --- work and limits ----------------------------------------------------------------------- */
 
@@ -297,7 +297,7 @@ const cryo_fn *cv_syncfn_fn(const cryo_obj *o);
  * (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED) and returns the kind; else CRYO_OK.
  * vm may be NULL (a host-side walk: nothing charged). Cheap (a compare and a relaxed load):
  * charge per element, or per batch of elements in tight loops. (vm_call.c) */
-cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n);
+cryo_error_kind cvm_charge(cryo_vm *vm, uint64_t n);
 
 /* --- shared operations --------------------------------------------------------------------- */
 
@@ -307,7 +307,7 @@ cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n);
  * element-wise (deep, without recursion), functions by name. */
 bool cv_equals(cryo_value a, cryo_value b);
 /* cv_equals for the VM: every element compared is one operation charged to vm
- * (cryo_vm_charge), so the operations limit and the interrupt stop a comparison of huge data;
+ * (cvm_charge), so the operations limit and the interrupt stop a comparison of huge data;
  * pairs of shared containers are compared once (linear in distinct pairs, not in paths).
  * *eq gets the result; returns CRYO_OK or the kind raised by the charge. vm may be NULL. */
 cryo_error_kind cv_equals_vm(cryo_vm *vm, cryo_value a, cryo_value b, bool *eq);
@@ -335,8 +335,8 @@ bool cv_compare(cryo_value a, cryo_value b, int *cmp);
  * arrays and maps always show their elements in debug form: [1, "a", 'c'], #{"k": 1.0}. */
 bool cv_append_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug);
 
-/* cv_append_repr bounded (for cryo_vm_append_repr, vm/ops.c): on heap h, one operation per
- * element of nested arrays and maps charged to vm (cryo_vm_charge), stopping with *err =
+/* cv_append_repr bounded (for cvm_append_repr, vm/ops.c): on heap h, one operation per
+ * element of nested arrays and maps charged to vm (cvm_charge), stopping with *err =
  * CRYO_ERR_DATA_TOO_LARGE once the text passes max_len (0 = no bound). Returns false when it
  * stopped (*err the kind, or CRYO_OK when out of memory); *s stays valid either way. */
 bool cv_append_repr_bounded(cryo_heap *h, cryo_vm *vm, size_t max_len, cryo_string **s,
@@ -371,15 +371,15 @@ void cv_string_range(const cryo_string *s, int64_t start, int64_t end, bool incl
 /* Compound assignment `*target op= b` (ops.c), for the VM's op-assign path: when *target is a
  * string, array or map it is made unique and changed in place, so `s += "x"` and `a += x`
  * in a loop are amortized O(1) (array += array appends all; array += other pushes; map +=
- * map mixes in). Other cases compute cryo_op_binary and store the result. b is borrowed. */
-cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_value b);
+ * map mixes in). Other cases compute cvm_op_binary and store the result. b is borrowed. */
+cryo_error_kind cvm_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_value b);
 
 /* Checks v and everything nested in it against the size limits the way Rhai counts (ops.c):
  * all elements of all nested arrays against the array limit, all entries of nested maps
  * against the map limit, all string bytes inside against the string limit. CRYO_OK at once
  * when no size limit is set. The ops above call it themselves; the VM calls it after building
- * an array or map literal (APPEND, SETFIELD into a new map). Same as cryo_vm_check_data. */
-cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v);
+ * an array or map literal (APPEND, SETFIELD into a new map). Same as cvm_check_data. */
+cryo_error_kind cvm_op_check_size(cryo_vm *vm, cryo_value v);
 
 /* --- typed C pointers (FFI; src/pointer.c) ------------------------------------------------------
  * A CRYO_T_POINTER value is a typed C address. Two representations:
@@ -446,8 +446,8 @@ void cv_pointer_free(cryo_heap *h, cryo_obj *o);
 bool cv_pointer_repr(cryo_heap *h, cryo_string **s, cryo_value v);
 /* p[i] reads and writes of pointer elements (ops.c getindex/setindex call these). Ints are
  * range-checked against the element type on writes; u64 above i64::MAX fails on reads. */
-cryo_error_kind cryo_op_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out);
-cryo_error_kind cryo_op_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v);
+cryo_error_kind cx_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out);
+cryo_error_kind cx_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v);
 /* Reads / writes one scalar of kind `e` at `addr` (shared with the FFI layer). */
 CRYO_API cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *addr,
                                      cryo_value *out);

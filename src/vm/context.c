@@ -21,16 +21,16 @@
 
 static const cryo_libreg *find_exact(const cryo_context *ctx, const char *name, size_t len,
                                      int arity) {
-    uint32_t h = cryo_fn_hash(name, len, arity); /* once for all packages */
+    uint32_t h = cvm_fn_hash(name, len, arity); /* once for all packages */
     for (int i = 0; i < ctx->npackages; i++) {
-        const cryo_libreg *r = cryo_package_find_h(ctx->packages[i], name, len, arity, h);
+        const cryo_libreg *r = cvm_package_find_h(ctx->packages[i], name, len, arity, h);
         if (r) return r;
     }
     return NULL;
 }
 
-const cryo_libreg *cryo_context_find(const cryo_context *ctx, const char *name, size_t len,
-                                     int arity) {
+const cryo_libreg *cvm_context_find(const cryo_context *ctx, const char *name, size_t len,
+                                    int arity) {
     if (!ctx || !name || ctx->npackages == 0) return NULL;
     const cryo_libreg *r = find_exact(ctx, name, len, arity);
     return r ? r : find_exact(ctx, name, len, -1);
@@ -132,8 +132,8 @@ CRYO_API unsigned cryo_context_capabilities(const cryo_context *ctx) {
 /* --- the internal table-based constructor (tests) ----------------------------------------------
  */
 
-cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int ntables) {
-    cryo_package *p = cryo_package_from_tables("tables", tables, ntables);
+cryo_context *cvm_context_from_tables(const cryo_libreg *const *tables, int ntables) {
+    cryo_package *p = cvm_package_from_tables("tables", tables, ntables);
     if (!p) return NULL;
     cryo_context_config cfg = {.packages = &p, .npackages = 1};
     cryo_context *ctx = cryo_context_new(&cfg);
@@ -141,7 +141,7 @@ cryo_context *cryo_context_from_tables(const cryo_libreg *const *tables, int nta
     return ctx;
 }
 
-void cryo_context_free_tables(cryo_context *ctx) {
+void cvm_context_free_tables(cryo_context *ctx) {
     cryo_context_release(ctx);
 }
 
@@ -157,18 +157,18 @@ static cryo_binding *find_binding(cryo_binding *b, const cryo_context *ctx) {
     return NULL;
 }
 
-const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx) {
+const cryo_binding *cvm_unit_bind(cryo_unit *u, const cryo_context *ctx) {
     cryo_binding *head = atomic_load_explicit(&u->bindings, memory_order_acquire);
     cryo_binding *b = find_binding(head, ctx);
     if (b) return b;
-    /* Allocated with malloc, freed with free() by cryo_unit_destroy. */
+    /* Allocated with malloc, freed with free() by cl_unit_destroy. */
     b = malloc(sizeof *b + (size_t)u->nhosts * sizeof b->slots[0]);
     if (!b) return NULL;
     b->ctx = ctx;
     b->ctx_id = ctx->id;
     for (uint32_t i = 0; i < u->nhosts; i++) {
         const cryo_hostslot *hs = &u->hosts[i];
-        b->slots[i] = cryo_context_find(ctx, hs->name, strlen(hs->name), (int)hs->arity);
+        b->slots[i] = cvm_context_find(ctx, hs->name, strlen(hs->name), (int)hs->arity);
     }
     for (;;) {
         b->next = head;
@@ -184,7 +184,7 @@ const cryo_binding *cryo_unit_bind(cryo_unit *u, const cryo_context *ctx) {
     }
 }
 
-void cryo_unit_free_bindings(cryo_unit *u) {
+void cvm_unit_free_bindings(cryo_unit *u) {
     cryo_binding *b = atomic_load_explicit(&u->bindings, memory_order_acquire);
     while (b) {
         cryo_binding *next = b->next;

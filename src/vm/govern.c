@@ -29,17 +29,17 @@ static uint64_t now_ns(void) {
 
 /* --- call controls ------------------------------------------------------------------------- */
 
-CRYO_API void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b) {
+CRYO_API void cvm_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b) {
     atomic_store_explicit(&c->operations, b ? b->operations : 0, memory_order_relaxed);
     atomic_store_explicit(&c->timeout_ms, b ? b->timeout_ms : 0, memory_order_relaxed);
 }
 
-CRYO_API void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out) {
+CRYO_API void cvm_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out) {
     out->operations = atomic_load_explicit(&c->operations, memory_order_relaxed);
     out->timeout_ms = atomic_load_explicit(&c->timeout_ms, memory_order_relaxed);
 }
 
-CRYO_API void cryo_call_ctl_interrupt(cryo_call_ctl *c) {
+CRYO_API void cvm_call_ctl_interrupt(cryo_call_ctl *c) {
     atomic_fetch_add_explicit(&c->epoch, 1, memory_order_relaxed);
 }
 
@@ -63,7 +63,7 @@ static void arm_bounds(cryo_vm *vm, const cryo_call_ctl *cb, uint64_t fops, uint
     }
 }
 
-void cryo_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl) {
+void cvm_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl) {
     const cryo_call_ctl *cb = vm->next_cb_ctl;
     vm->call_ctl[0] = fctl;
     vm->call_epoch[0] = atomic_load_explicit(&fctl->epoch, memory_order_relaxed);
@@ -78,17 +78,17 @@ void cryo_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl) {
         arm_bounds(vm, cb, fops, fto);
     else
         vm->call_ops = vm->call_deadline = 0;
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
 }
 
 /* --- the shared budget --------------------------------------------------------------------- */
 
-cryo_gov *cryo_gov_retain(cryo_gov *g) {
+cryo_gov *cvm_gov_retain(cryo_gov *g) {
     if (g) atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
     return g;
 }
 
-void cryo_gov_release(cryo_gov *g) {
+void cvm_gov_release(cryo_gov *g) {
     if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) free(g);
 }
 
@@ -124,7 +124,7 @@ static bool gov_grow(cryo_heap *h, size_t need) {
     return true;
 }
 
-cryo_gov *cryo_gov_of(cryo_vm *vm) {
+cryo_gov *cvm_gov_of(cryo_vm *vm) {
     if (vm->gov) return vm->gov;
     cryo_gov *g = calloc(1, sizeof *g);
     if (!g) return NULL;
@@ -149,12 +149,12 @@ cryo_gov *cryo_gov_of(cryo_vm *vm) {
     }
     vm->gov = g;
     vm->gov_owner = true;
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
     return g;
 }
 
-void cryo_gov_join(cryo_vm *vm, cryo_gov *g) {
-    vm->gov = cryo_gov_retain(g);
+void cvm_gov_join(cryo_vm *vm, cryo_gov *g) {
+    vm->gov = cvm_gov_retain(g);
     vm->gov_owner = false;
     vm->ops_grant = 0;
     vm->mem_granted = 0;
@@ -162,10 +162,10 @@ void cryo_gov_join(cryo_vm *vm, cryo_gov *g) {
         vm->heap.limit = 1; /* the first allocation takes a chunk */
         vm->heap.grow = gov_grow;
     }
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
 }
 
-void cryo_gov_leave(cryo_vm *vm) {
+void cvm_gov_leave(cryo_vm *vm) {
     cryo_gov *g = vm->gov;
     if (!g) return;
     if (g->ops_limited && vm->ops_grant > vm->ops)
@@ -178,19 +178,19 @@ void cryo_gov_leave(cryo_vm *vm) {
     vm->ops_grant = vm->mem_granted = 0;
     vm->heap.grow = NULL;
     vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
-    cryo_gov_release(g);
-    cryo_vm_update_watch(vm);
+    cvm_gov_release(g);
+    cvm_update_watch(vm);
 }
 
 /* --- the checks ---------------------------------------------------------------------------- */
 
-void cryo_vm_update_watch(cryo_vm *vm) {
+void cvm_update_watch(cryo_vm *vm) {
     vm->watch = vm->gov || vm->stop || vm->call_ctl[0] || vm->call_ctl[1];
     uint64_t m = vm->ops > UINT64_MAX - CRYO_WATCH_POLL ? UINT64_MAX : vm->ops + CRYO_WATCH_POLL;
     if (vm->call_ops && vm->call_ops < m) m = vm->call_ops;
     if (vm->gov && vm->gov->ops_limited && vm->ops_grant < m) m = vm->ops_grant;
     vm->watch_max = m;
-    cryo_vm_update_ops_max(vm);
+    cvm_update_ops_max(vm);
 }
 
 static cryo_error_kind check_stop(cryo_vm *vm) {
@@ -226,20 +226,20 @@ static cryo_error_kind charge_ops(cryo_vm *vm) {
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_check_watch(cryo_vm *vm) {
+cryo_error_kind cvm_check_watch(cryo_vm *vm) {
     cryo_error_kind k = check_stop(vm);
     if (k == CRYO_OK) k = charge_ops(vm);
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
     return k;
 }
 
-cryo_error_kind cryo_vm_poll_stop(cryo_vm *vm) {
+cryo_error_kind cvm_poll_stop(cryo_vm *vm) {
     if (atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
         return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "script interrupted");
     return vm->watch ? check_stop(vm) : CRYO_OK;
 }
 
-void cryo_vm_end_run(cryo_vm *vm) {
-    if (vm->jobs) cryo_spawn_reap_all(vm);
-    if (vm->gov_owner) cryo_gov_leave(vm);
+void cvm_end_run(cryo_vm *vm) {
+    if (vm->jobs) clib_spawn_reap_all(vm);
+    if (vm->gov_owner) cvm_gov_leave(vm);
 }

@@ -4,7 +4,7 @@
  * "Bounded calls".
  *
  * Nothing here runs per instruction. A watched VM (vm->watch) folds its next check point into
- * vm->ops_max, so the dispatch loop's existing operation test calls cryo_vm_check_watch at
+ * vm->ops_max, so the dispatch loop's existing operation test calls cvm_check_watch at
  * most every CRYO_WATCH_POLL operations; atomics are read there, never in the loop.
  */
 #ifndef CRYO_GOVERN_H
@@ -26,13 +26,13 @@ typedef struct cryo_call_ctl {
     _Atomic uint64_t timeout_ms;
 } cryo_call_ctl;
 
-/* Exported (undocumented) for libcryo_ffi's callbacks, like cryo_sync_run_hot. */
-CRYO_API void cryo_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b);
-CRYO_API void cryo_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out);
-CRYO_API void cryo_call_ctl_interrupt(cryo_call_ctl *c);
+/* Exported (undocumented) for libcryo_ffi's callbacks, like cfz_sync_run_hot. */
+CRYO_API void cvm_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b);
+CRYO_API void cvm_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out);
+CRYO_API void cvm_call_ctl_interrupt(cryo_call_ctl *c);
 
 /* The budget a run shares with the threads it spawns (and theirs, transitively). Made by the
- * run's first spawn; each VM of the tree takes chunks of it (cryo_vm_check_watch, the heap's
+ * run's first spawn; each VM of the tree takes chunks of it (cvm_check_watch, the heap's
  * grow hook) and gives back what it did not use when its run ends. */
 typedef struct cryo_gov {
     _Atomic int refs;
@@ -45,22 +45,22 @@ typedef struct cryo_gov {
 } cryo_gov;
 
 /* The run's gov, made on first use (its VM becomes the owner); NULL when out of memory. */
-cryo_gov *cryo_gov_of(cryo_vm *vm);
-cryo_gov *cryo_gov_retain(cryo_gov *g);
-void cryo_gov_release(cryo_gov *g);
-/* Makes vm (idle, limits already set) draw on g, as a spawned thread's VM; cryo_gov_leave
+cryo_gov *cvm_gov_of(cryo_vm *vm);
+cryo_gov *cvm_gov_retain(cryo_gov *g);
+void cvm_gov_release(cryo_gov *g);
+/* Makes vm (idle, limits already set) draw on g, as a spawned thread's VM; cvm_gov_leave
  * gives back what it did not use and detaches it. */
-void cryo_gov_join(cryo_vm *vm, cryo_gov *g);
-void cryo_gov_leave(cryo_vm *vm);
+void cvm_gov_join(cryo_vm *vm, cryo_gov *g);
+void cvm_gov_leave(cryo_vm *vm);
 
 /* Arms a SyncFunction call of f's control on an idle VM (sync.c's first frame): notes the
  * epochs of f and of the callback that makes the call (vm->next_cb_ctl) and the call's bounds
  * (vm->next_bounds, then the callback's, then f's defaults). Cheap when nothing is bounded. */
-void cryo_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl);
+void cvm_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl);
 
-/* cryo_call_arm's common case inline (no bound set anywhere, no thread budget): the hot path
+/* cvm_call_arm's common case inline (no bound set anywhere, no thread budget): the hot path
  * of a callback or a cryo_sync_call pays a few loads and stores, no call. vm->ops is 0. */
-static inline void cryo_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
+static inline void cvm_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
     const cryo_call_ctl *cb = vm->next_cb_ctl;
     uint64_t set = atomic_load_explicit(&fctl->operations, memory_order_relaxed) |
                    atomic_load_explicit(&fctl->timeout_ms, memory_order_relaxed);
@@ -69,7 +69,7 @@ static inline void cryo_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
                atomic_load_explicit(&cb->timeout_ms, memory_order_relaxed);
     /* a spawned thread's VM (vm->stop) always has a gov */
     if (__builtin_expect(set != 0 || vm->next_bounds || vm->gov, 0)) {
-        cryo_call_arm(vm, fctl);
+        cvm_call_arm(vm, fctl);
         return;
     }
     vm->call_ctl[0] = fctl;
@@ -85,11 +85,11 @@ static inline void cryo_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
     if (vm->ops_max > CRYO_WATCH_POLL) vm->ops_max = CRYO_WATCH_POLL;
 }
 /* The call ended: forgets its controls (which may be freed after the call). */
-static inline void cryo_call_disarm(cryo_vm *vm) {
+static inline void cvm_call_disarm(cryo_vm *vm) {
     vm->call_ctl[0] = vm->call_ctl[1] = NULL; /* the bounds are set again by every arm */
 }
 
 /* lib_sync.c: stops the threads vm's run spawned and joins them (the run ends). */
-void cryo_spawn_reap_all(cryo_vm *vm);
+void clib_spawn_reap_all(cryo_vm *vm);
 
 #endif

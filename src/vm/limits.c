@@ -64,7 +64,7 @@ cryo_error_kind cryo_vm_raise(cryo_vm *vm, cryo_error_kind kind, const char *fmt
     return set_error(vm, kind, msg);
 }
 
-cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm) {
+cryo_error_kind cvm_raise_oom(cryo_vm *vm) {
     if (vm->heap.exceeded) /* the limit, not vm->heap.limit: a share of it under a gov */
         return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "memory limit exceeded (%llu bytes)",
                              (unsigned long long)(vm->limits[CRYO_LIMIT_MEMORY]
@@ -73,11 +73,11 @@ cryo_error_kind cryo_vm_raise_oom(cryo_vm *vm) {
     return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "out of memory");
 }
 
-cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
+cryo_error_kind cvm_check_ops(cryo_vm *vm) {
     if (atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
         return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "script interrupted");
     if (vm->watch) { /* threads and bounded calls (govern.c) */
-        cryo_error_kind k = cryo_vm_check_watch(vm);
+        cryo_error_kind k = cvm_check_watch(vm);
         if (k != CRYO_OK) return k;
     }
     uint64_t limit = vm->limits[CRYO_LIMIT_OPERATIONS];
@@ -87,19 +87,19 @@ cryo_error_kind cryo_vm_check_ops(cryo_vm *vm) {
     if (vm->progress_fn && vm->ops >= vm->progress_next) {
         vm->progress_next = vm->ops + (vm->progress_every ? vm->progress_every : 1);
         if (!vm->progress_fn(vm->progress_ud, vm->ops)) {
-            cryo_vm_update_ops_max(vm);
+            cvm_update_ops_max(vm);
             return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "stopped by the progress callback");
         }
     }
-    cryo_vm_update_ops_max(vm);
+    cvm_update_ops_max(vm);
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_charge(cryo_vm *vm, uint64_t n) {
+cryo_error_kind cvm_charge(cryo_vm *vm, uint64_t n) {
     if (!vm) return CRYO_OK;
     vm->ops += n;
     if (vm->ops > vm->ops_max || atomic_load_explicit(&vm->interrupt, memory_order_relaxed))
-        return cryo_vm_check_ops(vm);
+        return cvm_check_ops(vm);
     return CRYO_OK;
 }
 
@@ -111,13 +111,13 @@ static cryo_error_kind check_size(cryo_vm *vm, cryo_limit which, size_t n, const
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_check_string(cryo_vm *vm, size_t bytes) {
+cryo_error_kind cvm_check_string(cryo_vm *vm, size_t bytes) {
     return check_size(vm, CRYO_LIMIT_STRING_SIZE, bytes, "length of string");
 }
-cryo_error_kind cryo_vm_check_array(cryo_vm *vm, size_t len) {
+cryo_error_kind cvm_check_array(cryo_vm *vm, size_t len) {
     return check_size(vm, CRYO_LIMIT_ARRAY_SIZE, len, "size of array");
 }
-cryo_error_kind cryo_vm_check_map(cryo_vm *vm, size_t len) {
+cryo_error_kind cvm_check_map(cryo_vm *vm, size_t len) {
     return check_size(vm, CRYO_LIMIT_MAP_SIZE, len, "size of object map");
 }
 
@@ -223,7 +223,7 @@ static data_sizes measure(sizer *z, cryo_value v, int depth) {
     return d;
 }
 
-cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v) {
+cryo_error_kind cvm_check_data(cryo_vm *vm, cryo_value v) {
     const uint64_t *l = vm->limits;
     if (!(l[CRYO_LIMIT_STRING_SIZE] | l[CRYO_LIMIT_ARRAY_SIZE] | l[CRYO_LIMIT_MAP_SIZE]) ||
         v.type < CRYO_T_STRING)
@@ -231,14 +231,14 @@ cryo_error_kind cryo_vm_check_data(cryo_vm *vm, cryo_value v) {
     sizer z = {NULL, 0, 0};
     data_sizes d = measure(&z, v, 0);
     free(z.slots);
-    cryo_error_kind k = cryo_vm_check_string(vm, d.strings);
-    if (k == CRYO_OK) k = cryo_vm_check_array(vm, d.arrays);
-    if (k == CRYO_OK) k = cryo_vm_check_map(vm, d.maps);
+    cryo_error_kind k = cvm_check_string(vm, d.strings);
+    if (k == CRYO_OK) k = cvm_check_array(vm, d.arrays);
+    if (k == CRYO_OK) k = cvm_check_map(vm, d.maps);
     return k;
 }
 
-cryo_error_kind cryo_vm_fn_not_found(cryo_vm *vm, const char *name, size_t len, int argc,
-                                     cryo_value *const *argv) {
+cryo_error_kind cvm_fn_not_found(cryo_vm *vm, const char *name, size_t len, int argc,
+                                 cryo_value *const *argv) {
     char buf[512];
     size_t n = 0;
     buf[0] = 0;

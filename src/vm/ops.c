@@ -50,7 +50,7 @@ static cryo_value deref(cryo_value v) {
 }
 
 static cryo_error_kind check_string(cryo_vm *vm, cryo_string *s) {
-    cryo_error_kind k = cryo_vm_check_string(vm, s->len);
+    cryo_error_kind k = cvm_check_string(vm, s->len);
     if (k != CRYO_OK) cv_free_obj(&vm->heap, &s->h);
     return k;
 }
@@ -199,7 +199,7 @@ static cryo_error_kind op_in(cryo_vm *vm, cryo_value a, cryo_value b, cryo_value
     switch (b.type) {
     case CRYO_T_ARRAY: {
         const cryo_array *arr = cv_arr(b);
-        cryo_error_kind k = cryo_vm_charge(vm, arr->len);
+        cryo_error_kind k = cvm_charge(vm, arr->len);
         for (uint32_t i = 0; k == CRYO_OK && i < arr->len && !r; i++)
             k = cv_equals_vm(vm, arr->items[i], a, &r);
         if (k != CRYO_OK) return k;
@@ -247,12 +247,12 @@ static cryo_error_kind text_concat(cryo_vm *vm, cryo_value a, cryo_value b, cryo
     size_t hint = (a.type == CRYO_T_STRING ? cv_str(a)->len : 8) +
                   (b.type == CRYO_T_STRING ? cv_str(b)->len : 8);
     cryo_error_kind k =
-        cryo_vm_check_string(vm, a.type == CRYO_T_STRING && b.type == CRYO_T_STRING ? hint : 0);
+        cvm_check_string(vm, a.type == CRYO_T_STRING && b.type == CRYO_T_STRING ? hint : 0);
     if (k != CRYO_OK) return k;
     cryo_string *s = cv_string_new_cap(&vm->heap, hint);
-    if (!s) return cryo_vm_raise_oom(vm);
-    if ((k = cryo_vm_append_repr(vm, &s, a, false)) != CRYO_OK ||
-        (k = cryo_vm_append_repr(vm, &s, b, false)) != CRYO_OK) {
+    if (!s) return cvm_raise_oom(vm);
+    if ((k = cvm_append_repr(vm, &s, a, false)) != CRYO_OK ||
+        (k = cvm_append_repr(vm, &s, b, false)) != CRYO_OK) {
         cv_free_obj(&vm->heap, &s->h);
         return k;
     }
@@ -275,14 +275,14 @@ static cryo_error_kind text_remove(cryo_vm *vm, cryo_value a, cryo_value b, cryo
         n = cv_str(b)->len;
     }
     cryo_string *r = cv_string_new_cap(&vm->heap, s->len);
-    if (!r) return cryo_vm_raise_oom(vm);
+    if (!r) return cvm_raise_oom(vm);
     const char *p = s->data, *end = s->data + s->len;
     while (p < end) {
         const char *hit = n ? memmem(p, (size_t)(end - p), pat, n) : NULL;
         const char *stop = hit ? hit : end;
         if (!cv_string_append(&vm->heap, &r, p, (size_t)(stop - p))) {
             cv_free_obj(&vm->heap, &r->h);
-            return cryo_vm_raise_oom(vm);
+            return cvm_raise_oom(vm);
         }
         p = hit ? hit + n : end;
     }
@@ -293,8 +293,8 @@ static cryo_error_kind text_remove(cryo_vm *vm, cryo_value a, cryo_value b, cryo
 /* --- nested data sizes -------------------------------------------------------------------------
  */
 
-cryo_error_kind cryo_op_check_size(cryo_vm *vm, cryo_value v) {
-    return cryo_vm_check_data(vm, v); /* the one nested-size check (vm.h) */
+cryo_error_kind cvm_op_check_size(cryo_vm *vm, cryo_value v) {
+    return cvm_check_data(vm, v); /* the one nested-size check (vm.h) */
 }
 
 static bool holds_data(cryo_value v) {
@@ -305,7 +305,7 @@ static bool holds_data(cryo_value v) {
 /* Appends b to the unique array a: all of b's items when b is an array, else b itself. */
 static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
     size_t add = b.type == CRYO_T_ARRAY ? cv_arr(b)->len : 1;
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + add);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)a->len + add);
     if (k != CRYO_OK) return k;
     /* Geometric growth, as cv_array_push: `a += x` in a loop must not copy the array each
      * time. Near the memory limit, the exact size is tried before giving up. */
@@ -314,7 +314,7 @@ static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
         bool exceeded = vm->heap.exceeded;
         if (!cv_array_reserve(&vm->heap, a, cap)) vm->heap.exceeded = exceeded;
     }
-    if (!cv_array_reserve(&vm->heap, a, need)) return cryo_vm_raise_oom(vm);
+    if (!cv_array_reserve(&vm->heap, a, need)) return cvm_raise_oom(vm);
     if (b.type == CRYO_T_ARRAY) {
         const cryo_array *src = cv_arr(b);
         uint32_t n = src->len; /* src may be a itself */
@@ -326,20 +326,20 @@ static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
         cv_retain(b);
         a->items[a->len++] = b;
     }
-    return holds_data(b) ? cryo_op_check_size(vm, cv_from_obj(&a->h)) : CRYO_OK;
+    return holds_data(b) ? cvm_op_check_size(vm, cv_from_obj(&a->h)) : CRYO_OK;
 }
 
 static cryo_error_kind map_mixin(cryo_vm *vm, cryo_map *m, const cryo_map *src) {
     for (uint32_t i = 0; i < src->len; i++) {
         const cryo_map_entry *e = &src->entries[i];
         if (!cv_map_find(m, e->key->data, e->key->len)) {
-            cryo_error_kind k = cryo_vm_check_map(vm, (size_t)m->len + 1);
+            cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
             if (k != CRYO_OK) return k;
         }
         cv_retain(e->value);
-        if (!cv_map_set(&vm->heap, m, e->key, e->value)) return cryo_vm_raise_oom(vm);
+        if (!cv_map_set(&vm->heap, m, e->key, e->value)) return cvm_raise_oom(vm);
     }
-    return cryo_op_check_size(vm, cv_from_obj(&m->h));
+    return cvm_op_check_size(vm, cv_from_obj(&m->h));
 }
 
 /* a + b on a copy of the container a (arrays: concat/append; maps: mixin). */
@@ -348,7 +348,7 @@ static cryo_error_kind container_add(cryo_vm *vm, cryo_value a, cryo_value b, cr
     cv_retain(r);
     if (!cv_make_unique(&vm->heap, &r)) {
         cv_release(&vm->heap, r);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     cryo_error_kind k = a.type == CRYO_T_ARRAY ? array_append(vm, cv_arr(r), b)
                                                : map_mixin(vm, cv_map(r), cv_map(b));
@@ -363,7 +363,7 @@ static cryo_error_kind container_add(cryo_vm *vm, cryo_value a, cryo_value b, cr
 /* --- binary operators ---------------------------------------------------------------------------
  */
 
-cryo_error_kind cryo_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_value *out) {
+cryo_error_kind cvm_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_value *out) {
     a = deref(a);
     b = deref(b);
     switch (op) {
@@ -407,36 +407,36 @@ cryo_error_kind cryo_op_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, 
     return type_error2(vm, op, a, b);
 }
 
-cryo_error_kind cryo_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_value b) {
+cryo_error_kind cvm_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_value b) {
     while (target->type == CRYO_T_CELL)
         target = &cv_cell(*target)->v;
     cryo_value a = *target;
     b = deref(b);
     bool add = op == OP_ADD || op == OP_ADDI;
     if (add && target->type == CRYO_T_STRING && b.type != CRYO_T_ARRAY && b.type != CRYO_T_MAP) {
-        if (!cv_make_unique(&vm->heap, target)) return cryo_vm_raise_oom(vm);
+        if (!cv_make_unique(&vm->heap, target)) return cvm_raise_oom(vm);
         cryo_string *s = cv_str(*target);
         if (b.type == CRYO_T_STRING) {
-            cryo_error_kind k = cryo_vm_check_string(vm, (size_t)s->len + cv_str(b)->len);
+            cryo_error_kind k = cvm_check_string(vm, (size_t)s->len + cv_str(b)->len);
             if (k != CRYO_OK) return k;
         }
-        cryo_error_kind k = cryo_vm_append_repr(vm, &s, b, false); /* bounded by the limits */
+        cryo_error_kind k = cvm_append_repr(vm, &s, b, false); /* bounded by the limits */
         target->as.obj = &s->h;
         return k;
     }
     if (add &&
         (target->type == CRYO_T_ARRAY || (target->type == CRYO_T_MAP && b.type == CRYO_T_MAP))) {
-        if (!cv_make_unique(&vm->heap, target)) return cryo_vm_raise_oom(vm);
+        if (!cv_make_unique(&vm->heap, target)) return cvm_raise_oom(vm);
         if (target->type == CRYO_T_ARRAY) return array_append(vm, cv_arr(*target), b);
         return map_mixin(vm, cv_map(*target), cv_map(b));
     }
     cryo_value r;
-    cryo_error_kind k = cryo_op_binary(vm, op, a, b, &r);
+    cryo_error_kind k = cvm_op_binary(vm, op, a, b, &r);
     if (k == CRYO_OK) cv_set(&vm->heap, target, r);
     return k;
 }
 
-cryo_error_kind cryo_op_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out) {
+cryo_error_kind cvm_op_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out) {
     a = deref(a);
     if (op == OP_NEG) {
         if (a.type == CRYO_T_INT) {
@@ -514,12 +514,12 @@ static cryo_error_kind substring(cryo_vm *vm, const cryo_string *s, const cryo_r
     cv_string_range(s, r->start, r->end, r->h.extra != 0, &from, &to);
     size_t a = cv_string_offset(s, from), b = cv_string_offset(s, to);
     cryo_string *n = cv_string_new(&vm->heap, s->data + a, b - a);
-    if (!n) return cryo_vm_raise_oom(vm);
+    if (!n) return cvm_raise_oom(vm);
     *out = cv_from_obj(&n->h);
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cryo_value *out) {
+cryo_error_kind cvm_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cryo_value *out) {
     obj = deref(obj);
     idx = deref(idx);
     int64_t i;
@@ -563,7 +563,7 @@ cryo_error_kind cryo_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cr
         *out = cryo_bool(((uint64_t)obj.as.i >> bit) & 1);
         return CRYO_OK;
     }
-    case CRYO_T_POINTER: return cryo_op_ptr_get(vm, obj, idx, out); /* pointer.c (FFI) */
+    case CRYO_T_POINTER: return cx_ptr_get(vm, obj, idx, out); /* pointer.c (FFI) */
     default: return index_type_error(vm, obj, idx);
     }
 }
@@ -574,14 +574,14 @@ static cryo_error_kind string_splice(cryo_vm *vm, cryo_value *slot, int64_t from
     const cryo_string *s = cv_str(*slot);
     size_t a = cv_string_offset(s, from), b = cv_string_offset(s, to);
     size_t len = s->len - (b - a) + n;
-    cryo_error_kind k = cryo_vm_check_string(vm, len);
+    cryo_error_kind k = cvm_check_string(vm, len);
     if (k != CRYO_OK) return k;
     cryo_string *r = cv_string_new_cap(&vm->heap, len);
     if (!r || !cv_string_append(&vm->heap, &r, s->data, a) ||
         !cv_string_append(&vm->heap, &r, p, n) ||
         !cv_string_append(&vm->heap, &r, s->data + b, s->len - b)) {
         if (r) cv_free_obj(&vm->heap, &r->h);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     cv_set(&vm->heap, slot, cv_from_obj(&r->h));
     return CRYO_OK;
@@ -644,25 +644,25 @@ static cryo_error_kind set_int_index(cryo_vm *vm, cryo_value *obj, cryo_value id
 static cryo_error_kind map_insert(cryo_vm *vm, cryo_value *obj, cryo_string *key, cryo_value v) {
     if (!cv_make_unique(&vm->heap, obj)) {
         cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     cryo_map *m = cv_map(*obj);
     if (!cv_map_find(m, key->data, key->len)) {
-        cryo_error_kind k = cryo_vm_check_map(vm, (size_t)m->len + 1);
+        cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
         if (k != CRYO_OK) {
             cv_release(&vm->heap, v);
             return k;
         }
     }
     bool nested = holds_data(v);
-    if (!cv_map_set(&vm->heap, m, key, v)) return cryo_vm_raise_oom(vm);
-    return nested ? cryo_op_check_size(vm, *obj) : CRYO_OK;
+    if (!cv_map_set(&vm->heap, m, key, v)) return cvm_raise_oom(vm);
+    return nested ? cvm_op_check_size(vm, *obj) : CRYO_OK;
 }
 
-cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v) {
+cryo_error_kind cvm_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v) {
     idx = deref(idx);
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
-    if (obj->type == CRYO_T_POINTER) return cryo_op_ptr_set(vm, *obj, idx, v); /* pointer.c */
+    if (obj->type == CRYO_T_POINTER) return cx_ptr_set(vm, *obj, idx, v); /* pointer.c */
     cryo_error_kind k;
     switch (obj->type) {
     case CRYO_T_ARRAY: {
@@ -676,12 +676,12 @@ cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, c
             break;
         }
         if (!cv_make_unique(&vm->heap, obj)) {
-            k = cryo_vm_raise_oom(vm);
+            k = cvm_raise_oom(vm);
             break;
         }
         bool nested = holds_data(v);
         cv_set(&vm->heap, &cv_arr(*obj)->items[i], v);
-        return nested ? cryo_op_check_size(vm, *obj) : CRYO_OK;
+        return nested ? cvm_op_check_size(vm, *obj) : CRYO_OK;
     }
     case CRYO_T_MAP:
         if (idx.type != CRYO_T_STRING) {
@@ -700,8 +700,8 @@ cryo_error_kind cryo_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, c
 /* --- properties ----------------------------------------------------------------------------------
  */
 
-cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
-                                 cryo_value *out) {
+cryo_error_kind cvm_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
+                                cryo_value *out) {
     cryo_value o = deref(*obj);
     if (o.type == CRYO_T_MAP) {
         const cryo_map_entry *e = cv_map_find(cv_map(o), name->data, name->len);
@@ -709,7 +709,7 @@ cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string
         cv_retain(*out);
         return CRYO_OK;
     }
-    const cryo_libreg *reg = vm->ctx ? cryo_context_find(vm->ctx, name->data, name->len, 1) : NULL;
+    const cryo_libreg *reg = vm->ctx ? cvm_context_find(vm->ctx, name->data, name->len, 1) : NULL;
     if (!reg) {
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "unknown property '%s' of %s", name->data,
                              cv_type_name(o));
@@ -719,8 +719,8 @@ cryo_error_kind cryo_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string
     return reg->fn(vm, reg->userdata, 1, &target, out);
 }
 
-cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
-                                 cryo_value v) {
+cryo_error_kind cvm_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string *name,
+                                cryo_value v) {
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
     if (obj->type == CRYO_T_MAP) return map_insert(vm, obj, (cryo_string *)name, v);
     cryo_error_kind k = cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "cannot set property '%s' of %s",
@@ -729,20 +729,20 @@ cryo_error_kind cryo_op_setfield(cryo_vm *vm, cryo_value *obj, const cryo_string
     return k;
 }
 
-cryo_error_kind cryo_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v) {
+cryo_error_kind cvm_op_concat(cryo_vm *vm, cryo_string **s, cryo_value v) {
     v = deref(v);
     if (v.type == CRYO_T_STRING) {
-        cryo_error_kind k = cryo_vm_check_string(vm, (size_t)(*s)->len + cv_str(v)->len);
+        cryo_error_kind k = cvm_check_string(vm, (size_t)(*s)->len + cv_str(v)->len);
         if (k != CRYO_OK) return k;
     }
-    return cryo_vm_append_repr(vm, s, v, false); /* bounded by the limits */
+    return cvm_append_repr(vm, s, v, false); /* bounded by the limits */
 }
 
-cryo_error_kind cryo_vm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug) {
+cryo_error_kind cvm_append_repr(cryo_vm *vm, cryo_string **s, cryo_value v, bool debug) {
     size_t max = (size_t)vm->limits[CRYO_LIMIT_STRING_SIZE];
     cryo_error_kind err;
     bool ok = cv_append_repr_bounded(&vm->heap, vm, max, s, v, debug, &err);
-    if (ok && err == CRYO_OK) return cryo_vm_check_string(vm, (*s)->len);
-    if (err == CRYO_ERR_DATA_TOO_LARGE) return cryo_vm_check_string(vm, (*s)->len);
-    return err != CRYO_OK ? err : cryo_vm_raise_oom(vm);
+    if (ok && err == CRYO_OK) return cvm_check_string(vm, (*s)->len);
+    if (err == CRYO_ERR_DATA_TOO_LARGE) return cvm_check_string(vm, (*s)->len);
+    return err != CRYO_OK ? err : cvm_raise_oom(vm);
 }

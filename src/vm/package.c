@@ -25,7 +25,7 @@ struct cryo_package {
     const cryo_libreg **buckets;
 };
 
-uint32_t cryo_fn_hash(const char *name, size_t len, int arity) {
+uint32_t cvm_fn_hash(const char *name, size_t len, int arity) {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (size_t i = 0; i < len; i++) {
         h ^= (unsigned char)name[i];
@@ -52,21 +52,21 @@ static const cryo_libreg *lookup_own(const cryo_package *p, const char *name, si
     }
 }
 
-const cryo_libreg *cryo_package_find_h(const cryo_package *pkg, const char *name, size_t len,
-                                       int arity, uint32_t hash) {
+const cryo_libreg *cvm_package_find_h(const cryo_package *pkg, const char *name, size_t len,
+                                      int arity, uint32_t hash) {
     if (!pkg || !pkg->sealed) return NULL;
     const cryo_libreg *r = lookup_own(pkg, name, len, arity, hash);
     if (r) return r;
     for (uint32_t i = 0; i < pkg->nincludes; i++) {
-        r = cryo_package_find_h(pkg->includes[i], name, len, arity, hash);
+        r = cvm_package_find_h(pkg->includes[i], name, len, arity, hash);
         if (r) return r;
     }
     return NULL;
 }
 
-const cryo_libreg *cryo_package_find(const cryo_package *pkg, const char *name, size_t len,
-                                     int arity) {
-    return cryo_package_find_h(pkg, name, len, arity, cryo_fn_hash(name, len, arity));
+const cryo_libreg *cvm_package_find(const cryo_package *pkg, const char *name, size_t len,
+                                    int arity) {
+    return cvm_package_find_h(pkg, name, len, arity, cvm_fn_hash(name, len, arity));
 }
 
 static char *dup_str(const char *s) {
@@ -147,7 +147,7 @@ static bool build_table(cryo_package *p) {
     for (uint32_t k = 0; k < p->nregs; k++) {
         const cryo_libreg *reg = &p->regs[k];
         size_t len = strlen(reg->name);
-        uint32_t i = cryo_fn_hash(reg->name, len, reg->arity) & (cap - 1);
+        uint32_t i = cvm_fn_hash(reg->name, len, reg->arity) & (cap - 1);
         bool dup = false;
         while (b[i]) {
             if (b[i]->arity == reg->arity && same_name(b[i], reg->name, len)) {
@@ -191,8 +191,8 @@ CRYO_API void cryo_package_release(cryo_package *pkg) {
     free(pkg);
 }
 
-cryo_package *cryo_package_from_tables(const char *name, const cryo_libreg *const *tables,
-                                       int ntables) {
+cryo_package *cvm_package_from_tables(const char *name, const cryo_libreg *const *tables,
+                                      int ntables) {
     cryo_package *p = cryo_package_new(name);
     if (!p) return NULL;
     p->owns_names = false; /* names point into the borrowed tables */
@@ -217,11 +217,9 @@ static cryo_package empty_std = {.sealed = true, .is_static = true, .name = (cha
 static pthread_once_t std_once = PTHREAD_ONCE_INIT;
 
 static void build_std(void) {
-    const cryo_libreg *const tables[] = {cryo_lib_core,  cryo_lib_math, cryo_lib_string,
-                                         cryo_lib_array, cryo_lib_map,  cryo_lib_sync,
-                                         cryo_lib_json};
-    cryo_package *p =
-        cryo_package_from_tables("std", tables, (int)(sizeof tables / sizeof *tables));
+    const cryo_libreg *const tables[] = {clib_core, clib_math, clib_string, clib_array,
+                                         clib_map,  clib_sync, clib_json};
+    cryo_package *p = cvm_package_from_tables("std", tables, (int)(sizeof tables / sizeof *tables));
     /* Built once and kept for the life of the process; out of memory leaves it empty. */
     if (p) p->is_static = true;
     std_package = p ? p : &empty_std;

@@ -91,7 +91,7 @@ CRYO_API void cryo_vm_pool_release(cryo_vm *vm) {
     if (vm->nframes > 0) { /* released from inside its own run: refuse quietly */
         return;
     }
-    cryo_vm_reset(vm);
+    cvm_reset(vm);
     vm_pool *p = get_pool();
     if (!p || p->n >= POOL_MAX) {
         cryo_vm_free(vm);
@@ -103,7 +103,7 @@ CRYO_API void cryo_vm_pool_release(cryo_vm *vm) {
 }
 
 CRYO_API void cryo_vm_pool_clear(void) {
-    cryo_sync_clear_thread(); /* the VM of the thread's last cryo_sync_call, kept out of the pool */
+    cfz_sync_clear_thread(); /* the VM of the thread's last cryo_sync_call, kept out of the pool */
     vm_pool *p = tls_pool;
     if (!p) return;
     free_pool(p);

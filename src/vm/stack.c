@@ -19,7 +19,7 @@ static cryo_segment *segment_new(size_t size) {
     return s;
 }
 
-bool cryo_vm_prepare(cryo_vm *vm) {
+bool cvm_prepare(cryo_vm *vm) {
     if (!vm->seg) {
         vm->seg = segment_new(FIRST_SEGMENT);
         if (!vm->seg) return false;
@@ -45,7 +45,7 @@ static bool within_memory_limit(cryo_vm *vm, size_t extra) {
     return true;
 }
 
-bool cryo_vm_grow_frames(cryo_vm *vm) {
+bool cvm_grow_frames(cryo_vm *vm) {
     if (vm->nframes < vm->capframes) return true;
     int cap = vm->capframes ? vm->capframes * 2 : FIRST_FRAMES;
     if (!within_memory_limit(vm, (size_t)cap * sizeof(cryo_frame))) return false;
@@ -56,7 +56,7 @@ bool cryo_vm_grow_frames(cryo_vm *vm) {
     return true;
 }
 
-cryo_value *cryo_vm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_t nmove) {
+cryo_value *cvm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_t nmove) {
     cryo_segment *s = vm->seg;
     if (want + nregs <= s->slots + s->size) return want;
     cryo_segment *n = s->next;
@@ -101,19 +101,19 @@ static bool in_segment(const cryo_segment *s, const cryo_value *p) {
 
 /* A frame opened a segment when it starts the segment and the frame below it lives elsewhere
  * (a frame called with A = 0 may also start there, but then its caller does too). */
-void cryo_vm_pop_segment(cryo_vm *vm, cryo_value *base) {
+void cvm_pop_segment(cryo_vm *vm, cryo_value *base) {
     cryo_segment *s = vm->seg;
     if (base != s->slots || !s->prev) return;
     if (vm->nframes == 0 || !in_segment(s, vm->frames[vm->nframes - 1].base)) vm->seg = s->prev;
 }
 
-void cryo_vm_unwind(cryo_vm *vm, int nframes) {
+void cvm_unwind(cryo_vm *vm, int nframes) {
     while (vm->nframes > nframes) {
         cryo_frame *f = &vm->frames[vm->nframes - 1];
         cryo_value *base = f->base;
-        cryo_vm_release_regs(&vm->heap, base, f->proto->nregs);
+        cvm_release_regs(&vm->heap, base, f->proto->nregs);
         vm->nframes--;
-        cryo_vm_pop_segment(vm, base);
+        cvm_pop_segment(vm, base);
     }
     while (vm->nhandlers > 0 && vm->handlers[vm->nhandlers - 1].frame >= nframes)
         vm->nhandlers--;

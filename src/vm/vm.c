@@ -150,7 +150,7 @@ static cryo_error_kind op_closure(cryo_vm *vm, cryo_frame *f, cryo_value *base, 
     unsigned pi = CRYO_BX(i);
     const cryo_proto *p = u->protos[pi];
     cryo_fn *fn = cv_fn_new(&vm->heap, CRYO_FN_SCRIPT, p->ncaps);
-    if (!fn) return cryo_vm_raise_oom(vm);
+    if (!fn) return cvm_raise_oom(vm);
     fn->unit = cryo_unit_retain(u);
     fn->proto = pi;
     fn->ncaps = p->ncaps;
@@ -174,7 +174,7 @@ static cryo_error_kind op_closure(cryo_vm *vm, cryo_frame *f, cryo_value *base, 
     fn->name = p->sname ? p->sname : cv_string_new(&vm->heap, p->name, strlen(p->name));
     if (!fn->name) {
         cv_release(&vm->heap, fv);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     cv_set(&vm->heap, &base[CRYO_A(i)], fv);
     return CRYO_OK;
@@ -182,10 +182,10 @@ static cryo_error_kind op_closure(cryo_vm *vm, cryo_frame *f, cryo_value *base, 
 
 static cryo_error_kind op_concat(cryo_vm *vm, cryo_value *base, cryo_instr i) {
     cryo_string *s = cv_string_new_cap(&vm->heap, 32);
-    if (!s) return cryo_vm_raise_oom(vm);
+    if (!s) return cvm_raise_oom(vm);
     unsigned b = CRYO_B(i), n = CRYO_C(i);
     for (unsigned j = 0; j < n; j++) {
-        cryo_error_kind k = cryo_op_concat(vm, &s, base[b + j]);
+        cryo_error_kind k = cvm_op_concat(vm, &s, base[b + j]);
         if (k != CRYO_OK) {
             cv_release(&vm->heap, cv_from_obj(&s->h));
             return k;
@@ -201,7 +201,7 @@ static cryo_error_kind op_range(cryo_vm *vm, cryo_value *base, cryo_instr i, boo
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "range bounds must be i64, not %s and %s",
                              cv_type_name(b), cv_type_name(c));
     cryo_range *r = cv_range_new(&vm->heap, b.as.i, c.as.i, inclusive);
-    if (!r) return cryo_vm_raise_oom(vm);
+    if (!r) return cvm_raise_oom(vm);
     cv_set(&vm->heap, &base[CRYO_A(i)], cv_from_obj(&r->h));
     return CRYO_OK;
 }
@@ -212,7 +212,7 @@ static cryo_error_kind op_container(cryo_vm *vm, cryo_value *base, cryo_instr i)
         o = (cryo_obj *)cv_array_new(&vm->heap, CRYO_B(i));
     else
         o = (cryo_obj *)cv_map_new(&vm->heap, CRYO_B(i));
-    if (!o) return cryo_vm_raise_oom(vm);
+    if (!o) return cvm_raise_oom(vm);
     cv_set(&vm->heap, &base[CRYO_A(i)], cv_from_obj(o));
     return CRYO_OK;
 }
@@ -221,27 +221,27 @@ static cryo_error_kind op_append(cryo_vm *vm, cryo_value *base, cryo_instr i) {
     cryo_value *ra = &base[CRYO_A(i)];
     if (ra->type != CRYO_T_ARRAY)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot append to %s", cv_type_name(*ra));
-    if (!cv_is_unique(*ra) && !cv_make_unique(&vm->heap, ra)) return cryo_vm_raise_oom(vm);
+    if (!cv_is_unique(*ra) && !cv_make_unique(&vm->heap, ra)) return cvm_raise_oom(vm);
     cryo_array *a = cv_arr(*ra);
-    cryo_error_kind k = cryo_vm_check_array(vm, (size_t)a->len + 1);
+    cryo_error_kind k = cvm_check_array(vm, (size_t)a->len + 1);
     if (k != CRYO_OK) return k;
     cryo_value v = base[CRYO_B(i)];
     cv_retain(v);
     /* Pushing an array into itself pushes a copy: a reference would make a cycle. */
     if (v.type == CRYO_T_ARRAY && cv_arr(v) == a && !cv_make_unique(&vm->heap, &v)) {
         cv_release(&vm->heap, v);
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
-    if (!cv_array_push(&vm->heap, a, v)) return cryo_vm_raise_oom(vm);
+    if (!cv_array_push(&vm->heap, a, v)) return cvm_raise_oom(vm);
     /* Nested sizes count too; scalars were covered by the length check above. */
-    return v.type >= CRYO_T_STRING ? cryo_vm_check_data(vm, *ra) : CRYO_OK;
+    return v.type >= CRYO_T_STRING ? cvm_check_data(vm, *ra) : CRYO_OK;
 }
 
 static cryo_error_kind op_try(cryo_vm *vm, const cryo_instr *pc, cryo_instr i) {
     if (vm->nhandlers == vm->caphandlers) {
         int cap = vm->caphandlers ? vm->caphandlers * 2 : 8;
         cryo_handler *h = realloc(vm->handlers, (size_t)cap * sizeof *h);
-        if (!h) return cryo_vm_raise_oom(vm);
+        if (!h) return cvm_raise_oom(vm);
         vm->handlers = h;
         vm->caphandlers = cap;
     }
@@ -265,8 +265,8 @@ static cryo_error_kind op_throw(cryo_vm *vm, cryo_value *base, cryo_instr i) {
     /* The message is the value's text: printed within the limits (a value reachable by 2^40
      * paths must not print forever), the walk's own limit error replacing the throw. */
     cryo_string *s = cv_string_new_cap(&vm->heap, 32);
-    if (!s) return cryo_vm_raise_oom(vm);
-    cryo_error_kind pk = cryo_vm_append_repr(vm, &s, v, false);
+    if (!s) return cvm_raise_oom(vm);
+    cryo_error_kind pk = cvm_append_repr(vm, &s, v, false);
     if (pk == CRYO_OK) cryo_vm_raise(vm, kind, "%s", s->data);
     cv_free_obj(&vm->heap, &s->h);
     if (pk != CRYO_OK) return pk;
@@ -284,7 +284,7 @@ static bool catch_error(cryo_vm *vm, cryo_error_kind kind) {
     if (kind > CRYO_ERR_RUNTIME || vm->nhandlers == 0) return false;
     cryo_handler h = vm->handlers[vm->nhandlers - 1];
     if (h.run_level != vm->run_level) return false;
-    cryo_vm_unwind(vm, h.frame + 1);
+    cvm_unwind(vm, h.frame + 1);
     vm->nhandlers--; /* unwind kept handlers of the handler's own frame */
     cryo_value caught;
     if (vm->thrown_pending) {
@@ -321,7 +321,7 @@ static cryo_error_kind op_setthis(cryo_vm *vm, cryo_frame *f, cryo_value v) {
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
+cryo_error_kind cvm_exec(cryo_vm *vm, int stop) {
 #ifdef CRYO_COMPUTED_GOTO
     static const void *const labels[CRYO_NUM_OPCODES] = {
 #define CRYO_OP_LABEL(name, fmt, doc) &&L_##name,
@@ -352,7 +352,7 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
 /* Size limits over the whole value tree, only when one is set. */
 #define CHECK_DATA(v)                                                                              \
     do {                                                                                           \
-        if (UNLIKELY(vm->data_limits)) PROTECT(cryo_vm_check_data(vm, (v)));                       \
+        if (UNLIKELY(vm->data_limits)) PROTECT(cvm_check_data(vm, (v)));                           \
     } while (0)
 #define LOAD_FRAME()                                                                               \
     do {                                                                                           \
@@ -380,7 +380,7 @@ cryo_error_kind cryo_vm_exec(cryo_vm *vm, int stop) {
     do {                                                                                           \
         if (UNLIKELY((vm->ops += (uint64_t)(n)) > vm->ops_max) ||                                  \
             UNLIKELY(atomic_load_explicit(&vm->interrupt, memory_order_relaxed)))                  \
-            PROTECT(cryo_vm_check_ops(vm));                                                        \
+            PROTECT(cvm_check_ops(vm));                                                            \
     } while (0)
 
     LOAD_FRAME();
@@ -425,7 +425,7 @@ dispatch:
         cryo_cell *c = cv_cell_new(heap, *ra); /* takes R[A]'s reference, even on failure */
         if (UNLIKELY(!c)) {
             *ra = cryo_unit_value();
-            PROTECT(cryo_vm_raise_oom(vm));
+            PROTECT(cvm_raise_oom(vm));
         }
         *ra = cv_from_obj(&c->h);
         NEXT();
@@ -540,7 +540,7 @@ dispatch:
             NEXT();
         }
         cryo_value out;
-        PROTECT(cryo_op_binary(vm, OP_ADD, *RB, cryo_int(imm), &out));
+        PROTECT(cvm_op_binary(vm, OP_ADD, *RB, cryo_int(imm), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -552,7 +552,7 @@ dispatch:
             NEXT();
         }
         cryo_value out;
-        PROTECT(cryo_op_binary(vm, OP_SUB, *RB, cryo_int(imm), &out));
+        PROTECT(cvm_op_binary(vm, OP_SUB, *RB, cryo_int(imm), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -703,7 +703,7 @@ dispatch:
         cryo_value *rb = RB, *rc = RC;
         if (rc->type == CRYO_T_INT) GETINDEX_FAST(rb, rc->as.i);
         cryo_value out;
-        PROTECT(cryo_op_getindex(vm, *rb, *rc, &out));
+        PROTECT(cvm_op_getindex(vm, *rb, *rc, &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -711,7 +711,7 @@ dispatch:
         cryo_value *rb = RB;
         GETINDEX_FAST(rb, CRYO_C(i));
         cryo_value out;
-        PROTECT(cryo_op_getindex(vm, *rb, cryo_int(CRYO_C(i)), &out));
+        PROTECT(cvm_op_getindex(vm, *rb, cryo_int(CRYO_C(i)), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -726,13 +726,13 @@ dispatch:
             if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
             NEXT();
         }
-        PROTECT(cryo_op_setindex(vm, ra, *rb, v));
+        PROTECT(cvm_op_setindex(vm, ra, *rb, v));
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
     OPCASE(GETFIELD) {
         cryo_value out;
-        PROTECT(cryo_op_getfield(vm, RB, cv_str(k[CRYO_C(i)]), &out));
+        PROTECT(cvm_op_getfield(vm, RB, cv_str(k[CRYO_C(i)]), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -740,14 +740,14 @@ dispatch:
         cryo_value v = *RC;
         cv_retain(v);
         COUNT_OPS(1);
-        PROTECT(cryo_op_setfield(vm, RA, cv_str(k[CRYO_B(i)]), v));
+        PROTECT(cvm_op_setfield(vm, RA, cv_str(k[CRYO_B(i)]), v));
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
     OPCASE(GETFIELDX) {
         cryo_value out;
         cryo_instr x = *pc++;
-        PROTECT(cryo_op_getfield(vm, RB, cv_str(k[CRYO_X_INDEX(x)]), &out));
+        PROTECT(cvm_op_getfield(vm, RB, cv_str(k[CRYO_X_INDEX(x)]), &out));
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -756,7 +756,7 @@ dispatch:
         cryo_instr x = *pc++;
         cv_retain(v);
         COUNT_OPS(1);
-        PROTECT(cryo_op_setfield(vm, RA, cv_str(k[CRYO_X_INDEX(x)]), v));
+        PROTECT(cvm_op_setfield(vm, RA, cv_str(k[CRYO_X_INDEX(x)]), v));
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
@@ -764,7 +764,7 @@ dispatch:
         const cryo_instr *words = pc;
         pc += 1 + CRYO_B(i);
         COUNT_OPS(1);
-        PROTECT(cryo_vm_op_setpath(vm, f, base, i, words));
+        PROTECT(cvm_op_setpath(vm, f, base, i, words));
         NEXT();
     }
     OPCASE(CONCAT) {
@@ -815,7 +815,7 @@ dispatch:
                                   (unsigned long long)vm->depth_max));
         }
         if (UNLIKELY(vm->nframes == vm->capframes)) {
-            if (!cryo_vm_grow_frames(vm)) PROTECT(cryo_vm_raise_oom(vm));
+            if (!cvm_grow_frames(vm)) PROTECT(cvm_raise_oom(vm));
             f = &vm->frames[vm->nframes - 1];
         }
         {
@@ -826,8 +826,8 @@ dispatch:
                 CLEAR_REG(r);
         }
         if (UNLIKELY(nb + p->nregs > seg_end)) {
-            nb = cryo_vm_fit_frame(vm, nb, p->nregs, nargs);
-            if (!nb) PROTECT(cryo_vm_raise_oom(vm));
+            nb = cvm_fit_frame(vm, nb, p->nregs, nargs);
+            if (!nb) PROTECT(cvm_raise_oom(vm));
             seg_end = vm->seg->slots + vm->seg->size;
         }
         cryo_value *this_ref = NULL;
@@ -859,13 +859,13 @@ dispatch:
     }
     OPCASE(CALLH) {
         cryo_instr x = *pc++;
-        PROTECT(cryo_vm_op_callh(vm, base, i, x));
+        PROTECT(cvm_op_callh(vm, base, i, x));
         NEXT();
     }
     OPCASE(CALLV) {
         bool pushed;
         COUNT_OPS(1);
-        PROTECT(cryo_vm_op_callv(vm, base, i, &pushed));
+        PROTECT(cvm_op_callv(vm, base, i, &pushed));
         if (pushed) LOAD_FRAME();
         NEXT();
     }
@@ -914,18 +914,18 @@ slow_binary : {
         if ((ra->type == CRYO_T_STRING && (rc->type == CRYO_T_STRING || rc->type == CRYO_T_CHAR) &&
              ra->as.obj != rc->as.obj) ||
             (ra->type == CRYO_T_ARRAY && rc->type != CRYO_T_STRING && rc->type != CRYO_T_CELL)) {
-            PROTECT(cryo_op_assign(vm, OP_ADD, ra, *rc));
+            PROTECT(cvm_op_assign(vm, OP_ADD, ra, *rc));
             NEXT();
         }
     }
-    PROTECT(cryo_op_binary(vm, (int)CRYO_OP(i), *RB, *RC, &out));
+    PROTECT(cvm_op_binary(vm, (int)CRYO_OP(i), *RB, *RC, &out));
     cv_set(heap, RA, out);
     CHECK_DATA(out);
     NEXT();
 }
 slow_unary : {
     cryo_value out;
-    PROTECT(cryo_op_unary(vm, (int)CRYO_OP(i), *RB, &out));
+    PROTECT(cvm_op_unary(vm, (int)CRYO_OP(i), *RB, &out));
     cv_set(heap, RA, out);
     NEXT();
 }
@@ -939,7 +939,7 @@ do_return : {
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
     if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */
-        cryo_vm_pop_segment(vm, base);
+        cvm_pop_segment(vm, base);
         seg_end = vm->seg->slots + vm->seg->size;
     }
     cv_set(heap, slot, result);
@@ -955,7 +955,7 @@ on_error : if (catch_error(vm, err)) {
     LOAD_FRAME();
     NEXT();
 }
-cryo_vm_unwind(vm, stop);
+cvm_unwind(vm, stop);
 return err;
 
 #undef NEXT

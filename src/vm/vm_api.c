@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cryo_vm_limits_changed(cryo_vm *vm) {
+void cvm_limits_changed(cryo_vm *vm) {
     uint64_t d = vm->limits[CRYO_LIMIT_CALL_DEPTH];
     vm->depth_max = d ? d : (uint64_t)INT_MAX;
     vm->data_limits = (vm->limits[CRYO_LIMIT_STRING_SIZE] | vm->limits[CRYO_LIMIT_ARRAY_SIZE] |
@@ -19,10 +19,10 @@ void cryo_vm_limits_changed(cryo_vm *vm) {
 
 static void load_context_limits(cryo_vm *vm) {
     memcpy(vm->limits, vm->ctx->limits, sizeof vm->limits);
-    cryo_vm_limits_changed(vm);
+    cvm_limits_changed(vm);
 }
 
-void cryo_vm_update_ops_max(cryo_vm *vm) {
+void cvm_update_ops_max(cryo_vm *vm) {
     uint64_t limit = vm->limits[CRYO_LIMIT_OPERATIONS];
     uint64_t m = limit ? limit : UINT64_MAX;
     if (vm->progress_fn && vm->progress_next > 0 && vm->progress_next - 1 < m)
@@ -39,7 +39,7 @@ static cryo_vm *vm_create(cryo_unit *unit, cryo_context *ctx) {
     vm->unit = cryo_unit_retain(unit);
     vm->ctx = cryo_context_retain(ctx);
     load_context_limits(vm);
-    cryo_vm_update_ops_max(vm);
+    cvm_update_ops_max(vm);
     return vm;
 }
 
@@ -53,8 +53,8 @@ CRYO_API cryo_vm *cryo_vm_new_raw(cryo_unit *unit) {
 
 CRYO_API void cryo_vm_free(cryo_vm *vm) {
     if (!vm) return;
-    cryo_vm_end_run(vm); /* threads still running are stopped and joined, never left behind */
-    cryo_vm_unwind(vm, 0);
+    cvm_end_run(vm); /* threads still running are stopped and joined, never left behind */
+    cvm_unwind(vm, 0);
     cv_release(&vm->heap, vm->thrown);
     cryo_segment *s = vm->seg;
     while (s && s->prev)
@@ -71,16 +71,16 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
     cryo_error_free(vm->err);
     cv_collect_cycles(&vm->heap); /* what only cycles of captured cells still hold */
     cv_detach_cells(&vm->heap);   /* cells the host still holds outlive the heap's list */
-    cryo_vm_release_pins(vm);     /* after the values that may point into pinned consts */
-    cryo_vm_release_evals(vm);
+    cfz_release_pins(vm);         /* after the values that may point into pinned consts */
+    clib_vm_release_evals(vm);
     cryo_unit_release(vm->unit);
     cryo_context_release((cryo_context *)vm->ctx);
     free(vm);
 }
 
-void cryo_vm_reset(cryo_vm *vm) {
-    cryo_vm_end_run(vm);
-    cryo_vm_unwind(vm, 0);
+void cvm_reset(cryo_vm *vm) {
+    cvm_end_run(vm);
+    cvm_unwind(vm, 0);
     cryo_error_free(vm->err);
     vm->err = NULL;
     vm->dirty = false;
@@ -100,15 +100,15 @@ void cryo_vm_reset(cryo_vm *vm) {
     /* Values handed to the host were freed without this heap's accounting: start afresh. */
     vm->heap.bytes = 0;
     vm->heap.exceeded = false;
-    cryo_vm_release_pins(vm); /* no value of the VM points into a pinned const any more */
-    cryo_vm_release_evals(vm);
+    cfz_release_pins(vm); /* no value of the VM points into a pinned const any more */
+    clib_vm_release_evals(vm);
     vm->stop = NULL;
     vm->next_cb_ctl = NULL;
     vm->next_bounds = NULL;
-    cryo_call_disarm(vm);
+    cvm_call_disarm(vm);
     vm->call_ops = vm->call_deadline = 0;
     load_context_limits(vm);
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
 }
 
@@ -133,7 +133,7 @@ CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx) {
     vm->ctx = ctx;
     vm->binding = NULL;
     load_context_limits(vm);
-    cryo_vm_update_ops_max(vm);
+    cvm_update_ops_max(vm);
     return CRYO_OK;
 }
 
@@ -152,7 +152,7 @@ CRYO_API void cryo_vm_set_progress(cryo_vm *vm, cryo_progress_fn fn, void *userd
     vm->progress_ud = userdata;
     vm->progress_every = fn ? (every ? every : 1) : 0;
     vm->progress_next = vm->ops + vm->progress_every;
-    cryo_vm_update_ops_max(vm);
+    cvm_update_ops_max(vm);
 }
 
 CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm) {
@@ -163,7 +163,7 @@ CRYO_API unsigned cryo_vm_capabilities(const cryo_vm *vm) {
 static cryo_error_kind begin_run(cryo_vm *vm) {
     if (vm->nframes > 0) return cryo_vm_raise(vm, CRYO_ERR_API, "the VM is already running");
     /* threads left by a call made outside a run (cryo_vm_call_value on an idle VM) */
-    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
+    if (vm->jobs || vm->gov_owner) cvm_end_run(vm);
     cryo_error_free(vm->err);
     vm->err = NULL;
     vm->dirty = false;
@@ -172,18 +172,18 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
     vm->caught_kind = CRYO_OK;
     vm->ops = 0;
     vm->progress_next = vm->progress_every;
-    cryo_call_disarm(vm);
+    cvm_call_disarm(vm);
     vm->call_ops = vm->call_deadline = 0;
-    cryo_vm_update_watch(vm);
+    cvm_update_watch(vm);
     vm->nhandlers = 0;
     vm->run_level = 0;
     vm->heap.limit = (size_t)vm->limits[CRYO_LIMIT_MEMORY];
     vm->heap.exceeded = false;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
-    if (!cryo_vm_prepare(vm)) return cryo_vm_raise_oom(vm);
+    if (!cvm_prepare(vm)) return cvm_raise_oom(vm);
     if (!vm->binding) {
-        vm->binding = cryo_unit_bind(vm->unit, vm->ctx);
-        if (!vm->binding && vm->unit->nhosts) return cryo_vm_raise_oom(vm);
+        vm->binding = cvm_unit_bind(vm->unit, vm->ctx);
+        if (!vm->binding && vm->unit->nhosts) return cvm_raise_oom(vm);
     }
     return CRYO_OK;
 }
@@ -261,8 +261,8 @@ static cryo_error_kind run_proto(cryo_vm *vm, uint32_t pi, cryo_value *result) {
     f->ret_slot = &ret;
     f->run_level = 0;
     vm->nframes = 1;
-    cryo_error_kind k = cryo_vm_exec(vm, 0);
-    if (vm->jobs || vm->gov_owner) cryo_vm_end_run(vm);
+    cryo_error_kind k = cvm_exec(vm, 0);
+    if (vm->jobs || vm->gov_owner) cvm_end_run(vm);
     if (k != CRYO_OK) {
         cv_release(&vm->heap, ret);
         if (result) *result = cryo_unit_value();
@@ -271,7 +271,7 @@ static cryo_error_kind run_proto(cryo_vm *vm, uint32_t pi, cryo_value *result) {
     if (result && !own_value(&vm->heap, &ret, 0)) {
         cv_release(&vm->heap, ret);
         *result = cryo_unit_value();
-        return cryo_vm_raise_oom(vm);
+        return cvm_raise_oom(vm);
     }
     if (result)
         *result = ret;
@@ -313,12 +313,12 @@ CRYO_API cryo_error_kind cryo_vm_call(cryo_vm *vm, const char *name, int argc,
     if (!name || argc < 0 || argc > CRYO_MAX_REGS || (argc && !argv))
         return cryo_vm_raise(vm, CRYO_ERR_API, "invalid arguments to cryo_vm_call");
     size_t len = strlen(name);
-    int fi = cryo_unit_find_fn(vm->unit, name, len, (uint32_t)argc);
+    int fi = cl_unit_find_fn(vm->unit, name, len, (uint32_t)argc);
     if (fi < 0) {
         cryo_value *ptrs[argc > 0 ? argc : 1];
         for (int i = 0; i < argc; i++)
             ptrs[i] = (cryo_value *)&argv[i];
-        return cryo_vm_fn_not_found(vm, name, len, argc, ptrs);
+        return cvm_fn_not_found(vm, name, len, argc, ptrs);
     }
     load_args(vm, argc, argv);
     return run_proto(vm, vm->unit->fns[fi].proto, result);
@@ -346,14 +346,14 @@ static void write_line(FILE *out, const char *text, size_t len) {
     fflush(out);
 }
 
-void cryo_vm_print(cryo_vm *vm, const char *text, size_t len) {
+void cvm_print(cryo_vm *vm, const char *text, size_t len) {
     if (vm->print_fn)
         vm->print_fn(vm->print_ud, text, len);
     else
         write_line(stdout, text, len);
 }
 
-void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len) {
+void cvm_debug(cryo_vm *vm, const char *text, size_t len) {
     if (vm->debug_fn)
         vm->debug_fn(vm->debug_ud, text, len);
     else
@@ -363,8 +363,8 @@ void cryo_vm_debug(cryo_vm *vm, const char *text, size_t len) {
 CRYO_API void cryo_vm_set_limit(cryo_vm *vm, cryo_limit which, uint64_t value) {
     if (!vm || (unsigned)which >= CRYO_LIMIT__COUNT) return;
     vm->limits[which] = value;
-    cryo_vm_limits_changed(vm);
-    if (which == CRYO_LIMIT_OPERATIONS) cryo_vm_update_ops_max(vm);
+    cvm_limits_changed(vm);
+    if (which == CRYO_LIMIT_OPERATIONS) cvm_update_ops_max(vm);
 }
 
 CRYO_API uint64_t cryo_vm_get_limit(const cryo_vm *vm, cryo_limit which) {

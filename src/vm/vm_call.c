@@ -12,9 +12,9 @@
 
 /* --- bindings ------------------------------------------------------------------------------ */
 
-const cryo_binding *cryo_vm_binding(cryo_vm *vm, cryo_unit *u) {
+const cryo_binding *cvm_binding(cryo_vm *vm, cryo_unit *u) {
     if (u == vm->unit && vm->binding) return vm->binding;
-    return cryo_unit_bind(u, vm->ctx);
+    return cvm_unit_bind(u, vm->ctx);
 }
 
 /* --- calling function values ------------------------------------------------------------ */
@@ -49,12 +49,12 @@ static cryo_error_kind resolve(cryo_vm *vm, cryo_value fv, int nargs, cryo_value
         return CRYO_OK;
     }
     cryo_unit *u = current_unit(vm);
-    int fi = u ? cryo_unit_find_fn(u, name, len, (uint32_t)nargs) : -1;
+    int fi = u ? cl_unit_find_fn(u, name, len, (uint32_t)nargs) : -1;
     if (fi >= 0) {
         out->proto = u->protos[u->fns[fi].proto];
         return CRYO_OK;
     }
-    out->host = cryo_context_find(vm->ctx, name, len, nargs);
+    out->host = cvm_context_find(vm->ctx, name, len, nargs);
     if (out->host) return CRYO_OK;
 not_found:;
     /* The message lists the call's own arguments after the curried ones. */
@@ -64,7 +64,7 @@ not_found:;
         types[n++] = &fn->curry[i];
     for (int i = 0; i + fn->ncurry < nargs && n < 255; i++)
         types[n++] = argv[i];
-    return cryo_vm_fn_not_found(vm, name, len, n, types);
+    return cvm_fn_not_found(vm, name, len, n, types);
 }
 
 /* Calls a resolved host function with curried + given arguments. */
@@ -99,22 +99,22 @@ static cryo_error_kind invoke_script(cryo_vm *vm, const callee *c, cryo_fn *fn,
     uint64_t depth = vm->limits[CRYO_LIMIT_CALL_DEPTH];
     if (vm->run_level >= CRYO_VM_MAX_RUN_LEVEL || (depth && (uint64_t)vm->nframes > depth))
         return cryo_vm_raise(vm, CRYO_ERR_STACK_OVERFLOW, "stack overflow: too many nested calls");
-    if (!cryo_vm_prepare(vm) || !cryo_vm_grow_frames(vm)) return cryo_vm_raise_oom(vm);
+    if (!cvm_prepare(vm) || !cvm_grow_frames(vm)) return cvm_raise_oom(vm);
     const cryo_proto *p = c->proto;
     /* Rhai refuses to bind `this` to a shared variable the closure also captures. */
     for (int i = 0; this_ref && fn && i < fn->ncaps; i++)
         if (this_ref == &fn->caps[i]->v)
             return cryo_vm_raise(vm, CRYO_ERR_RUNTIME,
                                  "data race: 'this' is a variable the closure captures");
-    const cryo_binding *b = cryo_vm_binding(vm, p->unit);
-    if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
+    const cryo_binding *b = cvm_binding(vm, p->unit);
+    if (!b && p->unit->nhosts) return cvm_raise_oom(vm);
     cryo_value *top = vm->seg->slots;
     if (vm->nframes > 0) {
         const cryo_frame *cur = &vm->frames[vm->nframes - 1];
         top = cur->base + cur->proto->nregs;
     }
-    cryo_value *nb = cryo_vm_fit_frame(vm, top, p->nregs, 0);
-    if (!nb) return cryo_vm_raise_oom(vm);
+    cryo_value *nb = cvm_fit_frame(vm, top, p->nregs, 0);
+    if (!nb) return cvm_raise_oom(vm);
     int ncurry = fn ? fn->ncurry : 0;
     for (int i = 0; i < ncurry; i++) {
         cv_retain(fn->curry[i]);
@@ -124,7 +124,7 @@ static cryo_error_kind invoke_script(cryo_vm *vm, const callee *c, cryo_fn *fn,
         cv_retain(*argv[i]);
         cv_set(&vm->heap, &nb[ncurry + i], *argv[i]);
     }
-    cryo_vm_release_regs(&vm->heap, nb + ncurry + argc, p->nregs - (size_t)(ncurry + argc));
+    cvm_release_regs(&vm->heap, nb + ncurry + argc, p->nregs - (size_t)(ncurry + argc));
     int stop = vm->nframes;
     cryo_frame *f = &vm->frames[vm->nframes++];
     f->proto = p;
@@ -138,7 +138,7 @@ static cryo_error_kind invoke_script(cryo_vm *vm, const callee *c, cryo_fn *fn,
     /* the closure's captures must outlive the call (a SyncFunction's: pinned, sync.h) */
     bool counted = fn && !(fn->h.flags & CRYO_OBJ_SHARED);
     if (counted) fn->h.rc++;
-    cryo_error_kind k = cryo_vm_exec(vm, stop);
+    cryo_error_kind k = cvm_exec(vm, stop);
     vm->run_level--;
     if (counted) cv_release(&vm->heap, cv_from_obj(&fn->h));
     return k;
@@ -146,7 +146,7 @@ static cryo_error_kind invoke_script(cryo_vm *vm, const callee *c, cryo_fn *fn,
 
 static cryo_error_kind invoke(cryo_vm *vm, cryo_value fv, cryo_value *this_ref, int argc,
                               cryo_value *const *argv, cryo_value *ret) {
-    if (fv.type == CRYO_T_SYNCFN) fv = cryo_sync_fn_value(vm, fv);
+    if (fv.type == CRYO_T_SYNCFN) fv = cfz_sync_fn_value(vm, fv);
     if (fv.type != CRYO_T_FN) return resolve(vm, fv, argc, argv, &(callee){0});
     cryo_fn *fn = cv_fn(fv);
     callee c;
@@ -156,8 +156,8 @@ static cryo_error_kind invoke(cryo_vm *vm, cryo_value fv, cryo_value *this_ref, 
     return invoke_script(vm, &c, fn, this_ref, argc, argv, ret);
 }
 
-cryo_error_kind cryo_vm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
-                                    const cryo_value *argv, cryo_value *ret) {
+cryo_error_kind cvm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
+                                const cryo_value *argv, cryo_value *ret) {
     *ret = cryo_unit_value();
     if (argc < 0 || argc > 255)
         return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "too many arguments (%d)", argc);
@@ -169,7 +169,7 @@ cryo_error_kind cryo_vm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this
 
 cryo_error_kind cryo_vm_call_value(cryo_vm *vm, cryo_value fn, int argc, const cryo_value *argv,
                                    cryo_value *ret) {
-    return cryo_vm_call_method(vm, fn, NULL, argc, argv, ret);
+    return cvm_call_method(vm, fn, NULL, argc, argv, ret);
 }
 
 /* --- CALLH ------------------------------------------------------------------------------- */
@@ -191,7 +191,7 @@ static cryo_error_kind call_map_method(cryo_vm *vm, const cryo_hostslot *hs, int
     return k;
 }
 
-cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cryo_instr x) {
+cryo_error_kind cvm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cryo_instr x) {
     cryo_frame *f = &vm->frames[vm->nframes - 1];
     unsigned a = CRYO_A(i), argc = CRYO_B(i), mode = CRYO_X_MODE(x);
     cryo_value *argv[argc > 0 ? argc : 1];
@@ -220,7 +220,7 @@ cryo_error_kind cryo_vm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cr
         k = CRYO_OK;
         if (mode != CRYO_RECV_NONE && argc > 0)
             k = call_map_method(vm, hs, (int)argc, argv, &ret, &done);
-        if (!done) k = cryo_vm_fn_not_found(vm, hs->name, strlen(hs->name), (int)argc, argv);
+        if (!done) k = cvm_fn_not_found(vm, hs->name, strlen(hs->name), (int)argc, argv);
     }
     if (k != CRYO_OK) {
         cv_release(&vm->heap, ret);
@@ -240,12 +240,12 @@ static cryo_error_kind push_callv(cryo_vm *vm, cryo_value *base, unsigned a, uns
     uint64_t depth = vm->limits[CRYO_LIMIT_CALL_DEPTH];
     if (depth && (uint64_t)vm->nframes > depth)
         return cryo_vm_raise(vm, CRYO_ERR_STACK_OVERFLOW, "stack overflow: too many nested calls");
-    if (!cryo_vm_grow_frames(vm)) return cryo_vm_raise_oom(vm);
-    const cryo_binding *b = cryo_vm_binding(vm, p->unit);
-    if (!b && p->unit->nhosts) return cryo_vm_raise_oom(vm);
+    if (!cvm_grow_frames(vm)) return cvm_raise_oom(vm);
+    const cryo_binding *b = cvm_binding(vm, p->unit);
+    if (!b && p->unit->nhosts) return cvm_raise_oom(vm);
     unsigned ncurry = fn->ncurry;
-    cryo_value *nb = cryo_vm_fit_frame(vm, base + a + 1, p->nregs, argc);
-    if (!nb) return cryo_vm_raise_oom(vm);
+    cryo_value *nb = cvm_fit_frame(vm, base + a + 1, p->nregs, argc);
+    if (!nb) return cvm_raise_oom(vm);
     if (ncurry) {
         /* Registers past the arguments are dead temporaries: shift the arguments up. */
         for (unsigned j = argc; j-- > 0;) {
@@ -258,7 +258,7 @@ static cryo_error_kind push_callv(cryo_vm *vm, cryo_value *base, unsigned a, uns
             cv_set(&vm->heap, &nb[j], fn->curry[j]);
         }
     }
-    cryo_vm_release_regs(&vm->heap, nb + ncurry + argc, p->nregs - (ncurry + argc));
+    cvm_release_regs(&vm->heap, nb + ncurry + argc, p->nregs - (ncurry + argc));
     cryo_frame *f = &vm->frames[vm->nframes++];
     f->proto = p;
     f->pc = p->code;
@@ -271,14 +271,14 @@ static cryo_error_kind push_callv(cryo_vm *vm, cryo_value *base, unsigned a, uns
     return CRYO_OK;
 }
 
-cryo_error_kind cryo_vm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bool *pushed) {
+cryo_error_kind cvm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bool *pushed) {
     unsigned a = CRYO_A(i), argc = CRYO_B(i);
     cryo_value fv = base[a];
     *pushed = false;
     cryo_value *argv[argc > 0 ? argc : 1];
     for (unsigned j = 0; j < argc; j++)
         argv[j] = &base[a + 1 + j];
-    if (fv.type == CRYO_T_SYNCFN) fv = cryo_sync_fn_value(vm, fv); /* pinned; base[a] unchanged */
+    if (fv.type == CRYO_T_SYNCFN) fv = cfz_sync_fn_value(vm, fv); /* pinned; base[a] unchanged */
     if (fv.type != CRYO_T_FN) return resolve(vm, fv, (int)argc, argv, &(callee){0});
     cryo_fn *fn = cv_fn(fv);
     callee c;

@@ -51,7 +51,7 @@ static cryo_value *element_slot(cryo_vm *vm, cryo_value *slot, cryo_value key,
         if (!e) return NULL;
         if (!cv_is_unique(*slot)) {
             if (!cv_make_unique(&vm->heap, slot)) {
-                *err = cryo_vm_raise_oom(vm);
+                *err = cvm_raise_oom(vm);
                 return NULL;
             }
             e = cv_map_find(cv_map(*slot), ks->data, ks->len); /* the copy's entry */
@@ -62,7 +62,7 @@ static cryo_value *element_slot(cryo_vm *vm, cryo_value *slot, cryo_value key,
         int64_t len = cv_arr(*slot)->len, i = key.as.i < 0 ? key.as.i + len : key.as.i;
         if (i < 0 || i >= len) return NULL;
         if (!cv_is_unique(*slot) && !cv_make_unique(&vm->heap, slot)) {
-            *err = cryo_vm_raise_oom(vm);
+            *err = cvm_raise_oom(vm);
             return NULL;
         }
         return &cv_arr(*slot)->items[i];
@@ -72,15 +72,15 @@ static cryo_value *element_slot(cryo_vm *vm, cryo_value *slot, cryo_value key,
 
 static cryo_error_kind get_step(cryo_vm *vm, cryo_value *slot, cryo_instr w, cryo_value key,
                                 cryo_value *out) {
-    if (CRYO_PATH_STEP_IS_INDEX(w)) return cryo_op_getindex(vm, *slot, key, out);
-    return cryo_op_getfield(vm, slot, cv_str(key), out);
+    if (CRYO_PATH_STEP_IS_INDEX(w)) return cvm_op_getindex(vm, *slot, key, out);
+    return cvm_op_getfield(vm, slot, cv_str(key), out);
 }
 
 /* Takes v's reference, also on failure. */
 static cryo_error_kind set_step(cryo_vm *vm, cryo_value *slot, cryo_instr w, cryo_value key,
                                 cryo_value v) {
-    if (CRYO_PATH_STEP_IS_INDEX(w)) return cryo_op_setindex(vm, slot, key, v);
-    return cryo_op_setfield(vm, slot, cv_str(key), v);
+    if (CRYO_PATH_STEP_IS_INDEX(w)) return cvm_op_setindex(vm, slot, key, v);
+    return cvm_op_setfield(vm, slot, cv_str(key), v);
 }
 
 /* The last step: store the value at `key` of *slot, or combine it with what is there. */
@@ -92,11 +92,11 @@ static cryo_error_kind leaf(path_ctx *pc, cryo_value *slot, cryo_instr w, cryo_v
     }
     cryo_error_kind k;
     cryo_value *cur = element_slot(vm, slot, key, &k);
-    if (cur) return cryo_op_assign(vm, pc->op, cur, pc->value); /* in place, unchanged on error */
+    if (cur) return cvm_op_assign(vm, pc->op, cur, pc->value); /* in place, unchanged on error */
     if (k != CRYO_OK) return k;
     cryo_value t;
     if ((k = get_step(vm, slot, w, key, &t)) != CRYO_OK) return k;
-    if ((k = cryo_op_assign(vm, pc->op, &t, pc->value)) != CRYO_OK) {
+    if ((k = cvm_op_assign(vm, pc->op, &t, pc->value)) != CRYO_OK) {
         cv_release(&vm->heap, t);
         return k;
     }
@@ -129,8 +129,8 @@ static cryo_error_kind walk(path_ctx *pc, cryo_value *slot, const cryo_instr *w,
     return set_step(vm, slot, w[0], key, t);
 }
 
-cryo_error_kind cryo_vm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
-                                   const cryo_instr *words) {
+cryo_error_kind cvm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
+                               const cryo_instr *words) {
     cryo_instr rw = words[0];
     unsigned ri = CRYO_PATH_ROOT_INDEX(rw);
     cryo_value none = cryo_unit_value(), *root;
@@ -158,6 +158,6 @@ cryo_error_kind cryo_vm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base,
     }
     /* nested sizes count against the limits over the whole root, as the write-backs did */
     if (k == CRYO_OK && vm->data_limits && (pc.op != 0 || pc.value.type >= CRYO_T_STRING))
-        k = cryo_vm_check_data(vm, *root);
+        k = cvm_check_data(vm, *root);
     return k;
 }
