@@ -8,7 +8,7 @@
  * back. Errors never unwind: the default result is written and the error handler is called.
  * The hot path (the thread's cached VM calling the same function again with scalar or raw
  * pointer arguments) writes the arguments straight into the first frame's registers
- * (cfz_sync_hot_regs / cfz_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
+ * (cx_hot_regs / cx_run_hot, the hot-call entry of src/ext/ext.h); see docs/ffi.md, "Performance".
  */
 #include "ffi_internal.h"
 #include <pthread.h>
@@ -282,16 +282,16 @@ static void tl_init(void) {
 static cryo_vm *take_vm(const cryo_ffi_callback *cb, bool *cached) {
     cryo_sync *f = cb->f;
     *cached = false;
-    if (tl.busy) return cryo_vm_pool_acquire(f->unit, f->ctx);
+    if (tl.busy) return cx_sync_vm_acquire(f);
     tl.ready = 0;
-    if (tl.vm && tl.cb == cb->id && tl.vm->ctx == f->ctx) {
+    if (tl.vm && tl.cb == cb->id && cx_vm_has_context(tl.vm, f)) {
         *cached = tl.busy = true;
         return tl.vm;
     }
     if (tl.vm) cryo_vm_pool_release(tl.vm);
     tl.vm = NULL;
     tl.cb = 0;
-    cryo_vm *vm = cryo_vm_pool_acquire(f->unit, f->ctx);
+    cryo_vm *vm = cx_sync_vm_acquire(f);
     if (!vm) return NULL;
     pthread_once(&tl_once, tl_init);
     if (tl_key_ok && pthread_setspecific(tl_key, &tl) == 0) {
@@ -308,14 +308,14 @@ static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
         return;
     }
     tl.busy = false;
-    if (vm->npins > MAX_CACHED_PINS) {
+    if (cx_vm_npins(vm) > MAX_CACHED_PINS) {
         cryo_vm_pool_release(vm);
         tl.vm = NULL;
         tl.cb = 0;
         return;
     }
     /* the full check, once: the calls that follow test only tl.ready */
-    if (cb->hot && cfz_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
+    if (cb->hot && cx_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
 }
 
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
@@ -356,9 +356,9 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
         return;
     }
     cryo_value res;
-    vm->next_cb_ctl = &cb->ctl; /* the call notes the callback's bounds and epoch */
+    cx_vm_next_call_ctl(vm, &cb->ctl); /* the call notes the callback's bounds and epoch */
     cryo_error_kind k = call_general(cb, vm, args, &res);
-    vm->next_cb_ctl = NULL;
+    cx_vm_next_call_ctl(vm, NULL);
     finish(cb, vm, k, res, ret);
     give_vm(cb, vm, cached);
 }
@@ -377,7 +377,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     cryo_vm *vm = tl.vm;
     tl.ready = 0; /* a nested callback on this thread takes a VM of its own */
     tl.busy = true;
-    cryo_value *regs = vm->seg->slots;
+    cryo_value *regs = cx_hot_first_regs(vm);
     for (int n = 0; n < cb->nparams; n++) {
         cryo_value v = cb->argt[n];
         const void *a = args[n];
@@ -390,9 +390,9 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         regs[n] = v;
     }
     cryo_value res;
-    vm->next_cb_ctl = &cb->ctl;
-    cryo_error_kind k = cfz_sync_run_hot(cb->f, vm, &res);
-    vm->next_cb_ctl = NULL;
+    cx_vm_next_call_ctl(vm, &cb->ctl);
+    cryo_error_kind k = cx_run_hot(cb->f, vm, &res);
+    cx_vm_next_call_ctl(vm, NULL);
     if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
                              res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
                          1))
@@ -401,7 +401,7 @@ static void trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
     tl.busy = false;
     /* still ready when nothing was raised and nothing new pinned */
-    if (k == CRYO_OK && !vm->dirty && cfz_sync_pinned_last(cb->f, vm)) tl.ready = cb->id;
+    if (k == CRYO_OK && cx_hot_still_ready(cb->f, vm)) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
@@ -498,12 +498,13 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
         }
         return NULL;
     }
-    const cryo_proto *p = f->proto;
+    int line = 0;
+    const char *fname = cx_sync_fn_name(f, &line);
     char what[96];
-    if (p && strncmp(p->name, "anon$", 5) != 0)
-        snprintf(what, sizeof what, "fn %.48s, line %d", p->name, p->line);
-    else if (p)
-        snprintf(what, sizeof what, "the closure defined at line %d", p->line);
+    if (fname && strncmp(fname, "anon$", 5) != 0)
+        snprintf(what, sizeof what, "fn %.48s, line %d", fname, line);
+    else if (fname)
+        snprintf(what, sizeof what, "the closure defined at line %d", line);
     else
         snprintf(what, sizeof what, "a function called by name");
     cb->type = fa_strndup(&cb->arena, fnptr_type, strlen(fnptr_type));
@@ -512,7 +513,7 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
     if (arity >= 0 && arity != cb->fn->nparams) {
         if (err) {
             int np = cb->fn->nparams;
-            cryo_error tmp = {CRYO_ERR_ARGUMENT, p ? p->line : 0, 0, "", NULL, NULL};
+            cryo_error tmp = {CRYO_ERR_ARGUMENT, line, 0, "", NULL, NULL};
             cryo_error **tail = err;
             chain_error(&tail, &tmp,
                         "callback type '%s' passes %d argument%s; the function (%s) takes %d",
@@ -538,7 +539,7 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
     cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
     cb->nparams = cb->fn->nparams;
     cb->ret_i32 = cb->fn->ret->kind == CT_I32;
-    cb->hot = f->hot_argc == cb->nparams;
+    cb->hot = cx_sync_hot_argc(f) == cb->nparams;
     for (int i = 0; i < cb->nparams; i++) {
         const ctype *pt = cb->fn->params[i];
         if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
