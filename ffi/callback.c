@@ -467,6 +467,7 @@ static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_val
 
 cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
                                          const char *fnptr_type, cryo_error **err) {
+    cf_pointer_install(); /* its arguments may be pointer values */
     if (err) *err = NULL;
     if (!f || !fnptr_type) return NULL;
     cryo_ffi_callback *cb = calloc(1, sizeof *cb);

@@ -14,7 +14,7 @@
 
 #include <cryo.h>
 
-#include "value.h"
+#include "ext.h" /* cv_ffi_heap, and value.h */
 
 #include <stdio.h>
 #include <stdlib.h>

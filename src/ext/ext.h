@@ -3,10 +3,10 @@
  * extension library) builds on. ffi/ includes this header and no other of src/.
  *
  * Offers:
- *   - pointer values, the C pointer value kind (ext/pointer.c; cv_pointer_*, cv_ptr_*,
- *     cv_scalar_to_c and cx_ptr_get/set are declared in value/value.h, whose repr and indexing
- *     call them);
- *   - values built and released on a VM's heap from outside the core (cv_ffi_*, value.h);
+ *   - a value-type hook for the C pointer value kind, whose code lives in ffi/pointer.c:
+ *     cv_pointer_hooks (value/value.h; the layout of a pointer value is there too);
+ *   - values built and released on a VM's heap from outside the core (cv_ffi_*), and the heap
+ *     primitives an extension's own heap objects are made of (cx_alloc, ...), below (ext.c);
  *   - the hot-call entry of a SyncFunction, below: everything an FFI callback's trampoline
  *     needs to call one again and again in a VM it keeps, as documented inline functions, so
  *     that an extension reads no field of cryo_vm or of a SyncFunction itself;
@@ -20,6 +20,27 @@
 
 #include "frozen/frozen.h"
 #include "vm/vm.h"
+
+/* The few internals the FFI library (a separate shared object) needs, exported:
+ * the VM's heap, maps built field by field, and a named host function with one curried
+ * argument (Fn("name") curried with `curry`, which is retained). */
+CRYO_API cryo_heap *cv_ffi_heap(cryo_vm *vm);
+CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm);               /* unit when out of memory */
+CRYO_API cryo_value cv_ffi_array_new(cryo_vm *vm, size_t cap); /* unit when out of memory */
+/* Appends v (its reference is taken, also on failure) to the array; false when out of memory. */
+CRYO_API bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v);
+/* Releases a value of `vm` through its heap (keeps the VM's byte accounting right). */
+CRYO_API void cv_ffi_release(cryo_vm *vm, cryo_value v);
+CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);
+CRYO_API cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry,
+                                         cryo_value *out);
+
+/* The heap and string primitives an extension builds its own heap objects with (pointer
+ * values: ffi/pointer.c), the same as cv_alloc, cv_free, cv_string_append and cv_type_name. */
+CRYO_API void *cx_alloc(cryo_heap *h, size_t size);
+CRYO_API void cx_free(cryo_heap *h, void *p, size_t size);
+CRYO_API bool cx_string_append(cryo_heap *h, cryo_string **s, const char *p, size_t len);
+CRYO_API const char *cx_type_name(cryo_value v);
 
 /* --- a SyncFunction as an extension sees it ----------------------------------------------- */
 

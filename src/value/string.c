@@ -450,7 +450,10 @@ static bool repr(repr_walk *w, cryo_string **s, cryo_value v, bool debug, int de
         return put(h, s, buf);
     }
     case CRYO_T_CELL: return repr(w, s, cv_cell(v)->v, debug, depth);
-    case CRYO_T_POINTER: return cv_pointer_repr(h, s, v); /* pointer.c */
+    case CRYO_T_POINTER: {
+        const cv_pointer_hooks *ph = cv_pointer_hooks_get(); /* ffi/pointer.c */
+        return ph ? ph->repr(h, s, v) : put(h, s, "ptr");
+    }
     case CRYO_T_HANDLE: return put(h, s, "<") && put(h, s, cv_type_name(v)) && put(h, s, ">");
     case CRYO_T_SYNCFN: {
         const cryo_fn *f = cfz_sync_closure(v.as.obj);

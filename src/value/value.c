@@ -5,6 +5,7 @@
 #include "value.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 /* --- heap accounting ------------------------------------------------------------------------ */
@@ -50,6 +51,19 @@ typedef struct free_stack {
     size_t len, cap;
     cryo_obj *inline_items[32];
 } free_stack;
+
+/* The pointer kind's hook (value.h): set by the FFI before its first pointer value, read
+ * wherever the core meets one. */
+static _Atomic(const cv_pointer_hooks *) pointer_hooks;
+
+void cv_pointer_hooks_set(const cv_pointer_hooks *hooks) {
+    if (atomic_load_explicit(&pointer_hooks, memory_order_acquire) != hooks)
+        atomic_store_explicit(&pointer_hooks, hooks, memory_order_release);
+}
+
+const cv_pointer_hooks *cv_pointer_hooks_get(void) {
+    return atomic_load_explicit(&pointer_hooks, memory_order_acquire);
+}
 
 static void free_leaf_or_push(cryo_heap *h, free_stack *st, cryo_obj *o);
 
@@ -123,8 +137,12 @@ static void free_leaf_or_push(cryo_heap *h, free_stack *st, cryo_obj *o) {
     switch (o->type) {
     case CRYO_T_STRING: free_string(h, (cryo_string *)o); return;
     case CRYO_T_RANGE: cv_free(h, o, sizeof(cryo_range)); return;
-    case CRYO_T_HANDLE: cv_handle_free(h, o); return;   /* handle.c */
-    case CRYO_T_POINTER: cv_pointer_free(h, o); return; /* pointer.c */
+    case CRYO_T_HANDLE: cv_handle_free(h, o); return; /* handle.c */
+    case CRYO_T_POINTER: {
+        const cv_pointer_hooks *ph = cv_pointer_hooks_get(); /* ffi/pointer.c */
+        if (ph) ph->free(h, o);
+        return;
+    }
     default: break;
     }
     if (st->len == st->cap) {

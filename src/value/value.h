@@ -24,7 +24,8 @@
  * Layer (src/value/, the lowest): this header is the value layer's interface. It may use only
  * include/cryo.h and its own folder; every layer above includes it. A few kinds are
  * implemented above and reached through the functions declared here ("implemented in ..."):
- * pointers (ext/pointer.c), a SyncFunction's closure (frozen/sync.c), the VM's accounting.
+ * pointers (a hook set by ffi/pointer.c), a SyncFunction's closure (frozen/sync.c), the VM's
+ * accounting.
  *
  * Ownership on failure (the one rule)
  * -----------------------------------
@@ -381,7 +382,7 @@ cryo_error_kind cvm_op_assign(cryo_vm *vm, int op, cryo_value *target, cryo_valu
  * an array or map literal (APPEND, SETFIELD into a new map). Same as cvm_check_data. */
 cryo_error_kind cvm_op_check_size(cryo_vm *vm, cryo_value v);
 
-/* --- typed C pointers (FFI; src/pointer.c) ------------------------------------------------------
+/* --- typed C pointers (FFI; ffi/pointer.c) ------------------------------------------------------
  * A CRYO_T_POINTER value is a typed C address. Two representations:
  *  - raw (flags without CRYO_VF_COUNTED): as.i holds the address itself; nothing to free. Made
  *    for pointers that C hands over (call returns, callback arguments): no allocation.
@@ -421,12 +422,6 @@ static inline cryo_value cv_pointer_raw(void *addr, cryo_ptr_elem elem) {
     cryo_value v = {CRYO_T_POINTER, 0, (uint16_t)elem, 0, {.i = (int64_t)(intptr_t)addr}};
     return v;
 }
-/* An owned pointer with a zeroed buffer of `count` elements of `elem_size` bytes. NULL on
- * allocation failure or limit. */
-CRYO_API cryo_pointer *cv_pointer_new(cryo_heap *h, size_t elem_size, int64_t count);
-/* An owned pointer to external memory; `dtor(ud)` runs when it is freed. */
-CRYO_API cryo_pointer *cv_pointer_wrap(cryo_heap *h, void *addr, int64_t count,
-                                       void (*dtor)(void *), void *ud);
 /* The counted value for an owned pointer object (reference moved in). */
 static inline cryo_value cv_pointer_value(cryo_pointer *p, cryo_ptr_elem elem) {
     cryo_value v = {CRYO_T_POINTER, CRYO_VF_COUNTED, (uint16_t)elem, 0, {.obj = &p->h}};
@@ -439,38 +434,20 @@ static inline void *cv_pointer_addr(cryo_value v) {
 static inline int64_t cv_pointer_count(cryo_value v) {
     return (v.flags & CRYO_VF_COUNTED) ? ((cryo_pointer *)v.as.obj)->count : -1;
 }
-CRYO_API size_t cv_ptr_elem_size(cryo_ptr_elem e);
-const char *cv_ptr_elem_name(cryo_ptr_elem e); /* "i32", "f64", "void", ... */
-void cv_pointer_free(cryo_heap *h, cryo_obj *o);
-/* Text form "ptr<i32>(0x...)" appended to *s. */
-bool cv_pointer_repr(cryo_heap *h, cryo_string **s, cryo_value v);
-/* p[i] reads and writes of pointer elements (ops.c getindex/setindex call these). Ints are
- * range-checked against the element type on writes; u64 above i64::MAX fails on reads. */
-cryo_error_kind cx_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out);
-cryo_error_kind cx_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v);
-/* Reads / writes one scalar of kind `e` at `addr` (shared with the FFI layer). */
-CRYO_API cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *addr,
-                                     cryo_value *out);
-CRYO_API cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *addr, cryo_value v);
-/* The conversion behind cv_ptr_store for a scalar kind (ints, floats, bool), raising nothing, so
- * that each caller words its own error: CV_CONV_TYPE when v's type does not convert,
- * CV_CONV_RANGE (with the value in *bad) when an int does not fit the kind. The FFI layer
- * converts its C scalar arguments with it. */
-typedef enum { CV_CONV_OK, CV_CONV_TYPE, CV_CONV_RANGE } cv_conv;
-CRYO_API cv_conv cv_scalar_to_c(cryo_ptr_elem e, cryo_value v, void *addr, int64_t *bad);
-/* The few internals the FFI library (a separate shared object) needs, exported:
- * the VM's heap, maps built field by field, and a named host function with one curried
- * argument (Fn("name") curried with `curry`, which is retained). */
-CRYO_API cryo_heap *cv_ffi_heap(cryo_vm *vm);
-CRYO_API cryo_value cv_ffi_map_new(cryo_vm *vm);               /* unit when out of memory */
-CRYO_API cryo_value cv_ffi_array_new(cryo_vm *vm, size_t cap); /* unit when out of memory */
-/* Appends v (its reference is taken, also on failure) to the array; false when out of memory. */
-CRYO_API bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v);
-/* Releases a value of `vm` through its heap (keeps the VM's byte accounting right). */
-CRYO_API void cv_ffi_release(cryo_vm *vm, cryo_value v);
-CRYO_API bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v);
-CRYO_API cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry,
-                                         cryo_value *out);
+
+/* The pointer kind's operations, which live with the FFI (ffi/pointer.c): freeing an owned
+ * pointer, its text form ("ptr<i32>(0x...)"), p[i] reads and writes (ops.c's getindex/setindex;
+ * ints range-checked against the element type on writes). The FFI sets them (once, the same
+ * table every time) before it makes any pointer value, so the core, which makes none, always
+ * finds them set when it meets one; a NULL table is still handled (an error, never a crash). */
+typedef struct cv_pointer_hooks {
+    void (*free)(cryo_heap *h, cryo_obj *o);
+    bool (*repr)(cryo_heap *h, cryo_string **s, cryo_value v);
+    cryo_error_kind (*get)(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out);
+    cryo_error_kind (*set)(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v);
+} cv_pointer_hooks;
+CRYO_API void cv_pointer_hooks_set(const cv_pointer_hooks *hooks);
+const cv_pointer_hooks *cv_pointer_hooks_get(void); /* NULL until set */
 
 /* --- host handles (src/handle.c) ------------------------------------------------------------
  * A CRYO_T_HANDLE value points to a cryo_handle: a host pointer with its type. The handle owns

@@ -1,7 +1,7 @@
 /*
  * limits.c — raising errors in a VM (the message, position and source of a cryo_error) and
  * checking the host's limits: operations, sizes of strings, arrays, maps and nested data
- * (split out of vm_call.c; ops.c, const.c, pointer.c and the library raise through these).
+ * (split out of vm_call.c; ops.c, const.c, the library and ffi/ raise through these).
  */
 #include "vm.h"
 

@@ -563,7 +563,11 @@ cryo_error_kind cvm_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cry
         *out = cryo_bool(((uint64_t)obj.as.i >> bit) & 1);
         return CRYO_OK;
     }
-    case CRYO_T_POINTER: return cx_ptr_get(vm, obj, idx, out); /* pointer.c (FFI) */
+    case CRYO_T_POINTER: {
+        const cv_pointer_hooks *ph = cv_pointer_hooks_get(); /* ffi/pointer.c */
+        if (ph) return ph->get(vm, obj, idx, out);
+        return index_type_error(vm, obj, idx);
+    }
     default: return index_type_error(vm, obj, idx);
     }
 }
@@ -662,7 +666,12 @@ static cryo_error_kind map_insert(cryo_vm *vm, cryo_value *obj, cryo_string *key
 cryo_error_kind cvm_op_setindex(cryo_vm *vm, cryo_value *obj, cryo_value idx, cryo_value v) {
     idx = deref(idx);
     if (obj->type == CRYO_T_CELL) obj = &cv_cell(*obj)->v;
-    if (obj->type == CRYO_T_POINTER) return cx_ptr_set(vm, *obj, idx, v); /* pointer.c */
+    if (obj->type == CRYO_T_POINTER) {
+        const cv_pointer_hooks *ph = cv_pointer_hooks_get(); /* ffi/pointer.c */
+        if (ph) return ph->set(vm, *obj, idx, v);
+        cv_release(&vm->heap, v);
+        return index_type_error(vm, *obj, idx);
+    }
     cryo_error_kind k;
     switch (obj->type) {
     case CRYO_T_ARRAY: {

@@ -1,12 +1,12 @@
 /*
- * pointer.c — typed C pointers as script values (CRYO_T_POINTER), core side.
+ * pointer.c — typed C pointers as script values (CRYO_T_POINTER), the FFI's value kind.
  *
- * The FFI layer (ffi/, libffi) creates pointers; the core only needs to index them (p[i]),
- * print them, compare them and free the owned ones, so this file has no libffi dependency.
- * See value.h for the two representations (raw and owned).
+ * The core knows a pointer value's layout (value.h: raw and owned) and reaches the rest —
+ * freeing an owned one, its text form, p[i] reads and writes — through the value-type hook
+ * cv_pointer_hooks, which cf_pointer_install sets before the FFI makes any pointer value.
+ * Built into libcryo_ffi: it uses only what libcryo exports (ext.h's cx_* and cv_ffi_*).
  */
-#include "value/value.h"
-#include "vm/vm.h"
+#include "ffi_internal.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +41,7 @@ const char *cv_ptr_elem_name(cryo_ptr_elem e) {
 cryo_pointer *cv_pointer_new(cryo_heap *h, size_t elem_size, int64_t count) {
     if (count < 0 || (elem_size && (uint64_t)count > (SIZE_MAX / 2) / elem_size)) return NULL;
     size_t bytes = elem_size * (size_t)count;
-    cryo_pointer *p = cv_alloc(h, sizeof *p + bytes);
+    cryo_pointer *p = cx_alloc(h, sizeof *p + bytes);
     if (!p) return NULL;
     memset(p, 0, sizeof *p + bytes);
     p->h.rc = 1;
@@ -54,7 +54,7 @@ cryo_pointer *cv_pointer_new(cryo_heap *h, size_t elem_size, int64_t count) {
 
 cryo_pointer *cv_pointer_wrap(cryo_heap *h, void *addr, int64_t count, void (*dtor)(void *),
                               void *ud) {
-    cryo_pointer *p = cv_alloc(h, sizeof *p);
+    cryo_pointer *p = cx_alloc(h, sizeof *p);
     if (!p) return NULL;
     memset(p, 0, sizeof *p);
     p->h.rc = 1;
@@ -69,14 +69,14 @@ cryo_pointer *cv_pointer_wrap(cryo_heap *h, void *addr, int64_t count, void (*dt
 void cv_pointer_free(cryo_heap *h, cryo_obj *o) {
     cryo_pointer *p = (cryo_pointer *)o;
     if (p->dtor) p->dtor(p->ud);
-    cv_free(h, p, sizeof *p + p->inline_bytes);
+    cx_free(h, p, sizeof *p + p->inline_bytes);
 }
 
 bool cv_pointer_repr(cryo_heap *h, cryo_string **s, cryo_value v) {
     char buf[64];
     int n = snprintf(buf, sizeof buf, "ptr<%s>(%p)", cv_ptr_elem_name((cryo_ptr_elem)v.aux),
                      cv_pointer_addr(v));
-    return cv_string_append(h, s, buf, (size_t)n);
+    return cx_string_append(h, s, buf, (size_t)n);
 }
 
 cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *a, cryo_value *out) {
@@ -185,7 +185,7 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
             *(void **)a = NULL;
         else
             return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a pointer element",
-                                 cv_type_name(v));
+                                 cx_type_name(v));
         return CRYO_OK;
     }
     if (e == CRYO_PE_VOID || (unsigned)e >= CRYO_PE__COUNT)
@@ -197,7 +197,7 @@ cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *a, cryo_value v
         return cryo_vm_raise(vm, CRYO_ERR_ARITHMETIC, "%" PRId64 " is out of range for %s", bad,
                              cv_ptr_elem_name(e));
     default:
-        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a %s element", cv_type_name(v),
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot store %s in a %s element", cx_type_name(v),
                              cv_ptr_elem_name(e));
     }
 }
@@ -206,7 +206,7 @@ static cryo_error_kind elem_addr(cryo_vm *vm, cryo_value p, cryo_value idx, void
     if (idx.type == CRYO_T_CELL) idx = cv_cell(idx)->v;
     if (idx.type != CRYO_T_INT)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "a pointer index must be an i64, not %s",
-                             cv_type_name(idx));
+                             cx_type_name(idx));
     cryo_ptr_elem e = (cryo_ptr_elem)p.aux;
     size_t sz = cv_ptr_elem_size(e);
     if (!sz) return cryo_vm_raise(vm, CRYO_ERR_TYPE, "cannot index a void pointer");
@@ -221,7 +221,7 @@ static cryo_error_kind elem_addr(cryo_vm *vm, cryo_value p, cryo_value idx, void
     return CRYO_OK;
 }
 
-cryo_error_kind cx_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out) {
+static cryo_error_kind ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value *out) {
     /* the common cases first: an i64 index in bounds, a 32/64-bit element */
     if (idx.type == CRYO_T_INT) {
         const char *base = cv_pointer_addr(p);
@@ -241,61 +241,16 @@ cryo_error_kind cx_ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value
     return cv_ptr_load(vm, (cryo_ptr_elem)p.aux, a, out);
 }
 
-cryo_error_kind cx_ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v) {
+static cryo_error_kind ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v) {
     void *a = NULL;
     cryo_error_kind k = elem_addr(vm, p, idx, &a);
     if (k == CRYO_OK) k = cv_ptr_store(vm, (cryo_ptr_elem)p.aux, a, v);
-    cv_release(&vm->heap, v);
+    cv_ffi_release(vm, v);
     return k;
 }
 
-cryo_heap *cv_ffi_heap(cryo_vm *vm) {
-    return &vm->heap;
-}
+static const cv_pointer_hooks hooks = {cv_pointer_free, cv_pointer_repr, ptr_get, ptr_set};
 
-void cv_ffi_release(cryo_vm *vm, cryo_value v) {
-    cv_release(&vm->heap, v);
-}
-
-cryo_value cv_ffi_map_new(cryo_vm *vm) {
-    cryo_map *m = cv_map_new(&vm->heap, 4);
-    return m ? cv_from_obj(&m->h) : cryo_unit_value();
-}
-
-cryo_value cv_ffi_array_new(cryo_vm *vm, size_t cap) {
-    cryo_array *a = cv_array_new(&vm->heap, cap);
-    return a ? cv_from_obj(&a->h) : cryo_unit_value();
-}
-
-bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v) {
-    return cv_array_push(&vm->heap, cv_arr(array), v); /* releases v when it fails */
-}
-
-bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v) {
-    cryo_string *k = cv_string_new(&vm->heap, key, strlen(key));
-    if (!k) {
-        cv_release(&vm->heap, v);
-        return false;
-    }
-    bool ok = cv_map_set(&vm->heap, cv_map(map), k, v);
-    cv_release(&vm->heap, cv_from_obj(&k->h));
-    return ok;
-}
-
-cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry, cryo_value *out) {
-    cryo_fn *f = cv_fn_new(&vm->heap, CRYO_FN_NAMED, 0);
-    if (!f) return cvm_raise_oom(vm);
-    f->name = cv_string_new(&vm->heap, name, strlen(name));
-    f->curry = cv_alloc(&vm->heap, sizeof(cryo_value));
-    if (!f->name || !f->curry) {
-        cv_free(&vm->heap, f->curry, sizeof(cryo_value));
-        f->curry = NULL;
-        cv_release(&vm->heap, cv_from_obj(&f->h));
-        return cvm_raise_oom(vm);
-    }
-    cv_retain(curry);
-    f->curry[0] = curry;
-    f->ncurry = 1;
-    *out = cv_from_obj(&f->h);
-    return CRYO_OK;
+void cf_pointer_install(void) {
+    cv_pointer_hooks_set(&hooks);
 }
