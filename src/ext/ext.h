@@ -70,7 +70,7 @@ static inline bool cx_vm_has_context(const cryo_vm *vm, const cryo_sync *f) {
 }
 
 /* The number of frozen objects vm keeps pinned (a VM kept across calls drops them at a reset). */
-static inline size_t cx_vm_npins(const cryo_vm *vm) {
+static inline int cx_vm_npins(const cryo_vm *vm) {
     return vm->npins;
 }
 
