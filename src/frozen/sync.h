@@ -69,12 +69,12 @@ cryo_error_kind cfz_sync_from_fn(cryo_vm *vm, cryo_fn *fn, int depth, cryo_sync 
  * unit and context references and returns its shared fn, whose reference the caller drops. */
 cryo_fn *cfz_sync_destroy(cryo_sync *s);
 
-/* Keeps a frozen object alive for as long as the VM may hold values that point into it:
- * adds it to the VM's pin list (once; the first pin takes one atomic reference). */
+/* Pins (pin.c). Keeps a frozen object alive for as long as the VM may hold values that point into
+ * it: adds it to the VM's pin list (once; the first pin takes one atomic reference). */
 bool cfz_pin(cryo_vm *vm, cryo_obj *o);
 /* Gives the reference of `o` (already owned by the caller) to the VM's pin list. */
 bool cfz_pin_owned(cryo_vm *vm, cryo_obj *o);
-/* cfz_release_pins (const.c), cfz_sync_fn_value and cfz_sync_clear_thread (sync.c) are
+/* cfz_release_pins (pin.c), cfz_sync_fn_value and cfz_sync_clear_thread (sync.c) are
  * declared in vm/vm.h: the VM calls them. */
 
 /* True when f is the VM's last pin: a VM that keeps calling f pinned it last, so this one test

@@ -297,7 +297,7 @@ const cryo_fn *cfz_sync_closure(const cryo_obj *o);
  * the limit or the progress mark, or the interrupt flag is set, raises like the loop does
  * (CRYO_ERR_TOO_MANY_OPERATIONS, CRYO_ERR_INTERRUPTED) and returns the kind; else CRYO_OK.
  * vm may be NULL (a host-side walk: nothing charged). Cheap (a compare and a relaxed load):
- * charge per element, or per batch of elements in tight loops. (vm_call.c) */
+ * charge per element, or per batch of elements in tight loops. (vm/limits.c) */
 cryo_error_kind cvm_charge(cryo_vm *vm, uint64_t n);
 
 /* --- shared operations --------------------------------------------------------------------- */
@@ -449,7 +449,7 @@ typedef struct cv_pointer_hooks {
 CRYO_API void cv_pointer_hooks_set(const cv_pointer_hooks *hooks);
 const cv_pointer_hooks *cv_pointer_hooks_get(void); /* NULL until set */
 
-/* --- host handles (src/handle.c) ------------------------------------------------------------
+/* --- host handles (handle.c) ---------------------------------------------------------------
  * A CRYO_T_HANDLE value points to a cryo_handle: a host pointer with its type. The handle owns
  * `ptr`: when the last reference goes, type->release(ptr) runs for sendable types (release
  * set), otherwise type->destroy(ptr) when set. Equality is by (type, ptr); type_of() gives

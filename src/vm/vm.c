@@ -1,8 +1,8 @@
 /*
  * vm.c — the dispatch loop. Fast paths (int and float arithmetic and comparisons, moves,
- * jumps, script calls and returns) are inline; everything else goes through ops.c and
- * vm_call.c. The loop keeps pc, base and the constants in locals and reloads the frame pointer
- * after anything that may re-enter the VM (vm->frames can move when it grows).
+ * jumps, script calls and returns) are inline; everything else goes through ops.c,
+ * vm_call.c and limits.c. The loop keeps pc, base and the constants in locals and reloads the frame
+ * pointer after anything that may re-enter the VM (vm->frames can move when it grows).
  */
 #include "vm.h"
 

@@ -206,7 +206,8 @@ void cvm_update_ops_max(cryo_vm *vm);
  * (vm_api.c; used by the pool) */
 void cvm_reset(cryo_vm *vm);
 
-/* Raises the error for a failed allocation: CRYO_ERR_MEMORY (limit or out of memory). */
+/* Errors and limits (limits.c). Raises the error for a failed allocation: CRYO_ERR_MEMORY
+ * (limit or out of memory). */
 cryo_error_kind cvm_raise_oom(cryo_vm *vm);
 
 /* Checks a size against the limits: CRYO_OK or raises CRYO_ERR_DATA_TOO_LARGE. */
@@ -220,7 +221,7 @@ cryo_error_kind cvm_check_map(cryo_vm *vm, size_t len);
  * CRYO_ERR_DATA_TOO_LARGE. CRYO_OK at once when none of those limits is set. The totals of an
  * object reached by several references are computed once (linear in distinct objects). Call it
  * once after a container grew, and on any value brought into a VM from outside (join, a bridge
- * reply). (vm_call.c) */
+ * reply). (limits.c) */
 cryo_error_kind cvm_check_data(cryo_vm *vm, cryo_value v);
 
 /* Calls `fn` with `this` referring to *this_ref (which SETTHIS in the callee may overwrite),
@@ -228,7 +229,7 @@ cryo_error_kind cvm_check_data(cryo_vm *vm, cryo_value v);
 cryo_error_kind cvm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref, int argc,
                                 const cryo_value *argv, cryo_value *ret);
 
-/* --- VM internals shared by vm.c, vm_call.c and vm_api.c (additions, VM owner) ------------- */
+/* --- VM internals shared by vm.c, stack.c, limits.c, vm_call.c and vm_api.c ----------------- */
 
 #define CRYO_VM_MAX_RUN_LEVEL 100 /* host -> script re-entry nesting (bounds the C stack) */
 
@@ -237,7 +238,8 @@ cryo_error_kind cvm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref
  * are unwound and the kind returned. */
 cryo_error_kind cvm_exec(cryo_vm *vm, int stop);
 
-/* Allocates the first segment and the frames array if needed; false when out of memory. */
+/* The register stack (stack.c). Allocates the first segment and the frames array if needed;
+ * false when out of memory. */
 bool cvm_prepare(cryo_vm *vm);
 
 /* Makes room for one more frame in vm->frames; false (nothing raised) when out of memory. */
@@ -335,7 +337,7 @@ void cvm_debug(cryo_vm *vm, const char *text, size_t len);
  * them are gone. */
 void clib_vm_release_evals(cryo_vm *vm);
 
-/* Drops every pin (VM reset and free). frozen/const.c; see frozen/sync.h. */
+/* Drops every pin (VM reset and free). frozen/pin.c; see frozen/sync.h. */
 void cfz_release_pins(cryo_vm *vm);
 
 /* For calls of a SyncFunction value from a script: pins it and returns an uncounted CRYO_T_FN
