@@ -5,6 +5,11 @@
  * several types answer (len, contains, index_of, ...) is registered in lib_core.c with a
  * dispatcher that picks the per-type handler below by the type of argv[0]. Each per-type
  * handler has the host-function ABI and may assume argv[0]'s type.
+ *
+ * Layer (src/lib/): this header is the standard library's interface. It offers the per-type
+ * handlers and argument helpers (clib_*); the tables themselves (clib_core, ..., clib_json) are
+ * declared in vm/vm.h, because contexts (vm/) list them. It may use the value, lang, vm and
+ * frozen layers through their interface headers; conc/ and ext/ build on it, never the reverse.
  */
 #ifndef CRYO_LIB_H
 #define CRYO_LIB_H
