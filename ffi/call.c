@@ -396,6 +396,7 @@ static cryo_error_kind do_call(cryo_vm *vm, const cfunc *fn, void *fnp, int argc
 
 cryo_error_kind cryo_ffi_call(cryo_vm *vm, const cryo_ffi_sig *sig, void *fnp, int argc,
                               const cryo_value *argv, cryo_value *ret) {
+    cf_pointer_install(); /* a C result may be a pointer value */
     const cfunc *fn = sig->fn;
     *ret = cryo_unit_value();
     if (argc < fn->nparams || (!fn->variadic && argc != fn->nparams))
@@ -487,6 +488,7 @@ static cryo_error_kind host_call(cryo_vm *vm, void *ud, int argc, cryo_value **a
 
 cryo_error_kind cryo_ffi_package_add(cryo_package *pkg, cryo_ffi_scope *scope, const char *name,
                                      const char *decl, void *fn, cryo_error **err) {
+    cf_pointer_install(); /* the function may return pointers to scripts */
     if (err) *err = NULL;
     if (!pkg || !decl || !fn) return CRYO_ERR_API;
     cryo_ffi_sig *sig = cryo_ffi_parse(scope, decl, err);

@@ -9,11 +9,9 @@
  * back. Errors never unwind: the default result is written and the error handler is called.
  * The hot path (the thread's cached VM calling the same function again with scalar or raw
  * pointer arguments) writes the arguments straight into the first frame's registers
- * (cryo_sync_hot_regs / cryo_sync_run_hot in sync.c); see docs/ffi.md, "Performance".
+ * (cx_hot_regs / cx_run_hot, the hot-call entry of src/ext/ext.h); see docs/ffi.md, "Performance".
  */
 #include "ffi_internal.h"
-#include "sync.h"
-#include "trace.h"
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,7 +88,7 @@ static cryo_error *error_copy(const cryo_error *e) {
     c->column = e->column;
     c->message = strdup(e->message ? e->message : "");
     c->source_name = e->source_name ? strdup(e->source_name) : NULL;
-    c->trace = cryo_trace_copy(e->trace); /* out of memory: the error without its trace */
+    c->trace = cvm_trace_copy(e->trace); /* out of memory: the error without its trace */
     if (!c->message || (e->source_name && !c->source_name)) {
         cryo_error_free(c);
         return NULL;
@@ -140,7 +138,7 @@ static void unhandled_free(unhandled *u) {
 static void report(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind kind, const char *msg) {
     atomic_fetch_add_explicit(&cb->nerrors, 1, memory_order_relaxed);
     /* the script's calls end where C called it: mark that frame with the callback's C type */
-    if (vm && vm->err) cryo_trace_add_outer(vm->err, CRYO_FRAME_CALLBACK, cb->type);
+    if (vm && vm->err) cvm_trace_add_outer(vm->err, CRYO_FRAME_CALLBACK, cb->type);
     const cryo_error *e = vm ? cryo_vm_error(vm) : NULL;
     cryo_error tmp = {kind, 0, 0, (char *)msg, NULL, NULL, NULL};
     if (!e) e = &tmp;
@@ -289,16 +287,16 @@ static void tl_init(void) {
 static cryo_vm *take_vm(const cryo_ffi_callback *cb, bool *cached) {
     cryo_sync *f = cb->f;
     *cached = false;
-    if (tl.busy) return cryo_vm_pool_acquire(f->unit, f->ctx);
+    if (tl.busy) return cx_sync_vm_acquire(f);
     tl.ready = 0;
-    if (tl.vm && tl.cb == cb->id && tl.vm->ctx == f->ctx) {
+    if (tl.vm && tl.cb == cb->id && cx_vm_has_context(tl.vm, f)) {
         *cached = tl.busy = true;
         return tl.vm;
     }
     if (tl.vm) cryo_vm_pool_release(tl.vm);
     tl.vm = NULL;
     tl.cb = 0;
-    cryo_vm *vm = cryo_vm_pool_acquire(f->unit, f->ctx);
+    cryo_vm *vm = cx_sync_vm_acquire(f);
     if (!vm) return NULL;
     pthread_once(&tl_once, tl_init);
     if (tl_key_ok && pthread_setspecific(tl_key, &tl) == 0) {
@@ -315,14 +313,14 @@ static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
         return;
     }
     tl.busy = false;
-    if (vm->npins > MAX_CACHED_PINS) {
+    if (cx_vm_npins(vm) > MAX_CACHED_PINS) {
         cryo_vm_pool_release(vm);
         tl.vm = NULL;
         tl.cb = 0;
         return;
     }
     /* the full check, once: the calls that follow test only tl.ready */
-    if (cb->hot && cryo_sync_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
+    if (cb->hot && cx_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
 }
 
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
@@ -363,9 +361,9 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
         return;
     }
     cryo_value res;
-    vm->next_cb_ctl = &cb->ctl; /* the call notes the callback's bounds and epoch */
+    cx_vm_next_call_ctl(vm, &cb->ctl); /* the call notes the callback's bounds and epoch */
     cryo_error_kind k = call_general(cb, vm, args, &res);
-    vm->next_cb_ctl = NULL;
+    cx_vm_next_call_ctl(vm, NULL);
     finish(cb, vm, k, res, ret);
     give_vm(cb, vm, cached);
 }
@@ -384,7 +382,7 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     cryo_vm *vm = tl.vm;
     tl.ready = 0; /* a nested callback on this thread takes a VM of its own */
     tl.busy = true;
-    cryo_value *regs = vm->seg->slots;
+    cryo_value *regs = cx_hot_first_regs(vm);
     for (int n = 0; n < cb->nparams; n++) {
         cryo_value v = cb->argt[n];
         const void *a = args[n];
@@ -397,9 +395,9 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         regs[n] = v;
     }
     cryo_value res;
-    vm->next_cb_ctl = &cb->ctl;
-    cryo_error_kind k = cryo_sync_run_hot(cb->f, vm, &res);
-    vm->next_cb_ctl = NULL;
+    cx_vm_next_call_ctl(vm, &cb->ctl);
+    cryo_error_kind k = cx_run_hot(cb->f, vm, &res);
+    cx_vm_next_call_ctl(vm, NULL);
     if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
                              res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
                          1))
@@ -408,7 +406,7 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
     tl.busy = false;
     /* still ready when nothing was raised and nothing new pinned */
-    if (k == CRYO_OK && !vm->dirty && cryo_sync_pinned_last(cb->f, vm)) tl.ready = cb->id;
+    if (k == CRYO_OK && cx_hot_still_ready(cb->f, vm)) tl.ready = cb->id;
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
@@ -480,6 +478,7 @@ cryo_ffi_callback *cryo_ffi_callback_new(cryo_sync *f, cryo_ffi_scope *scope,
 cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
                                             const char *fnptr_type, unsigned flags,
                                             cryo_error **err) {
+    cf_pointer_install(); /* its arguments may be pointer values */
     if (err) *err = NULL;
     if (!f || !fnptr_type) return NULL;
     if (flags & ~CRYO_FFI_CALLBACK_LIBFFI) {
@@ -516,12 +515,13 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
         }
         return NULL;
     }
-    const cryo_proto *p = f->proto;
+    int line = 0;
+    const char *fname = cx_sync_fn_name(f, &line);
     char what[96];
-    if (p && strncmp(p->name, "anon$", 5) != 0)
-        snprintf(what, sizeof what, "fn %.48s, line %d", p->name, p->line);
-    else if (p)
-        snprintf(what, sizeof what, "the closure defined at line %d", p->line);
+    if (fname && strncmp(fname, "anon$", 5) != 0)
+        snprintf(what, sizeof what, "fn %.48s, line %d", fname, line);
+    else if (fname)
+        snprintf(what, sizeof what, "the closure defined at line %d", line);
     else
         snprintf(what, sizeof what, "a function called by name");
     cb->type = fa_strndup(&cb->arena, fnptr_type, strlen(fnptr_type));
@@ -530,7 +530,7 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
     if (arity >= 0 && arity != cb->fn->nparams) {
         if (err) {
             int np = cb->fn->nparams;
-            cryo_error tmp = {CRYO_ERR_ARGUMENT, p ? p->line : 0, 0, "", NULL, NULL, NULL};
+            cryo_error tmp = {CRYO_ERR_ARGUMENT, line, 0, "", NULL, NULL, NULL};
             cryo_error **tail = err;
             chain_error(&tail, &tmp,
                         "callback type '%s' passes %d argument%s; the function (%s) takes %d",
@@ -560,7 +560,7 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
     cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
     cb->nparams = cb->fn->nparams;
     cb->ret_i32 = cb->fn->ret->kind == CT_I32;
-    cb->hot = f->hot_argc == cb->nparams;
+    cb->hot = cx_sync_hot_argc(f) == cb->nparams;
     for (int i = 0; i < cb->nparams; i++) {
         const ctype *pt = cb->fn->params[i];
         if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
@@ -602,11 +602,11 @@ void cryo_ffi_callback_set_error_handler(cryo_ffi_callback *cb, cryo_ffi_error_f
 }
 
 void cryo_ffi_callback_set_bounds(cryo_ffi_callback *cb, const cryo_call_bounds *bounds) {
-    if (cb) cryo_call_ctl_set(&cb->ctl, bounds);
+    if (cb) cvm_call_ctl_set(&cb->ctl, bounds);
 }
 
 void cryo_ffi_callback_interrupt(cryo_ffi_callback *cb) {
-    if (cb) cryo_call_ctl_interrupt(&cb->ctl);
+    if (cb) cvm_call_ctl_interrupt(&cb->ctl);
 }
 
 uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb) {

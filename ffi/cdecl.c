@@ -1118,6 +1118,7 @@ cryo_error_kind cryo_ffi_const(cryo_ffi_scope *scope, const char *name, int64_t 
 }
 
 cryo_ffi_sig *cryo_ffi_parse(cryo_ffi_scope *scope, const char *decl, cryo_error **err) {
+    cf_pointer_install(); /* a signature is for calls that make pointer values */
     return cf_sig_parse(scope, decl, err, true);
 }
 

@@ -13,7 +13,7 @@
 #define CRYO_FFI_INTERNAL_H
 
 #include "cryo_ffi.h"
-#include "value.h"
+#include "ext/ext.h"
 #include <ffi.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -197,5 +197,32 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud);
 int cf_thunk_reserve(const cfunc *fn, void **code);
 void cf_thunk_publish(int slot, cryo_ffi_callback *cb);
 void cf_thunk_release(int slot);
+
+/* --- pointer values (pointer.c) ----------------------------------------------------------- */
+
+/* An owned pointer with a zeroed buffer of `count` elements of `elem_size` bytes. NULL on
+ * allocation failure or limit. */
+cryo_pointer *cv_pointer_new(cryo_heap *h, size_t elem_size, int64_t count);
+/* An owned pointer to external memory; `dtor(ud)` runs when it is freed. */
+cryo_pointer *cv_pointer_wrap(cryo_heap *h, void *addr, int64_t count, void (*dtor)(void *),
+                              void *ud);
+
+size_t cv_ptr_elem_size(cryo_ptr_elem e);
+const char *cv_ptr_elem_name(cryo_ptr_elem e); /* "i32", "f64", "void", ... */
+void cv_pointer_free(cryo_heap *h, cryo_obj *o);
+/* Text form "ptr<i32>(0x...)" appended to *s. */
+bool cv_pointer_repr(cryo_heap *h, cryo_string **s, cryo_value v);
+/* Sets the core's value-type hook for pointers (cv_pointer_hooks: free, repr, p[i]); every FFI
+ * entry point that can make a pointer value calls it first. */
+void cf_pointer_install(void);
+/* Reads / writes one scalar of kind `e` at `addr` (p[i], C arguments and results). */
+cryo_error_kind cv_ptr_load(cryo_vm *vm, cryo_ptr_elem e, const void *addr, cryo_value *out);
+cryo_error_kind cv_ptr_store(cryo_vm *vm, cryo_ptr_elem e, void *addr, cryo_value v);
+/* The conversion behind cv_ptr_store for a scalar kind (ints, floats, bool), raising nothing, so
+ * that each caller words its own error: CV_CONV_TYPE when v's type does not convert,
+ * CV_CONV_RANGE (with the value in *bad) when an int does not fit the kind. The FFI layer
+ * converts its C scalar arguments with it. */
+typedef enum { CV_CONV_OK, CV_CONV_TYPE, CV_CONV_RANGE } cv_conv;
+cv_conv cv_scalar_to_c(cryo_ptr_elem e, cryo_value v, void *addr, int64_t *bad);
 
 #endif

@@ -409,6 +409,7 @@ static void build(void) {
 }
 
 cryo_package *cryo_ffi_package(void) {
+    cf_pointer_install(); /* ffi::new and every ffi function may make pointer values */
     pthread_once(&ffi_once, build);
     return ffi_pkg;
 }

@@ -3,6 +3,7 @@
 # gates. Stages, in order, each with its own build directory next to the normal one:
 #   format    clang-format --dry-run --Werror over every C file (.clang-format at the root)
 #             and scripts/check-links.sh (relative links of README.md and docs/ resolve)
+#             and scripts/check-layers.sh (src/ includes keep to the layers)
 #   normal    build/ with -Werror, ctest (every test)
 #   asan      build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer),
 #             ctest (every test)
@@ -70,6 +71,7 @@ stage() { # stage NAME COMMAND...
 # so with another version the check reports but does not fail.
 format() {
     bash "$root"/scripts/check-links.sh || return 1
+    bash "$root"/scripts/check-layers.sh || return 1
     if ! command -v clang-format >/dev/null; then
         echo "clang-format not found (scripts/deps.sh all installs it)"
         return 1

@@ -24,7 +24,7 @@ static cryo_arena *A;
 static int LINE = 1;
 
 static cryo_node *node(cryo_node_kind k) {
-    cryo_node *n = cryo_arena_alloc(A, sizeof *n);
+    cryo_node *n = cl_arena_alloc(A, sizeof *n);
     n->kind = k;
     n->line = LINE;
     n->column = 1;
@@ -41,7 +41,7 @@ static cryo_node **vlist(int *count, va_list ap) {
     cryo_node *x;
     while ((x = va_arg(ap, cryo_node *)) != NULL)
         tmp[n++] = x;
-    cryo_node **l = cryo_arena_alloc(A, sizeof(cryo_node *) * (size_t)(n ? n : 1));
+    cryo_node **l = cl_arena_alloc(A, sizeof(cryo_node *) * (size_t)(n ? n : 1));
     memcpy(l, tmp, sizeof(cryo_node *) * (size_t)n);
     *count = n;
     return l;
@@ -188,7 +188,7 @@ static cryo_unit *compile_opts(cryo_node *main, cryo_node **fns, int nfns,
     AST.nfns = nfns;
     AST.arena = A;
     *err = NULL;
-    return cryo_compile_ast(&AST, o, err);
+    return cl_compile_ast(&AST, o, err);
 }
 
 static cryo_unit *compile_ok(cryo_node *main, cryo_node **fns, int nfns) {
@@ -230,7 +230,7 @@ static const char *ops(const cryo_proto *p) {
     buf[0] = 0;
     for (uint32_t pc = 0; pc < p->ncode; pc++) {
         if (buf[0]) strcat(buf, " ");
-        strcat(buf, cryo_opcode_names[CRYO_OP(p->code[pc])]);
+        strcat(buf, cl_opcode_names[CRYO_OP(p->code[pc])]);
         pc += has_extra(p->code[pc]);
     }
     return buf;
@@ -238,13 +238,13 @@ static const char *ops(const cryo_proto *p) {
 
 static int setup(void **state) {
     (void)state;
-    A = cryo_arena_new();
+    A = cl_arena_new();
     LINE = 1;
     return 0;
 }
 static int teardown(void **state) {
     (void)state;
-    cryo_arena_free(A);
+    cl_arena_free(A);
     return 0;
 }
 
@@ -656,19 +656,19 @@ static void test_interp_array_map_lines(void **state) {
     (void)state;
     cryo_node *interp = node(N_INTERP);
     interp->nlist = 2;
-    interp->list = cryo_arena_alloc(A, 2 * sizeof(cryo_node *));
+    interp->list = cl_arena_alloc(A, 2 * sizeof(cryo_node *));
     interp->list[0] = STR("n = ");
     interp->list[1] = VAR("n");
     cryo_node *arr = node(N_ARRAY);
     arr->nlist = 2;
-    arr->list = cryo_arena_alloc(A, 2 * sizeof(cryo_node *));
+    arr->list = cl_arena_alloc(A, 2 * sizeof(cryo_node *));
     arr->list[0] = INT(1);
     arr->list[1] = at(INT(100000), 7, 3);
     cryo_node *me = named(N_MAPENTRY, "k");
     me->a = INT(1);
     cryo_node *map = node(N_MAP);
     map->nlist = 1;
-    map->list = cryo_arena_alloc(A, sizeof(cryo_node *));
+    map->list = cl_arena_alloc(A, sizeof(cryo_node *));
     map->list[0] = me;
     cryo_node *m = BLOCK(1, LET("n", INT(1)), interp, arr, map, NULL);
     cryo_unit *u = compile_ok(m, NULL, 0);
@@ -749,7 +749,7 @@ static void test_error_too_many_registers(void **state) {
     /* 300 lets in one block */
     cryo_node *m = node(N_BLOCK);
     m->nlist = 300;
-    m->list = cryo_arena_alloc(A, 300 * sizeof(cryo_node *));
+    m->list = cl_arena_alloc(A, 300 * sizeof(cryo_node *));
     static char names[300][8];
     for (int i = 0; i < 300; i++) {
         snprintf(names[i], sizeof names[i], "v%d", i);
@@ -794,7 +794,7 @@ static void test_while_break_value_and_pure_methods(void **state) {
     cryo_node *inner = node(N_ARRAY);
     cryo_node *outer = node(N_ARRAY);
     outer->nlist = 1;
-    outer->list = cryo_arena_alloc(A, sizeof(cryo_node *));
+    outer->list = cl_arena_alloc(A, sizeof(cryo_node *));
     outer->list[0] = inner;
     cryo_node *m =
         BLOCK(0, LET("a", outer), LET("v", wh), METHOD(INDEX(VAR("a"), INT(0)), "len", NULL),
@@ -827,7 +827,7 @@ static void test_compile_time_queries_and_open_range(void **state) {
     r->b = INT(2);
     cryo_node *arr = node(N_ARRAY);
     arr->nlist = 4;
-    arr->list = cryo_arena_alloc(A, 4 * sizeof(cryo_node *));
+    arr->list = cl_arena_alloc(A, 4 * sizeof(cryo_node *));
     arr->list[0] = CALL("is_def_var", STR("x"), NULL);
     arr->list[1] = CALL("is_def_var", STR("y"), NULL);
     arr->list[2] = CALL("is_def_fn", STR("f"), INT(1), NULL);
@@ -890,9 +890,9 @@ static void test_dump(void **state) {
     assert_non_null(strstr(buf, "; fn f"));
     assert_non_null(strstr(buf, "; host g/0"));
     free(buf);
-    assert_int_equal(cryo_unit_find_fn(u, "f", 1, 1), 0);
-    assert_int_equal(cryo_unit_find_fn(u, "f", 1, 2), -1);
-    assert_int_equal(cryo_unit_find_fn(u, "fx", 1, 1), 0); /* length-bounded name */
+    assert_int_equal(cl_unit_find_fn(u, "f", 1, 1), 0);
+    assert_int_equal(cl_unit_find_fn(u, "f", 1, 2), -1);
+    assert_int_equal(cl_unit_find_fn(u, "fx", 1, 1), 0); /* length-bounded name */
     assert_ptr_equal(cryo_unit_retain(u), u);
     cryo_unit_release(u);
     cryo_unit_release(u);

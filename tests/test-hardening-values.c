@@ -217,7 +217,7 @@ static void test_freezing_shared_data_is_linear_and_keeps_its_shape(void **state
         const cryo_array *arr = cv_arr(x);
         assert_int_equal(arr->len, 2);
         assert_ptr_equal(arr->items[0].as.obj, arr->items[1].as.obj);
-        assert_true(cryo_is_frozen_obj(arr->items[0].as.obj));
+        assert_true(cfz_is_frozen_obj(arr->items[0].as.obj));
         x = arr->items[0];
     }
     assert_int_equal(cryo_array_len(x), 1);

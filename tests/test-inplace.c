@@ -7,7 +7,7 @@
  */
 #include "test.h"
 
-#include "value.h"
+#include "ext.h" /* cv_ffi_heap, and value.h */
 
 /* heap_bytes(): the bytes the VM heap holds now. */
 static cryo_error_kind h_heap_bytes(cryo_vm *vm, void *ud, int argc, cryo_value **argv,

@@ -79,7 +79,7 @@ static void rel(cryo_vm *vm, cryo_value v) {
 
 static cryo_value bin_ok(cryo_vm *vm, int op, cryo_value a, cryo_value b) {
     cryo_value out;
-    cryo_error_kind k = cryo_op_binary(vm, op, a, b, &out);
+    cryo_error_kind k = cvm_op_binary(vm, op, a, b, &out);
     if (k != CRYO_OK) fail_msg("op %d failed: %s", op, vm->err ? vm->err->message : "?");
     return out;
 }
@@ -106,7 +106,7 @@ static double fbin(cryo_vm *vm, int op, cryo_value a, cryo_value b) {
 static void bin_err(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_error_kind kind,
                     const char *part) {
     cryo_value out = cryo_unit_value();
-    assert_int_equal(cryo_op_binary(vm, op, a, b, &out), kind);
+    assert_int_equal(cvm_op_binary(vm, op, a, b, &out), kind);
     assert_non_null(vm->err);
     if (!strstr(vm->err->message, part)) fail_msg("'%s' lacks '%s'", vm->err->message, part);
 }
@@ -167,7 +167,7 @@ static void test_int_errors(void **state) {
     bin_err(vm, OP_SHR, cryo_int(1), cryo_int(-64), CRYO_ERR_ARITHMETIC, "too many bits");
     bin_err(vm, OP_SHL, cryo_int(1), cryo_int(INT64_MIN), CRYO_ERR_ARITHMETIC, "too many bits");
     cryo_value out;
-    assert_int_equal(cryo_op_unary(vm, OP_NEG, cryo_int(INT64_MIN), &out), CRYO_ERR_ARITHMETIC);
+    assert_int_equal(cvm_op_unary(vm, OP_NEG, cryo_int(INT64_MIN), &out), CRYO_ERR_ARITHMETIC);
 }
 
 static void test_float_arith(void **state) {
@@ -185,16 +185,16 @@ static void test_float_arith(void **state) {
             "cannot apply '<<' to f64 and i64");
     bin_err(vm, OP_BAND, cryo_float(1), cryo_float(1), CRYO_ERR_TYPE, "'&'");
     cryo_value out;
-    assert_int_equal(cryo_op_unary(vm, OP_NEG, cryo_float(2.5), &out), CRYO_OK);
+    assert_int_equal(cvm_op_unary(vm, OP_NEG, cryo_float(2.5), &out), CRYO_OK);
     assert_true(out.as.f == -2.5);
-    assert_int_equal(cryo_op_unary(vm, OP_NEG, cryo_int(7), &out), CRYO_OK);
+    assert_int_equal(cvm_op_unary(vm, OP_NEG, cryo_int(7), &out), CRYO_OK);
     assert_int_equal(out.as.i, -7);
-    assert_int_equal(cryo_op_unary(vm, OP_NOT, cryo_bool(false), &out), CRYO_OK);
+    assert_int_equal(cvm_op_unary(vm, OP_NOT, cryo_bool(false), &out), CRYO_OK);
     assert_true(out.as.b);
-    assert_int_equal(cryo_op_unary(vm, OP_NOT, cryo_int(1), &out), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_unary(vm, OP_NOT, cryo_int(1), &out), CRYO_ERR_TYPE);
     assert_err_has(vm, "cannot apply '!' to i64");
     cryo_value s = S(vm, "x");
-    assert_int_equal(cryo_op_unary(vm, OP_NEG, s, &out), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_unary(vm, OP_NEG, s, &out), CRYO_ERR_TYPE);
     assert_err_has(vm, "'-' to string");
     rel(vm, s);
 }
@@ -278,13 +278,13 @@ static void test_op_assign_in_place(void **state) {
     cryo_vm *vm = *state;
     cryo_value s = S(vm, "");
     for (int i = 0; i < 100000; i++) {
-        assert_int_equal(cryo_op_assign(vm, OP_ADD, &s, cryo_char('x')), CRYO_OK);
+        assert_int_equal(cvm_op_assign(vm, OP_ADD, &s, cryo_char('x')), CRYO_OK);
     }
     assert_int_equal(cv_str(s)->len, 100000);
     cryo_value shared = s;
     cv_retain(shared); /* `let t = s; s += "y"` copies once, t keeps its value */
     cryo_value y = S(vm, "y");
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &s, y), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &s, y), CRYO_OK);
     assert_ptr_not_equal(s.as.obj, shared.as.obj);
     assert_int_equal(cv_str(shared)->len, 100000);
     assert_int_equal(cv_str(s)->len, 100001);
@@ -293,33 +293,33 @@ static void test_op_assign_in_place(void **state) {
 
     cryo_value a = A(vm, 0);
     for (int i = 0; i < 100000; i++) {
-        assert_int_equal(cryo_op_assign(vm, OP_ADD, &a, cryo_int(i)), CRYO_OK);
+        assert_int_equal(cvm_op_assign(vm, OP_ADD, &a, cryo_int(i)), CRYO_OK);
     }
     assert_int_equal(cv_arr(a)->len, 100000);
     cryo_value b = A(vm, 2, cryo_int(1), y);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &a, b), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &a, b), CRYO_OK);
     assert_int_equal(cv_arr(a)->len, 100002);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &a, a), CRYO_OK); /* a += a */
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &a, a), CRYO_OK); /* a += a */
     assert_int_equal(cv_arr(a)->len, 200004);
     rel(vm, a);
     rel(vm, b);
 
     /* a captured variable: the register holds a cell, the value is changed inside it */
     cryo_value cell = cv_from_obj(&cv_cell_new(&vm->heap, S(vm, "ab"))->h);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &cell, cryo_char('c')), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &cell, cryo_char('c')), CRYO_OK);
     assert_int_equal(cell.type, CRYO_T_CELL);
     assert_string_equal(cv_str(cv_cell(cell)->v)->data, "abc");
-    assert_int_equal(cryo_op_setindex(vm, &cell, cryo_int(0), cryo_char('X')), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &cell, cryo_int(0), cryo_char('X')), CRYO_OK);
     assert_string_equal(cv_str(cv_cell(cell)->v)->data, "Xbc");
-    assert_int_equal(cryo_op_assign(vm, OP_MUL, &cell, cryo_int(2)), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_assign(vm, OP_MUL, &cell, cryo_int(2)), CRYO_ERR_TYPE);
     rel(vm, cell);
 
     cryo_value n = cryo_int(10);
-    assert_int_equal(cryo_op_assign(vm, OP_SHL, &n, cryo_int(-1)), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_SHL, &n, cryo_int(-1)), CRYO_OK);
     assert_int_equal(n.as.i, 5);
     cryo_value m = M(vm, "a", cryo_int(1), NULL, cryo_unit_value());
     cryo_value m2 = M(vm, "b", cryo_int(2), NULL, cryo_unit_value());
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &m, m2), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &m, m2), CRYO_OK);
     assert_int_equal(cv_map(m)->len, 2);
     rel(vm, m);
     rel(vm, m2);
@@ -396,7 +396,7 @@ static void test_in(void **state) {
 
 static cryo_value get_ok(cryo_vm *vm, cryo_value obj, cryo_value idx) {
     cryo_value out;
-    if (cryo_op_getindex(vm, obj, idx, &out) != CRYO_OK) fail_msg("%s", vm->err->message);
+    if (cvm_op_getindex(vm, obj, idx, &out) != CRYO_OK) fail_msg("%s", vm->err->message);
     return out;
 }
 
@@ -407,19 +407,19 @@ static void test_getindex(void **state) {
     assert_int_equal(get_ok(vm, y, cryo_int(-1)).as.i, 3);
     assert_int_equal(get_ok(vm, y, cryo_int(-3)).as.i, 1);
     cryo_value out;
-    assert_int_equal(cryo_op_getindex(vm, y, cryo_int(3), &out), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_getindex(vm, y, cryo_int(3), &out), CRYO_ERR_INDEX);
     assert_err_has(vm, "3");
     assert_err_has(vm, "length 3");
-    assert_int_equal(cryo_op_getindex(vm, y, cryo_int(-4), &out), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_getindex(vm, y, cryo_int(-4), &out), CRYO_ERR_INDEX);
     cryo_value sx = S(vm, "x");
-    assert_int_equal(cryo_op_getindex(vm, y, sx, &out), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_getindex(vm, y, sx, &out), CRYO_ERR_TYPE);
     assert_err_has(vm, "cannot index array with string");
 
     cryo_value s = S(vm, "h\xc3\xa9llo\xe2\x9d\xa4"); /* héllo❤ */
     assert_int_equal(get_ok(vm, s, cryo_int(1)).as.c, 0xE9);
     assert_int_equal(get_ok(vm, s, cryo_int(-1)).as.c, 0x2764);
     assert_int_equal(get_ok(vm, s, cryo_int(4)).as.c, 'o');
-    assert_int_equal(cryo_op_getindex(vm, s, cryo_int(6), &out), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_getindex(vm, s, cryo_int(6), &out), CRYO_ERR_INDEX);
     assert_err_has(vm, "string index 6");
 
     cryo_value hello = S(vm, "hello");
@@ -452,21 +452,21 @@ static void test_getindex(void **state) {
     cryo_value kb = S(vm, "b"), kz = S(vm, "z");
     assert_str(vm, get_ok(vm, m, kb), "bee");
     assert_int_equal(get_ok(vm, m, kz).type, CRYO_T_UNIT);
-    assert_int_equal(cryo_op_getindex(vm, m, cryo_int(1), &out), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_getindex(vm, m, cryo_int(1), &out), CRYO_ERR_TYPE);
 
     assert_true(get_ok(vm, cryo_int(10), cryo_int(1)).as.b);
     assert_false(get_ok(vm, cryo_int(10), cryo_int(0)).as.b);
     assert_true(get_ok(vm, cryo_int(-1), cryo_int(-1)).as.b);
     assert_false(get_ok(vm, cryo_int(INT64_MAX), cryo_int(-1)).as.b);
-    assert_int_equal(cryo_op_getindex(vm, cryo_int(1), cryo_int(64), &out), CRYO_ERR_INDEX);
-    assert_int_equal(cryo_op_getindex(vm, cryo_int(1), cryo_int(-65), &out), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_getindex(vm, cryo_int(1), cryo_int(64), &out), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_getindex(vm, cryo_int(1), cryo_int(-65), &out), CRYO_ERR_INDEX);
     r = R(vm, 4, 11, true);
     assert_int_equal(get_ok(vm, cryo_int(0xABC), r).as.i, 0xAB);
     rel(vm, r);
     r = R(vm, 0, 100, false);
     assert_int_equal(get_ok(vm, cryo_int(-1), r).as.i, -1);
     rel(vm, r);
-    assert_int_equal(cryo_op_getindex(vm, cryo_bool(true), cryo_int(0), &out), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_getindex(vm, cryo_bool(true), cryo_int(0), &out), CRYO_ERR_TYPE);
     assert_err_has(vm, "cannot index bool");
 
     cryo_value vals[] = {y, sx, s, hello, m, kb, kz};
@@ -479,32 +479,32 @@ static void test_setindex(void **state) {
     cryo_value y = A(vm, 3, cryo_int(1), cryo_int(2), cryo_int(3));
     cryo_value alias = y;
     cv_retain(alias); /* `let z = y` */
-    assert_int_equal(cryo_op_setindex(vm, &y, cryo_int(1), cryo_int(5)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &y, cryo_int(1), cryo_int(5)), CRYO_OK);
     assert_int_equal(cv_arr(y)->items[1].as.i, 5);
     assert_int_equal(cv_arr(alias)->items[1].as.i, 2); /* copy on write */
-    assert_int_equal(cryo_op_setindex(vm, &y, cryo_int(-1), S(vm, "last")), CRYO_OK);
-    assert_int_equal(cryo_op_setindex(vm, &y, cryo_int(3), S(vm, "x")), CRYO_ERR_INDEX);
-    assert_int_equal(cryo_op_setindex(vm, &y, cryo_bool(true), S(vm, "x")), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_setindex(vm, &y, cryo_int(-1), S(vm, "last")), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &y, cryo_int(3), S(vm, "x")), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_setindex(vm, &y, cryo_bool(true), S(vm, "x")), CRYO_ERR_TYPE);
     char *s = cv_to_cstring(y, false);
     assert_string_equal(s, "[1, 5, \"last\"]");
     free(s);
 
     cryo_value m = M(vm, "a", cryo_int(1), NULL, cryo_unit_value());
     cryo_value kb = S(vm, "b"), ka = S(vm, "a");
-    assert_int_equal(cryo_op_setindex(vm, &m, kb, cryo_int(2)), CRYO_OK);
-    assert_int_equal(cryo_op_setindex(vm, &m, ka, cryo_int(3)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &m, kb, cryo_int(2)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &m, ka, cryo_int(3)), CRYO_OK);
     s = cv_to_cstring(m, false);
     assert_string_equal(s, "#{\"a\": 3, \"b\": 2}");
     free(s);
 
     cryo_value str = S(vm, "hello");
-    assert_int_equal(cryo_op_setindex(vm, &str, cryo_int(2), cryo_char('$')), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &str, cryo_int(2), cryo_char('$')), CRYO_OK);
     assert_string_equal(cv_str(str)->data, "he$lo");
-    assert_int_equal(cryo_op_setindex(vm, &str, cryo_int(-1), cryo_char(0x2764)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &str, cryo_int(-1), cryo_char(0x2764)), CRYO_OK);
     assert_string_equal(cv_str(str)->data, "he$l\xe2\x9d\xa4");
     assert_int_equal(cv_str(str)->nchars, 5);
-    assert_int_equal(cryo_op_setindex(vm, &str, cryo_int(0), cryo_int(1)), CRYO_ERR_TYPE);
-    assert_int_equal(cryo_op_setindex(vm, &str, cryo_int(5), cryo_char('a')), CRYO_ERR_INDEX);
+    assert_int_equal(cvm_op_setindex(vm, &str, cryo_int(0), cryo_int(1)), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_setindex(vm, &str, cryo_int(5), cryo_char('a')), CRYO_ERR_INDEX);
     rel(vm, str);
     struct {
         int64_t a, b;
@@ -516,27 +516,27 @@ static void test_setindex(void **state) {
     for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++) {
         str = S(vm, "hello");
         cryo_value r = R(vm, rs[i].a, rs[i].b, rs[i].incl);
-        assert_int_equal(cryo_op_setindex(vm, &str, r, S(vm, rs[i].with)), CRYO_OK);
+        assert_int_equal(cvm_op_setindex(vm, &str, r, S(vm, rs[i].with)), CRYO_OK);
         assert_str(vm, str, rs[i].want);
         rel(vm, r);
     }
 
     cryo_value n = cryo_int(0);
-    assert_int_equal(cryo_op_setindex(vm, &n, cryo_int(3), cryo_bool(true)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &n, cryo_int(3), cryo_bool(true)), CRYO_OK);
     assert_int_equal(n.as.i, 8);
-    assert_int_equal(cryo_op_setindex(vm, &n, cryo_int(-1), cryo_bool(true)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &n, cryo_int(-1), cryo_bool(true)), CRYO_OK);
     assert_int_equal(n.as.i, INT64_MIN + 8);
-    assert_int_equal(cryo_op_setindex(vm, &n, cryo_int(3), cryo_bool(false)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &n, cryo_int(3), cryo_bool(false)), CRYO_OK);
     assert_int_equal(n.as.i, INT64_MIN);
     n = cryo_int(0xFFFF);
     cryo_value r = R(vm, 4, 11, true);
-    assert_int_equal(cryo_op_setindex(vm, &n, r, cryo_int(0x12)), CRYO_OK);
+    assert_int_equal(cvm_op_setindex(vm, &n, r, cryo_int(0x12)), CRYO_OK);
     assert_int_equal(n.as.i, 0xF12F);
     rel(vm, r);
-    assert_int_equal(cryo_op_setindex(vm, &n, cryo_int(1), cryo_int(1)), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_setindex(vm, &n, cryo_int(1), cryo_int(1)), CRYO_ERR_TYPE);
 
     cryo_value f = cryo_float(1);
-    assert_int_equal(cryo_op_setindex(vm, &f, cryo_int(0), S(vm, "leak?")), CRYO_ERR_TYPE);
+    assert_int_equal(cvm_op_setindex(vm, &f, cryo_int(0), S(vm, "leak?")), CRYO_ERR_TYPE);
 
     cryo_value vals[] = {y, alias, m, kb, ka};
     for (size_t i = 0; i < 5; i++)
@@ -550,25 +550,25 @@ static void test_fields(void **state) {
     cryo_string *name_len = cv_string_new(&vm->heap, "len", 3);
     cryo_value m = M(vm, "a", cryo_int(1), NULL, cryo_unit_value());
     cryo_value out;
-    assert_int_equal(cryo_op_getfield(vm, &m, name_a, &out), CRYO_OK);
+    assert_int_equal(cvm_op_getfield(vm, &m, name_a, &out), CRYO_OK);
     assert_int_equal(out.as.i, 1);
-    assert_int_equal(cryo_op_getfield(vm, &m, name_z, &out), CRYO_OK);
+    assert_int_equal(cvm_op_getfield(vm, &m, name_z, &out), CRYO_OK);
     assert_int_equal(out.type, CRYO_T_UNIT);
 
     cryo_value alias = m;
     cv_retain(alias);
-    assert_int_equal(cryo_op_setfield(vm, &m, name_z, S(vm, "zed")), CRYO_OK);
+    assert_int_equal(cvm_op_setfield(vm, &m, name_z, S(vm, "zed")), CRYO_OK);
     assert_int_equal(cv_map(m)->len, 2);
     assert_int_equal(cv_map(alias)->len, 1);
-    assert_int_equal(cryo_op_getfield(vm, &m, name_z, &out), CRYO_OK);
+    assert_int_equal(cvm_op_getfield(vm, &m, name_z, &out), CRYO_OK);
     assert_str(vm, out, "zed");
 
     cryo_value s = S(vm, "h\xc3\xa9llo");
-    assert_int_equal(cryo_op_getfield(vm, &s, name_len, &out), CRYO_OK);
+    assert_int_equal(cvm_op_getfield(vm, &s, name_len, &out), CRYO_OK);
     assert_int_equal(out.as.i, 5);
-    assert_int_equal(cryo_op_getfield(vm, &s, name_a, &out), CRYO_ERR_NOT_FOUND);
+    assert_int_equal(cvm_op_getfield(vm, &s, name_a, &out), CRYO_ERR_NOT_FOUND);
     assert_err_has(vm, "'a'");
-    assert_int_equal(cryo_op_setfield(vm, &s, name_a, cryo_int(1)), CRYO_ERR_NOT_FOUND);
+    assert_int_equal(cvm_op_setfield(vm, &s, name_a, cryo_int(1)), CRYO_ERR_NOT_FOUND);
 
     rel(vm, s);
     rel(vm, m);
@@ -584,13 +584,13 @@ static void test_concat(void **state) {
     cryo_value arr = A(vm, 2, cryo_int(1), S(vm, "a"));
     cryo_value w = S(vm, " worlds");
     cryo_value hello = S(vm, "hello ");
-    assert_int_equal(cryo_op_concat(vm, &s, hello), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, hello), CRYO_OK);
     rel(vm, hello);
-    assert_int_equal(cryo_op_concat(vm, &s, cryo_int(42)), CRYO_OK);
-    assert_int_equal(cryo_op_concat(vm, &s, w), CRYO_OK);
-    assert_int_equal(cryo_op_concat(vm, &s, cryo_unit_value()), CRYO_OK);
-    assert_int_equal(cryo_op_concat(vm, &s, cryo_float(0.5)), CRYO_OK);
-    assert_int_equal(cryo_op_concat(vm, &s, arr), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, cryo_int(42)), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, w), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, cryo_unit_value()), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, cryo_float(0.5)), CRYO_OK);
+    assert_int_equal(cvm_op_concat(vm, &s, arr), CRYO_OK);
     assert_string_equal(s->data, "hello 42 worlds0.5[1, \"a\"]");
     rel(vm, cv_from_obj(&s->h));
     rel(vm, arr);
@@ -612,29 +612,29 @@ static void test_size_limits(void **state) {
     rel(vm, ok);
     cryo_value t = a;
     cv_retain(t);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &t, b), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &t, b), CRYO_ERR_DATA_TOO_LARGE);
     rel(vm, t);
     cryo_string *s = cv_string_new(&vm->heap, "123456789", 9);
-    assert_int_equal(cryo_op_concat(vm, &s, cryo_int(42)), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_concat(vm, &s, cryo_int(42)), CRYO_ERR_DATA_TOO_LARGE);
     rel(vm, cv_from_obj(&s->h));
     cryo_value str = S(vm, "hello");
     cryo_value r = R(vm, 0, 1, false);
     cryo_value big = S(vm, "0123456789");
-    assert_int_equal(cryo_op_setindex(vm, &str, r, big), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_setindex(vm, &str, r, big), CRYO_ERR_DATA_TOO_LARGE);
     rel(vm, r);
     rel(vm, str);
 
     cryo_value arr = A(vm, 2, cryo_int(1), cryo_int(2));
     cryo_value arr2 = A(vm, 2, cryo_int(1), cryo_int(2));
     bin_err(vm, OP_ADD, arr, arr2, CRYO_ERR_DATA_TOO_LARGE, "");
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &arr, cryo_int(3)), CRYO_OK);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &arr, cryo_int(4)), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &arr, cryo_int(3)), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &arr, cryo_int(4)), CRYO_ERR_DATA_TOO_LARGE);
 
     cryo_value m = M(vm, "a", cryo_int(1), NULL, cryo_unit_value());
     cryo_value kb = S(vm, "b"), ka = S(vm, "a");
-    assert_int_equal(cryo_op_setindex(vm, &m, ka, cryo_int(2)), CRYO_OK); /* replace: fine */
-    assert_int_equal(cryo_op_setindex(vm, &m, kb, cryo_int(2)), CRYO_ERR_DATA_TOO_LARGE);
-    assert_int_equal(cryo_op_setfield(vm, &m, cv_str(kb), cryo_int(2)), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_setindex(vm, &m, ka, cryo_int(2)), CRYO_OK); /* replace: fine */
+    assert_int_equal(cvm_op_setindex(vm, &m, kb, cryo_int(2)), CRYO_ERR_DATA_TOO_LARGE);
+    assert_int_equal(cvm_op_setfield(vm, &m, cv_str(kb), cryo_int(2)), CRYO_ERR_DATA_TOO_LARGE);
     cryo_value m2 = M(vm, "c", cryo_int(1), NULL, cryo_unit_value());
     bin_err(vm, OP_ADD, m, m2, CRYO_ERR_DATA_TOO_LARGE, "");
 
@@ -654,7 +654,7 @@ static void test_nested_size_limits(void **state) {
     cryo_error_kind k;
     do {
         cv_retain(x);
-        k = cryo_op_setindex(vm, &x, cryo_int(0), x);
+        k = cvm_op_setindex(vm, &x, cryo_int(0), x);
         rounds++;
     } while (k == CRYO_OK && rounds < 100);
     assert_int_equal(k, CRYO_ERR_DATA_TOO_LARGE);
@@ -667,9 +667,9 @@ static void test_nested_size_limits(void **state) {
     cv_retain(x);
     cryo_value one = A(vm, 1, x); /* [x] */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(cryo_op_assign(vm, OP_ADD, &y, one), CRYO_OK);
-    assert_int_equal(cryo_op_check_size(vm, y), CRYO_OK);
-    assert_int_equal(cryo_op_assign(vm, OP_ADD, &y, one), CRYO_ERR_DATA_TOO_LARGE);
+        assert_int_equal(cvm_op_assign(vm, OP_ADD, &y, one), CRYO_OK);
+    assert_int_equal(cvm_op_check_size(vm, y), CRYO_OK);
+    assert_int_equal(cvm_op_assign(vm, OP_ADD, &y, one), CRYO_ERR_DATA_TOO_LARGE);
     rel(vm, one);
     rel(vm, y);
 
@@ -682,7 +682,7 @@ static void test_nested_size_limits(void **state) {
     for (int i = 0; i < 4 && k == CRYO_OK; i++) {
         cryo_value key = S(vm, keys[i]);
         cv_retain(x);
-        k = cryo_op_setindex(vm, &m, key, x);
+        k = cvm_op_setindex(vm, &m, key, x);
         rel(vm, key);
     }
     assert_int_equal(k, CRYO_ERR_DATA_TOO_LARGE);
@@ -694,14 +694,14 @@ static void test_nested_size_limits(void **state) {
     rounds = 0;
     do {
         cv_retain(m);
-        k = cryo_op_setfield(vm, &m, a, m);
+        k = cvm_op_setfield(vm, &m, a, m);
         rounds++;
     } while (k == CRYO_OK && rounds < 100);
     assert_int_equal(k, CRYO_ERR_DATA_TOO_LARGE);
     assert_true(rounds < 10);
     rel(vm, m);
     rel(vm, cv_from_obj(&a->h));
-    assert_int_equal(cryo_op_check_size(vm, x), CRYO_OK);
+    assert_int_equal(cvm_op_check_size(vm, x), CRYO_OK);
     rel(vm, x);
     memset(vm->limits, 0, sizeof vm->limits);
 }
@@ -711,7 +711,7 @@ static void test_memory_limit(void **state) {
     cryo_value a = S(vm, "hello");
     vm->heap.limit = vm->heap.bytes + 8;
     cryo_value out;
-    assert_int_equal(cryo_op_binary(vm, OP_ADD, a, a, &out), CRYO_ERR_MEMORY);
+    assert_int_equal(cvm_op_binary(vm, OP_ADD, a, a, &out), CRYO_ERR_MEMORY);
     assert_true(vm->heap.exceeded);
     vm->heap.limit = 0;
     vm->heap.exceeded = false;

@@ -357,12 +357,12 @@ static char *sx_ast(const cryo_ast *ast) {
 /* Parses and returns the s-expression (or "ERR <first message>"), caller frees. */
 static char *parse_to_sx(const char *src, bool expr_only) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), "test", expr_only, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), "test", expr_only, &err);
     char *out;
     if (ast) {
         assert_null(err);
         out = sx_ast(ast);
-        cryo_ast_free(ast);
+        cl_ast_free(ast);
     } else {
         assert_non_null(err);
         out = malloc(strlen(err->message) + 8);
@@ -388,10 +388,10 @@ static void check_shape(const char *src, const char *want) {
 /* Expects a parse failure whose first error is at line:col and contains `msg`. */
 static void check_error_mode(const char *src, int line, int col, const char *msg, bool expr_only) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), "test", expr_only, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), "test", expr_only, &err);
     if (ast) {
         print_error("source: %s\n  parsed but an error was expected\n", src);
-        cryo_ast_free(ast);
+        cl_ast_free(ast);
         fail();
     }
     assert_non_null(err);
@@ -410,8 +410,8 @@ static void check_error(const char *src, int line, int col, const char *msg) {
 
 static int count_errors(const char *src, size_t len) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, len, "test", false, &err);
-    cryo_ast_free(ast);
+    cryo_ast *ast = cl_parse(src, len, "test", false, &err);
+    cl_ast_free(ast);
     int n = 0;
     for (cryo_error *e = err; e; e = e->next)
         n++;
@@ -574,7 +574,7 @@ static void test_positions(void **state) {
     (void)state;
     const char *src = "let x = 1;\n  foo(\"\xc3\xa9\xc3\xa9\", y.z);\n\tbar";
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), "p", false, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), "p", false, &err);
     assert_non_null(ast);
     cryo_node *m = ast->main;
     assert_int_equal(m->nlist, 3);
@@ -590,22 +590,22 @@ static void test_positions(void **state) {
     assert_int_equal(call->list[1]->column, 13); /* columns count characters, not bytes */
     assert_int_equal(m->list[2]->line, 3);
     assert_int_equal(m->list[2]->column, 2);
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
     /* binary nodes sit at their first token */
-    ast = cryo_parse("  a +\n b", 8, NULL, false, &err);
+    ast = cl_parse("  a +\n b", 8, NULL, false, &err);
     assert_non_null(ast);
     assert_int_equal(ast->main->list[0]->kind, N_BINARY);
     assert_int_equal(ast->main->list[0]->line, 1);
     assert_int_equal(ast->main->list[0]->column, 3);
     assert_int_equal(ast->main->list[0]->b->line, 2);
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
 }
 
 static void test_functions_collected(void **state) {
     (void)state;
     const char *src = "fn a() { 1 } let x = 2; fn b(p, q) { p } x";
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), NULL, false, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), NULL, false, &err);
     assert_non_null(ast);
     assert_int_equal(ast->nfns, 2);
     assert_string_equal(ast->fns[0]->name, "a");
@@ -614,7 +614,7 @@ static void test_functions_collected(void **state) {
     assert_int_equal(ast->fns[1]->list[1]->kind, N_PARAM);
     assert_int_equal(ast->main->nlist, 2);
     assert_int_equal(ast->main->ival, 0);
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
     /* a fn after the last statement does not change the block's value rule */
     check_shape("let x = 1; fn f() {}", "(fn f () {}) {(let x 1);}");
     check_shape("fn f(x) { x } fn f(x, y) { y }", "(fn f (x) {x}) (fn f (x y) {y}) {}");
@@ -713,7 +713,7 @@ static void test_lexical_errors(void **state) {
     /* NUL bytes: strlen cannot carry them, so parse directly */
     const char src[] = "let x = \"a\0b\";";
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, sizeof src - 1, "n", false, &err);
+    cryo_ast *ast = cl_parse(src, sizeof src - 1, "n", false, &err);
     assert_null(ast);
     assert_non_null(err);
     assert_int_equal(err->line, 1);
@@ -772,7 +772,7 @@ static void test_recovery(void **state) {
                       "let e = \"\\q\"; let f = 'xy';\n"
                       "x = 1 2;\n";
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), "r.rhai", false, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), "r.rhai", false, &err);
     assert_null(ast);
     int want[][2] = {{1, 9}, {2, 12}, {3, 7}, {5, 16}, {6, 10}, {7, 10}, {7, 23}, {8, 7}};
     int n = 0;
@@ -791,16 +791,16 @@ static void test_recovery(void **state) {
     /* errors after a broken block are still found */
     assert_int_equal(count_errors("fn f() { let x = ; }\nlet y = ;\n", 20 + 10), 2);
     /* NULL error pointer is allowed */
-    assert_null(cryo_parse("let = ;", 7, NULL, false, NULL));
+    assert_null(cl_parse("let = ;", 7, NULL, false, NULL));
 }
 
 static void test_lexer_tokens(void **state) {
     (void)state;
     const char *src = "x !in `a${ {1} }b` #{ ..= 0b11 'c' \"averyveryveryverylongstring\"";
-    cryo_arena *arena = cryo_arena_new();
+    cryo_arena *arena = cl_arena_new();
     cryo_tokens toks;
     cryo_error *err = NULL;
-    assert_true(cryo_lex(src, strlen(src), NULL, arena, &toks, &err));
+    assert_true(cl_lex(src, strlen(src), NULL, arena, &toks, &err));
     assert_null(err);
     cryo_tok want[] = {T_IDENT,  T_NOTIN,      T_INTERP_BEGIN, T_LBRACE,   T_INT,
                        T_RBRACE, T_INTERP_END, T_MAPSTART,     T_DOTDOTEQ, T_INT,
@@ -813,38 +813,38 @@ static void test_lexer_tokens(void **state) {
     assert_int_equal(toks.v[9].ival, 3);
     assert_int_equal(toks.v[10].ival, 'c');
     char buf[64];
-    cryo_tok_describe(&toks.v[0], buf, sizeof buf);
+    cl_tok_describe(&toks.v[0], buf, sizeof buf);
     assert_string_equal(buf, "'x'");
-    cryo_tok_describe(&toks.v[11], buf, sizeof buf);
+    cl_tok_describe(&toks.v[11], buf, sizeof buf);
     assert_string_equal(buf, "'\"averyveryveryverylongst...'");
-    cryo_tok_describe(&toks.v[12], buf, sizeof buf);
+    cl_tok_describe(&toks.v[12], buf, sizeof buf);
     assert_string_equal(buf, "end of input");
-    cryo_tokens_free(&toks);
-    cryo_arena_free(arena);
+    cl_tokens_free(&toks);
+    cl_arena_free(arena);
     /* no source at all is an empty script */
-    cryo_ast *ast = cryo_parse(NULL, 0, NULL, false, &err);
+    cryo_ast *ast = cl_parse(NULL, 0, NULL, false, &err);
     assert_non_null(ast);
     assert_int_equal(ast->main->nlist, 0);
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
     /* big allocations from the arena stay usable and zeroed */
-    arena = cryo_arena_new();
-    char *small = cryo_arena_alloc(arena, 10);
-    char *big = cryo_arena_alloc(arena, 100000);
-    char *small2 = cryo_arena_alloc(arena, 10);
+    arena = cl_arena_new();
+    char *small = cl_arena_alloc(arena, 10);
+    char *big = cl_arena_alloc(arena, 100000);
+    char *small2 = cl_arena_alloc(arena, 10);
     assert_non_null(small);
     assert_non_null(big);
     assert_non_null(small2);
     for (int i = 0; i < 100000; i++)
         assert_int_equal(big[i], 0);
     assert_int_equal((uintptr_t)small2 % _Alignof(max_align_t), 0);
-    cryo_arena_free(arena);
+    cl_arena_free(arena);
 }
 
 static void test_error_format(void **state) {
     (void)state;
     const char *src = "let x = 1;\n\tfoo(1 };\nlet = 2;";
     cryo_error *err = NULL;
-    assert_null(cryo_parse(src, strlen(src), "main.rhai", false, &err));
+    assert_null(cl_parse(src, strlen(src), "main.rhai", false, &err));
     char *s = cryo_error_format(err, src, strlen(src));
     assert_string_equal(s, "main.rhai:2:8: parse error: expected ',' or ')' but found '}'\n"
                            "\tfoo(1 };\n"
@@ -858,11 +858,11 @@ static void test_error_format(void **state) {
                            "main.rhai:3:5: parse error: expected a variable name but found '='\n");
     free(s);
     cryo_error_free(err);
-    cryo_error *e = cryo_error_new(CRYO_ERR_TYPE, NULL, 0, 0, "bad %s %d", "thing", 3);
+    cryo_error *e = cl_error_new(CRYO_ERR_TYPE, NULL, 0, 0, "bad %s %d", "thing", 3);
     s = cryo_error_format(e, "x", 1);
     assert_string_equal(s, "<script>: type error: bad thing 3\n");
     free(s);
-    cryo_error_append(&e, cryo_error_new(CRYO_ERR_RUNTIME, "a", 1, 2, "boom"));
+    cl_error_append(&e, cl_error_new(CRYO_ERR_RUNTIME, "a", 1, 2, "boom"));
     assert_non_null(e->next);
     s = cryo_error_format(e, "xyz", 3);
     assert_string_equal(s,
@@ -889,7 +889,7 @@ static char *repeat(const char *a, int n, const char *mid, const char *b) {
 
 static void expect_too_deep(const char *src) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), NULL, false, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), NULL, false, &err);
     assert_null(ast);
     assert_non_null(err);
     bool found = false;
@@ -901,10 +901,10 @@ static void expect_too_deep(const char *src) {
 
 static void expect_parses(const char *src) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, strlen(src), NULL, false, &err);
+    cryo_ast *ast = cl_parse(src, strlen(src), NULL, false, &err);
     if (!ast) print_error("%s\n", err ? err->message : "?");
     assert_non_null(ast);
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
 }
 
 static void test_depth_limit(void **state) {
@@ -1054,7 +1054,7 @@ static void run_cases(const char *file, int *parsed, int *skipped, int *failed_o
             const char *ek = strstr(line, "\"error_kind\": \"parse");
             bool expr = strstr(line, "\"mode\": \"expression\"") != NULL;
             cryo_error *err = NULL;
-            cryo_ast *ast = cryo_parse(script, slen, "case", expr, &err);
+            cryo_ast *ast = cl_parse(script, slen, "case", expr, &err);
             if (ek && !not_ours(ek)) {
                 if (ast) print_error("should fail: %.80s\n", line);
                 assert_null(ast);
@@ -1069,7 +1069,7 @@ static void run_cases(const char *file, int *parsed, int *skipped, int *failed_o
                 assert_non_null(ast);
                 (*parsed)++;
             }
-            cryo_ast_free(ast);
+            cl_ast_free(ast);
             cryo_error_free(err);
             free(script);
         }
@@ -1134,7 +1134,7 @@ static void parse_script(const char *path, const char *name, const char *text, s
             return;
         }
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(text, len, path, false, &err);
+    cryo_ast *ast = cl_parse(text, len, path, false, &err);
     if (!ast && unsupported(err)) {
         counts[1]++;
         print_message("skipped %s: %s\n", name, err->message);
@@ -1143,7 +1143,7 @@ static void parse_script(const char *path, const char *name, const char *text, s
         assert_non_null(ast);
         counts[0]++;
     }
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
     cryo_error_free(err);
 }
 
@@ -1161,9 +1161,9 @@ static void test_corpus_scripts(void **state) {
 
 static void parse_quietly(const char *src, size_t len, bool expr) {
     cryo_error *err = NULL;
-    cryo_ast *ast = cryo_parse(src, len, "fuzz", expr, &err);
+    cryo_ast *ast = cl_parse(src, len, "fuzz", expr, &err);
     assert_true((ast == NULL) == (err != NULL));
-    cryo_ast_free(ast);
+    cl_ast_free(ast);
     char *s = cryo_error_format(err, src, len);
     free(s);
     cryo_error_free(err);

@@ -1,6 +1,6 @@
 /*
  * test-stdlib — the standard library's host functions, called directly through their
- * registration entries (cryo_lib_* tables) with hand-made values, on a real VM whose unit
+ * registration entries (clib_* tables) with hand-made values, on a real VM whose unit
  * provides the script functions and closures that callbacks need.
  */
 #include "lib.h"
@@ -125,8 +125,7 @@ static cryo_value NAMED(const char *name) {
 /* --- calling ---------------------------------------------------------------------------------- */
 
 static const cryo_libreg *find(const char *name, int arity) {
-    const cryo_libreg *tables[] = {cryo_lib_core, cryo_lib_math, cryo_lib_string, cryo_lib_array,
-                                   cryo_lib_map};
+    const cryo_libreg *tables[] = {clib_core, clib_math, clib_string, clib_array, clib_map};
     const cryo_libreg *any = NULL;
     for (size_t t = 0; t < 5; t++)
         for (const cryo_libreg *r = tables[t]; r->name; r++) {

@@ -359,7 +359,7 @@ static cryo_error_kind host_push1(cryo_vm *vm, void *ud, int argc, cryo_value **
                                   cryo_value *ret) {
     (void)ud, (void)argc, (void)ret;
     if (argv[0]->type != CRYO_T_ARRAY) return cryo_vm_raise(vm, CRYO_ERR_TYPE, "not an array");
-    if (!cv_make_unique(&vm->heap, argv[0])) return cryo_vm_raise_oom(vm);
+    if (!cv_make_unique(&vm->heap, argv[0])) return cvm_raise_oom(vm);
     cv_array_push(&vm->heap, cv_arr(*argv[0]), cryo_int(1));
     return CRYO_OK;
 }
@@ -379,7 +379,7 @@ static const cryo_libreg test_lib[] = {
 
 static cryo_context *test_context(void) {
     const cryo_libreg *const tables[] = {test_lib};
-    return cryo_context_from_tables(tables, 1);
+    return cvm_context_from_tables(tables, 1);
 }
 
 static void test_callv_curry_and_named(void **state) {
@@ -414,7 +414,7 @@ static void test_callv_curry_and_named(void **state) {
     fn = cryo_int(3);
     assert_int_equal(run(u, ctx, &fn, 1, &r, NULL), CRYO_ERR_TYPE);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 static void test_try_catch(void **state) {
@@ -740,7 +740,7 @@ static void test_host_calls(void **state) {
     assert_int_equal(cryo_vm_error(vm)->line, 2);
     cryo_vm_free(vm);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* this: a script method called with a receiver register, a map method, and a host function
@@ -809,7 +809,7 @@ static void test_methods_and_reentry(void **state) {
     assert_int_equal(r.as.i, 133);
     cryo_value_release(mv);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* rec(f) = apply(f, f): host -> script re-entry without end. With the call depth limit off,
@@ -839,7 +839,7 @@ static void test_reentry_bound(void **state) {
     cryo_vm_free(vm);
     cryo_value_release(fn);
     cryo_unit_release(u);
-    cryo_context_free_tables(ctx);
+    cvm_context_free_tables(ctx);
 }
 
 /* An endless loop growing an array: the memory limit ends it, and try cannot catch that. */
@@ -888,12 +888,12 @@ static void test_print_hooks(void **state) {
     captured_output p = {{0}, 0}, d = {{0}, 0};
     cryo_vm_set_print(vm, capture, &p);
     cryo_vm_set_debug(vm, capture, &d);
-    cryo_vm_print(vm, "hello", 5);
-    cryo_vm_debug(vm, "dbg", 3);
+    cvm_print(vm, "hello", 5);
+    cvm_debug(vm, "dbg", 3);
     assert_string_equal(p.text, "hello");
     assert_string_equal(d.text, "dbg");
     assert_int_equal(p.calls + d.calls, 2);
-    assert_null(cryo_context_find(cryo_context_raw(), "print", 5, 1));
+    assert_null(cvm_context_find(cryo_context_raw(), "print", 5, 1));
     cryo_vm_free(vm);
     cryo_unit_release(u);
 }

@@ -1,0 +1,69 @@
+/*
+ * arena.c — bump allocation for syntax trees: a tree is built once, read once by the
+ * compiler, and dropped at once, so per-node frees would be pure overhead.
+ */
+#include "ast.h"
+
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_CHUNK 16384
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t size, used;
+    alignas(max_align_t) unsigned char data[];
+} chunk;
+
+struct cryo_arena {
+    chunk *head;
+};
+
+cryo_arena *cl_arena_new(void) {
+    return calloc(1, sizeof(cryo_arena));
+}
+
+static chunk *chunk_new(size_t size) {
+    chunk *c = calloc(1, sizeof(chunk) + size);
+    if (c) c->size = size;
+    return c;
+}
+
+void *cl_arena_alloc(cryo_arena *a, size_t size) {
+    if (!a) return NULL;
+    const size_t align = alignof(max_align_t);
+    size = (size + align - 1) & ~(align - 1);
+    if (size == 0) size = align;
+    chunk *c = a->head;
+    if (!c || c->size - c->used < size) {
+        /* An oversized request gets its own chunk behind the current one, so the space
+         * left in the current chunk stays usable. */
+        if (size > ARENA_CHUNK / 4 && c) {
+            chunk *big = chunk_new(size);
+            if (!big) return NULL;
+            big->used = size;
+            big->next = c->next;
+            c->next = big;
+            return big->data;
+        }
+        c = chunk_new(size > ARENA_CHUNK ? size : ARENA_CHUNK);
+        if (!c) return NULL;
+        c->next = a->head;
+        a->head = c;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    return p;
+}
+
+void cl_arena_free(cryo_arena *a) {
+    if (!a) return;
+    chunk *c = a->head;
+    while (c) {
+        chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    free(a);
+}
