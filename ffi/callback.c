@@ -44,8 +44,9 @@ struct cryo_ffi_callback {
     cryo_call_ctl ctl; /* bounds and interrupt epoch of its calls (govern.h) */
     /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
      * pointers) and the function takes exactly these parameters, none curried. */
-    uint64_t id; /* unique for the process: thread caches name callbacks by it, since a freed
-                  * callback's address may be reused by the next one */
+    uint64_t id;     /* unique for the process: thread caches name callbacks by it, since a freed
+                      * callback's address may be reused by the next one */
+    const void *key; /* cb->id as the thread VM cache's key */
     bool hot;
     bool ret_i32; /* the result is an i32 (returned inline) */
     int nparams;  /* cb->fn->nparams */
@@ -251,76 +252,29 @@ static void store_widened(const ctype *t, const void *src, void *ret) {
     }
 }
 
-/* The calling thread's VM for callbacks. Taking a pooled VM and giving it back on every call
- * costs a reset (and the SyncFunction's pin) per call, so a thread keeps the VM of the last
- * callback it ran; switching to another callback gives that VM back to the pool (dropping its
- * pins) and takes a fresh one. A nested call (a callback running inside another on the same
- * thread) takes its own pooled VM. The VM is freed when the thread exits.
+/* The calling thread's VM for callbacks: the thread's VM cache (src/vm/cache.c, through
+ * ext/ext.h) keeps a VM per callback for its last few callbacks, so the next call of one costs
+ * no reset and no pin. A nested call of a callback running on this thread takes a VM of its
+ * own. The cache frees its VMs when the thread exits.
  *
- * Callbacks are named by their id, never by address (another thread may have cached a callback
- * that was freed since, and a new one may live at its address). `ready` is what makes a call
- * cheap: it equals cb->id while the cached VM is idle and clean for cb's hot path (cb->hot, cb's
- * function pinned, no error since the last reset), so the next call of cb tests that one word
- * instead of the VM's state; it is 0 while a call runs and after anything that dirtied the VM. */
-typedef struct tl_cache {
-    cryo_vm *vm;
-    uint64_t cb;    /* id of the callback whose function vm last ran; 0 = none */
-    uint64_t ready; /* see above */
-    bool busy;
-} tl_cache;
+ * Callbacks are named by their id (cb->key), never by address: another thread may keep a VM for
+ * a callback freed since, and a new one may live at its address. Being *ready* is what makes a
+ * call cheap: the cache's ready key equals cb->key while the kept VM is idle and clean for cb's
+ * hot path (cb->hot, cb's function pinned last, no error since), so the next call tests that one
+ * word instead of the VM's state. */
 static atomic_uint_fast64_t next_id;
-static CRYO_TLS tl_cache tl;
-static pthread_key_t tl_key;
-static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
-static bool tl_key_ok;
 
-static void tl_destroy(void *unused) {
-    (void)unused;
-    if (tl.vm && !tl.busy) cryo_vm_free(tl.vm);
-    tl.vm = NULL;
-    tl.cb = tl.ready = 0;
-}
-static void tl_init(void) {
-    tl_key_ok = pthread_key_create(&tl_key, tl_destroy) == 0;
+static cryo_vm *take_vm(const cryo_ffi_callback *cb, cx_kept **kept) {
+    return cx_cache_take(cb->key, cb->f, kept);
 }
 
-static cryo_vm *take_vm(const cryo_ffi_callback *cb, bool *cached) {
-    cryo_sync *f = cb->f;
-    *cached = false;
-    if (tl.busy) return cx_sync_vm_acquire(f);
-    tl.ready = 0;
-    if (tl.vm && tl.cb == cb->id && cx_vm_has_context(tl.vm, f)) {
-        *cached = tl.busy = true;
-        return tl.vm;
-    }
-    if (tl.vm) cryo_vm_pool_release(tl.vm);
-    tl.vm = NULL;
-    tl.cb = 0;
-    cryo_vm *vm = cx_sync_vm_acquire(f);
-    if (!vm) return NULL;
-    pthread_once(&tl_once, tl_init);
-    if (tl_key_ok && pthread_setspecific(tl_key, &tl) == 0) {
-        tl.vm = vm;
-        tl.cb = cb->id;
-        *cached = tl.busy = true;
-    }
-    return vm;
-}
-
-static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, bool cached) {
-    if (!cached) {
-        cryo_vm_pool_release(vm);
+static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, cx_kept *kept) {
+    if (!kept || cx_vm_npins(vm) > MAX_CACHED_PINS) {
+        cx_cache_give(kept, vm, false);
         return;
     }
-    tl.busy = false;
-    if (cx_vm_npins(vm) > MAX_CACHED_PINS) {
-        cryo_vm_pool_release(vm);
-        tl.vm = NULL;
-        tl.cb = 0;
-        return;
-    }
-    /* the full check, once: the calls that follow test only tl.ready */
-    if (cb->hot && cx_hot_regs(cb->f, vm, cb->nparams)) tl.ready = cb->id;
+    /* the full check, once: the calls that follow test only the ready key */
+    cx_cache_leave(kept, cb->key, cb->hot && cx_hot_regs(cb->f, vm, cb->nparams));
 }
 
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
@@ -353,8 +307,8 @@ static void finish(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind k, cryo_v
 /* Any call but the hot one: takes a VM, converts every argument (call_general), and makes the
  * thread's VM ready for the hot path when it can. */
 static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
-    bool cached;
-    cryo_vm *vm = take_vm(cb, &cached);
+    cx_kept *kept;
+    cryo_vm *vm = take_vm(cb, &kept);
     if (!vm) {
         write_default(cb, ret);
         report(cb, NULL, CRYO_ERR_MEMORY, "callback: no VM (out of memory)");
@@ -365,7 +319,7 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
     cryo_error_kind k = call_general(cb, vm, args, &res);
     cx_vm_next_call_ctl(vm, NULL);
     finish(cb, vm, k, res, ret);
-    give_vm(cb, vm, cached);
+    give_vm(cb, vm, kept);
 }
 
 /* The libffi closure's handler. The hot path: the thread's VM is ready for cb, so the
@@ -375,13 +329,12 @@ static void cold_call(cryo_ffi_callback *cb, void *ret, void **args) {
 void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     (void)cif;
     cryo_ffi_callback *cb = ud;
-    if (__builtin_expect(tl.ready != cb->id, 0)) {
+    cx_kept *kept = cx_cache_ready(cb->key);
+    if (__builtin_expect(kept == NULL, 0)) {
         cold_call(cb, ret, args);
         return;
     }
-    cryo_vm *vm = tl.vm;
-    tl.ready = 0; /* a nested callback on this thread takes a VM of its own */
-    tl.busy = true;
+    cryo_vm *vm = cx_cache_enter(kept); /* busy: a nested call of cb takes a VM of its own */
     cryo_value *regs = cx_hot_first_regs(vm);
     for (int n = 0; n < cb->nparams; n++) {
         cryo_value v = cb->argt[n];
@@ -404,9 +357,8 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         *(ffi_sarg *)ret = (int32_t)res.as.i; /* the comparator case */
     else
         finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
-    tl.busy = false;
     /* still ready when nothing was raised and nothing new pinned */
-    if (k == CRYO_OK && cx_hot_still_ready(cb->f, vm)) tl.ready = cb->id;
+    cx_cache_leave(kept, cb->key, k == CRYO_OK && cx_hot_still_ready(cb->f, vm));
 }
 
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
@@ -558,6 +510,7 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
     pthread_mutex_init(&cb->flock, NULL);
     cb->f = cryo_sync_retain(f);
     cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
+    cb->key = (const void *)(uintptr_t)cb->id;
     cb->nparams = cb->fn->nparams;
     cb->ret_i32 = cb->fn->ret->kind == CT_I32;
     cb->hot = cx_sync_hot_argc(f) == cb->nparams;
@@ -615,11 +568,7 @@ uint64_t cryo_ffi_callback_errors(const cryo_ffi_callback *cb) {
 
 void cryo_ffi_callback_free(cryo_ffi_callback *cb) {
     if (!cb) return;
-    if (tl.cb == cb->id && !tl.busy) { /* this thread's cached VM pins cb's function */
-        cryo_vm_pool_release(tl.vm);
-        tl.vm = NULL;
-        tl.cb = tl.ready = 0;
-    }
+    cx_cache_forget(cb->key); /* this thread's kept VM pins cb's function */
     cf_thunk_release(cb->thunk);
     if (cb->closure) ffi_closure_free(cb->closure);
     cryo_sync_release(cb->f);

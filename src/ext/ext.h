@@ -110,4 +110,46 @@ static inline bool cx_hot_still_ready(const cryo_sync *f, const cryo_vm *vm) {
     return !vm->dirty && cfz_sync_pinned_last(f, vm);
 }
 
+/* --- the calling thread's VM cache (vm/cache.c; the rules: vm/vm.h, docs/notes/vm-cache.md) --
+ * A caller that keeps a VM for its key between calls (an FFI callback, named by a key never
+ * reused for another callback):
+ *   hot:  cx_cache_ready(key) != NULL -> cx_cache_enter, the call, cx_cache_leave;
+ *   slow: cx_cache_take -> the call -> cx_cache_leave (kept) or cx_cache_give.
+ * The hot test is two loads and a compare; no lock, no atomic operation, no allocation. */
+typedef cvm_kept cx_kept;
+
+/* key's kept VM entry when it is ready for key's next call, else NULL. */
+static inline cx_kept *cx_cache_ready(const void *key) {
+    return cvm_cache_ready(key);
+}
+
+/* Marks the ready entry busy; its VM. */
+static inline cryo_vm *cx_cache_enter(cx_kept *k) {
+    return cvm_cache_enter(k);
+}
+
+/* Ends a call on a kept VM; ready says it may take key's next call on the hot path. */
+static inline void cx_cache_leave(cx_kept *k, const void *key, bool ready) {
+    cvm_cache_leave(k, key, ready);
+}
+
+/* A VM for a call of f under key: key's kept VM (not reset since its last call) or one from the
+ * idle list; *kept is its entry, NULL when it is not kept (a nested call of key). NULL when out
+ * of memory. */
+static inline cryo_vm *cx_cache_take(const void *key, const cryo_sync *f, cx_kept **kept) {
+    bool fresh;
+    return cvm_cache_take(key, f->unit, f->ctx, kept, &fresh);
+}
+
+/* Gives back a VM of cx_cache_take: to the idle list when k is NULL or keep is false (its pins
+ * dropped), else it stays kept for its key, not ready. */
+static inline void cx_cache_give(cx_kept *k, cryo_vm *vm, bool keep) {
+    cvm_cache_give(k, vm, keep);
+}
+
+/* Forgets key on the calling thread (a callback being freed). */
+static inline void cx_cache_forget(const void *key) {
+    cvm_cache_forget(key);
+}
+
 #endif

@@ -23,6 +23,9 @@ static void context_release(cryo_context *ctx) {
 
 cryo_fn *cfz_sync_destroy(cryo_sync *s) {
     cryo_fn *fn = s->fn;
+    /* this thread's VM cache keeps nothing for s's address, which a new SyncFunction may get;
+     * another thread's kept VM is checked against the (unit, context) before it is used */
+    cvm_cache_forget(s);
     if (s->unit) cryo_unit_release(s->unit);
     context_release(s->ctx);
     free(s);
@@ -217,50 +220,27 @@ cryo_value cfz_sync_fn_value(cryo_vm *vm, cryo_value syncv) {
 
 /* --- calls --------------------------------------------------------------------------------- */
 
-/* The calling thread's pooled VM (pool.c: a thread-local list, no lock). The VM of the last
- * call stays out of the pool between calls, as the thread's "hot" VM: consecutive calls of
- * SyncFunctions of one (unit, context) reuse it with no list walk and no full reset. It goes
- * back to the pool when another VM replaces it, and is freed at thread exit. */
-static pthread_key_t hot_key;
-static pthread_once_t hot_once = PTHREAD_ONCE_INIT;
-static CRYO_TLS cryo_vm *hot_vm;
-static CRYO_TLS bool hot_busy;
-
-static void hot_exit(void *p) {
-    cryo_vm_free(p);
-}
-static void hot_init(void) {
-    pthread_key_create(&hot_key, hot_exit);
-}
-
-static cryo_vm *acquire_vm(cryo_unit *unit, cryo_context *ctx, bool *pooled) {
-    cryo_vm *vm = hot_vm;
-    if (vm && !hot_busy && vm->unit == unit && vm->ctx == ctx) {
-        hot_busy = true;
+/* The calling thread's VM for a call of f: the VM kept for f in the thread's VM cache
+ * (vm/cache.c) when it is ready and bound to f's (unit, context) — the hot case, no list walk
+ * and no reset — else the cache's slow path. *pooled says the VM was reset since its last call. */
+static cryo_vm *acquire_vm(cryo_sync *f, cvm_kept **kept, bool *pooled) {
+    cvm_kept *k = cvm_cache_ready(f);
+    if (k && k->vm->unit == f->unit && k->vm->ctx == f->ctx) {
+        *kept = k;
         *pooled = false;
-        return vm;
+        return cvm_cache_enter(k);
     }
-    *pooled = true;
-    return cryo_vm_pool_acquire(unit, ctx);
+    return cvm_cache_take(f, f->unit, f->ctx, kept, pooled);
 }
 
-static void release_vm(cryo_vm *vm) {
+/* A clean VM (no error, no pins, no frames) stays kept and ready for f's next call; any other
+ * goes to the idle list, whose reset drops its pins and error. */
+static void release_vm(cryo_sync *f, cryo_vm *vm, cvm_kept *k) {
     bool clean = !vm->err && vm->npins == 0 && vm->nframes == 0;
-    if (vm == hot_vm) {
-        hot_busy = false;
-        if (clean) return;
-        hot_vm = NULL; /* pins or an error to drop: the pool's reset does it */
-        pthread_setspecific(hot_key, NULL);
-    } else if (clean && !hot_busy) {
-        pthread_once(&hot_once, hot_init);
-        if (pthread_setspecific(hot_key, vm) == 0) {
-            cryo_vm *old = hot_vm;
-            hot_vm = vm;
-            if (old) cryo_vm_pool_release(old);
-            return;
-        }
-    }
-    cryo_vm_pool_release(vm);
+    if (k && clean)
+        cvm_cache_leave(k, f, true);
+    else
+        cvm_cache_give(k, vm, clean);
 }
 
 /* Prepares an idle VM for a call (the cheap part of a run's reset). */
@@ -379,14 +359,6 @@ static cryo_error *copy_error(const cryo_error *e, cryo_error_kind kind) {
     return c;
 }
 
-void cfz_sync_clear_thread(void) {
-    cryo_vm *vm = hot_vm;
-    if (!vm || hot_busy) return; /* a call runs on it: the thread's exit frees it */
-    hot_vm = NULL;
-    pthread_setspecific(hot_key, NULL);
-    cryo_vm_free(vm);
-}
-
 CRYO_API void cryo_sync_set_bounds(cryo_sync *f, const cryo_call_bounds *bounds) {
     if (f) cvm_call_ctl_set(&f->ctl, bounds);
 }
@@ -415,7 +387,8 @@ sync_call(cryo_sync *f, const cryo_call_bounds *bounds, int argc, const cryo_con
         return CRYO_ERR_API;
     }
     bool pooled;
-    cryo_vm *vm = acquire_vm(f->unit, f->ctx, &pooled);
+    cvm_kept *kept;
+    cryo_vm *vm = acquire_vm(f, &kept, &pooled);
     if (!vm) {
         if (err) *err = cl_error_new(CRYO_ERR_MEMORY, NULL, 0, 0, "out of memory");
         return CRYO_ERR_MEMORY;
@@ -437,7 +410,7 @@ sync_call(cryo_sync *f, const cryo_call_bounds *bounds, int argc, const cryo_con
         cryo_error_free(vm->err);
         vm->err = NULL;
     }
-    release_vm(vm);
+    release_vm(f, vm, kept);
     return k;
 }
 

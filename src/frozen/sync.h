@@ -74,8 +74,8 @@ cryo_fn *cfz_sync_destroy(cryo_sync *s);
 bool cfz_pin(cryo_vm *vm, cryo_obj *o);
 /* Gives the reference of `o` (already owned by the caller) to the VM's pin list. */
 bool cfz_pin_owned(cryo_vm *vm, cryo_obj *o);
-/* cfz_release_pins (pin.c), cfz_sync_fn_value and cfz_sync_clear_thread (sync.c) are
- * declared in vm/vm.h: the VM calls them. */
+/* cfz_release_pins (pin.c) and cfz_sync_fn_value (sync.c) are declared in vm/vm.h: the VM
+ * calls them. */
 
 /* True when f is the VM's last pin: a VM that keeps calling f pinned it last, so this one test
  * stands for "f is pinned" on the hot paths (pins go only at a reset). */

@@ -169,14 +169,14 @@ struct cryo_vm {
     struct cryo_eval_unit *evals;
     int nevals, capevals;
 
-    /* --- additions (embedding: vm_api.c, pool.c) --- */
+    /* --- additions (embedding: vm_api.c, cache.c) --- */
     uint64_t ops_max; /* next vm->ops value at which COUNT_OPS calls cvm_check_ops */
     cryo_progress_fn progress_fn;
     void *progress_ud;
     uint64_t progress_every; /* 0 = no progress callback */
     uint64_t progress_next;  /* vm->ops value of the next progress call */
     void *userdata;
-    struct cryo_vm *pool_next; /* idle list of the thread's pool */
+    struct cryo_vm *pool_next; /* the idle list of the thread's VM cache (cache.c) */
 
     /* --- additions (governed threads and bounded calls: lib_sync.c, sync.c, govern.c) ---
      * While `watch` is set, cvm_check_ops also runs cvm_check_watch at vm->ops ==
@@ -360,8 +360,81 @@ void cfz_release_pins(cryo_vm *vm);
  * value of its shared fn (which the call machinery treats like any closure). frozen/sync.c. */
 cryo_value cfz_sync_fn_value(cryo_vm *vm, cryo_value syncv);
 
-/* Frees the calling thread's cached SyncFunction VM (cryo_vm_pool_clear). frozen/sync.c. */
-void cfz_sync_clear_thread(void);
+/* --- the per-thread VM cache (cache.c; docs/notes/vm-cache.md) ------------------------------
+ * A thread keeps up to CVM_CACHE_KEPT VMs, each for one key (an opaque pointer its caller
+ * chooses and never reuses for another owner while a VM is kept for it: a SyncFunction, whose
+ * last release forgets it; a callback's process-unique id), next to the idle list of
+ * cryo_vm_pool_acquire/release. The rule: a kept VM is never handed out while a call runs on
+ * it (busy), so a nested call of the same key takes another VM; at most one entry is *ready*,
+ * the one whose last caller said it is ready for its key's next call, with nothing run on it
+ * since; forgetting a key (cvm_cache_forget) leaves nothing kept or ready for it. Every VM of
+ * the cache is freed at thread exit or by cryo_vm_pool_clear. Thread rules: all of it is the
+ * calling thread's; no lock, no atomic operation. */
+#define CVM_CACHE_KEPT 4
+
+typedef struct cvm_kept {
+    const void *key; /* NULL: empty, or forgotten while busy */
+    cryo_vm *vm;
+    bool busy; /* a call runs on vm */
+} cvm_kept;
+
+typedef struct cvm_cache {
+    const void *ready;    /* the key whose kept VM is ready, else NULL */
+    cvm_kept *ready_kept; /* its entry */
+    cvm_kept kept[CVM_CACHE_KEPT];
+    unsigned next; /* the next entry to evict, in turn */
+    cryo_vm *idle; /* the idle list (vm->pool_next) */
+    int nidle;
+    bool registered; /* the thread-exit destructor is set */
+} cvm_cache;
+
+CRYO_API extern CRYO_TLS cvm_cache cvm_tc;
+
+/* The hot path's test: the entry of key's kept VM when it is ready, else NULL. Two loads and a
+ * compare; the caller then runs it between cvm_cache_enter and cvm_cache_leave. */
+static inline cvm_kept *cvm_cache_ready(const void *key) {
+    return cvm_tc.ready == key ? cvm_tc.ready_kept : NULL;
+}
+
+/* Marks the ready entry k busy (no longer ready: a nested call takes another VM); its VM. */
+static inline cryo_vm *cvm_cache_enter(cvm_kept *k) {
+    cvm_tc.ready = NULL;
+    k->busy = true;
+    return k->vm;
+}
+
+CRYO_API void cvm_cache_drop_forgotten(cvm_kept *k);
+
+/* Ends a call on k (from cvm_cache_enter or cvm_cache_take): ready for key's next call when
+ * ready_again says so (the caller's check: nothing raised, nothing new pinned); a VM whose key
+ * was forgotten during the call goes to the idle list. */
+static inline void cvm_cache_leave(cvm_kept *k, const void *key, bool ready_again) {
+    k->busy = false;
+    if (__builtin_expect(k->key != key, 0)) {
+        cvm_cache_drop_forgotten(k);
+        return;
+    }
+    if (ready_again) {
+        cvm_tc.ready = key;
+        cvm_tc.ready_kept = k;
+    }
+}
+
+/* The slow path: a VM for (unit, ctx) and key — key's kept VM when it is idle and bound to
+ * (unit, ctx) (*fresh = false: not reset since its last call), else one from the idle list or a
+ * new one (*fresh = true), kept for key when an entry is free or can be evicted (*kept, busy;
+ * NULL when not kept: a NULL key, a nested call of key, all entries busy). NULL when out of
+ * memory. Give it back with cvm_cache_give, or cvm_cache_leave when *kept. */
+CRYO_API cryo_vm *cvm_cache_take(const void *key, cryo_unit *unit, cryo_context *ctx,
+                                 cvm_kept **kept, bool *fresh);
+
+/* Gives back a VM of cvm_cache_take: when k is NULL, to the idle list (reset); else it stays
+ * kept (not ready) when clean, and goes to the idle list otherwise. */
+CRYO_API void cvm_cache_give(cvm_kept *k, cryo_vm *vm, bool clean);
+
+/* Forgets key on the calling thread: its kept VMs go to the idle list (a busy one when its call
+ * ends), and nothing stays ready for it. */
+CRYO_API void cvm_cache_forget(const void *key);
 
 #include "govern.h" /* part of this layer's interface */
 #include "trace.h"  /* the same: errors crossing threads copy their traces */
