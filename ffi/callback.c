@@ -44,7 +44,7 @@ struct cryo_ffi_callback {
     cryo_call_ctl ctl; /* bounds and interrupt epoch of its calls (govern.h) */
     /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
      * pointers) and the function takes exactly these parameters, none curried. */
-    uint64_t id;     /* unique for the process: thread caches name callbacks by it, since a freed
+    uint64_t id;     /* unique for the process: thread VM caches name callbacks by it, since a freed
                       * callback's address may be reused by the next one */
     const void *key; /* cb->id as the thread VM cache's key */
     bool hot;

@@ -1,7 +1,7 @@
 /*
  * test-pool-clear.c — cryo_vm_pool_clear frees every VM the calling thread keeps: the idle
- * pooled VMs and the VM of its last cryo_sync_call (kept out of the pool as the thread's hot
- * VM), so no unit or context stays referenced by that thread afterwards.
+ * pooled VMs and the VM of its last cryo_sync_call (kept ready in the thread's VM cache), so no
+ * unit or context stays referenced by that thread afterwards.
  */
 #include <setjmp.h>
 #include <stdarg.h>

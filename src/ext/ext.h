@@ -81,7 +81,7 @@ static inline void cx_vm_next_call_ctl(cryo_vm *vm, const cryo_call_ctl *ctl) {
 }
 
 /* --- the hot call ---------------------------------------------------------------------------
- * A caller that keeps one VM for repeated calls of f (an FFI callback's thread cache):
+ * A caller that keeps one VM for repeated calls of f (an FFI callback's kept VM):
  *   1. cx_hot_regs(f, vm, argc) != NULL, checked once: vm is ready for f;
  *   2. each call: write the arguments at cx_hot_first_regs(vm), call cx_run_hot;
  *   3. after the call, cx_hot_still_ready(f, vm) says whether the next call may skip step 1.

@@ -250,7 +250,7 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
         return cvm_prepare(vm) ? CRYO_OK : cvm_raise_oom(vm);
     }
     if (__builtin_expect(!vm->dirty && vm->seg && vm->frames, 1)) {
-        /* the hot case (a callback's or a hot VM's next call): nothing to reset or allocate */
+        /* the hot case (a kept VM's next call): nothing to reset or allocate */
         vm->ops = 0;
         atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
         return CRYO_OK;
