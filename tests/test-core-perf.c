@@ -151,9 +151,32 @@ static void test_cycles_freed_with_the_vm(void **state) {
     cryo_vm_free(vm);
 }
 
+/* Float and int/float compares run inline in the dispatch loop (vm.c, NUM_PAIR), also fused
+ * with the branch that follows; they keep Rhai's rules: epsilon equality, NaN unordered and
+ * unequal to itself, infinities ordered. The same answers as cvm_op_binary (test-ops). */
+static void test_number_compares_inline(void **state) {
+    (void)state;
+    EXPECT("[1.0 < 2.0, 2 < 1.5, 1 < 1.5, 1.5 <= 1, 1.5 >= 1, 2.5 > 2]",
+           "[true, false, true, false, true, true]");
+    EXPECT("[0 < 1e-16, 0 == 1e-17, 0 != 1e-17, 1.0 == 1, 1.0 != 1, 1e-19 < 1e-18, "
+           "1.0 + 1e-16 > 1.0, 1.0 + 1e-15 > 1.0]",
+           "[false, true, false, true, false, true, false, true]");
+    EXPECT("let n = 0.0 / 0.0; [n < 1.0, n > 1.0, n == n, n != n, n <= n, n >= 1]",
+           "[false, false, false, true, false, false]");
+    EXPECT("let inf = 1e300 * 1e300; [inf > 1e308, inf == inf, -inf < inf, inf <= 1.0, 1 < inf]",
+           "[true, true, true, false, true]");
+    /* in conditions (the compare fused with its JMPF) */
+    EXPECT("let x = 0.0; let c = 0; while x < 10 { x += 0.5; c += 1; } c", "20");
+    EXPECT("let y = 10; let d = 0; while y >= 0.5 { y -= 0.25; d += 1; } d", "39");
+    EXPECT("let n = 0.0 / 0.0; let e = 0; if n < 1.0 { e += 1 } if n != n { e += 10 } "
+           "if 1 == 1.0 { e += 100 } if 0 >= 1e-17 { e += 1000 } if 2.0 > 1 { e += 10000 } e",
+           "11110");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_in_place_keeps_value_semantics),
+        cmocka_unit_test(test_number_compares_inline),
         cmocka_unit_test(test_append_is_amortised),
         cmocka_unit_test(test_subi),
         cmocka_unit_test(test_getindexi),

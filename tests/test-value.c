@@ -317,6 +317,44 @@ static void test_map_sorted(void **state) {
     assert_int_equal(h.bytes, 0);
 }
 
+/* cv_map_find scans maps of up to 8 keys and searches larger ones (comparing the first byte
+ * before memcmp): both find every key, no absent one (prefixes, shared first bytes, the empty
+ * key), and keys keep memcmp's unsigned byte order ("\xc3\xa9" after "z"). */
+static void test_map_find_small_and_large(void **state) {
+    (void)state;
+    const char *keys[] = {"x",  "x_vel", "y",    "y_vel", "",    "radius", "\xc3\xa9", "z",
+                          "xa", "xb",    "zz",   "a",     "ab",  "abc",    "b",        "x_v",
+                          "yv", "\x7f",  "\xc3", "q",     "qq1", "qq2"};
+    const char *absent[] = {"x_", "x_velo", "w", "\xc3\xa8", "aa", "abd", "qq", "qq3", "{"};
+    for (int n = 1; n <= 22; n++) {
+        cryo_heap h = {0};
+        cryo_map *m = cv_map_new(&h, 0);
+        for (int i = 0; i < n; i++) {
+            cryo_string *k = cv_string_new(&h, keys[i], strlen(keys[i]));
+            assert_true(cv_map_set(&h, m, k, cryo_int(i)));
+            cv_release(&h, cv_from_obj(&k->h));
+        }
+        assert_int_equal(m->len, n);
+        for (int i = 1; i < n; i++) {
+            const cryo_string *a = m->entries[i - 1].key, *b = m->entries[i].key;
+            size_t l = a->len < b->len ? a->len : b->len;
+            int c = memcmp(a->data, b->data, l);
+            assert_true(c < 0 || (c == 0 && a->len < b->len));
+        }
+        for (int i = 0; i < n; i++) {
+            cryo_map_entry *e = cv_map_find(m, keys[i], strlen(keys[i]));
+            assert_non_null(e);
+            assert_int_equal(e->value.as.i, i);
+        }
+        for (size_t i = 0; i < sizeof absent / sizeof *absent; i++)
+            assert_null(cv_map_find(m, absent[i], strlen(absent[i])));
+        for (int i = n; i < 22; i++)
+            assert_null(cv_map_find(m, keys[i], strlen(keys[i])));
+        cv_release(&h, cv_from_obj(&m->h));
+        assert_int_equal(h.bytes, 0);
+    }
+}
+
 static void test_public_array(void **state) {
     (void)state;
     cryo_array *a = cv_array_new(NULL, 0);
@@ -563,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_string_append_fast),
         cmocka_unit_test(test_public_string),
         cmocka_unit_test(test_map_sorted),
+        cmocka_unit_test(test_map_find_small_and_large),
         cmocka_unit_test(test_public_array),
         cmocka_unit_test(test_equality),
         cmocka_unit_test(test_compare),

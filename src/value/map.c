@@ -27,8 +27,14 @@ cryo_map *cv_map_new(cryo_heap *h, size_t cap) {
     return m;
 }
 
+/* Keys order as memcmp orders them (unsigned bytes), then by length. Most steps of a search
+ * among field names are decided by the first byte, compared here before the call to memcmp. */
 static int key_cmp(const cryo_string *k, const char *key, size_t len) {
     size_t n = k->len < len ? k->len : len;
+    if (n) {
+        unsigned char a = (unsigned char)k->data[0], b = (unsigned char)key[0];
+        if (a != b) return a < b ? -1 : 1;
+    }
     int c = memcmp(k->data, key, n);
     if (c) return c;
     return k->len < len ? -1 : k->len > len ? 1 : 0;
@@ -54,6 +60,18 @@ static uint32_t map_search(const cryo_map *m, const char *key, size_t len, bool 
 }
 
 cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len) {
+    /* Small maps (most objects): a scan that calls memcmp only on a key of the same length and
+     * first byte, usually once, where the binary search calls it at every step (memcmp and
+     * this function were 15-27 % of the object benchmarks, docs/performance.md). */
+    if (m->len <= 8) {
+        for (uint32_t i = 0; i < m->len; i++) {
+            const cryo_string *k = m->entries[i].key;
+            if (k->len == len &&
+                (len == 0 || (k->data[0] == key[0] && memcmp(k->data, key, len) == 0)))
+                return &m->entries[i];
+        }
+        return NULL;
+    }
     bool found;
     uint32_t i = map_search(m, key, len, &found);
     return found ? &m->entries[i] : NULL;

@@ -277,24 +277,9 @@ cryo_fn *cv_fn_new(cryo_heap *h, cryo_fn_kind kind, uint16_t ncaps) {
 
 /* --- equality and ordering -------------------------------------------------------------------- */
 
-#define CRYO_F64_EPSILON 2.220446049250313e-16
-
-/* Rhai's epsilon-based float ordering: -1, 0, 1, or 2 when unordered (NaN). Values closer than
- * epsilon (near zero) or than epsilon relative to their magnitude compare equal. */
+/* Out-of-line for the callers outside the dispatch loop; the body is in value.h. */
 int cv_float_cmp(double x, double y) {
-    if (isnan(x) || isnan(y)) return 2;
-    if (x == y) return 0;
-    if (isinf(x) || isinf(y)) return x < y ? -1 : 1;
-    double d = x - y;
-    double tol;
-    if (x == 0.0 || y == 0.0) {
-        tol = CRYO_F64_EPSILON;
-    } else {
-        double ax = fabs(x), ay = fabs(y);
-        tol = (ax > ay ? ax : ay) * CRYO_F64_EPSILON;
-    }
-    if (fabs(d) < tol) return 0;
-    return d < 0 ? -1 : 1;
+    return cv_float_cmp_inline(x, y);
 }
 
 static bool is_number(cryo_value v) {

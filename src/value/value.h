@@ -45,6 +45,7 @@
 typedef struct cryo_string_s cryo_string;
 typedef struct cryo_map_entry_s cryo_map_entry;
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -356,6 +357,30 @@ const char *cv_type_name(cryo_value v); /* "i64", "string", "Fn", ... as type_of
 /* Rhai's epsilon-based float comparison (book: "Floating-point Comparison"): -1, 0 or 1, or 2
  * when unordered (a NaN). Used by ==, <, ... on floats and int/float mixes. */
 int cv_float_cmp(double x, double y);
+
+#define CRYO_F64_EPSILON 2.220446049250313e-16
+
+/* cv_float_cmp's body, inline so that the VM's compare opcodes keep float and mixed compares
+ * in the dispatch loop (a call out of it was 12 % of Mandelbrot). Values closer than epsilon
+ * (near zero) or than epsilon relative to their magnitude compare equal. */
+static inline int cv_float_cmp_inline(double x, double y) {
+    /* The common case first: apart by at least both tolerances, so apart under the rules
+     * below too (a NaN fails both tests and takes the full path; so does inf - inf). */
+    double d = x - y, ad = fabs(d), ax = fabs(x), ay = fabs(y);
+    if (ad >= (ax > ay ? ax : ay) * CRYO_F64_EPSILON && ad >= CRYO_F64_EPSILON)
+        return d < 0 ? -1 : 1;
+    if (isnan(x) || isnan(y)) return 2;
+    if (x == y) return 0;
+    if (isinf(x) || isinf(y)) return x < y ? -1 : 1;
+    double tol;
+    if (x == 0.0 || y == 0.0) {
+        tol = CRYO_F64_EPSILON;
+    } else {
+        tol = (ax > ay ? ax : ay) * CRYO_F64_EPSILON;
+    }
+    if (ad < tol) return 0;
+    return d < 0 ? -1 : 1;
+}
 
 /* Encodes a Unicode scalar value as UTF-8 into out; returns the byte count (1..4). */
 size_t cv_char_utf8(uint32_t c, char out[4]);

@@ -594,10 +594,22 @@ dispatch:
         cv_set(heap, RA, out);
         NEXT();
     }
+    /* Ints and floats in any mix (int/int is tested first): compared as doubles with Rhai's
+     * epsilon rules, inline (cv_float_cmp_inline; 2 = unordered, a NaN), as cvm_op_binary's
+     * relational() and cv_equals do out of line. */
+#define NUM_PAIR(a, b)                                                                             \
+    ((unsigned)((a)->type - CRYO_T_INT) <= 1u && (unsigned)((b)->type - CRYO_T_INT) <= 1u)
+#define AS_F64(v) ((v)->type == CRYO_T_INT ? (double)(v)->as.i : (v)->as.f)
     OPCASE(EQ) {
         cryo_value *rb = RB, *rc = RC;
         if (LIKELY(rb->type == CRYO_T_INT && rc->type == CRYO_T_INT)) {
             bool c_ = rb->as.i == rc->as.i;
+            SET_SCALAR(RA, cryo_bool(c_));
+            BRANCH_ON(c_);
+            NEXT();
+        }
+        if (NUM_PAIR(rb, rc)) {
+            bool c_ = cv_float_cmp_inline(AS_F64(rb), AS_F64(rc)) == 0;
             SET_SCALAR(RA, cryo_bool(c_));
             BRANCH_ON(c_);
             NEXT();
@@ -612,9 +624,14 @@ dispatch:
             BRANCH_ON(c_);
             NEXT();
         }
+        if (NUM_PAIR(rb, rc)) {
+            bool c_ = cv_float_cmp_inline(AS_F64(rb), AS_F64(rc)) != 0;
+            SET_SCALAR(RA, cryo_bool(c_));
+            BRANCH_ON(c_);
+            NEXT();
+        }
         goto slow_binary;
     }
-    /* Floats compare with Rhai's epsilon rules (cv_float_cmp); 2 = unordered. */
 #define CMP(name, cop, fcond)                                                                      \
     OPCASE(name) {                                                                                 \
         cryo_value *rb = RB, *rc = RC;                                                             \
@@ -624,18 +641,22 @@ dispatch:
             BRANCH_ON(c_);                                                                         \
             NEXT();                                                                                \
         }                                                                                          \
-        if (rb->type == CRYO_T_FLOAT && rc->type == CRYO_T_FLOAT) {                                \
-            int c_ = cv_float_cmp(rb->as.f, rc->as.f);                                             \
-            SET_SCALAR(RA, cryo_bool(c_ != 2 && (fcond)));                                         \
+        if (NUM_PAIR(rb, rc)) {                                                                    \
+            int f_ = cv_float_cmp_inline(AS_F64(rb), AS_F64(rc));                                  \
+            bool c_ = f_ != 2 && (fcond);                                                          \
+            SET_SCALAR(RA, cryo_bool(c_));                                                         \
+            BRANCH_ON(c_);                                                                         \
             NEXT();                                                                                \
         }                                                                                          \
         goto slow_binary;                                                                          \
     }
-    CMP(LT, <, c_ < 0)
-    CMP(LE, <=, c_ <= 0)
-    CMP(GT, >, c_ > 0)
-    CMP(GE, >=, c_ >= 0)
+    CMP(LT, <, f_ < 0)
+    CMP(LE, <=, f_ <= 0)
+    CMP(GT, >, f_ > 0)
+    CMP(GE, >=, f_ >= 0)
 #undef CMP
+#undef NUM_PAIR
+#undef AS_F64
 
     OPCASE(NEG) {
         cryo_value *rb = RB;
