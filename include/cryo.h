@@ -296,6 +296,8 @@ CRYO_API char *cryo_value_to_cstring(cryo_value v, bool debug);
  * are non-NULL and thread-safe is *sendable*: its handles may be frozen into ConstValues and
  * cross threads. */
 typedef struct cryo_host_ops cryo_host_ops;
+/* The growing byte buffer a host type's `dump` hook writes into (cryo_host_ops.dump). */
+typedef struct cryo_bytes cryo_bytes;
 typedef struct cryo_handle_type {
     const char *name;           /* type_of() of the handle */
     void (*destroy)(void *ptr); /* when the last reference goes (non-sendable types); may be NULL */
@@ -351,6 +353,24 @@ struct cryo_host_ops {
     /* for x in o: the items index_get(o, 0) .. index_get(o, len - 1), read when the loop
      * starts. Needs index_get. */
     int64_t (*len)(void *ptr);
+    /* Images (docs/host-types.md, "Images"): with both hooks, the handles of a *sendable* type
+     * serialize inside ConstValue and SyncFunction images as the type's name plus the bytes
+     * `dump` writes; the loading side looks the name up in its context (cryo_package_add_type)
+     * and calls that type's `load`. Without them (or not sendable) dumping refuses with
+     * CRYO_ERR_TYPE naming the type. No VM: both run on whichever thread dumps or loads an
+     * image, several at once, so they must be thread-safe.
+     * dump: appends the object's state to `out` with cryo_bytes_append (any number of calls;
+     * the loader gets exactly these bytes) and returns true; or returns false to refuse, after
+     * writing a reason into why (at most whylen bytes, NUL included; may be left empty): the
+     * dump then fails with CRYO_ERR_TYPE naming the type and the reason. */
+    bool (*dump)(void *ptr, cryo_bytes *out, char *why, size_t whylen);
+    /* load: a new object from the `len` bytes (borrowed, valid during the call) that a dump
+     * wrote. UNTRUSTED input: the bytes come from an image and may be short, long or crafted;
+     * check every length and value before use. Returns the object's pointer with one reference
+     * that the loaded handle owns (dropped with the type's release), or NULL after writing a
+     * reason into why (whylen bytes, NUL included): the load then fails with CRYO_ERR_ARGUMENT
+     * naming the type and the reason. */
+    void *(*load)(const void *data, size_t len, char *why, size_t whylen);
 };
 /* A new handle value owning `ptr` (owned by the caller: cryo_value_release). When the last
  * reference to the value goes, release(ptr) runs if the type has one, else destroy(ptr) if it
@@ -360,6 +380,10 @@ CRYO_API cryo_value cryo_value_handle(const cryo_handle_type *type, void *ptr);
 /* The pointer of a handle of exactly that type (compared by address), or NULL for any other
  * value. Borrowed: valid while the handle value is held. On the thread that owns the value. */
 CRYO_API void *cryo_value_as_handle(cryo_value v, const cryo_handle_type *type);
+/* Appends n bytes (copied) to the buffer a dump hook was given. Returns false when out of
+ * memory or when one handle's bytes would pass 1 GiB (the dump then fails; the hook should
+ * return false). Only inside the dump hook, with its `out`. */
+CRYO_API bool cryo_bytes_append(cryo_bytes *out, const void *data, size_t n);
 
 /* ==========================================================================================
  * Units
@@ -406,11 +430,13 @@ CRYO_API void cryo_unit_dump(const cryo_unit *unit, void *out);
  * naming what is wrong and the byte offset, never a crash or an allocation out of proportion
  * to the image, and a unit's bytecode is verified before anything can run it. A verified unit
  * can still loop forever or allocate: run it under the VM's limits as any script. Host handles
- * (until host types get dump/load hooks), C pointers and FFI values never serialize: dumping
- * them fails with CRYO_ERR_TYPE naming the type. All image functions (these and the
- * ConstValue images below) are thread-safe: they read their arguments only. The byte layout,
- * what the loader verifies and what it does not: docs/serialization.md. */
-#define CRYO_IMAGE_VERSION 1
+ * serialize only when their type is sendable and has dump/load hooks (cryo_host_ops); C
+ * pointers and FFI values never do: dumping them fails with CRYO_ERR_TYPE naming the type. All
+ * image functions (these and the ConstValue images below) are thread-safe: they read their
+ * arguments only (and call host types' dump/load hooks on the calling thread). Images are
+ * written in version 2; version 1 images (no host handles, no local-variable names) still
+ * load. The byte layout, what the loader verifies and what it does not: docs/serialization.md. */
+#define CRYO_IMAGE_VERSION 2
 enum { CRYO_IMAGE_UNIT = 1, CRYO_IMAGE_CONST = 2 };
 
 /* The kind of image at data (CRYO_IMAGE_UNIT or CRYO_IMAGE_CONST) by its header, or 0 when the
@@ -468,6 +494,14 @@ CRYO_API cryo_error_kind cryo_package_add(cryo_package *pkg, const char *name, i
  * of its functions. Errors: CRYO_ERR_API when `pkg` is sealed, an argument is NULL or
  * pkg == other; CRYO_ERR_MEMORY. Not thread-safe (the building thread only). */
 CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *other);
+/* Registers a host type under its name (type->name, which must be set; no spaces, parentheses
+ * or commas), so that images holding handles of a type of that name load into handles of this
+ * type (cryo_const_from_image looks names up in its context's packages, in order, then their
+ * includes; the first registration of a name wins). `type` is borrowed: it must outlive the
+ * package (make it static). Errors: CRYO_ERR_API when the package is sealed, an argument is
+ * invalid or this package already has a type of that name; CRYO_ERR_MEMORY. Not thread-safe
+ * (the building thread only). */
+CRYO_API cryo_error_kind cryo_package_add_type(cryo_package *pkg, const cryo_handle_type *type);
 /* Seals the package: builds its lookup table; no function can be added afterwards. Sealing
  * twice is a no-op. Publish a sealed package to other threads through a synchronizing hand-off
  * (a context, a thread start, a lock). NULL is ignored. On the building thread. */
@@ -659,8 +693,8 @@ CRYO_API void cryo_vm_set_line_hook(cryo_vm *vm, cryo_line_hook fn, void *userda
 /* Reads the local variable `name` visible at the frame's current position (the innermost one
  * of that name; a parameter, a `let`, a loop or catch variable, a host-provided global at the
  * top level). On success stores an owned copy in *out (release with cryo_value_release) and
- * returns true; false when no such variable is in scope (or the unit came from an image, which
- * keeps no names). Only inside the hook, with its `frame`. */
+ * returns true; false when no such variable is in scope (or the unit came from a version 1
+ * image, which kept no names). Only inside the hook, with its `frame`. */
 CRYO_API bool cryo_debug_local(const cryo_debug_frame *frame, const char *name, cryo_value *out);
 /* The names of the local variables in scope at the frame's position, outermost first; writes up
  * to `cap` borrowed names (valid while the unit lives) into names[] and returns how many are in
@@ -851,8 +885,9 @@ CRYO_API cryo_const cryo_const_sync(cryo_sync *f);
  * written once (and loads shared), and, when it holds SyncFunctions, the one unit they run
  * (embedded, or by hash with CRYO_IMAGE_UNIT_BY_HASH). A SyncFunction's context is not
  * written: the loader supplies one. Buffer rules and errors as cryo_unit_to_image, plus
- * CRYO_ERR_TYPE for a value that cannot serialize (host handle, C pointer, SyncFunctions of
- * two different units) and nesting deeper than 2000. Any thread. */
+ * CRYO_ERR_TYPE for a value that cannot serialize (a host handle whose type has no dump/load
+ * hooks or whose dump refused, C pointer, SyncFunctions of two different units) and nesting
+ * deeper than 2000. Any thread (host types' dump hooks run on it). */
 CRYO_API cryo_error_kind cryo_const_to_image(cryo_const c, unsigned flags, void *buf, size_t cap,
                                              size_t *size, cryo_error **err);
 CRYO_API void *cryo_const_to_image_alloc(cryo_const c, unsigned flags, size_t *size,
@@ -860,7 +895,8 @@ CRYO_API void *cryo_const_to_image_alloc(cryo_const c, unsigned flags, size_t *s
 
 typedef struct cryo_image_load_options {
     /* The context loaded SyncFunctions are called in (retained by each); NULL = the standard
-     * context. Host functions bind by name and arity as for a compiled unit. */
+     * context. Host functions bind by name and arity as for a compiled unit; host handles in
+     * the image load through the types its packages register (cryo_package_add_type). */
     cryo_context *context;
     /* For images that refer to their unit by hash: returns a NEW reference to the unit with
      * that hash (the loader releases it), or NULL. The loader checks the hash. May be NULL. */
@@ -870,7 +906,10 @@ typedef struct cryo_image_load_options {
 
 /* Loads a ConstValue image into *out (owned by the caller: cryo_const_release; a SyncFunction
  * is had with cryo_value_as_sync(out->v)). opts may be NULL. On error *out is unit and the
- * kind is returned (and stored in *err as for cryo_unit_from_image). Any thread. */
+ * kind is returned (and stored in *err as for cryo_unit_from_image): CRYO_ERR_ARGUMENT also
+ * for a host handle whose type the context does not register, whose registered type has no
+ * load hook or is not sendable, or whose load hook failed (the message names the type). Any
+ * thread (host types' load hooks run on it). */
 CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
                                                const cryo_image_load_options *opts, cryo_const *out,
                                                cryo_error **err);

@@ -2,7 +2,8 @@
  * test-debug-hook.c — the line hook (cryo_vm_set_line_hook): which lines it reports and when
  * (calls, returns, loops), the function, source and depth it gives, reading locals by name
  * (parameters, lets, shadowing, captured variables, host globals), stopping a run from the
- * hook, removing it, a hooked run through a builtin calling back, and a VM without a hook.
+ * hook, removing it, a hooked run through a builtin calling back, a VM without a hook, and
+ * the same locals on a unit loaded from an image.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -243,11 +244,28 @@ static void unset_costs_nothing(void **state) {
     cryo_unit_release(u);
 }
 
-/* A unit loaded from an image keeps no names: the hook still reports lines, locals are
- * absent. */
-static void image_has_no_names(void **state) {
+/* Runs a unit under the hook watching x (and listing the locals in scope on `list`). */
+static void run_watched(cryo_unit *u, seen *s, const char *list) {
+    cryo_vm *vm = cryo_vm_new(u, NULL);
+    assert_non_null(vm);
+    memset(s, 0, sizeof *s);
+    s->watch[0] = "x";
+    s->list_line = list;
+    s->vm = vm;
+    cryo_vm_set_line_hook(vm, hook, s);
+    cryo_value r;
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+    cryo_value_release(r);
+    cryo_vm_free(vm);
+}
+
+/* A unit loaded from an image (format version 2) keeps its local-variable names: the hook
+ * sees the same lines, locals and lists as on the unit compiled from source. */
+static void image_keeps_names(void **state) {
     (void)state;
     cryo_unit *u = compile_g(PROGRAM, NULL, 0);
+    seen from_src, from_img;
+    run_watched(u, &from_src, "<main>:7");
     size_t n = 0;
     void *img = cryo_unit_to_image_alloc(u, &n, NULL);
     cryo_unit_release(u);
@@ -255,15 +273,14 @@ static void image_has_no_names(void **state) {
     u = cryo_unit_from_image(img, n, NULL);
     free(img);
     assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
+    run_watched(u, &from_img, "<main>:7");
     cryo_unit_release(u);
-    seen s = {.watch = {"x"}, .vm = vm};
-    cryo_vm_set_line_hook(vm, hook, &s);
-    cryo_value r;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
-    assert_int_equal(s.calls, 10);
-    assert_string_equal(s.locals, "");
-    cryo_vm_free(vm);
+    assert_int_equal(from_img.calls, 10);
+    assert_string_equal(from_img.log, from_src.log);
+    assert_string_equal(from_img.locals, "6:x=1 7:x=1 8:x=1 7:x=1 8:x=1 7:x=1 10:x=1 ");
+    assert_string_equal(from_img.locals, from_src.locals);
+    assert_true(from_img.listed[0] != '\0');
+    assert_string_equal(from_img.listed, from_src.listed);
 }
 
 int main(void) {
@@ -272,7 +289,7 @@ int main(void) {
         cmocka_unit_test(shadowing_and_captures), cmocka_unit_test(globals_are_locals),
         cmocka_unit_test(stop_from_hook),         cmocka_unit_test(remove_inside),
         cmocka_unit_test(through_a_builtin),      cmocka_unit_test(unset_costs_nothing),
-        cmocka_unit_test(image_has_no_names),
+        cmocka_unit_test(image_keeps_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMG_VERSION   1
+#define IMG_VERSION   2  /* 2: host handles (O_HANDLE), local-variable names in protos */
+#define IMG_V1        1  /* still read: a subset of version 2 */
 #define IMG_HEADER    20 /* magic 4, version 2, kind 1, flags 1, hash 8, payload length 4 */
 #define IMG_MAX_DEPTH 2000
 #define IMG_NO_STRING 0xFFFFFFFFu
@@ -24,7 +25,7 @@
 enum { UNIT_NONE = 0, UNIT_EMBEDDED = 1, UNIT_BY_HASH = 2 };
 enum { K_UNIT = 0, K_BOOL, K_INT, K_FLOAT, K_CHAR, K_STRING };
 enum { V_UNIT = 0, V_BOOL, V_INT, V_FLOAT, V_CHAR, V_REF };
-enum { O_STRING = 1, O_ARRAY, O_MAP, O_RANGE, O_SYNCFN };
+enum { O_STRING = 1, O_ARRAY, O_MAP, O_RANGE, O_SYNCFN, O_HANDLE };
 
 static uint64_t fnv1a(const uint8_t *p, size_t n) {
     uint64_t h = FNV_OFFSET;
@@ -96,8 +97,9 @@ static void w_header(wbuf *w, int kind, const uint8_t *payload, size_t n) {
     w_u32(w, n);
 }
 
-/* The unit section: everything a VM reads from a unit, no pointers. */
-static bool write_unit(wbuf *w, const cryo_unit *u, char *why, size_t whylen) {
+/* The unit section: everything a VM reads from a unit, no pointers. `version` 1 leaves out
+ * the local-variable names (only to check the hash of a version 1 image's unit). */
+static bool write_unit(wbuf *w, const cryo_unit *u, unsigned version, char *why, size_t whylen) {
     w_u32(w, u->nprotos);
     w_u32(w, u->nfns);
     w_u32(w, u->nhosts);
@@ -159,6 +161,15 @@ static bool write_unit(wbuf *w, const cryo_unit *u, char *why, size_t whylen) {
             w_u32(w, cd->column);
             w_str(w, cd->name, cd->name ? strlen(cd->name) : 0);
         }
+        if (version < 2) continue;
+        w_u32(w, p->nlocals); /* for the debugger hook (cryo_debug_local) */
+        for (uint32_t i = 0; i < p->nlocals; i++) {
+            const cryo_localinfo *l = &p->locals[i];
+            w_str(w, l->name, strlen(l->name));
+            w_u32(w, l->start);
+            w_u32(w, l->end);
+            w_u8(w, l->reg);
+        }
     }
     for (uint32_t i = 0; i < u->nfns; i++) {
         w_str(w, u->fns[i].name, strlen(u->fns[i].name));
@@ -199,7 +210,7 @@ static cryo_error_kind unit_image(const cryo_unit *u, wbuf *out, cryo_error **er
     if (!u) return set_err(err, CRYO_ERR_API, "image: NULL unit");
     wbuf s = {0};
     char why[200] = "";
-    if (!write_unit(&s, u, why, sizeof why)) {
+    if (!write_unit(&s, u, IMG_VERSION, why, sizeof why)) {
         free(s.p);
         return set_err(err, CRYO_ERR_TYPE, "image: %s", why);
     }
@@ -234,14 +245,19 @@ CRYO_API void *cryo_unit_to_image_alloc(const cryo_unit *unit, size_t *size, cry
     return w.p;
 }
 
-CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit) {
+/* The hash of the unit section in a format version's layout. */
+static uint64_t unit_hash_v(const cryo_unit *unit, unsigned version) {
     if (!unit) return 0;
     wbuf s = {0};
     char why[200];
     uint64_t h = 0;
-    if (write_unit(&s, unit, why, sizeof why) && !s.oom) h = fnv1a(s.p, s.n);
+    if (write_unit(&s, unit, version, why, sizeof why) && !s.oom) h = fnv1a(s.p, s.n);
     free(s.p);
     return h;
+}
+
+CRYO_API uint64_t cryo_unit_hash(const cryo_unit *unit) {
+    return unit_hash_v(unit, IMG_VERSION);
 }
 
 /* --- writing a ConstValue: objects first, each once, children before parents -------------- */
@@ -342,20 +358,61 @@ static bool d_fail(dumper *d, const char *fmt, const char *arg) {
     return false;
 }
 
+/* Only a sendable type with both image hooks serializes: a non-sendable handle belongs to one
+ * VM (and is never in a ConstValue anyway), and bytes without a load hook could not come
+ * back. */
+static bool host_serializes(const cryo_handle_type *t) {
+    return t && t->name && t->retain && t->release && t->ops && t->ops->dump && t->ops->load;
+}
+
+struct cryo_bytes {
+    wbuf w;
+};
+
+CRYO_API bool cryo_bytes_append(cryo_bytes *out, const void *data, size_t n) {
+    if (!out || (!data && n) || out->w.oom) return false;
+    if (n > IMG_STR_MAX - out->w.n) return false; /* a record's length is a u32 */
+    w_bytes(&out->w, data, n);
+    return !out->w.oom;
+}
+
+/* A host handle's record: the type's name, then the bytes its dump hook writes. */
+static bool d_handle(dumper *d, const cryo_handle *h, wbuf *rec) {
+    cryo_bytes b = {{0}};
+    char why[200] = "";
+    bool ok = h->type->ops->dump(h->ptr, &b, why, sizeof why);
+    why[sizeof why - 1] = '\0';
+    if (ok && b.w.oom) {
+        snprintf(why, sizeof why, "out of memory or more than 1 GiB");
+        ok = false;
+    }
+    if (ok) {
+        w_u8(rec, O_HANDLE);
+        w_str(rec, h->type->name, strlen(h->type->name));
+        w_u32(rec, b.w.n);
+        w_bytes(rec, b.w.p, b.w.n);
+    } else {
+        snprintf(d->why, sizeof d->why, "the dump hook of host type '%s' failed%s%s", h->type->name,
+                 why[0] ? ": " : "", why);
+    }
+    free(b.w.p);
+    return ok;
+}
+
 static bool d_obj(dumper *d, cryo_value v, int depth, uint32_t *index) {
     const cryo_obj *o = v.as.obj;
     if (v.type == CRYO_T_POINTER) return d_fail(d, "a C pointer (%s) never serializes", "FFI");
-    if (v.type == CRYO_T_HANDLE) {
-        const cryo_handle *h = (const cryo_handle *)o;
+    if (v.type == CRYO_T_HANDLE && !host_serializes(((const cryo_handle *)o)->type)) {
+        const cryo_handle_type *t = ((const cryo_handle *)o)->type;
         return d_fail(d,
-                      "a host handle of type '%s' cannot be serialized (host types have no "
-                      "dump/load hooks yet)",
-                      h->type && h->type->name ? h->type->name : "?");
+                      "a host handle of type '%s' cannot be serialized (its type is not "
+                      "sendable or has no dump/load hooks)",
+                      t && t->name ? t->name : "?");
     }
     if (v.type == CRYO_T_FN)
         return d_fail(d, "a %s that is not frozen cannot be serialized (use into_sync)", "Fn");
     if (v.type != CRYO_T_STRING && v.type != CRYO_T_ARRAY && v.type != CRYO_T_MAP &&
-        v.type != CRYO_T_RANGE && v.type != CRYO_T_SYNCFN)
+        v.type != CRYO_T_RANGE && v.type != CRYO_T_SYNCFN && v.type != CRYO_T_HANDLE)
         return d_fail(d, "a value of type %s cannot be serialized", cv_type_name(v));
     uint32_t seen = memo_find(d, o);
     if (seen) {
@@ -417,6 +474,7 @@ static bool d_obj(dumper *d, cryo_value v, int depth, uint32_t *index) {
             ok = d_value(d, f->caps[i]->v, depth + 1, &rec);
         break;
     }
+    case CRYO_T_HANDLE: ok = d_handle(d, (const cryo_handle *)o, &rec); break;
     default: break;
     }
     if (ok && rec.oom) ok = d_fail(d, "%s", "out of memory");
@@ -450,7 +508,7 @@ static cryo_error_kind const_image(cryo_const c, unsigned flags, wbuf *out, cryo
     } else {
         wbuf us = {0};
         char why[200] = "";
-        if (!write_unit(&us, d.unit, why, sizeof why) || us.oom) {
+        if (!write_unit(&us, d.unit, IMG_VERSION, why, sizeof why) || us.oom) {
             free(us.p);
             free(d.objs.p);
             free(root.p);
@@ -516,6 +574,7 @@ typedef struct rbuf {
     size_t base; /* offset of p within the whole image, for messages */
     bool bad;
     char why[300];
+    unsigned version; /* the image's format version (IMG_V1 or IMG_VERSION) */
 } rbuf;
 
 static void r_fail(rbuf *r, const char *fmt, ...) {
@@ -976,6 +1035,29 @@ static bool verify_unit(const cryo_unit *u, char *why, size_t whylen) {
 
 /* --- reading a unit -------------------------------------------------------------------------- */
 
+/* A proto's local-variable names (version 2): each names a register of the frame over a
+ * range of its instructions, so cryo_debug_local reads only inside the frame. */
+static void read_locals(rbuf *r, cryo_proto *p) {
+    uint32_t n = r_count(r, 13, "local-variable count");
+    if (r->bad) return;
+    p->locals = calloc(n ? n : 1, sizeof *p->locals);
+    if (!p->locals) {
+        r_fail(r, "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; !r->bad && i < n; i++) {
+        cryo_localinfo *l = &p->locals[i];
+        if (!r_str(r, "local-variable name", false, &l->name, NULL)) break;
+        p->nlocals = i + 1; /* the name is owned from here: freed with the proto */
+        l->start = r_u32(r, "local variable");
+        l->end = r_u32(r, "local variable");
+        l->reg = r_u8(r, "local variable");
+        if (!r->bad && (l->start > l->end || l->end > p->ncode || l->reg >= p->nregs))
+            r_fail(r, "local variable '%s' (register %u, code %u..%u) outside its proto", l->name,
+                   l->reg, l->start, l->end);
+    }
+}
+
 static cryo_unit *read_unit(rbuf *r) {
     uint32_t nprotos = r_count(r, 22, "proto count");
     uint32_t nfns = r_u32(r, "fn count");
@@ -1105,6 +1187,7 @@ static cryo_unit *read_unit(rbuf *r) {
             cd->column = (int32_t)r_u32(r, "capture descriptor");
             r_str(r, "capture name", true, &cd->name, NULL);
         }
+        if (r->version >= 2) read_locals(r, p);
     }
     for (uint32_t i = 0; !r->bad && i < nfns; i++) {
         r_str(r, "fn name", false, &u->fns[i].name, NULL);
@@ -1141,9 +1224,10 @@ static bool read_header(const void *data, size_t len, int want, rbuf *r, uint64_
         return false;
     }
     unsigned version = (unsigned)h[4] | (unsigned)h[5] << 8;
-    if (version != IMG_VERSION) {
-        snprintf(r->why, sizeof r->why, "image format version %u; this cryo reads version %u",
-                 version, IMG_VERSION);
+    if (version != IMG_VERSION && version != IMG_V1) {
+        snprintf(r->why, sizeof r->why,
+                 "image format version %u; this cryo reads versions %u and %u", version, IMG_V1,
+                 IMG_VERSION);
         r->bad = true;
         return false;
     }
@@ -1173,6 +1257,7 @@ static bool read_header(const void *data, size_t len, int want, rbuf *r, uint64_
     r->base = r->off;
     r->n = n;
     r->off = 0;
+    r->version = version;
     if (hash) *hash = hv;
     return true;
 }
@@ -1213,6 +1298,7 @@ typedef struct loader {
      * in the object being read (objects do not nest in the byte stream). */
     uint16_t *depth;
     unsigned child_depth;
+    cryo_context *types; /* where host types are looked up: ctx, or the standard context */
 } loader;
 
 static void frozen_mark(cryo_obj *o) {
@@ -1358,6 +1444,48 @@ static cryo_obj *l_sync(loader *l) {
     return &s->h;
 }
 
+/* A host handle: the type's name is looked up in the loading context, and its load hook gets
+ * exactly the record's bytes; what it says is the hook's to check (the bytes are hostile). */
+static cryo_obj *l_handle(loader *l) {
+    rbuf *r = l->r;
+    char *name = NULL;
+    if (!r_str(r, "host type name", false, &name, NULL)) return NULL;
+    uint32_t n = r_count(r, 1, "host handle bytes");
+    const uint8_t *bytes = r->bad ? NULL : r_take(r, n, "host handle bytes");
+    if (!bytes) {
+        free(name);
+        return NULL;
+    }
+    const cryo_handle_type *t = cvm_context_find_type(l->types, name);
+    char why[200] = "";
+    void *ptr = NULL;
+    if (!t)
+        r_fail(r,
+               "host type '%s' is not registered in the loading context "
+               "(cryo_package_add_type)",
+               name);
+    else if (!host_serializes(t))
+        r_fail(r, "host type '%s' of the loading context is not sendable or has no load hook",
+               name);
+    else if (!(ptr = t->ops->load(n ? bytes : (const uint8_t *)"", n, why, sizeof why))) {
+        why[sizeof why - 1] = '\0';
+        r_fail(r, "the load hook of host type '%s' failed%s%s", name, why[0] ? ": " : "", why);
+    }
+    free(name);
+    if (!ptr) return NULL;
+    cryo_handle *h = calloc(1, sizeof *h);
+    if (!h) {
+        t->release(ptr);
+        r_fail(r, "out of memory");
+        return NULL;
+    }
+    h->h.type = CRYO_T_HANDLE;
+    frozen_mark(&h->h);
+    h->type = t;
+    h->ptr = ptr;
+    return &h->h;
+}
+
 static cryo_obj *l_object(loader *l) {
     rbuf *r = l->r;
     uint8_t tag = r_u8(r, "object");
@@ -1452,6 +1580,10 @@ static cryo_obj *l_object(loader *l) {
         return &rg->h;
     }
     case O_SYNCFN: return l_sync(l);
+    case O_HANDLE:
+        if (r->version >= 2) return l_handle(l);
+        r_fail(r, "unknown object tag %u (version 1 images have no host handles)", tag);
+        return NULL;
     default:
         if (!r->bad) r_fail(r, "unknown object tag %u", tag);
         return NULL;
@@ -1465,7 +1597,8 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
     if (!out) return set_err(err, CRYO_ERR_API, "cryo_const_from_image: NULL out");
     *out = cryo_const_unit();
     rbuf r;
-    loader l = {&r, NULL, 0, 0, NULL, opts ? opts->context : NULL, NULL, 0};
+    loader l = {&r, NULL, 0, 0, NULL, opts ? opts->context : NULL, NULL, 0, NULL};
+    l.types = l.ctx ? l.ctx : cryo_context_std();
     if (!read_header(data, len, CRYO_IMAGE_CONST, &r, NULL)) goto done;
     uint8_t mode = r_u8(&r, "unit mode");
     if (mode == UNIT_EMBEDDED || mode == UNIT_BY_HASH) {
@@ -1478,7 +1611,7 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
                 r_fail(&r, "the embedded unit does not match its hash");
                 goto done;
             }
-            rbuf ur = {r.p + start, ulen, 0, r.base + start, false, ""};
+            rbuf ur = {r.p + start, ulen, 0, r.base + start, false, "", r.version};
             l.unit = read_unit(&ur);
             if (!l.unit || r_left(&ur)) {
                 if (l.unit) r_fail(&ur, "%zu bytes past the end of the unit", r_left(&ur));
@@ -1499,7 +1632,7 @@ CRYO_API cryo_error_kind cryo_const_from_image(const void *data, size_t len,
                 r_fail(&r, "the resolver found no unit %016llx", (unsigned long long)want);
                 goto done;
             }
-            if (cryo_unit_hash(l.unit) != want) {
+            if (unit_hash_v(l.unit, r.version) != want) {
                 r_fail(&r, "the resolver's unit does not have hash %016llx",
                        (unsigned long long)want);
                 goto done;

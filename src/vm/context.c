@@ -36,6 +36,13 @@ const cryo_libreg *cvm_context_find(const cryo_context *ctx, const char *name, s
     return r ? r : find_exact(ctx, name, len, -1);
 }
 
+const cryo_handle_type *cvm_context_find_type(const cryo_context *ctx, const char *name) {
+    const cryo_handle_type *t = NULL;
+    for (int i = 0; ctx && !t && i < ctx->npackages; i++)
+        t = cvm_package_find_type(ctx->packages[i], name);
+    return t;
+}
+
 /* --- the std and raw contexts -------------------------------------------------------------- */
 
 static cryo_package *std_packages[1];

@@ -23,6 +23,9 @@ struct cryo_package {
     /* Built by cryo_package_seal: open addressing over regs. */
     uint32_t mask;
     const cryo_libreg **buckets;
+    /* Host types registered by name (cryo_package_add_type), borrowed; few: a linear scan. */
+    const cryo_handle_type **types;
+    uint32_t ntypes, captypes;
 };
 
 uint32_t cvm_fn_hash(const char *name, size_t len, int arity) {
@@ -136,6 +139,35 @@ CRYO_API cryo_error_kind cryo_package_include(cryo_package *pkg, cryo_package *o
     return CRYO_OK;
 }
 
+static const cryo_handle_type *own_type(const cryo_package *p, const char *name) {
+    for (uint32_t i = 0; i < p->ntypes; i++)
+        if (strcmp(p->types[i]->name, name) == 0) return p->types[i];
+    return NULL;
+}
+
+const cryo_handle_type *cvm_package_find_type(const cryo_package *pkg, const char *name) {
+    if (!pkg || !pkg->sealed || !name) return NULL;
+    const cryo_handle_type *t = own_type(pkg, name);
+    for (uint32_t i = 0; !t && i < pkg->nincludes; i++)
+        t = cvm_package_find_type(pkg->includes[i], name);
+    return t;
+}
+
+CRYO_API cryo_error_kind cryo_package_add_type(cryo_package *pkg, const cryo_handle_type *type) {
+    if (!pkg || pkg->sealed || pkg->is_static || !type || !valid_name(type->name) ||
+        own_type(pkg, type->name))
+        return CRYO_ERR_API;
+    if (pkg->ntypes == pkg->captypes) {
+        uint32_t cap = pkg->captypes ? pkg->captypes * 2 : 4;
+        const cryo_handle_type **n = realloc((void *)pkg->types, cap * sizeof *n);
+        if (!n) return CRYO_ERR_MEMORY;
+        pkg->types = n;
+        pkg->captypes = cap;
+    }
+    pkg->types[pkg->ntypes++] = type;
+    return CRYO_OK;
+}
+
 /* Builds the hash table; the first registration of a (name, arity) wins. False when out of
  * memory (lookups then find none of the package's own functions). */
 static bool build_table(cryo_package *p) {
@@ -187,6 +219,7 @@ CRYO_API void cryo_package_release(cryo_package *pkg) {
             free((char *)pkg->regs[i].name);
     free(pkg->regs);
     free((void *)pkg->buckets);
+    free((void *)pkg->types);
     free(pkg->name);
     free(pkg);
 }

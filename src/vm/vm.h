@@ -67,6 +67,11 @@ const cryo_libreg *cvm_package_find(const cryo_package *pkg, const char *name, s
 uint32_t cvm_fn_hash(const char *name, size_t len, int arity);
 const cryo_libreg *cvm_package_find_h(const cryo_package *pkg, const char *name, size_t len,
                                       int arity, uint32_t hash);
+/* The host type registered under `name` in a sealed package (its own, then its includes in
+ * order), or NULL (package.c); cvm_context_find_type searches a context's packages in order
+ * (context.c). For image loading: not on any hot path. */
+const cryo_handle_type *cvm_package_find_type(const cryo_package *pkg, const char *name);
+const cryo_handle_type *cvm_context_find_type(const cryo_context *ctx, const char *name);
 /* A sealed package over borrowed registration tables (each ended by {NULL}; the first
  * registration of a (name, arity) wins); NULL when out of memory. (package.c) */
 cryo_package *cvm_package_from_tables(const char *name, const cryo_libreg *const *tables,
