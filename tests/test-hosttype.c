@@ -349,6 +349,37 @@ static void iteration(void **state) {
     expect_error("for v in bare() { }", CRYO_ERR_TYPE, "cannot iterate over Bare");
 }
 
+/* sort() without a comparer orders host values by their type's '<' (stable, also descending
+ * and into a new array), and fails clearly for a type without one or a mix it declines. */
+static void sorting(void **state) {
+    (void)state;
+    /* by x, then y: P(1,1) P(1,5) P(2,0) P(3,3); a[i].x * 10 + a[i].y read as digits */
+    const char *digits = "let s = 0; for p in a { s = s * 100 + p.x * 10 + p.y; } s";
+    char src[512];
+    snprintf(src, sizeof src, "let a = [P(2, 0), P(1, 5), P(3, 3), P(1, 1)]; a.sort(); %s", digits);
+    assert_int_equal(run_int(src), 11152033);
+    snprintf(src, sizeof src, "let a = [P(2, 0), P(1, 5), P(3, 3), P(1, 1)]; a.sort_desc(); %s",
+             digits);
+    assert_int_equal(run_int(src), 33201511);
+    /* stable: equal points keep their order; told apart by writing through the sorted array
+     * (handles are references: the setter changes the one object) */
+    assert_int_equal(run_int("let q = P(1, 1); let r = P(1, 1);"
+                             "let a = [r, P(0, 0), q]; a.sort(); a[1].y = 7;"
+                             "let b = [q, P(0, 0), r]; b.sort(); b[1].x = 5;"
+                             "r.y * 10 + q.x"),
+                     75);
+    /* order() leaves the receiver as it was */
+    assert_int_equal(run_int("let a = [P(5, 0), P(4, 0)]; let b = a.order(); b[0].x * 10 + a[0].x"),
+                     45);
+    expect_error("let a = [bare(), bare()]; a.sort()", CRYO_ERR_TYPE,
+                 "sort: cannot order Bare and Bare: no '<'");
+    expect_error("let a = [P(1, 1), 3]; a.sort()", CRYO_ERR_TYPE, "sort: cannot order i64 and P");
+    /* a comparer still wins over the type's '<' */
+    snprintf(src, sizeof src,
+             "let a = [P(2, 0), P(1, 5), P(3, 3), P(1, 1)]; a.sort(|u, v| v.y - u.y); %s", digits);
+    assert_int_equal(run_int(src), 15331120);
+}
+
 /* --- a sendable host type in a SyncFunction, 8 threads -----------------------------------------
  */
 
@@ -417,7 +448,7 @@ int main(void) {
         cmocka_unit_test(properties),   cmocka_unit_test(indexers),
         cmocka_unit_test(operators),    cmocka_unit_test(printing),
         cmocka_unit_test(iteration),    cmocka_unit_test(sendable_across_threads),
-        cmocka_unit_test(not_sendable),
+        cmocka_unit_test(not_sendable), cmocka_unit_test(sorting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

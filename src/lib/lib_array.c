@@ -8,6 +8,7 @@
  * the variable then copies, by copy-on-write) and writes results back afterwards.
  */
 #include "lib.h"
+#include "vm/hosttype.h" /* sort(): host types' < */
 
 #define NOFN(name) clib_nofn(vm, name, argc, argv)
 #define ARR0       cv_arr(*argv[0])
@@ -722,8 +723,24 @@ static int natural_cmp(cryo_value a, cryo_value b) {
     return (int)a.type - (int)b.type;
 }
 
+/* Host values (and mixes with them) order by their type's '<' (cryo_host_ops.binary). The
+ * merge only asks whether a goes before b, so "not less" is 0 and keeps equal items in
+ * order. A type without '<' fails the sort rather than leaving the array as it was. */
+static int host_cmp(sorter *s, cryo_value a, cryo_value b) {
+    bool lt = false, done = false;
+    s->err = cvm_host_less(s->vm, a, b, &lt, &done);
+    if (!s->err && !done)
+        s->err = cryo_vm_raise(s->vm, CRYO_ERR_TYPE,
+                               "sort: cannot order %s and %s: no '<' between them (give sort "
+                               "a comparer: a.sort(|x, y| ...))",
+                               cv_type_name(a), cv_type_name(b));
+    return !s->err && lt ? -1 : 0;
+}
+
 static int sort_cmp(sorter *s, cryo_value a, cryo_value b) {
     if (s->err) return 0;
+    if (s->fn.type == CRYO_T_UNIT && (a.type == CRYO_T_HANDLE || b.type == CRYO_T_HANDLE))
+        return s->desc ? host_cmp(s, b, a) : host_cmp(s, a, b);
     if (s->fn.type == CRYO_T_UNIT) return s->desc ? natural_cmp(b, a) : natural_cmp(a, b);
     cryo_value args[2] = {a, b}, r = cryo_unit_value();
     s->err = cryo_vm_call_value(s->vm, s->fn, 2, args, &r);

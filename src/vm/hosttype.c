@@ -131,6 +131,20 @@ cryo_error_kind cvm_host_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b,
     return k;
 }
 
+cryo_error_kind cvm_host_less(cryo_vm *vm, cryo_value a, cryo_value b, bool *lt, bool *done) {
+    cryo_value out = cryo_unit_value();
+    *lt = false;
+    cryo_error_kind k = cvm_host_binary(vm, OP_LT, a, b, &out, done);
+    if (k != CRYO_OK || !*done) return k;
+    if (out.type != CRYO_T_BOOL) {
+        cv_release(&vm->heap, out);
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "the operator '<' of %s must return a bool",
+                             cv_type_name(a.type == CRYO_T_HANDLE ? a : b));
+    }
+    *lt = out.as.b;
+    return CRYO_OK;
+}
+
 cryo_error_kind cvm_host_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out, bool *done) {
     void *ptr;
     const cryo_host_ops *o = ops_of(a, &ptr);
