@@ -5,6 +5,8 @@
  *     and write), operators (+ - * by a number, unary -, ==, <), indexing v[0] / v[1], to_string
  *     for print and interpolation, iteration (for c in v). It is sendable: its reference count
  *     is atomic, so a Vec2 can be frozen into a SyncFunction and used from other threads.
+ *     Arrays of Vec2 sort by its `<` (length) without a comparer, and its dump/load hooks
+ *     let a closure holding Vec2s travel as an image (bytes) and be loaded back.
  *   - Player, a C struct the host owns and exposes by pointer: scripts read and write its
  *     fields through properties; the struct stays the host's (no destructor).
  *
@@ -14,6 +16,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +143,49 @@ static int64_t vec2_len(void *p) {
     return 2;
 }
 
+/* Images: 16 bytes, x then y as little-endian IEEE doubles (a fixed byte order, so that the
+ * bytes mean the same on any machine that loads them). */
+static void put_f64(unsigned char *p, double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(u >> (8 * i));
+}
+static double get_f64(const unsigned char *p) {
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= (uint64_t)p[i] << (8 * i);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static bool vec2_dump(void *p, cryo_bytes *out, char *why, size_t whylen) {
+    (void)why, (void)whylen;
+    vec2 *v = p;
+    unsigned char b[16];
+    put_f64(b, v->x);
+    put_f64(b + 8, v->y);
+    return cryo_bytes_append(out, b, sizeof b);
+}
+
+/* The bytes come from an image, maybe from another party: check them before use. */
+static void *vec2_load(const void *data, size_t len, char *why, size_t whylen) {
+    if (len != 16) {
+        snprintf(why, whylen, "a Vec2 is 16 bytes, not %zu", len);
+        return NULL;
+    }
+    vec2 *v = malloc(sizeof *v);
+    if (!v) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    atomic_init(&v->rc, 1); /* the loaded handle's reference */
+    v->x = get_f64(data);
+    v->y = get_f64((const unsigned char *)data + 8);
+    return v;
+}
+
 static const cryo_host_ops vec2_ops = {
     .get = vec2_get,
     .set = vec2_set,
@@ -148,6 +194,8 @@ static const cryo_host_ops vec2_ops = {
     .unary = vec2_unary,
     .to_string = vec2_to_string,
     .len = vec2_len,
+    .dump = vec2_dump,
+    .load = vec2_load,
 };
 
 /* vec2(x, y): the script's constructor. */
@@ -217,6 +265,8 @@ static const char *SCRIPT =
     "for k in c { sum += k; }\n"
     "print(`sum ${sum}, a == vec2(1, 2): ${a == vec2(1, 2)}, a < b: ${a < b}`);\n"
     "debug(a);\n"
+    "let vs = [b, c, a]; vs.sort();\n" /* by length, the type's < */
+    "print(`sorted by length: ${vs}`);\n"
     "hero.hp -= 30;\n"
     "hero.speed *= 1.5;\n"
     "print(`${hero.name}: hp ${hero.hp}, speed ${hero.speed}`);\n"
@@ -228,9 +278,55 @@ static int check(bool ok, const char *what) {
     return ok ? 0 : 1;
 }
 
+/* A closure capturing Vec2s, frozen, written as an image and loaded back (as another process
+ * with the same context would): the Vec2s travel through their dump/load hooks. */
+static int image_round_trip(cryo_context *ctx) {
+    const char *src = "let origin = vec2(1, 2); let dirs = [vec2(1, 0), vec2(0, 1)];\n"
+                      "|k| origin + dirs[1] * k";
+    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
+    cryo_vm *vm = u ? cryo_vm_new(u, ctx) : NULL;
+    cryo_unit_release(u);
+    cryo_value fv;
+    cryo_sync *f = NULL;
+    if (!vm || cryo_vm_run(vm, NULL, 0, &fv) != CRYO_OK) return check(false, "image script");
+    cryo_error_kind k = cryo_vm_into_sync(vm, fv, &f);
+    cryo_value_release(fv);
+    cryo_vm_free(vm);
+    if (k != CRYO_OK) return check(false, "into_sync");
+    cryo_const fc = cryo_const_sync(f);
+    size_t n = 0;
+    cryo_error *err = NULL;
+    void *img = cryo_const_to_image_alloc(fc, 0, &n, &err);
+    cryo_const_release(fc);
+    cryo_sync_release(f);
+    if (!img) {
+        fprintf(stderr, "host_types: dump: %s\n", err ? err->message : "?");
+        cryo_error_free(err);
+        return 1;
+    }
+    cryo_image_load_options o = {.context = ctx}; /* where "Vec2" is registered */
+    cryo_const loaded;
+    k = cryo_const_from_image(img, n, &o, &loaded, &err);
+    free(img);
+    if (k != CRYO_OK) {
+        fprintf(stderr, "host_types: load: %s\n", err ? err->message : "?");
+        cryo_error_free(err);
+        return 1;
+    }
+    cryo_const arg = cryo_const_int(3), r;
+    k = cryo_sync_call(cryo_value_as_sync(loaded.v), 1, &arg, &r, NULL);
+    vec2 *v = k == CRYO_OK ? cryo_value_as_handle(r.v, &vec2_type) : NULL;
+    int bad = check(v && v->x == 1 && v->y == 5, "the loaded closure: (1, 2) + (0, 1) * 3");
+    if (v) printf("loaded from a %zu-byte image: f(3) = (%g, %g)\n", n, v->x, v->y);
+    if (k == CRYO_OK) cryo_const_release(r);
+    cryo_const_release(loaded);
+    return bad;
+}
+
 int main(void) {
     cryo_package *pkg = cryo_package_new("geometry");
     cryo_package_add(pkg, "vec2", 2, fn_vec2, NULL);
+    cryo_package_add_type(pkg, &vec2_type); /* images name it "Vec2" */
     cryo_package *pkgs[] = {pkg, cryo_package_std()};
     cryo_context_config cfg = {.packages = pkgs, .npackages = 2};
     cryo_context *ctx = cryo_context_new(&cfg);
@@ -269,6 +365,7 @@ int main(void) {
         cryo_value_release(result);
     }
     cryo_vm_free(vm);
+    bad |= image_round_trip(ctx);
     cryo_context_release(ctx);
     if (!bad) printf("host_types: ok\n");
     return bad;
