@@ -8,7 +8,6 @@
  * the variable then copies, by copy-on-write) and writes results back afterwards.
  */
 #include "lib.h"
-#include "vm/hosttype.h" /* sort(): host types' < */
 
 #define NOFN(name) clib_nofn(vm, name, argc, argv)
 #define ARR0       cv_arr(*argv[0])

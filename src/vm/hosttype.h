@@ -24,9 +24,6 @@ cryo_error_kind cvm_host_index_set(cryo_vm *vm, cryo_value obj, cryo_value idx, 
 cryo_error_kind cvm_host_binary(cryo_vm *vm, int op, cryo_value a, cryo_value b, cryo_value *out,
                                 bool *done);
 cryo_error_kind cvm_host_unary(cryo_vm *vm, int op, cryo_value a, cryo_value *out, bool *done);
-/* a < b through a host type's binary hook (sort() without a comparer): *lt the answer, *done
- * false when neither operand's type answers '<'. A non-bool answer raises CRYO_ERR_TYPE. */
-cryo_error_kind cvm_host_less(cryo_vm *vm, cryo_value a, cryo_value b, bool *lt, bool *done);
 /* ITERPREP on a handle with len and index_get: replaces *v with an array of its items. */
 cryo_error_kind cvm_host_iterable(cryo_vm *vm, cryo_value *v, bool *done);
 

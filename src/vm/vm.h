@@ -67,6 +67,10 @@ const cryo_libreg *cvm_package_find(const cryo_package *pkg, const char *name, s
 uint32_t cvm_fn_hash(const char *name, size_t len, int arity);
 const cryo_libreg *cvm_package_find_h(const cryo_package *pkg, const char *name, size_t len,
                                       int arity, uint32_t hash);
+/* a < b through a host type's binary hook, for sort() without a comparer (hosttype.c): *lt
+ * the answer, *done false when neither operand's type answers '<'. A non-bool answer raises
+ * CRYO_ERR_TYPE. */
+cryo_error_kind cvm_host_less(cryo_vm *vm, cryo_value a, cryo_value b, bool *lt, bool *done);
 /* The host type registered under `name` in a sealed package (its own, then its includes in
  * order), or NULL (package.c); cvm_context_find_type searches a context's packages in order
  * (context.c). For image loading: not on any hot path. */
