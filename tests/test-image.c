@@ -3,7 +3,8 @@
  * every value kind round-trip, with shared substructure loading shared; a SyncFunction dumped,
  * loaded and called (also from 8 threads); a unit referenced by hash; values that never
  * serialize; the buffer API; and hostile input: every truncation, every bit flip (hash fixed
- * up so that the parser and the verifier see it), and crafted bytecode the verifier rejects.
+ * up so that the parser and the verifier see it), and crafted bytecode the verifier rejects;
+ * a version 1 image still loads. Host types in images: test-image-hosttype.c.
  */
 /* ctest-labels: threads */
 #include "test.h"
@@ -289,7 +290,7 @@ static void test_never_serializes(void **state) {
     cryo_error *err = NULL;
     assert_null(cryo_const_to_image_alloc(c, 0, &n, &err));
     assert_int_equal(err->kind, CRYO_ERR_TYPE);
-    assert_non_null(strstr(err->message, "'Socket'"));
+    assert_non_null(strstr(err->message, "'Socket'")); /* sendable, but no dump/load hooks */
     cryo_error_free(err);
     cryo_const_release(c);
     cryo_vm_free(vm);
@@ -617,6 +618,42 @@ static void test_bad_headers(void **state) {
     cryo_unit_release(u);
 }
 
+/* A version 1 unit image still loads and runs: version 2 only added fields. "40 + 2" is one
+ * proto with no local variables and no fns or host slots, so its version 2 image ends with
+ * that proto's local count (u32 0); without it, and with version 1 in the header, it is the
+ * version 1 image of the same unit. */
+static void test_version1_unit(void **state) {
+    (void)state;
+    cryo_unit *u = test_compile("40 + 2");
+    size_t n = 0;
+    unsigned char *img = cryo_unit_to_image_alloc(u, &n, NULL);
+    cryo_unit_release(u);
+    assert_non_null(img);
+    assert_int_equal(img[4], 2);
+    static const unsigned char zero[4] = {0};
+    assert_memory_equal(img + n - 4, zero, 4);
+    n -= 4;
+    img[4] = 1;
+    uint32_t pl = (uint32_t)(n - 20);
+    for (int i = 0; i < 4; i++)
+        img[16 + i] = (unsigned char)(pl >> (8 * i));
+    fix_hash(img, n);
+    cryo_error *err = NULL;
+    u = cryo_unit_from_image(img, n, &err);
+    assert_non_null(u);
+    char *t = run_text(u);
+    assert_string_equal(t, "42");
+    free(t);
+    cryo_unit_release(u);
+    /* the same bytes claiming version 2 miss the local count */
+    img[4] = 2;
+    fix_hash(img, n);
+    assert_null(cryo_unit_from_image(img, n, &err));
+    assert_non_null(strstr(err->message, "local-variable count"));
+    cryo_error_free(err);
+    free(img);
+}
+
 /* A value image of a chain of n arrays, each holding the previous one. */
 static unsigned char *chain_image(uint32_t n, size_t *len) {
     size_t cap = 20 + 1 + 4 + (size_t)n * 10 + 5;
@@ -668,7 +705,7 @@ int main(void) {
         cmocka_unit_test(test_bad_headers),        cmocka_unit_test(test_verifier_rejects),
         cmocka_unit_test(test_vm_type_checks),     cmocka_unit_test(test_hostile_unit),
         cmocka_unit_test(test_hostile_const),      cmocka_unit_test(test_depth_bounded),
-        cmocka_unit_test(test_setpath_round_trip),
+        cmocka_unit_test(test_setpath_round_trip), cmocka_unit_test(test_version1_unit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
