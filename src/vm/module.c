@@ -407,7 +407,7 @@ static bool same_file(const char *a, const char *b) {
  * `u` again. */
 static cryo_error_kind raise_cycle(cryo_vm *vm, struct cvm_modvm *s, int from, cryo_unit *u) {
     size_t cap = 64 + strlen(unit_name(vm->unit));
-    for (int i = from; i < s->n; i++)
+    for (int i = from < 0 ? 0 : from; i < s->n; i++)
         cap += strlen(unit_name(s->mods[i].unit)) + 4;
     cap += strlen(unit_name(u));
     char *chain = malloc(cap);

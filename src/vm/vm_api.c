@@ -136,6 +136,7 @@ CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx) {
     cryo_context_release((cryo_context *)vm->ctx);
     vm->ctx = ctx;
     vm->binding = NULL;
+    cvm_module_vm_release(vm); /* module values name the old context's static modules */
     load_context_limits(vm);
     cvm_update_ops_max(vm);
     return CRYO_OK;
