@@ -670,18 +670,20 @@ static cryo_error_kind mod_setglobal(cryo_vm *vm, void *ud, int argc, cryo_value
     return CRYO_OK;
 }
 
+/* Each entry's userdata is the host-slot name the parser emits; its name is what stack traces
+ * show ("at import [host]"). */
 static const cryo_libreg intrinsics[] = {
-    {"$import", 3, mod_import, NULL},
-    {"$export", 2, mod_export, NULL},
-    {"$modget", 2, mod_get, NULL},
-    {"$modcall", -1, mod_call, NULL},
-    {"$global", 1, mod_global, NULL},
-    {"$setglobal", 2, mod_setglobal, NULL},
+    {"import", 3, mod_import, "$import"},
+    {"export", 2, mod_export, "$export"},
+    {"module::get", 2, mod_get, "$modget"},
+    {"module::call", -1, mod_call, "$modcall"},
+    {"global::get", 1, mod_global, "$global"},
+    {"global::set", 2, mod_setglobal, "$setglobal"},
     {NULL, 0, NULL, NULL},
 };
 
 const cryo_libreg *cvm_module_intrinsic(const char *name, int arity) {
     for (const cryo_libreg *r = intrinsics; r->name; r++)
-        if (strcmp(r->name, name) == 0 && (r->arity == arity || r->arity == -1)) return r;
+        if (strcmp(r->userdata, name) == 0 && (r->arity == arity || r->arity == -1)) return r;
     return NULL;
 }
