@@ -5,7 +5,8 @@
  * (relative to the importer, search paths), static modules, the host resolver; the context's
  * unit cache (compiled once, counted through the host resolver) and its invalidation; one run
  * of a module's top level per VM; the errors (missing module, cycle, a module's compile error,
- * unknown members); SyncFunctions calling module functions from 8 threads.
+ * unknown members); SyncFunctions calling module functions from 8 threads; 8 threads importing
+ * at once.
  *
  * Runs in the source folder (ctest's WORKING_DIRECTORY): the file fixtures are those of the
  * CLI test, tests/cli/modules.
@@ -400,6 +401,37 @@ static void sync_functions_on_threads(void **state) {
     cryo_vm_pool_clear();
 }
 
+/* 8 threads import at once, each in its own VM: the context's cache (one mutex) compiles the
+ * module once; every thread gets the right result. */
+static void *import_thread(void *p) {
+    int *ok = p;
+    char out[64];
+    for (int i = 0; i < 20; i++) {
+        cryo_error_kind k = test_run(ctx,
+                                     "import \"counted\" as c; import \"lib/util\" as u; "
+                                     "u::twice(c::C)",
+                                     TEST_NO_LIMIT, 0, out, sizeof out);
+        if (k == CRYO_OK && strcmp(out, "14") == 0) (*ok)++;
+    }
+    return NULL;
+}
+
+static void concurrent_imports(void **state) {
+    (void)state;
+    cryo_context_invalidate_modules(ctx, NULL);
+    atomic_store(&resolver_calls, 0);
+    enum { N = 8 };
+    pthread_t t[N];
+    int ok[N] = {0};
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, import_thread, &ok[i]), 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(ok[i], 20);
+    }
+    assert_int_equal(atomic_load(&resolver_calls), 1); /* "counted": compiled once */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(file_import_search_path),
@@ -418,6 +450,7 @@ int main(void) {
         cmocka_unit_test(module_compile_error),
         cmocka_unit_test(images),
         cmocka_unit_test(sync_functions_on_threads),
+        cmocka_unit_test(concurrent_imports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
