@@ -116,12 +116,23 @@ static char *read_file(const char *path, size_t *len) {
     return text;
 }
 
+/* The name of the script being run: an error elsewhere (a module's file) shows that file's
+ * line, not the script's. */
+static const char *run_name;
+
 /* Prints every error of a chain with its source line and caret. */
 static void report_errors(const cryo_error *err, const char *src, size_t len) {
     for (; err; err = err->next) {
         cryo_error one = *err;
         one.next = NULL; /* cryo_error_format may walk the chain: show each error once */
-        char *text = cryo_error_format(&one, src, len);
+        char *other = NULL;
+        size_t olen = 0;
+        if (err->source_name && run_name && strcmp(err->source_name, run_name) != 0 &&
+            strcmp(err->source_name, "eval") != 0)
+            other = read_file(err->source_name, &olen); /* NULL: no line shown */
+        bool elsewhere = err->source_name && run_name && strcmp(err->source_name, run_name) != 0;
+        char *text = cryo_error_format(&one, elsewhere ? other : src, elsewhere ? olen : len);
+        free(other);
         if (text) {
             size_t n = strlen(text);
             fputs(text, stderr);
@@ -154,13 +165,15 @@ static void apply_limits(cryo_vm *vm) {
 typedef struct tracer {
     const char *src;
     size_t len;
+    const char *name; /* src's source name: lines of other files (modules) show no text */
 } tracer;
 
 static bool trace_line(void *ud, const cryo_debug_frame *f) {
     const tracer *t = ud;
     const char *text = "", *end = text;
     /* the line's text, without its indentation (a script is small next to its trace) */
-    if (t->src && f->source_name && strcmp(f->source_name, "eval") != 0) {
+    if (t->src && f->source_name && strcmp(f->source_name, "eval") != 0 &&
+        (!t->name || strcmp(f->source_name, t->name) == 0)) {
         const char *p = t->src, *stop = t->src + t->len;
         for (int l = 1; l < f->line && p < stop; p++)
             if (*p == '\n') l++;
@@ -246,8 +259,8 @@ static void report_timeout(const cryo_error *err, const char *src, size_t len) {
 }
 
 /* Compiles and runs one chunk. `show` prints a non-() result. Returns 0 or an exit code. */
-/* The context scripts run in: the standard one, or with --ffi / --allow-eval one that adds the
- * ffi module and the granted capabilities to it. */
+/* The context scripts run in: the standard library, the file module resolver, and with --ffi /
+ * --allow-eval the ffi module and the granted capabilities. */
 static cryo_context *run_ctx;
 
 static cryo_context *granted_context(const options *o) {
@@ -263,10 +276,18 @@ static cryo_context *granted_context(const options *o) {
         cfg.capabilities |= CRYO_CAP_FFI;
     }
     if (o->eval) cfg.capabilities |= CRYO_CAP_EVAL;
-    return cryo_context_new(&cfg);
+    cryo_context *ctx = cryo_context_new(&cfg);
+    /* Imports are files, relative to the importing script (docs/modules.md). */
+    cryo_module_config mods = {.files = true};
+    if (ctx && cryo_context_set_modules(ctx, &mods) != CRYO_OK) {
+        cryo_context_release(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 static int run_source(const char *src, size_t len, const char *name, bool show, bool dump) {
+    run_name = name;
     cryo_compile_options copts = {.source_name = name, .max_functions = run_opts->max_functions};
     cryo_error *err = NULL;
     /* A unit image runs whatever the file's name (docs/serialization.md); its errors have no
@@ -292,7 +313,7 @@ static int run_source(const char *src, size_t len, const char *name, bool show, 
         return EXIT_SCRIPT_ERROR;
     }
     apply_limits(vm);
-    tracer tr = {image ? NULL : src, len};
+    tracer tr = {image ? NULL : src, len, name};
     if (run_opts->trace) cryo_vm_set_line_hook(vm, trace_line, &tr);
     cryo_value result = cryo_unit_value();
     int status = 0;
@@ -587,7 +608,7 @@ int main(int argc, char **argv) {
     options o = {0};
     int status = parse_args(argc, argv, &o);
     if (status >= 0) return status;
-    if ((o.ffi || o.eval) && !(run_ctx = granted_context(&o))) {
+    if (!(run_ctx = granted_context(&o))) {
         fputs("cryo: cannot create the script context\n", stderr);
         return EXIT_SCRIPT_ERROR;
     }

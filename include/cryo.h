@@ -581,6 +581,73 @@ CRYO_API void cryo_context_release(cryo_context *ctx);
 /* The capabilities (CRYO_CAP_*) of a context; 0 for NULL. Any thread. */
 CRYO_API unsigned cryo_context_capabilities(const cryo_context *ctx);
 
+/* --- Modules (docs/modules.md) -----------------------------------------------------------------
+ *
+ * `import "path" as name;` finds a module through the resolvers of the VM's context, in this
+ * order: static modules (exact name), the host's resolver callback, then files. A module unit
+ * is compiled once per context and cached by its resolved path (files: the real path; the host
+ * resolver: the path as imported) in a cache shared by every VM and thread of the context
+ * (one mutex, taken on the import path only). Its top level runs once per VM, at the VM's first
+ * import of it; later imports in that VM reuse the module value until the VM is reset. The
+ * std and raw contexts have no resolvers: an import there fails with CRYO_ERR_NOT_FOUND.
+ *
+ * Errors are script errors of the importing run: a missing module is CRYO_ERR_NOT_FOUND naming
+ * the path and the importing script, at the import's line and column; a cycle is
+ * CRYO_ERR_RUNTIME naming the chain ("a.rhai -> b.rhai -> a.rhai"); a module's compile error
+ * keeps its kind and points into the module (source name = the module's path). */
+
+/* A package exposed as module `name`: `name::f(args)` calls the package's f. */
+typedef struct cryo_static_module {
+    const char *name;      /* copied */
+    cryo_package *package; /* sealed and retained by the context */
+} cryo_static_module;
+
+/* What a host resolver answers: either source text (compiled by cryo, with `name` as its source
+ * name) or a compiled unit (the resolver hands over one reference). */
+typedef struct cryo_module_source {
+    const char *source; /* text to compile; read before `release` is called */
+    size_t len;
+    cryo_unit *unit;  /* or a unit: cryo takes this reference */
+    const char *name; /* the module's source name in errors (copied; NULL = the path) */
+    /* Called (when not NULL) once cryo is done with `source`: the resolver may free it. */
+    void (*release)(void *userdata, struct cryo_module_source *ms);
+} cryo_module_source;
+
+/* A host resolver: fills *out and returns true for `path` (as written in the import),
+ * imported by the script named `importer` (its source name; may be NULL); false = not mine
+ * (the file resolver, if on, is tried next). Called with the context's module lock held, on
+ * the importing VM's thread, once per path until invalidated (its answer is cached): it must
+ * not import or compile through the same context. */
+typedef bool (*cryo_module_resolver)(void *userdata, const char *path, const char *importer,
+                                     cryo_module_source *out);
+
+typedef struct cryo_module_config {
+    const cryo_static_module *statics; /* copied; each package sealed and retained */
+    int nstatics;
+    cryo_module_resolver resolver; /* or NULL */
+    void *resolver_userdata;
+    /* The file resolver: a relative path is looked up in the importing script's folder (from
+     * its source name), then in each search path in order; an absolute path as is. ".rhai" is
+     * appended unless the path ends with it. */
+    bool files;
+    const char *const *search_paths; /* copied */
+    int nsearch_paths;
+} cryo_module_config;
+
+/* Gives a context made by cryo_context_new its resolvers (`config` is copied). Call it once,
+ * during setup, before any VM of the context runs and before the context is shared with other
+ * threads; the resolvers are then immutable. Errors: CRYO_ERR_API for a NULL or static context
+ * (std, raw), a context whose resolvers are already set, or an invalid config (a negative
+ * count, a NULL name, package or search path); CRYO_ERR_MEMORY. */
+CRYO_API cryo_error_kind cryo_context_set_modules(cryo_context *ctx,
+                                                  const cryo_module_config *config);
+
+/* Drops the context's cached unit for the module whose key is `name` (a file's real path, a
+ * host resolver's path), or every cached unit when `name` is NULL: the next import compiles it
+ * again (hot reload). VMs that already ran a module keep their module value until they are
+ * reset. Returns the number of units dropped. Thread-safe (takes the module lock). */
+CRYO_API size_t cryo_context_invalidate_modules(cryo_context *ctx, const char *name);
+
 /* ==========================================================================================
  * VMs
  *

@@ -394,11 +394,11 @@ static void test_capability(void **state) {
     assert_int_equal(
         test_run(cryo_context_std(), "ffi::new(\"int\", 4)", TEST_NO_LIMIT, 0, out, sizeof out),
         CRYO_ERR_NOT_FOUND);
-    /* other namespaces stay parse errors */
+    /* other namespaces are modules (docs/modules.md): none is imported here */
     assert_int_equal(
         test_run(cryo_context_std(), "math::sin(1.0)", TEST_NO_LIMIT, 0, out, sizeof out),
-        CRYO_ERR_PARSE);
-    assert_non_null(strstr(out, "not supported"));
+        CRYO_ERR_NOT_FOUND);
+    assert_non_null(strstr(out, "module not imported here: math::"));
     /* with the CLI's context */
     cryo_context *c = cryo_ffi_context_new();
     assert_non_null(c);

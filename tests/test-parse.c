@@ -670,8 +670,10 @@ static void test_syntax_errors(void **state) {
     check_error("switch x { 1 2 }", 1, 14, "expected '=>' but found '2'");
     check_error("}", 1, 1, "unexpected '}'");
     check_error("|a b| a", 1, 4, "expected ',' or '|' but found 'b'");
-    check_error("import \"x\" as y;", 1, 1, "modules are not supported");
-    check_error("let x = a::b;", 1, 10, "'::') are not supported");
+    check_error("import \"x\" as ;", 1, 15, "expected a module name after 'as'");
+    check_error("{ export let x = 1; }", 1, 3, "'export' is only allowed at the top level");
+    check_error("let x = a::;", 1, 12, "expected a name after '::'");
+    check_error("let x = global::f();", 1, 9, "expected 'global::NAME'");
     check_error("a ? b", 1, 3, "'?' is not supported");
     check_error("fn int.double { this * 2 }", 1, 15, "expected '(' but found '{'");
     check_error("call!(f)", 1, 1, "caller-scope calls ('call!(...)') are not supported");

@@ -89,7 +89,7 @@ static int add_proto(cryo_unit *u, pbuild *b, const char *name, int nparams, int
 }
 
 static void add_fn(cryo_unit *u, const char *name, int arity, int proto) {
-    u->fns[u->nfns++] = (cryo_fndef){sdup(name), (uint32_t)arity, (uint32_t)proto};
+    u->fns[u->nfns++] = (cryo_fndef){sdup(name), (uint32_t)arity, (uint32_t)proto, false};
 }
 static int add_host(cryo_unit *u, const char *name, int arity) {
     u->hosts[u->nhosts] = (cryo_hostslot){sdup(name), (uint32_t)arity};

@@ -166,8 +166,12 @@ void cl_error_append(cryo_error **chain, cryo_error *err);
  *   duplicate map keys, assignment to a literal or to a call result, index literals of the
  *   wrong type on array/string/map literals. Left to the compiler: break/continue outside a
  *   loop, assignment to a constant, `this` outside a fn.
- * - Unsupported Rhai features are parse errors whose message says "not supported": modules
- *   (import/export/global/`::`), a lone `?`, caller-scope calls `f!(...)`.
+ * - Unsupported Rhai features are parse errors whose message says "not supported": a lone
+ *   `?`, caller-scope calls `f!(...)`, `ffi::` other than a call.
+ * - Modules (`import`, `export`, `name::..`, `global::`) have no node kinds: the parser
+ *   desugars them into N_CALL / N_LET / N_VAR nodes of the intrinsics `$import`, `$export`,
+ *   `$modget`, `$modcall`, `$global`, `$setglobal` (parse.c, "Modules"; docs/modules.md).
+ * - N_FNDEF: op = 1 for `private fn` (not exported from a module).
  * - `a?.b`, `a?.f(..)`, `a?[i]` are N_FIELD / N_METHOD / N_INDEX with CRYO_ELVIS_STEP in `op`;
  *   `??` is N_COALESCE at precedence 135 (between comparisons and ranges), left-associative.
  * - A typed method `fn T.m(..)` (T an identifier or a string) is an N_FNDEF named "T.m", name2

@@ -1016,7 +1016,7 @@ static bool register_fns(cc *c) {
             return false;
         }
         c->fn_nodes[u->nfns] = fn;
-        u->fns[u->nfns++] = (cryo_fndef){nm, (uint32_t)fn->nlist, (uint32_t)pi};
+        u->fns[u->nfns++] = (cryo_fndef){nm, (uint32_t)fn->nlist, (uint32_t)pi, fn->op != 0};
     }
     return true;
 }

@@ -42,7 +42,7 @@ typedef enum cryo_tok {
     T_TRUE,
     T_FALSE,
     T_PRIVATE,
-    T_MODULE_KW, /* import export as global: modules are not supported */
+    T_MODULE_KW, /* import export as global (told apart by their text; parse.c) */
     /* punctuation */
     T_PLUS,
     T_MINUS,
@@ -96,7 +96,7 @@ typedef enum cryo_tok {
     T_QDOT,       /* ?.  (Elvis property access / method call) */
     T_QBRACKET,   /* ?[  (Elvis indexing) */
     T_QQ,         /* ??  (null-coalescing) */
-    T_COLONCOLON, /* :: unsupported */
+    T_COLONCOLON, /* :: module paths */
     T__COUNT
 } cryo_tok;
 

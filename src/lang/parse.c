@@ -52,7 +52,9 @@ typedef struct parser {
     int depth;
     int sync_stop; /* token index where the last recovery stopped on a '}' */
     vec fns;
-    cryo_node dummy; /* stands in for nodes when the arena is out of memory */
+    vec pending;      /* statements a statement adds after itself (export, module aliases) */
+    bool uses_global; /* some `global::X` was read: top-level constants are published */
+    cryo_node dummy;  /* stands in for nodes when the arena is out of memory */
 } parser;
 
 /* ---------------------------------------------------------------------------------------
@@ -550,6 +552,226 @@ static cryo_node *literal(parser *p, cryo_node_kind kind) {
     return n;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Modules (docs/modules.md). The syntax desugars into calls of the VM's module intrinsics
+ * (vm/module.c), so the compiler and the bytecode need nothing new:
+ *   import P as u;      -> const `u::` = $import(P, "u", top)    (`u::` is a hidden local)
+ *   import P;           -> $import(P, (), top)
+ *   export let x = v;   -> let x = v; $export("x", x)
+ *   export x as y;      -> $export("y", x)
+ *   u::a::f(x, y)       -> $modcall($modget(`u::`, "a::"), "f/2", x, y)
+ *   u::K                -> $modget(`u::`, "K")
+ *   global::K           -> $global("K"); top-level `const K` then adds $setglobal("K", K)
+ * ------------------------------------------------------------------------------------- */
+
+static bool tok_is(const cryo_token *t, const char *word) {
+    size_t n = strlen(word);
+    return t->len == n && memcmp(t->start, word, n) == 0;
+}
+
+/* An arena copy of a..b (b may be NULL) as one NUL-terminated string. */
+static const char *arena_cat(parser *p, const char *a, size_t alen, const char *b, size_t blen,
+                             size_t *len) {
+    char *s = cl_arena_alloc(p->arena, alen + blen + 1);
+    *len = alen + blen;
+    if (!s) {
+        p->oom = true;
+        return "";
+    }
+    memcpy(s, a, alen);
+    if (blen) memcpy(s + alen, b, blen);
+    s[alen + blen] = '\0';
+    return s;
+}
+
+static cryo_node *str_node(parser *p, const cryo_node *pos, const char *s, size_t len) {
+    cryo_node *n = new_node_at(p, N_STRING, pos);
+    n->name = s;
+    n->len = len;
+    return n;
+}
+
+/* A call of intrinsic `name` with `nargs` arguments, at `pos`. */
+static cryo_node *intrinsic(parser *p, const cryo_node *pos, const char *name, int nargs,
+                            cryo_node **args) {
+    cryo_node *n = new_node_at(p, N_CALL, pos);
+    n->name = name;
+    n->len = strlen(name);
+    n->list = cl_arena_alloc(p->arena, (size_t)(nargs > 0 ? nargs : 1) * sizeof *n->list);
+    if (!n->list) {
+        p->oom = true;
+        return n;
+    }
+    memcpy(n->list, args, (size_t)nargs * sizeof *args);
+    n->nlist = nargs;
+    return n;
+}
+
+/* The hidden local holding an imported module: the alias and "::" (no variable has that). */
+static cryo_node *alias_var(parser *p, const cryo_token *t) {
+    cryo_node *v = new_node(p, N_VAR, t);
+    v->name = arena_cat(p, t->str, t->slen, "::", 2, &v->len);
+    return v;
+}
+
+/* After `root` and its `::`: segments up to the member, then a call or a value. */
+static cryo_node *parse_path(parser *p, cryo_node *root, const cryo_token *first) {
+    cryo_node *e = root;
+    for (;;) {
+        next(p); /* the '::' */
+        const cryo_token *seg = cur(p);
+        if (seg->type != T_IDENT &&
+            !(seg->len > 0 && (isalpha((unsigned char)seg->start[0]) || seg->start[0] == '_'))) {
+            expected(p, "a name after '::'");
+            return error_node(p);
+        }
+        next(p);
+        if (at(p, T_COLONCOLON)) { /* a sub-module */
+            size_t kl;
+            const char *k = arena_cat(p, seg->start, seg->len, "::", 2, &kl);
+            cryo_node *args[2] = {e, str_node(p, e, k, kl)};
+            e = intrinsic(p, e, "$modget", 2, args);
+            continue;
+        }
+        if (!at(p, T_LPAREN)) {
+            size_t kl;
+            const char *k = arena_cat(p, seg->start, seg->len, NULL, 0, &kl);
+            cryo_node *args[2] = {e, str_node(p, e, k, kl)};
+            cryo_node *n = intrinsic(p, e, "$modget", 2, args);
+            n->line = first->line;
+            n->column = first->column;
+            return n;
+        }
+        cryo_node tmp = {0};
+        parse_args(p, &tmp);
+        if (p->panic) return error_node(p);
+        char arity[16];
+        int al = snprintf(arity, sizeof arity, "/%d", tmp.nlist);
+        size_t kl;
+        const char *k = arena_cat(p, seg->start, seg->len, arity, (size_t)al, &kl);
+        vec args = {0};
+        vec_push(p, &args, e);
+        vec_push(p, &args, str_node(p, e, k, kl));
+        for (int i = 0; i < tmp.nlist; i++)
+            vec_push(p, &args, tmp.list[i]);
+        cryo_node *n = new_node(p, N_CALL, seg); /* errors point at the function's name */
+        n->name = "$modcall";
+        n->len = 8;
+        vec_finish(p, &args, n);
+        return n;
+    }
+}
+
+/* `global::NAME`: the main script's top-level constant. */
+static cryo_node *parse_global(parser *p) {
+    const cryo_token *t = cur(p);
+    next(p);
+    if (!at(p, T_COLONCOLON) || peek_type(p, 1) != T_IDENT || peek_type(p, 2) == T_LPAREN ||
+        peek_type(p, 2) == T_COLONCOLON) {
+        syntax_error(p, t, "expected 'global::NAME' (a constant of the main script)");
+        return error_node(p);
+    }
+    next(p);
+    const cryo_token *name = cur(p);
+    next(p);
+    p->uses_global = true;
+    cryo_node *pos = new_node(p, N_UNIT, t);
+    cryo_node *args[1] = {str_node(p, pos, name->str, name->slen)};
+    return intrinsic(p, pos, "$global", 1, args);
+}
+
+/* import EXPR [as NAME] */
+static cryo_node *parse_import(parser *p, bool top) {
+    const cryo_token *t = cur(p);
+    next(p);
+    cryo_node *pos = new_node(p, N_UNIT, t);
+    cryo_node *path = parse_expr(p);
+    if (p->panic) return path;
+    const cryo_token *alias = NULL;
+    if (at(p, T_MODULE_KW) && tok_is(cur(p), "as")) {
+        next(p);
+        alias = cur(p);
+        if (!expect(p, T_IDENT, "a module name after 'as'")) return error_node(p);
+    }
+    cryo_node *flag = new_node(p, N_BOOL, t);
+    flag->ival = top;
+    cryo_node *args[3] = {
+        path, alias ? str_node(p, pos, alias->str, alias->slen) : new_node(p, N_UNIT, t), flag};
+    cryo_node *call = intrinsic(p, pos, "$import", 3, args);
+    if (!alias) return call;
+    cryo_node *let = new_node(p, N_LET, t);
+    let->ival = 1;
+    cryo_node *v = alias_var(p, alias);
+    let->name = v->name;
+    let->len = v->len;
+    let->a = call;
+    return let;
+}
+
+static cryo_node *export_call(parser *p, const cryo_token *at_tok, const char *var, size_t vlen,
+                              const char *as, size_t alen) {
+    cryo_node *v = new_node(p, N_VAR, at_tok);
+    v->name = var;
+    v->len = vlen;
+    cryo_node *args[2] = {str_node(p, v, as, alen), v};
+    return intrinsic(p, v, "$export", 2, args);
+}
+
+static cryo_node *parse_let(parser *p);
+
+/* export let x = v; export const X = v; export x [as y], ...; (top level only) */
+static cryo_node *parse_export(parser *p, bool top) {
+    const cryo_token *t = cur(p);
+    if (!top) {
+        syntax_error(p, t, "'export' is only allowed at the top level of a script");
+        return error_node(p);
+    }
+    next(p);
+    if (at(p, T_LET) || at(p, T_CONST)) {
+        cryo_node *let = parse_let(p);
+        if (!p->panic)
+            vec_push(p, &p->pending, export_call(p, t, let->name, let->len, let->name, let->len));
+        return let;
+    }
+    cryo_node *first = NULL;
+    for (;;) {
+        const cryo_token *name = cur(p);
+        if (!expect(p, T_IDENT, "a variable name after 'export'")) return error_node(p);
+        const cryo_token *as = name;
+        if (at(p, T_MODULE_KW) && tok_is(cur(p), "as")) {
+            next(p);
+            as = cur(p);
+            if (!expect(p, T_IDENT, "a name after 'as'")) return error_node(p);
+        }
+        cryo_node *c = export_call(p, name, name->str, name->slen, as->str, as->slen);
+        if (!first)
+            first = c;
+        else
+            vec_push(p, &p->pending, c);
+        if (!accept(p, T_COMMA)) break;
+    }
+    return first;
+}
+
+/* With `global::` used anywhere: each top-level `const K` of the script publishes K. */
+static void add_global_setters(parser *p, cryo_node *main) {
+    vec out = {0};
+    for (int i = 0; i < main->nlist; i++) {
+        cryo_node *s = main->list[i];
+        vec_push(p, &out, s);
+        if (s->kind == N_LET && s->ival == 1 && s->name[s->len - 1] != ':') {
+            cryo_node *v = new_node_at(p, N_VAR, s);
+            v->name = s->name;
+            v->len = s->len;
+            cryo_node *args[2] = {str_node(p, s, s->name, s->len), v};
+            vec_push(p, &out, intrinsic(p, s, "$setglobal", 2, args));
+        }
+    }
+    int semi = (int)main->ival;
+    vec_finish(p, &out, main);
+    main->ival = semi;
+}
+
 static cryo_node *parse_ident(parser *p) {
     cryo_token *t = cur(p);
     next(p);
@@ -582,8 +804,13 @@ static cryo_node *parse_ident(parser *p) {
             parse_args(p, n);
             return n;
         }
-        syntax_error(p, cur(p), "modules and namespaces ('::') are not supported");
-        return error_node(p);
+        if (t->slen == 3 && memcmp(t->str, "ffi", 3) == 0) {
+            syntax_error(p, cur(p),
+                         "'ffi::' names functions only ('ffi::name(...)'); other "
+                         "uses of the ffi namespace are not supported");
+            return error_node(p);
+        }
+        return parse_path(p, alias_var(p, t), t);
     }
     cryo_node *n = new_node(p, at(p, T_LPAREN) ? N_CALL : N_VAR, t);
     n->name = t->str;
@@ -672,7 +899,8 @@ static cryo_node *parse_primary(parser *p) {
         syntax_error(p, t, "functions can only be defined at the top level of a script");
         return error_node(p);
     case T_MODULE_KW:
-        syntax_error(p, t, "modules are not supported ('%.*s')", (int)t->len, t->start);
+        if (tok_is(t, "global")) return parse_global(p);
+        syntax_error(p, t, "'%.*s' is not allowed in an expression", (int)t->len, t->start);
         return error_node(p);
     case T_QUESTION:
         syntax_error(p, t, "'%.*s' is not supported", (int)t->len, t->start);
@@ -1027,6 +1255,7 @@ static void typed_method_name(parser *p, cryo_node *n, const cryo_token *type) {
 
 static cryo_node *parse_fndef(parser *p) {
     cryo_node *n = new_node(p, N_FNDEF, cur(p));
+    n->op = at(p, T_PRIVATE); /* not exported from a module */
     if (accept(p, T_PRIVATE) && !expect(p, T_FN, "'fn'")) return n;
     if (at(p, T_FN)) next(p);
     cryo_token *type = NULL;
@@ -1096,8 +1325,9 @@ static cryo_node *parse_stmt_inner(parser *p, bool top) {
     case T_RETURN:
     case T_THROW: return parse_jump(p);
     case T_MODULE_KW:
-        syntax_error(p, t, "modules are not supported ('%.*s')", (int)t->len, t->start);
-        return error_node(p);
+        if (tok_is(t, "import")) return parse_import(p, top);
+        if (tok_is(t, "export")) return parse_export(p, top);
+        return parse_assign_or_expr(p); /* global::X, or an error */
     default: return parse_assign_or_expr(p);
     }
 }
@@ -1159,6 +1389,9 @@ static void parse_stmts(parser *p, cryo_node *block, cryo_tok end, bool top) {
                 vec_push(p, &p->fns, s);
             else
                 vec_push(p, &stmts, s);
+            for (int i = 0; i < p->pending.n; i++)
+                vec_push(p, &stmts, p->pending.v[i]);
+            p->pending.n = 0;
             if (accept(p, T_SEMI)) {
                 if (!is_fn) last_semi = true;
             } else if (list_end(p, end) || block_like(t)) {
@@ -1168,6 +1401,7 @@ static void parse_stmts(parser *p, cryo_node *block, cryo_tok end, bool top) {
             }
         }
         if (p->panic) {
+            p->pending.n = 0;
             sync(p, end);
             last_semi = true;
         }
@@ -1248,6 +1482,7 @@ cryo_ast *cl_parse(const char *src, size_t len, const char *source_name, bool ex
         cryo_node *main = new_node(&p, N_BLOCK, &p.t[0]);
         main->line = main->column = 1;
         parse_program(&p, main);
+        if (p.uses_global && !p.expr_only && !p.errors) add_global_setters(&p, main);
         ast = (p.errors || p.oom) ? NULL : calloc(1, sizeof *ast);
         if (ast) {
             ast->main = main;
@@ -1270,6 +1505,7 @@ cryo_ast *cl_parse(const char *src, size_t len, const char *source_name, bool ex
         p.oom = true;
     }
     free(p.fns.v);
+    free(p.pending.v);
     cl_tokens_free(&toks);
     if (!ast) {
         cl_arena_free(p.arena);

@@ -68,6 +68,7 @@ typedef struct cryo_fndef {
     char *name; /* owned */
     uint32_t arity;
     uint32_t proto;
+    bool is_private; /* `private fn`: not exported when the unit is imported as a module */
 } cryo_fndef;
 
 /* A host function the unit calls: CALLH's X.index. Bound to a context's function by (name,

@@ -128,7 +128,17 @@ CRYO_API void cryo_context_release(cryo_context *ctx) {
     for (int i = 0; i < ctx->npackages; i++)
         cryo_package_release(ctx->packages[i]);
     free(ctx->packages);
+    cvm_modules_free(ctx->modules);
     free(ctx);
+}
+
+CRYO_API cryo_error_kind cryo_context_set_modules(cryo_context *ctx,
+                                                  const cryo_module_config *config) {
+    if (!ctx || ctx->is_static || ctx->modules || !config) return CRYO_ERR_API;
+    bool bad = false;
+    ctx->modules = cvm_modules_new(config, &bad);
+    if (bad) return CRYO_ERR_API;
+    return ctx->modules ? CRYO_OK : CRYO_ERR_MEMORY;
 }
 
 /* The capabilities of a context (CRYO_CAP_*); 0 for NULL. */
@@ -175,7 +185,9 @@ const cryo_binding *cvm_unit_bind(cryo_unit *u, const cryo_context *ctx) {
     b->ctx_id = ctx->id;
     for (uint32_t i = 0; i < u->nhosts; i++) {
         const cryo_hostslot *hs = &u->hosts[i];
-        b->slots[i] = cvm_context_find(ctx, hs->name, strlen(hs->name), (int)hs->arity);
+        b->slots[i] = hs->name[0] == '$' /* the module syntax's intrinsics (module.c) */
+                          ? cvm_module_intrinsic(hs->name, (int)hs->arity)
+                          : cvm_context_find(ctx, hs->name, strlen(hs->name), (int)hs->arity);
     }
     for (;;) {
         b->next = head;

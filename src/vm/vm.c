@@ -953,6 +953,12 @@ dispatch:
     }
     OPCASE(ERRVAR) {
         const cryo_string *name = cv_str(k[CRYO_BX(i)]);
+        /* "u::" is the hidden variable of `import .. as u` (parse.c, "Modules") */
+        if (name->len > 2 && name->data[name->len - 1] == ':')
+            PROTECT(cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                                  "module not imported here: %s (an import is visible in its "
+                                  "block; a fn sees only its own imports)",
+                                  name->data));
         PROTECT(cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "variable not found: %s", name->data));
         NEXT();
     }

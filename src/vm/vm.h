@@ -52,7 +52,18 @@ struct cryo_context {
     uint64_t limits[CRYO_LIMIT__COUNT]; /* defaults for new/reset VMs */
     cryo_package **packages;            /* each retained */
     uint64_t id;                        /* unique for the process (keys unit bindings) */
+    struct cvm_modules *modules; /* resolvers and the module unit cache (module.c), or NULL */
 };
+
+/* Modules (module.c). The registry a context owns: NULL with *bad = false when cfg is NULL,
+ * *bad = true for an invalid config; freed with cvm_modules_free. */
+struct cvm_modules *cvm_modules_new(const cryo_module_config *cfg, bool *bad);
+void cvm_modules_free(struct cvm_modules *m);
+/* The intrinsic a unit's host slot "$import", "$modcall", ... binds to (parse.c desugars the
+ * module syntax into them); NULL if none. */
+const cryo_libreg *cvm_module_intrinsic(const char *name, int arity);
+/* Drops a VM's module values and `global::` constants (reset and free). */
+void cvm_module_vm_release(cryo_vm *vm);
 
 /* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none.
  * Not for the hot path: calls bind once per (unit, context), see cvm_unit_bind. */
@@ -214,6 +225,10 @@ struct cryo_vm {
     const cryo_proto *dbg_proto; /* function, */
     const cryo_instr *dbg_ip;    /* instruction */
     int dbg_line;                /* and line */
+
+    /* --- additions (modules: module.c): the modules imported in this VM, the module being
+     * built, the main script's constants for global::; NULL until the first import. --- */
+    struct cvm_modvm *modstate;
 };
 
 /* Recomputes vm->depth_max and vm->data_limits after vm->limits changed. (vm_api.c) */

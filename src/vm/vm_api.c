@@ -66,6 +66,7 @@ CRYO_API void cryo_vm_free(cryo_vm *vm) {
         free(s);
         s = n;
     }
+    cvm_module_vm_release(vm);
     free(vm->frames);
     free(vm->handlers);
     cryo_error_free(vm->err);
@@ -97,6 +98,7 @@ void cvm_reset(cryo_vm *vm) {
     vm->line_hook = NULL;
     vm->line_ud = NULL;
     vm->userdata = NULL;
+    cvm_module_vm_release(vm); /* module values: the next run imports afresh */
     /* Closures left in reference cycles by the last run (cheap when no cell was made). */
     cv_collect_cycles(&vm->heap);
     /* Values handed to the host were freed without this heap's accounting: start afresh. */
@@ -134,6 +136,7 @@ CRYO_API cryo_error_kind cryo_vm_set_context(cryo_vm *vm, cryo_context *ctx) {
     cryo_context_release((cryo_context *)vm->ctx);
     vm->ctx = ctx;
     vm->binding = NULL;
+    cvm_module_vm_release(vm); /* module values name the old context's static modules */
     load_context_limits(vm);
     cvm_update_ops_max(vm);
     return CRYO_OK;

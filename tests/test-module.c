@@ -1,0 +1,456 @@
+/* ctest-labels: threads */
+/*
+ * test-module.c — modules (docs/modules.md): import/export, private fns, `name::f()`,
+ * `name::K`, nested modules, `global::`, imports inside blocks and fns; the file resolver
+ * (relative to the importer, search paths), static modules, the host resolver; the context's
+ * unit cache (compiled once, counted through the host resolver) and its invalidation; one run
+ * of a module's top level per VM; the errors (missing module, cycle, a module's compile error,
+ * unknown members); SyncFunctions calling module functions from 8 threads; 8 threads importing
+ * at once.
+ *
+ * Runs in the source folder (ctest's WORKING_DIRECTORY): the file fixtures are those of the
+ * CLI test, tests/cli/modules.
+ */
+#include "test.h"
+
+#include <limits.h>
+#include <stdatomic.h>
+
+#define FIXTURES "tests/cli/modules"
+
+/* --- the host side: a counter the modules bump, the host resolver's sources ---------------- */
+
+static atomic_int bumps;
+
+static cryo_error_kind h_bump(cryo_vm *vm, void *ud, int argc, cryo_value **argv, cryo_value *ret) {
+    (void)vm, (void)ud, (void)argc, (void)argv;
+    *ret = cryo_int(atomic_fetch_add(&bumps, 1) + 1);
+    return CRYO_OK;
+}
+
+static cryo_error_kind h_add(cryo_vm *vm, void *ud, int argc, cryo_value **argv, cryo_value *ret) {
+    (void)ud, (void)argc;
+    if (argv[0]->type != CRYO_T_INT || argv[1]->type != CRYO_T_INT)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "add: ints wanted");
+    *ret = cryo_int(argv[0]->as.i + argv[1]->as.i);
+    return CRYO_OK;
+}
+
+/* Modules the host resolver serves by name. */
+static const struct {
+    const char *path, *src;
+} host_sources[] = {
+    {"counted", "bump(); export const C = 7; fn get() { 7 }"},
+    {"cyc_a", "import \"cyc_b\" as b; export const A = 1;"},
+    {"cyc_b", "import \"cyc_a\" as a; export const B = 2;"},
+    {"broken", "export const X = 1;\nlet y = ;"},
+    {"vars", "let a = 1; let b = 2; export a; export b as bee; export let c = a + b;"
+             "fn pub(x) { priv(x) + 1 } private fn priv(x) { x * 10 }"
+             "fn over() { 0 } fn over(x) { x }"},
+    {"effects", "bump();"},
+    {"thrower", "throw \"module failed\";"},
+};
+
+static atomic_int resolver_calls;
+static bool give_unit; /* answer with a compiled unit instead of source text */
+
+static bool host_resolver(void *ud, const char *path, const char *importer,
+                          cryo_module_source *out) {
+    (void)ud, (void)importer;
+    for (size_t i = 0; i < sizeof host_sources / sizeof host_sources[0]; i++) {
+        if (strcmp(host_sources[i].path, path) != 0) continue;
+        atomic_fetch_add(&resolver_calls, 1);
+        if (give_unit) {
+            cryo_compile_options o = {.source_name = path};
+            out->unit = cryo_compile(host_sources[i].src, strlen(host_sources[i].src), &o, NULL);
+            return out->unit != NULL;
+        }
+        out->source = host_sources[i].src;
+        out->len = strlen(host_sources[i].src);
+        out->name = path;
+        return true;
+    }
+    return false;
+}
+
+static cryo_context *ctx; /* std + bump, files (search path), static "mathx", host resolver */
+
+static cryo_context *make_context(void) {
+    cryo_package *p = cryo_package_new("test");
+    cryo_package_add(p, "bump", 0, h_bump, NULL);
+    cryo_package *mathx = cryo_package_new("mathx");
+    cryo_package_add(mathx, "add", 2, h_add, NULL);
+    cryo_package *pk[2] = {cryo_package_std(), p};
+    cryo_context_config cfg = {.packages = pk, .npackages = 2, .capabilities = CRYO_CAP_THREADS};
+    cryo_context *c = cryo_context_new(&cfg);
+    const char *paths[] = {FIXTURES};
+    cryo_static_module statics[] = {{"mathx", mathx}};
+    cryo_module_config mc = {.statics = statics,
+                             .nstatics = 1,
+                             .resolver = host_resolver,
+                             .files = true,
+                             .search_paths = paths,
+                             .nsearch_paths = 1};
+    if (c && cryo_context_set_modules(c, &mc) != CRYO_OK) {
+        cryo_context_release(c);
+        c = NULL;
+    }
+    cryo_package_release(p);
+    cryo_package_release(mathx);
+    return c;
+}
+
+static int setup(void **state) {
+    (void)state;
+    ctx = make_context();
+    return ctx ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    cryo_context_release(ctx);
+    return 0;
+}
+
+/* Runs `src` compiled with source name `name` in a new VM of ctx; returns the VM (the caller
+ * frees it) and the kind in *k, the result's debug text in out. */
+static cryo_vm *run_named(const char *src, const char *name, cryo_error_kind *k, char *out,
+                          size_t n) {
+    cryo_compile_options o = {.source_name = name};
+    cryo_unit *u = test_compile_opts(src, &o);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    assert_non_null(vm);
+    cryo_value r = cryo_unit_value();
+    *k = cryo_vm_run(vm, NULL, 0, &r);
+    if (*k == CRYO_OK) {
+        char *s = test_text(r);
+        snprintf(out, n, "%s", s);
+        free(s);
+    }
+    cryo_value_release(r);
+    return vm;
+}
+
+/* --- syntax and semantics ------------------------------------------------------------------ */
+
+static void file_import_search_path(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "import \"lib/util\" as u; u::twice(u::K)", "42");
+    EXPECT_IN(ctx, "import \"lib/util.rhai\" as u; u::greet(\"x\")", "\"hello, x\"");
+}
+
+static void file_import_relative_to_importer(void **state) {
+    (void)state;
+    /* No search path would find "math" alone: it is next to lib/util.rhai, which imports it. */
+    EXPECT_IN(ctx, "import \"lib/util\" as u; u::m::triple(5)", "15");
+    cryo_error_kind k;
+    char out[256];
+    cryo_vm *vm = run_named("import \"lib/math\" as m; m::triple(3)", FIXTURES "/x.rhai", &k, out,
+                            sizeof out);
+    assert_int_equal(k, CRYO_OK);
+    assert_string_equal(out, "9");
+    cryo_vm_free(vm);
+}
+
+static void exports_and_visibility(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "import \"vars\" as v; [v::a, v::bee, v::c]", "[1, 2, 3]");
+    EXPECT_IN(ctx, "import \"vars\" as v; v::pub(2)", "21");
+    EXPECT_IN(ctx, "import \"vars\" as v; [v::over(), v::over(5)]", "[0, 5]");
+    EXPECT_ERR_IN(ctx, "import \"vars\" as v; v::priv(2)", CRYO_ERR_NOT_FOUND,
+                  "function 'priv' with 1 argument(s) not found in module 'vars'");
+    EXPECT_ERR_IN(ctx, "import \"vars\" as v; v::b", CRYO_ERR_NOT_FOUND,
+                  "variable 'b' not found in module 'vars'");
+    EXPECT_ERR_IN(ctx, "import \"lib/util\" as u; u::hidden", CRYO_ERR_NOT_FOUND,
+                  "variable 'hidden' not found");
+    EXPECT_ERR_IN(ctx, "import \"lib/util\" as u; u::nope::f()", CRYO_ERR_NOT_FOUND,
+                  "sub-module 'nope' not found");
+    /* A main script's exports go nowhere; its fns still work. */
+    EXPECT_IN(ctx, "export let x = 3; export x as y; x", "3");
+}
+
+static void imports_in_blocks_and_fns(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "let r = { import \"lib/util\" as u; u::twice(4) }; r", "8");
+    EXPECT_IN(ctx, "fn f(x) { import \"lib/util\" as u; u::twice(x) } f(5) + f(6)", "22");
+    /* A module alias is scoped like a variable: not visible outside its block, nor in fns. */
+    EXPECT_ERR_IN(ctx, "{ import \"lib/util\" as u; } u::K", CRYO_ERR_NOT_FOUND, "u::");
+    EXPECT_ERR_IN(ctx, "import \"lib/util\" as u; fn f() { u::K } f()", CRYO_ERR_NOT_FOUND, "u::");
+    /* Closures capture it. */
+    EXPECT_IN(ctx, "import \"lib/util\" as u; let f = |x| u::twice(x); f.call(7)", "14");
+}
+
+static void import_for_effects_only(void **state) {
+    (void)state;
+    int before = atomic_load(&bumps);
+    EXPECT_IN(ctx, "import \"effects\"; 1", "1");
+    assert_int_equal(atomic_load(&bumps), before + 1);
+}
+
+static void global_constants(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "const G = 5; fn f() { global::G * 2 } f()", "10");
+    EXPECT_IN(ctx, "const G = [1, 2]; fn f() { global::G.len() } f() + global::G[1]", "4");
+    EXPECT_ERR_IN(ctx, "fn f() { global::NOPE } f()", CRYO_ERR_NOT_FOUND,
+                  "global constant 'NOPE' not found");
+    EXPECT_ERR_IN(ctx, "global::f()", CRYO_ERR_PARSE, "global::NAME");
+}
+
+static void syntax_errors(void **state) {
+    (void)state;
+    EXPECT_ERR_IN(ctx, "if true { export let x = 1; }", CRYO_ERR_PARSE,
+                  "'export' is only allowed at the top level");
+    EXPECT_ERR_IN(ctx, "import \"a\" as ;", CRYO_ERR_PARSE, "a module name after 'as'");
+    EXPECT_ERR_IN(ctx, "import \"lib/util\" as u; u::", CRYO_ERR_PARSE, "a name after '::'");
+    EXPECT_ERR_IN(ctx, "import 42 as u;", CRYO_ERR_TYPE, "module path must be a string");
+}
+
+/* --- resolvers ----------------------------------------------------------------------------- */
+
+static void static_module(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "import \"mathx\" as mx; mx::add(2, 3)", "5");
+    EXPECT_ERR_IN(ctx, "import \"mathx\" as mx; mx::sub(2, 3)", CRYO_ERR_NOT_FOUND,
+                  "function 'sub' with 2 argument(s) not found in module 'mathx'");
+    EXPECT_ERR_IN(ctx, "import \"mathx\" as mx; mx::add(2, \"x\")", CRYO_ERR_TYPE,
+                  "add: ints wanted");
+}
+
+static void host_resolver_compiles_once(void **state) {
+    (void)state;
+    cryo_context_invalidate_modules(ctx, "counted");
+    atomic_store(&resolver_calls, 0);
+    int before = atomic_load(&bumps);
+    /* Two imports in one VM: compiled once, top level run once. */
+    EXPECT_IN(ctx, "import \"counted\" as a; import \"counted\" as b; a::get() + b::C", "14");
+    assert_int_equal(atomic_load(&resolver_calls), 1);
+    assert_int_equal(atomic_load(&bumps), before + 1);
+    /* Another VM: the unit comes from the context's cache; its top level runs again. */
+    EXPECT_IN(ctx, "import \"counted\" as a; a::C", "7");
+    assert_int_equal(atomic_load(&resolver_calls), 1);
+    assert_int_equal(atomic_load(&bumps), before + 2);
+    /* Invalidated: compiled again. */
+    assert_int_equal(cryo_context_invalidate_modules(ctx, "counted"), 1);
+    assert_int_equal(cryo_context_invalidate_modules(ctx, "counted"), 0);
+    EXPECT_IN(ctx, "import \"counted\" as a; a::C", "7");
+    assert_int_equal(atomic_load(&resolver_calls), 2);
+    /* A resolver answering with a unit. */
+    cryo_context_invalidate_modules(ctx, NULL);
+    give_unit = true;
+    EXPECT_IN(ctx, "import \"vars\" as v; v::pub(1)", "11");
+    give_unit = false;
+    assert_int_equal(atomic_load(&resolver_calls), 3);
+}
+
+static void file_cache_invalidation(void **state) {
+    (void)state;
+    cryo_context_invalidate_modules(ctx, NULL);
+    EXPECT_IN(ctx, "import \"lib/math\" as m; m::triple(1)", "3");
+    EXPECT_IN(ctx, "import \"lib/math\" as m; m::triple(2)", "6");
+    /* Files are keyed by their real path. */
+    char real[4096];
+    assert_non_null(realpath(FIXTURES "/lib/math.rhai", real));
+    assert_int_equal(cryo_context_invalidate_modules(ctx, real), 1);
+    assert_int_equal(cryo_context_invalidate_modules(ctx, NULL), 0);
+}
+
+static void no_resolver(void **state) {
+    (void)state;
+    EXPECT_ERR("import \"lib/util\" as u; u::K", CRYO_ERR_NOT_FOUND,
+               "this context has no module resolver");
+    cryo_module_config mc = {.files = true};
+    assert_int_equal(cryo_context_set_modules(cryo_context_std(), &mc), CRYO_ERR_API);
+    assert_int_equal(cryo_context_set_modules(ctx, &mc), CRYO_ERR_API); /* already set */
+    assert_int_equal(cryo_context_set_modules(NULL, &mc), CRYO_ERR_API);
+    cryo_context *c = cryo_context_new(NULL);
+    cryo_module_config bad = {.nsearch_paths = 1};
+    assert_int_equal(cryo_context_set_modules(c, &bad), CRYO_ERR_API);
+    cryo_context_release(c);
+}
+
+/* --- errors -------------------------------------------------------------------------------- */
+
+static void missing_module(void **state) {
+    (void)state;
+    cryo_error_kind k;
+    char out[64];
+    cryo_vm *vm =
+        run_named("let x = 1;\n  import \"nothere\" as n;", "main.rhai", &k, out, sizeof out);
+    assert_int_equal(k, CRYO_ERR_NOT_FOUND);
+    const cryo_error *e = cryo_vm_error(vm);
+    assert_string_equal(e->message, "module not found: 'nothere' (imported from main.rhai)");
+    assert_int_equal(e->line, 2);
+    assert_int_equal(e->column, 3);
+    assert_string_equal(e->source_name, "main.rhai");
+    cryo_vm_free(vm);
+}
+
+static void cycle(void **state) {
+    (void)state;
+    EXPECT_ERR_IN(ctx, "import \"cyc_a\" as a; a::A", CRYO_ERR_RUNTIME,
+                  "module import cycle: cyc_a -> cyc_b -> cyc_a");
+    /* Files, through the main script itself. */
+    cryo_error_kind k;
+    char out[64];
+    cryo_vm *vm =
+        run_named("import \"cycle_b\" as b;", FIXTURES "/cycle_a.rhai", &k, out, sizeof out);
+    assert_int_equal(k, CRYO_ERR_RUNTIME);
+    const char *m = cryo_vm_error(vm)->message;
+    assert_non_null(strstr(m, "module import cycle: " FIXTURES "/cycle_a.rhai -> " FIXTURES
+                              "/cycle_b.rhai -> " FIXTURES "/cycle_a.rhai"));
+    cryo_vm_free(vm);
+}
+
+static void module_compile_error(void **state) {
+    (void)state;
+    cryo_error_kind k;
+    char out[64];
+    cryo_vm *vm = run_named("import \"broken\" as b;", "main.rhai", &k, out, sizeof out);
+    assert_int_equal(k, CRYO_ERR_PARSE);
+    const cryo_error *e = cryo_vm_error(vm);
+    assert_string_equal(e->source_name, "broken");
+    assert_int_equal(e->line, 2);
+    assert_int_equal(e->column, 9);
+    assert_non_null(strstr(e->message, "in module 'broken'"));
+    cryo_vm_free(vm);
+    /* A module that throws: the error passes through the import, which can be retried. */
+    EXPECT_ERR_IN(ctx, "import \"thrower\" as t;", CRYO_ERR_RUNTIME, "module failed");
+    EXPECT_IN(ctx,
+              "let n = 0; for i in 0..2 { try { import \"thrower\" as t; } catch { n += 1; } } n",
+              "2");
+}
+
+/* --- images (docs/serialization.md) --------------------------------------------------------- */
+
+/* A unit image keeps the import statement, not the module: the loaded unit resolves it when it
+ * runs. A SyncFunction that captured a module value holds fns of two units: refused. */
+static void images(void **state) {
+    (void)state;
+    const char *src = "import \"lib/util\" as u; |x| u::twice(x)";
+    cryo_unit *u = test_compile(src);
+    size_t n = 0;
+    cryo_error *err = NULL;
+    void *img = cryo_unit_to_image_alloc(u, &n, &err);
+    cryo_unit_release(u);
+    assert_non_null(img);
+    cryo_unit *loaded = cryo_unit_from_image(img, n, &err);
+    free(img);
+    assert_non_null(loaded);
+    cryo_vm *vm = cryo_vm_new(loaded, ctx);
+    cryo_unit_release(loaded);
+    cryo_value fn = cryo_unit_value(), r = cryo_unit_value();
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &fn), CRYO_OK);
+    cryo_value arg = cryo_int(21);
+    assert_int_equal(cryo_vm_call_value(vm, fn, 1, &arg, &r), CRYO_OK);
+    assert_int_equal(r.as.i, 42);
+    cryo_sync *f = NULL;
+    assert_int_equal(cryo_vm_into_sync(vm, fn, &f), CRYO_OK);
+    cryo_value_release(fn);
+    cryo_vm_free(vm);
+    cryo_const c = cryo_const_sync(f);
+    img = cryo_const_to_image_alloc(c, 0, &n, &err);
+    assert_null(img);
+    assert_non_null(err);
+    assert_non_null(strstr(err->message, "more than one unit"));
+    cryo_error_free(err);
+    cryo_const_release(c);
+    cryo_sync_release(f);
+}
+
+/* --- threads ------------------------------------------------------------------------------- */
+
+typedef struct call_arg {
+    cryo_sync *f;
+    int64_t base;
+    int fails;
+} call_arg;
+
+static void *call_thread(void *p) {
+    call_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        cryo_const arg = cryo_const_int(a->base + i), r = cryo_const_unit();
+        cryo_error *err = NULL;
+        cryo_error_kind k = cryo_sync_call(a->f, 1, &arg, &r, &err);
+        if (err && a->fails == 0) fprintf(stderr, "sync call: %s\n", err->message);
+        cryo_error_free(err);
+        if (k != CRYO_OK || r.v.type != CRYO_T_INT ||
+            r.v.as.i != 2 * (a->base + i) + 3 * (a->base + i))
+            a->fails++;
+        cryo_const_release(r);
+    }
+    return NULL;
+}
+
+static void sync_functions_on_threads(void **state) {
+    (void)state;
+    cryo_sync *f = test_sync(ctx, "import \"lib/util\" as u;\n"
+                                  "|x| u::twice(x) + u::m::triple(x)");
+    enum { N = 8 };
+    pthread_t t[N];
+    call_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (call_arg){f, i * 1000, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, call_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].fails, 0);
+    }
+    cryo_sync_release(f);
+    cryo_vm_pool_clear();
+}
+
+/* 8 threads import at once, each in its own VM: the context's cache (one mutex) compiles the
+ * module once; every thread gets the right result. */
+static void *import_thread(void *p) {
+    int *ok = p;
+    char out[64];
+    for (int i = 0; i < 20; i++) {
+        cryo_error_kind k = test_run(ctx,
+                                     "import \"counted\" as c; import \"lib/util\" as u; "
+                                     "u::twice(c::C)",
+                                     TEST_NO_LIMIT, 0, out, sizeof out);
+        if (k == CRYO_OK && strcmp(out, "14") == 0) (*ok)++;
+    }
+    return NULL;
+}
+
+static void concurrent_imports(void **state) {
+    (void)state;
+    cryo_context_invalidate_modules(ctx, NULL);
+    atomic_store(&resolver_calls, 0);
+    enum { N = 8 };
+    pthread_t t[N];
+    int ok[N] = {0};
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, import_thread, &ok[i]), 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(ok[i], 20);
+    }
+    assert_int_equal(atomic_load(&resolver_calls), 1); /* "counted": compiled once */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(file_import_search_path),
+        cmocka_unit_test(file_import_relative_to_importer),
+        cmocka_unit_test(exports_and_visibility),
+        cmocka_unit_test(imports_in_blocks_and_fns),
+        cmocka_unit_test(import_for_effects_only),
+        cmocka_unit_test(global_constants),
+        cmocka_unit_test(syntax_errors),
+        cmocka_unit_test(static_module),
+        cmocka_unit_test(host_resolver_compiles_once),
+        cmocka_unit_test(file_cache_invalidation),
+        cmocka_unit_test(no_resolver),
+        cmocka_unit_test(missing_module),
+        cmocka_unit_test(cycle),
+        cmocka_unit_test(module_compile_error),
+        cmocka_unit_test(images),
+        cmocka_unit_test(sync_functions_on_threads),
+        cmocka_unit_test(concurrent_imports),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
