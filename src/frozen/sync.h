@@ -83,15 +83,27 @@ static inline bool cfz_sync_pinned_last(const cryo_sync *f, const cryo_vm *vm) {
     return vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h;
 }
 
+/* True when vm's first frame (vm->frames not NULL) still holds what a call of f set up there:
+ * its last run was f's, started by run_frame0 (sync.c), and nothing ran since (a frame's
+ * proto, closure, this, binding and run level change only when a frame is pushed there). The
+ * hot path (cfz_sync_run_hot) then sets only where the call starts and where its result lands.
+ */
+static inline bool cfz_sync_frame0_is(const cryo_sync *f, const cryo_vm *vm) {
+    const cryo_frame *fr = &vm->frames[0];
+    return fr->proto == f->proto && fr->closure == f->fn && fr->binding == vm->binding &&
+           fr->this_ref == NULL && fr->run_level == 0;
+}
+
 /* The hot path of a call of f in vm (the FFI trampoline, cryo_sync_call_in): when vm is idle
  * and clean (vm->dirty covers the error state), f is its last pin and f is a script function of
  * vm's unit taking argc arguments (none curried), returns the registers of the first frame,
- * which hold (), for the caller to write the arguments into (then call cfz_sync_run_hot);
+ * which hold (), for the caller to write the arguments into (then call cfz_sync_run_hot),
+ * when also its first frame is still f's (cfz_sync_frame0_is: after one call of f there);
  * otherwise NULL. No lock, no atomic read-modify-write, no allocation. */
 static inline cryo_value *cfz_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
     if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
                              f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
-                             cfz_sync_pinned_last(f, vm),
+                             cfz_sync_pinned_last(f, vm) && cfz_sync_frame0_is(f, vm),
                          1))
         return vm->seg->slots; /* a call's return (or unwind) clears its registers */
     return NULL;
