@@ -100,8 +100,9 @@ static inline cryo_value *cx_hot_first_regs(cryo_vm *vm) {
 
 /* Runs f on the arguments written at the first registers; *result (() on error) is owned by
  * the caller; errors stay in the VM (cryo_vm_error). */
-static inline cryo_error_kind cx_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
-    return cfz_sync_run_hot(f, vm, result);
+static inline __attribute__((always_inline)) cryo_error_kind cx_run_hot(cryo_sync *f, cryo_vm *vm,
+                                                                        cryo_value *result) {
+    return cfz_sync_run_hot_inline(f, vm, result);
 }
 
 /* After a hot call: true when nothing was raised and nothing new pinned, so vm is still ready

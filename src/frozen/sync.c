@@ -447,6 +447,15 @@ CRYO_API cryo_error_kind cfz_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value 
     return exec_frame0(vm, f, result);
 }
 
+CRYO_API cryo_error_kind cfz_sync_run_end(cryo_vm *vm, cryo_error_kind k, cryo_value *result) {
+    if (vm->gov) cvm_end_run(vm); /* made by spawn */
+    if (k != CRYO_OK) {
+        cv_release(&vm->heap, *result);
+        cv_clear(result);
+    }
+    return k;
+}
+
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,
                                            const cryo_value *argv, cryo_value *result) {
     if (result) *result = cryo_unit_value();
