@@ -166,11 +166,12 @@ static void slow(const cf_hot *h, thunk_ret *r, void **args) {
             (void)regs;                                                                            \
             SETS_##N(__VA_ARGS__);                                                                 \
             cryo_value res;                                                                        \
+            int np_ = cx_vm_npins(vm); /* f is its last pin */                                     \
             cx_vm_next_call_ctl(vm, h->ctl);                                                       \
             cryo_error_kind e = cx_run_hot(h->f, vm, &res);                                        \
             cx_vm_next_call_ctl(vm, NULL);                                                         \
             if (__builtin_expect(FAST_##R(e, res), 1)) {                                           \
-                cx_cache_leave(kept, h->key, cx_hot_still_ready(h->f, vm));                        \
+                cx_cache_leave(kept, h->key, cx_hot_still_ready_since(vm, np_));                   \
                 OUT_##R(res)                                                                       \
             }                                                                                      \
             cf_hot_finish(h, vm, kept, e, res, &r);                                                \

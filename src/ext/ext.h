@@ -111,6 +111,12 @@ static inline bool cx_hot_still_ready(const cryo_sync *f, const cryo_vm *vm) {
     return !vm->dirty && cfz_sync_pinned_last(f, vm);
 }
 
+/* The same test for a call that started on a VM ready for f with npins0 = cx_vm_npins(vm):
+ * pins are only appended between resets, so an unchanged count means f is still the last. */
+static inline bool cx_hot_still_ready_since(const cryo_vm *vm, int npins0) {
+    return !vm->dirty && vm->npins == npins0;
+}
+
 /* --- the calling thread's VM cache (vm/cache.c; the rules: vm/vm.h, docs/notes/vm-cache.md) --
  * A caller that keeps a VM for its key between calls (an FFI callback, named by a key never
  * reused for another callback):
