@@ -54,6 +54,7 @@ struct cryo_ffi_callback {
      * i64 or raw pointer: the 8 bytes of the C slot; a double: its bits; an i32: sign-extended) */
     cryo_value argt[MAX_CB_ARGS];
     bool arg32[MAX_CB_ARGS];
+    cf_hot thunk_hot; /* a direct thunk's fast path (ffi_internal.h) */
 };
 
 static void write_default(const cryo_ffi_callback *cb, void *ret) {
@@ -361,6 +362,17 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
     cx_cache_leave(kept, cb->key, k == CRYO_OK && cx_hot_still_ready(cb->f, vm));
 }
 
+const cf_hot *cf_callback_hot(const cryo_ffi_callback *cb) {
+    return &cb->thunk_hot;
+}
+
+void cf_hot_finish(const cf_hot *h, cryo_vm *vm, cx_kept *kept, cryo_error_kind k, cryo_value res,
+                   void *ret) {
+    cryo_ffi_callback *cb = h->cb;
+    finish(cb, vm, k, res, ret); /* still busy: the error handler may run other callbacks */
+    cx_cache_leave(kept, cb->key, k == CRYO_OK && cx_hot_still_ready(cb->f, vm));
+}
+
 /* Converts the C arguments to values on the C stack (no malloc for scalars and pointers) and
  * calls the SyncFunction. */
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
@@ -519,6 +531,13 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
         if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
         cb->arg32[i] = pt->kind == CT_I32;
     }
+    static const char never_ready; /* a key no VM cache is ever ready for */
+    cb->thunk_hot.cb = cb;
+    cb->thunk_hot.key = cb->hot && cb->nparams <= CF_HOT_MAX_ARGS ? cb->key : &never_ready;
+    cb->thunk_hot.f = cb->f;
+    cb->thunk_hot.ctl = &cb->ctl;
+    for (int i = 0; i < cb->nparams && i < CF_HOT_MAX_ARGS; i++)
+        cb->thunk_hot.argt[i] = cb->argt[i];
     cf_thunk_publish(cb->thunk, cb); /* complete: its thunk may call it */
     return cb;
 }

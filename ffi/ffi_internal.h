@@ -198,6 +198,27 @@ int cf_thunk_reserve(const cfunc *fn, void **code);
 void cf_thunk_publish(int slot, cryo_ffi_callback *cb);
 void cf_thunk_release(int slot);
 
+/* What a direct thunk's typed fast path reads of its callback, kept inside the callback and
+ * filled in before its slot is published (cf_callback_hot): the thunk converts its C arguments
+ * straight into the first frame's registers and calls the SyncFunction, without the handler's
+ * argument array and generic conversion loop. `key` is the callback's VM-cache key when the
+ * callback can take the hot path (cb->hot in callback.c), else a key no cache is ever ready for,
+ * so the fast path is never taken. */
+#define CF_HOT_MAX_ARGS 5 /* thunk_table.h's signatures take at most 5 parameters */
+typedef struct cf_hot {
+    cryo_ffi_callback *cb;
+    const void *key;
+    cryo_sync *f;
+    const cryo_call_ctl *ctl;
+    cryo_value argt[CF_HOT_MAX_ARGS]; /* the parameters' value templates (payload filled in) */
+} cf_hot;
+const cf_hot *cf_callback_hot(const cryo_ffi_callback *cb);
+/* Ends a thunk's fast call whose result the thunk did not convert inline: the result and the
+ * error policy as in the handler (the default result and a reported failure on error), then
+ * the kept VM's end of call. */
+void cf_hot_finish(const cf_hot *h, cryo_vm *vm, cx_kept *kept, cryo_error_kind k, cryo_value res,
+                   void *ret);
+
 /* --- pointer values (pointer.c) ----------------------------------------------------------- */
 
 /* An owned pointer with a zeroed buffer of `count` elements of `elem_size` bytes. NULL on

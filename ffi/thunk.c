@@ -33,9 +33,10 @@ enum { CRYO_THUNK_TABLE(THUNK_ENUM) THUNK_NSIGS };
 #define THUNK_KEY(ID, R, N, ...) #ID,
 static const char *const keys[THUNK_NSIGS] = {CRYO_THUNK_TABLE(THUNK_KEY)};
 
-/* slots[s][k]: the callback thunk k of signature s calls (NULL while free). used[s]: bit k set
- * while slot k is taken (reserved at creation, published once the callback is complete). */
-static _Atomic(cryo_ffi_callback *) slots[THUNK_NSIGS][CRYO_THUNK_SLOTS];
+/* slots[s][k]: the fast-path data (cf_hot, inside the callback) of the callback thunk k of
+ * signature s calls (NULL while free). used[s]: bit k set while slot k is taken (reserved at
+ * creation, published once the callback is complete). */
+static _Atomic(const cf_hot *) slots[THUNK_NSIGS][CRYO_THUNK_SLOTS];
 static atomic_uint_least32_t used[THUNK_NSIGS];
 
 /* --- the thunks ------------------------------------------------------------------------------
@@ -79,21 +80,114 @@ typedef union thunk_ret {
     void *p;
 } thunk_ret;
 
-static inline void enter(int sig, int k, thunk_ret *r, void **args) {
-    cryo_ffi_callback *cb = atomic_load_explicit(&slots[sig][k], memory_order_acquire);
-    if (__builtin_expect(cb != NULL, 1))
-        cf_trampoline(NULL, r, args, cb);
+/* The general path: the handler the libffi closures use, with the arguments' addresses. */
+static void slow(const cf_hot *h, thunk_ret *r, void **args) {
+    if (__builtin_expect(h != NULL, 1))
+        cf_trampoline(NULL, r, args, h->cb);
     else
         r->q = 0; /* a call after cryo_ffi_callback_free (a host bug): 0 rather than a crash */
 }
 
-/* Thunk number 8 * h + l of signature ID. */
+/* The typed fast path (the handler's hot path without its argument array): parameter n of
+ * class C goes straight into register n, from its template with the payload filled in. */
+#define SET_I(n, a) SET_(n, i, (int64_t)(a))
+#define SET_L(n, a) SET_(n, i, (a))
+#define SET_U(n, a) SET_(n, i, (int64_t)(a))
+#define SET_D(n, a) SET_(n, f, (a))
+#define SET_P(n, a) SET_(n, i, (int64_t)(intptr_t)(a))
+#define SET_(n, field, x)                                                                          \
+    do {                                                                                           \
+        cryo_value v_ = h->argt[n];                                                                \
+        v_.as.field = x;                                                                           \
+        regs[n] = v_;                                                                              \
+    } while (0)
+#define SETS_0(_) (void)0
+#define SETS_1(A) SET_##A(0, a0)
+#define SETS_2(A, B)                                                                               \
+    SET_##A(0, a0);                                                                                \
+    SET_##B(1, a1)
+#define SETS_3(A, B, C)                                                                            \
+    SET_##A(0, a0);                                                                                \
+    SET_##B(1, a1);                                                                                \
+    SET_##C(2, a2)
+#define SETS_4(A, B, C, D_)                                                                        \
+    SET_##A(0, a0);                                                                                \
+    SET_##B(1, a1);                                                                                \
+    SET_##C(2, a2);                                                                                \
+    SET_##D_(3, a3)
+#define SETS_5(A, B, C, D_, E)                                                                     \
+    SETS_4(A, B, C, D_);                                                                           \
+    SET_##E(4, a4)
+#define CALLARGS_0                k
+#define CALLARGS_1                k, a0
+#define CALLARGS_2                k, a0, a1
+#define CALLARGS_3                k, a0, a1, a2
+#define CALLARGS_4                k, a0, a1, a2, a3
+#define CALLARGS_5                k, a0, a1, a2, a3, a4
+#define KPARAMS_0(_)              (int k)
+#define KPARAMS_1(A)              (int k, T_##A a0)
+#define KPARAMS_2(A, B)           (int k, T_##A a0, T_##B a1)
+#define KPARAMS_3(A, B, C)        (int k, T_##A a0, T_##B a1, T_##C a2)
+#define KPARAMS_4(A, B, C, D_)    (int k, T_##A a0, T_##B a1, T_##C a2, T_##D_ a3)
+#define KPARAMS_5(A, B, C, D_, E) (int k, T_##A a0, T_##B a1, T_##C a2, T_##D_ a3, T_##E a4)
+
+/* A result the fast path returns without the handler's conversion (the common case of each
+ * class; anything else, errors included, goes through cf_hot_finish). */
+#define FAST_I(e, res)                                                                             \
+    (e == CRYO_OK && res.type == CRYO_T_INT && res.as.i >= INT32_MIN && res.as.i <= INT32_MAX)
+#define FAST_L(e, res) (e == CRYO_OK && res.type == CRYO_T_INT)
+#define FAST_U(e, res) 0
+#define FAST_D(e, res) (e == CRYO_OK && res.type == CRYO_T_FLOAT)
+#define FAST_P(e, res) 0
+#define FAST_V(e, res) (e == CRYO_OK && !(res.flags & CRYO_VF_COUNTED))
+#define OUT_I(res)     return (int)res.as.i;
+#define OUT_L(res)     return res.as.i;
+#define OUT_U(res)     return (uint64_t)res.as.i;
+#define OUT_D(res)     return res.as.f;
+#define OUT_P(res)     return (void *)(intptr_t)res.as.i;
+#define OUT_V(res)     return;
+
+#define RETCALL_I(c) return c;
+#define RETCALL_L(c) return c;
+#define RETCALL_U(c) return c;
+#define RETCALL_D(c) return c;
+#define RETCALL_P(c) return c;
+#define RETCALL_V(c) c;
+
+/* The body of every thunk of signature ID (k: the slot). */
+#define THUNK_BODY(ID, R, N, ...)                                                                  \
+    static T_##R body_##ID KPARAMS_##N(__VA_ARGS__) {                                              \
+        const cf_hot *h = atomic_load_explicit(&slots[THUNK_##ID][k], memory_order_acquire);       \
+        cx_kept *kept;                                                                             \
+        thunk_ret r;                                                                               \
+        if (__builtin_expect(h != NULL && (kept = cx_cache_ready(h->key)) != NULL, 1)) {           \
+            cryo_vm *vm = cx_cache_enter(kept); /* busy: a nested call takes another VM */         \
+            cryo_value *regs = cx_hot_first_regs(vm);                                              \
+            (void)regs;                                                                            \
+            SETS_##N(__VA_ARGS__);                                                                 \
+            cryo_value res;                                                                        \
+            int np_ = cx_vm_npins(vm); /* f is its last pin */                                     \
+            cx_vm_next_call_ctl(vm, h->ctl);                                                       \
+            cryo_error_kind e = cx_run_hot(h->f, vm, &res);                                        \
+            cx_vm_next_call_ctl(vm, NULL);                                                         \
+            if (__builtin_expect(FAST_##R(e, res), 1)) {                                           \
+                cx_cache_leave(kept, h->key, cx_hot_still_ready_since(vm, np_));                   \
+                OUT_##R(res)                                                                       \
+            }                                                                                      \
+            cf_hot_finish(h, vm, kept, e, res, &r);                                                \
+            RET_##R(r)                                                                             \
+        }                                                                                          \
+        void *args[] = {ARGS_##N};                                                                 \
+        slow(h, &r, args);                                                                         \
+        RET_##R(r)                                                                                 \
+    }
+CRYO_THUNK_TABLE(THUNK_BODY)
+
+/* Thunk number 8 * h + l of signature ID: its body, for slot 8 * h + l (a tail call). */
 #define THUNK_FN(h, l, ID, R, N, ...)                                                              \
     static T_##R thunk_##ID##_##h##_##l PARAMS_##N(__VA_ARGS__) {                                  \
-        void *args[] = {ARGS_##N};                                                                 \
-        thunk_ret r;                                                                               \
-        enter(THUNK_##ID, 8 * h + l, &r, args);                                                    \
-        RET_##R(r)                                                                                 \
+        enum { k = 8 * h + l };                                                                    \
+        RETCALL_##R(body_##ID(CALLARGS_##N))                                                       \
     }
 #define THUNK_CODE(h, l, ID, R, N, ...) (void *)thunk_##ID##_##h##_##l,
 
@@ -167,7 +261,7 @@ int cf_thunk_reserve(const cfunc *fn, void **code) {
 void cf_thunk_publish(int slot, cryo_ffi_callback *cb) {
     if (slot <= 0) return;
     int s = (slot - 1) / CRYO_THUNK_SLOTS, k = (slot - 1) % CRYO_THUNK_SLOTS;
-    atomic_store_explicit(&slots[s][k], cb, memory_order_release);
+    atomic_store_explicit(&slots[s][k], cf_callback_hot(cb), memory_order_release);
 }
 
 void cf_thunk_release(int slot) {

@@ -100,14 +100,21 @@ static inline cryo_value *cx_hot_first_regs(cryo_vm *vm) {
 
 /* Runs f on the arguments written at the first registers; *result (() on error) is owned by
  * the caller; errors stay in the VM (cryo_vm_error). */
-static inline cryo_error_kind cx_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
-    return cfz_sync_run_hot(f, vm, result);
+static inline __attribute__((always_inline)) cryo_error_kind cx_run_hot(cryo_sync *f, cryo_vm *vm,
+                                                                        cryo_value *result) {
+    return cfz_sync_run_hot_inline(f, vm, result);
 }
 
 /* After a hot call: true when nothing was raised and nothing new pinned, so vm is still ready
  * for f. */
 static inline bool cx_hot_still_ready(const cryo_sync *f, const cryo_vm *vm) {
     return !vm->dirty && cfz_sync_pinned_last(f, vm);
+}
+
+/* The same test for a call that started on a VM ready for f with npins0 = cx_vm_npins(vm):
+ * pins are only appended between resets, so an unchanged count means f is still the last. */
+static inline bool cx_hot_still_ready_since(const cryo_vm *vm, int npins0) {
+    return !vm->dirty && vm->npins == npins0;
 }
 
 /* --- the calling thread's VM cache (vm/cache.c; the rules: vm/vm.h, docs/notes/vm-cache.md) --

@@ -272,8 +272,23 @@ static cryo_error_kind begin_call(cryo_vm *vm, bool pooled) {
     return CRYO_OK;
 }
 
+/* Runs f's call set up as the VM's first frame; the result lands in *result, () on error. */
+static inline __attribute__((always_inline)) cryo_error_kind exec_frame0(cryo_vm *vm, cryo_sync *f,
+                                                                         cryo_value *result) {
+    cvm_call_arm_fast(vm, &f->ctl);
+    cryo_error_kind k = cvm_exec(vm, 0);
+    cvm_call_disarm(vm);
+    if (__builtin_expect(vm->gov != NULL, 0)) cvm_end_run(vm); /* made by spawn */
+    if (__builtin_expect(k != CRYO_OK, 0)) {
+        cv_release(&vm->heap, *result);
+        cv_clear(result);
+    }
+    return k;
+}
+
 /* Enters f as the VM's first frame (its arguments already in the registers) and runs it; the
- * result lands in *result, () on error. Shared by the general and the hot path. */
+ * result lands in *result, () on error. The general path; the hot one (cfz_sync_run_hot) finds
+ * the frame already set up but for its start and result. */
 static inline __attribute__((always_inline)) cryo_error_kind
 run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result) {
     const cryo_proto *p = f->proto;
@@ -287,15 +302,7 @@ run_frame0(cryo_vm *vm, cryo_sync *f, const cryo_binding *b, cryo_value *result)
     fr->ret_slot = result;
     fr->run_level = 0;
     vm->nframes = 1;
-    cvm_call_arm_fast(vm, &f->ctl);
-    cryo_error_kind k = cvm_exec(vm, 0);
-    cvm_call_disarm(vm);
-    if (__builtin_expect(vm->gov != NULL, 0)) cvm_end_run(vm); /* made by spawn */
-    if (__builtin_expect(k != CRYO_OK, 0)) {
-        cv_release(&vm->heap, *result);
-        cv_clear(result);
-    }
-    return k;
+    return exec_frame0(vm, f, result);
 }
 
 /* A call of f with the wrong number of arguments: names the function as the source writes it
@@ -426,11 +433,27 @@ CRYO_API cryo_error_kind cryo_sync_call_bounded(cryo_sync *f, const cryo_call_bo
 }
 
 CRYO_API cryo_error_kind cfz_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
-    /* Only what a call changes is set: the op count, the interrupt flag and the first frame. */
+    /* Only what a call changes is set: the op count, the interrupt flag and, of the first
+     * frame, which cfz_sync_hot_regs found still f's, where it starts and where the result
+     * lands (its base too: the register segment is the VM's to replace between calls). */
     vm->ops = 0;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
     cv_clear(result);
-    return run_frame0(vm, f, vm->binding, result);
+    cryo_frame *fr = &vm->frames[0];
+    fr->pc = f->proto->code;
+    fr->base = vm->seg->slots;
+    fr->ret_slot = result;
+    vm->nframes = 1;
+    return exec_frame0(vm, f, result);
+}
+
+CRYO_API cryo_error_kind cfz_sync_run_end(cryo_vm *vm, cryo_error_kind k, cryo_value *result) {
+    if (vm->gov) cvm_end_run(vm); /* made by spawn */
+    if (k != CRYO_OK) {
+        cv_release(&vm->heap, *result);
+        cv_clear(result);
+    }
+    return k;
 }
 
 CRYO_API cryo_error_kind cryo_sync_call_in(cryo_sync *f, cryo_vm *vm, int argc,

@@ -83,15 +83,27 @@ static inline bool cfz_sync_pinned_last(const cryo_sync *f, const cryo_vm *vm) {
     return vm->npins > 0 && vm->pins[vm->npins - 1] == &f->h;
 }
 
+/* True when vm's first frame (vm->frames not NULL) still holds what a call of f set up there:
+ * its last run was f's, started by run_frame0 (sync.c), and nothing ran since (a frame's
+ * proto, closure, this, binding and run level change only when a frame is pushed there). The
+ * hot path (cfz_sync_run_hot) then sets only where the call starts and where its result lands.
+ */
+static inline bool cfz_sync_frame0_is(const cryo_sync *f, const cryo_vm *vm) {
+    const cryo_frame *fr = &vm->frames[0];
+    return fr->proto == f->proto && fr->closure == f->fn && fr->binding == vm->binding &&
+           fr->this_ref == NULL && fr->run_level == 0;
+}
+
 /* The hot path of a call of f in vm (the FFI trampoline, cryo_sync_call_in): when vm is idle
  * and clean (vm->dirty covers the error state), f is its last pin and f is a script function of
  * vm's unit taking argc arguments (none curried), returns the registers of the first frame,
- * which hold (), for the caller to write the arguments into (then call cfz_sync_run_hot);
+ * which hold (), for the caller to write the arguments into (then call cfz_sync_run_hot),
+ * when also its first frame is still f's (cfz_sync_frame0_is: after one call of f there);
  * otherwise NULL. No lock, no atomic read-modify-write, no allocation. */
 static inline cryo_value *cfz_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
     if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
                              f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
-                             cfz_sync_pinned_last(f, vm),
+                             cfz_sync_pinned_last(f, vm) && cfz_sync_frame0_is(f, vm),
                          1))
         return vm->seg->slots; /* a call's return (or unwind) clears its registers */
     return NULL;
@@ -102,5 +114,32 @@ static inline cryo_value *cfz_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc)
  * Exported (undocumented) for libcryo_ffi, whose shared library may use only exported symbols
  * of libcryo. */
 CRYO_API cryo_error_kind cfz_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value *result);
+/* The end of a hot call that did not return CRYO_OK or whose run made a thread budget (spawn):
+ * ends the run and empties *result on error; returns k. */
+CRYO_API cryo_error_kind cfz_sync_run_end(cryo_vm *vm, cryo_error_kind k, cryo_value *result);
+
+/* cfz_sync_run_hot inlined into its caller (the FFI's direct thunks, through ext.h): the
+ * common case (no bound on f or on the callback, vm->next_cb_ctl, no per-call bounds, no
+ * thread budget) enters the dispatch loop directly; anything else is cfz_sync_run_hot. Saves
+ * the call of cfz_sync_run_hot and lets the compiler see the callback control just stored. */
+static inline __attribute__((always_inline)) cryo_error_kind
+cfz_sync_run_hot_inline(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
+    const cryo_call_ctl *cb = vm->next_cb_ctl;
+    if (cvm_call_needs_arm(vm, &f->ctl, cb)) return cfz_sync_run_hot(f, vm, result);
+    vm->ops = 0;
+    atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
+    *result = cryo_unit_value();
+    cryo_frame *fr = &vm->frames[0]; /* still f's: cfz_sync_hot_regs */
+    fr->pc = f->proto->code;
+    fr->base = vm->seg->slots;
+    fr->ret_slot = result;
+    vm->nframes = 1;
+    cvm_call_arm_plain(vm, &f->ctl, cb);
+    cryo_error_kind k = cvm_exec(vm, 0);
+    cvm_call_disarm(vm);
+    if (__builtin_expect(k != CRYO_OK || vm->gov != NULL, 0))
+        return cfz_sync_run_end(vm, k, result);
+    return k;
+}
 
 #endif

@@ -60,18 +60,21 @@ void cvm_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl);
 
 /* cvm_call_arm's common case inline (no bound set anywhere, no thread budget): the hot path
  * of a callback or a cryo_sync_call pays a few loads and stores, no call. vm->ops is 0. */
-static inline void cvm_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
-    const cryo_call_ctl *cb = vm->next_cb_ctl;
+/* True when a call of fctl's function, made by the callback control cb (or NULL), needs
+ * cvm_call_arm: a bound set on either, per-call bounds, or a thread budget (a spawned thread's
+ * VM, vm->stop, always has a gov). */
+static inline bool cvm_call_needs_arm(const cryo_vm *vm, const cryo_call_ctl *fctl,
+                                      const cryo_call_ctl *cb) {
     uint64_t set = atomic_load_explicit(&fctl->operations, memory_order_relaxed) |
                    atomic_load_explicit(&fctl->timeout_ms, memory_order_relaxed);
     if (cb)
         set |= atomic_load_explicit(&cb->operations, memory_order_relaxed) |
                atomic_load_explicit(&cb->timeout_ms, memory_order_relaxed);
-    /* a spawned thread's VM (vm->stop) always has a gov */
-    if (__builtin_expect(set != 0 || vm->next_bounds || vm->gov, 0)) {
-        cvm_call_arm(vm, fctl);
-        return;
-    }
+    return __builtin_expect(set != 0 || vm->next_bounds || vm->gov, 0);
+}
+/* cvm_call_arm when cvm_call_needs_arm said no: notes the epochs, no bound. */
+static inline void cvm_call_arm_plain(cryo_vm *vm, const cryo_call_ctl *fctl,
+                                      const cryo_call_ctl *cb) {
     vm->call_ctl[0] = fctl;
     vm->call_epoch[0] = atomic_load_explicit(&fctl->epoch, memory_order_relaxed);
     vm->call_ctl[1] = cb;
@@ -83,6 +86,13 @@ static inline void cvm_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
      * only a later check point (left by a long call) needs lowering. A smaller stale value
      * only brings the first check earlier, where the full computation runs. */
     if (vm->ops_max > CRYO_WATCH_POLL) vm->ops_max = CRYO_WATCH_POLL;
+}
+static inline void cvm_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
+    const cryo_call_ctl *cb = vm->next_cb_ctl;
+    if (cvm_call_needs_arm(vm, fctl, cb))
+        cvm_call_arm(vm, fctl);
+    else
+        cvm_call_arm_plain(vm, fctl, cb);
 }
 /* The call ended: forgets its controls (which may be freed after the call). */
 static inline void cvm_call_disarm(cryo_vm *vm) {

@@ -1004,8 +1004,19 @@ do_return : {
     int fi = vm->nframes - 1;
     while (vm->nhandlers > 0 && vm->handlers[vm->nhandlers - 1].frame >= fi)
         vm->nhandlers--;
-    for (cryo_value *r = base, *e = base + f->proto->nregs; r < e; r++)
-        CLEAR_REG(r);
+    /* Most frames have a few registers: those take one flag test and one store each, with no
+     * loop test (the registers past the fourth, when there are more, clear in a loop first). */
+    switch (f->proto->nregs) {
+    default:
+        for (cryo_value *r = base + 4, *e = base + f->proto->nregs; r < e; r++)
+            CLEAR_REG(r);
+        /* fall through */
+    case 4: CLEAR_REG(base + 3); /* fall through */
+    case 3: CLEAR_REG(base + 2); /* fall through */
+    case 2: CLEAR_REG(base + 1); /* fall through */
+    case 1: CLEAR_REG(base);     /* fall through */
+    case 0: break;
+    }
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
     if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */

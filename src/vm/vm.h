@@ -269,7 +269,7 @@ cryo_error_kind cvm_call_method(cryo_vm *vm, cryo_value fn, cryo_value *this_ref
 /* Runs the top frame until the frame count drops back to `stop`; the entry frame's result is
  * stored in its ret_slot. On an error not caught at this run level, the frames above `stop`
  * are unwound and the kind returned. */
-cryo_error_kind cvm_exec(cryo_vm *vm, int stop);
+CRYO_API cryo_error_kind cvm_exec(cryo_vm *vm, int stop); /* exported for cfz_sync_run_hot_inline */
 /* The same loop with the line hook before every instruction (debug_exec.c); cvm_exec calls
  * it when vm->line_hook is set. */
 cryo_error_kind cvm_exec_hooked(cryo_vm *vm, int stop);
