@@ -523,6 +523,10 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
     return cb;
 }
 
+const cf_cbtype *cf_callback_shape(const cryo_ffi_callback *cb) {
+    return cb ? cb->shape : NULL;
+}
+
 cryo_ffi_path cryo_ffi_callback_path(const cryo_ffi_callback *cb) {
     return !cb ? CRYO_FFI_PATH_NONE : cb->thunk ? CRYO_FFI_PATH_THUNK : CRYO_FFI_PATH_LIBFFI;
 }

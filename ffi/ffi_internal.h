@@ -215,7 +215,8 @@ typedef struct cf_cbtype {
  * out of memory (*err NULL). Any thread. */
 cf_cbtype *cf_cbtype_get(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
 void cf_cbtype_put(cf_cbtype *t); /* the last reference frees it; NULL ignored; any thread */
-size_t cf_cbtype_refs(const cf_cbtype *t); /* its count now (tests) */
+size_t cf_cbtype_refs(const cf_cbtype *t);                       /* its count now (tests) */
+const cf_cbtype *cf_callback_shape(const cryo_ffi_callback *cb); /* (tests) */
 
 /* Direct thunks (thunk.c). A slot is a number > 0; 0 means none. cf_thunk_reserve takes a free
  * slot for fn's signature and stores its thunk in *code (0 when the signature has no thunks or
