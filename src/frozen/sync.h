@@ -97,7 +97,7 @@ static inline bool cfz_sync_pinned_last(const cryo_sync *f, const cryo_vm *vm) {
 static inline cryo_value *cfz_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
     if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
                              f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
-                             cfz_sync_pinned_last(f, vm),
+                             f->proto->nregs <= vm->seg->size && cfz_sync_pinned_last(f, vm),
                          1))
         return vm->seg->slots; /* a call's return (or unwind) clears its registers */
     return NULL;
