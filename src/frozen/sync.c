@@ -342,7 +342,8 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
         if (!b && p->unit->nhosts) return cvm_raise_oom(vm);
         if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
     }
-    if (!cvm_fit_first(vm, p->nregs)) return cvm_raise_oom(vm);
+    if (__builtin_expect(p->nregs > vm->seg->size, 0) && !cvm_fit_first(vm, p->nregs))
+        return cvm_raise_oom(vm);
     cryo_value *base = vm->seg->slots;
     for (int i = 0; i < fn->ncurry; i++)
         cv_set(&vm->heap, &base[i], fn->curry[i]); /* frozen: uncounted */
