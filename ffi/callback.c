@@ -24,23 +24,24 @@
  * long-lived callback does not grow without bound. */
 #define MAX_CACHED_PINS 16
 
+/* What a callback costs beyond its closure or thunk slot is this struct and its default
+ * result: the parsed type and the hot path's templates are shared (cbtype.c), the text naming
+ * its function is made when an error needs it, and its failures share striped locks. */
 struct cryo_ffi_callback {
     ffi_closure *closure; /* NULL on the thunk path */
     int thunk;            /* the direct thunk's slot (thunk.c), 0 on the libffi path */
     void *code;
     cryo_sync *f;
-    ffi_arena arena; /* the parsed type */
-    cfunc *fn;
+    cf_cbtype *shape; /* the shared parsed type (one reference) */
+    cfunc *fn;        /* shape->fn */
     size_t defsize;
-    unsigned char *defval; /* at least sizeof(ffi_arg) bytes */
+    unsigned char *defval; /* at least sizeof(ffi_arg) bytes: defbuf */
     cryo_ffi_error_fn on_error;
     void *on_error_ud;
     atomic_uint_fast64_t nerrors;
-    /* Failures (the slow path): the first and the last error, under `flock`. */
-    pthread_mutex_t flock;
+    /* Failures (the slow path): the first and the last error, under flock_of(cb). */
     cryo_error *first, *last;
-    char *type;        /* the C type as given (arena) */
-    char *function;    /* "the closure defined at line 3" (arena) */
+    const char *type;  /* the C type as given (shape->decl) */
     cryo_call_ctl ctl; /* bounds and interrupt epoch of its calls (govern.h) */
     /* The hot path (trampoline): every parameter converts inline (i32, i64, f64, non-char
      * pointers) and the function takes exactly these parameters, none curried. */
@@ -50,12 +51,39 @@ struct cryo_ffi_callback {
     bool hot;
     bool ret_i32; /* the result is an i32 (returned inline) */
     int nparams;  /* cb->fn->nparams */
-    /* Per parameter of the hot path: the value to pass with its payload still to fill in (an
-     * i64 or raw pointer: the 8 bytes of the C slot; a double: its bits; an i32: sign-extended) */
-    cryo_value argt[MAX_CB_ARGS];
-    bool arg32[MAX_CB_ARGS];
-    cf_hot thunk_hot; /* a direct thunk's fast path (ffi_internal.h) */
+    /* Per parameter of the hot path (shape's, sized to the signature): the value template and
+     * whether the C slot is an i32 (cf_cbtype). */
+    const cryo_value *argt;
+    const bool *arg32;
+    cf_hot thunk_hot;     /* a direct thunk's fast path (ffi_internal.h) */
+    max_align_t defbuf[]; /* the default result: defsize bytes */
 };
+
+/* The locks of the callbacks' failure records: striped, since failures are the slow path and a
+ * mutex per callback would cost more than the rest of it. */
+#define NFLOCKS 16
+static pthread_mutex_t flocks[NFLOCKS] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER};
+static pthread_mutex_t *flock_of(const cryo_ffi_callback *cb) {
+    return &flocks[cb->id % NFLOCKS];
+}
+
+/* "fn cmp, line 3", "the closure defined at line 3": what the callback calls, for messages. */
+static void describe_function(cryo_sync *f, char *what, size_t size, int *line) {
+    *line = 0;
+    const char *fname = cx_sync_fn_name(f, line);
+    if (fname && strncmp(fname, "anon$", 5) != 0)
+        snprintf(what, size, "fn %.48s, line %d", fname, *line);
+    else if (fname)
+        snprintf(what, size, "the closure defined at line %d", *line);
+    else
+        snprintf(what, size, "a function called by name");
+}
 
 static void write_default(const cryo_ffi_callback *cb, void *ret) {
     if (cb->fn->ret->kind != CT_VOID) memcpy(ret, cb->defval, cb->defsize);
@@ -114,8 +142,11 @@ static void log_unhandled(cryo_ffi_callback *cb, const cryo_error *e) {
         u = u->next;
     if (!u && log_len < LOG_MAX && (u = calloc(1, sizeof *u)) != NULL) {
         u->id = cb->id;
+        char what[96];
+        int line;
+        describe_function(cb->f, what, sizeof what, &line);
         u->type = strdup(cb->type);
-        u->function = strdup(cb->function);
+        u->function = strdup(what);
         u->next = log_head;
         log_head = u;
         log_len++;
@@ -144,9 +175,9 @@ static void report(cryo_ffi_callback *cb, cryo_vm *vm, cryo_error_kind kind, con
     const cryo_error *e = vm ? cryo_vm_error(vm) : NULL;
     cryo_error tmp = {kind, 0, 0, (char *)msg, NULL, NULL, NULL};
     if (!e) e = &tmp;
-    pthread_mutex_lock(&cb->flock);
+    pthread_mutex_lock(flock_of(cb));
     keep(&cb->first, &cb->last, e);
-    pthread_mutex_unlock(&cb->flock);
+    pthread_mutex_unlock(flock_of(cb));
     if (cb->on_error)
         cb->on_error(cb->on_error_ud, cb, e);
     else
@@ -157,11 +188,11 @@ uint64_t cryo_ffi_callback_failures(cryo_ffi_callback *cb, cryo_error **first, c
     if (first) *first = NULL;
     if (last) *last = NULL;
     if (!cb) return 0;
-    pthread_mutex_lock(&cb->flock);
+    pthread_mutex_lock(flock_of(cb));
     uint64_t n = atomic_load_explicit(&cb->nerrors, memory_order_relaxed);
     if (first && cb->first) *first = error_copy(cb->first);
     if (last && (cb->last || cb->first)) *last = error_copy(cb->last ? cb->last : cb->first);
-    pthread_mutex_unlock(&cb->flock);
+    pthread_mutex_unlock(flock_of(cb));
     return n;
 }
 
@@ -281,17 +312,6 @@ static void give_vm(const cryo_ffi_callback *cb, cryo_vm *vm, cx_kept *kept) {
 static cryo_error_kind call_general(cryo_ffi_callback *cb, cryo_vm *vm, void **args,
                                     cryo_value *res);
 static cryo_error_kind store_result(cryo_ffi_callback *cb, cryo_vm *vm, cryo_value res, void *ret);
-
-/* A parameter the hot path converts inline, and its value template (cb->argt). */
-static bool hot_param(const ctype *pt, cryo_value *tmpl) {
-    switch (pt->kind) {
-    case CT_I32:
-    case CT_I64: *tmpl = cryo_int(0); return true;
-    case CT_F64: *tmpl = cryo_float(0); return true;
-    case CT_PTR: *tmpl = cv_pointer_raw(NULL, (cryo_ptr_elem)pt->elem); return !pt->to_char;
-    default: return false;
-    }
-}
 
 /* The result and the error policy: converts res into *ret, or writes the default result and
  * reports the error. Releases res. */
@@ -450,26 +470,13 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
         if (err) chain_error(&tail, &tmp, "cryo_ffi_callback_new_ex: unknown flags 0x%x", flags);
         return NULL;
     }
-    cryo_ffi_callback *cb = calloc(1, sizeof *cb);
-    if (!cb) return NULL;
-    char *name;
-    ctype *t;
-    cryo_error *e = cf_parse_decl(cf_scope(scope), &cb->arena, fnptr_type, &name, &t);
-    if (e) {
-        fa_free(&cb->arena);
-        free(cb);
-        if (err)
-            *err = e;
-        else
-            cryo_error_free(e);
-        return NULL;
-    }
-    cb->fn = t->fn;
-    if (cb->fn->variadic || cb->fn->nparams > MAX_CB_ARGS) {
-        const char *msg = cb->fn->variadic ? "a callback type cannot be variadic"
-                                           : "a callback type has too many parameters";
-        fa_free(&cb->arena);
-        free(cb);
+    cf_cbtype *shape = cf_cbtype_get(scope, fnptr_type, err);
+    if (!shape) return NULL;
+    const cfunc *fn = shape->fn;
+    if (fn->variadic || fn->nparams > MAX_CB_ARGS) {
+        const char *msg = fn->variadic ? "a callback type cannot be variadic"
+                                       : "a callback type has too many parameters";
+        cf_cbtype_put(shape);
         if (err) {
             *err = calloc(1, sizeof **err);
             if (*err) {
@@ -479,67 +486,63 @@ cryo_ffi_callback *cryo_ffi_callback_new_ex(cryo_sync *f, cryo_ffi_scope *scope,
         }
         return NULL;
     }
-    int line = 0;
-    const char *fname = cx_sync_fn_name(f, &line);
-    char what[96];
-    if (fname && strncmp(fname, "anon$", 5) != 0)
-        snprintf(what, sizeof what, "fn %.48s, line %d", fname, line);
-    else if (fname)
-        snprintf(what, sizeof what, "the closure defined at line %d", line);
-    else
-        snprintf(what, sizeof what, "a function called by name");
-    cb->type = fa_strndup(&cb->arena, fnptr_type, strlen(fnptr_type));
-    cb->function = fa_strndup(&cb->arena, what, strlen(what));
     int arity = cryo_sync_arity(f);
-    if (arity >= 0 && arity != cb->fn->nparams) {
+    if (arity >= 0 && arity != fn->nparams) {
         if (err) {
-            int np = cb->fn->nparams;
+            char what[96];
+            int line, np = fn->nparams;
+            describe_function(f, what, sizeof what, &line);
             cryo_error tmp = {CRYO_ERR_ARGUMENT, line, 0, "", NULL, NULL, NULL};
             cryo_error **tail = err;
             chain_error(&tail, &tmp,
                         "callback type '%s' passes %d argument%s; the function (%s) takes %d",
                         fnptr_type, np, np == 1 ? "" : "s", what, arity);
         }
-        fa_free(&cb->arena);
-        free(cb);
+        cf_cbtype_put(shape);
         return NULL;
     }
-    size_t rs = cb->fn->ret->size;
-    cb->defsize = rs < sizeof(ffi_arg) ? sizeof(ffi_arg) : rs;
-    cb->defval = fa_alloc(&cb->arena, cb->defsize);
+    size_t rs = fn->ret->size;
+    size_t defsize = rs < sizeof(ffi_arg) ? sizeof(ffi_arg) : rs;
+    cryo_ffi_callback *cb = calloc(1, sizeof *cb + defsize);
+    if (!cb) {
+        cf_cbtype_put(shape);
+        return NULL;
+    }
+    cb->shape = shape;
+    cb->fn = shape->fn;
+    cb->type = shape->decl;
+    cb->defsize = defsize;
+    cb->defval = (unsigned char *)cb->defbuf;
     if (!(flags & CRYO_FFI_CALLBACK_LIBFFI)) cb->thunk = cf_thunk_reserve(cb->fn, &cb->code);
     if (!cb->thunk) cb->closure = ffi_closure_alloc(sizeof(ffi_closure), &cb->code);
-    if (!cb->defval || !cb->type || !cb->function ||
-        (!cb->thunk &&
-         (!cb->closure || ffi_prep_closure_loc(cb->closure, &cb->fn->cif, cf_trampoline, cb,
-                                               cb->code) != FFI_OK))) {
+    if (!cb->thunk &&
+        (!cb->closure ||
+         ffi_prep_closure_loc(cb->closure, &cb->fn->cif, cf_trampoline, cb, cb->code) != FFI_OK)) {
         if (cb->closure) ffi_closure_free(cb->closure);
-        cf_thunk_release(cb->thunk);
-        fa_free(&cb->arena);
+        cf_cbtype_put(shape);
         free(cb);
         return NULL;
     }
-    pthread_mutex_init(&cb->flock, NULL);
     cb->f = cryo_sync_retain(f);
     cb->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
     cb->key = (const void *)(uintptr_t)cb->id;
     cb->nparams = cb->fn->nparams;
     cb->ret_i32 = cb->fn->ret->kind == CT_I32;
-    cb->hot = cx_sync_hot_argc(f) == cb->nparams;
-    for (int i = 0; i < cb->nparams; i++) {
-        const ctype *pt = cb->fn->params[i];
-        if (!hot_param(pt, &cb->argt[i])) cb->hot = false;
-        cb->arg32[i] = pt->kind == CT_I32;
-    }
+    cb->hot = shape->hot && cx_sync_hot_argc(f) == cb->nparams;
+    cb->argt = shape->argt;
+    cb->arg32 = shape->arg32;
     static const char never_ready; /* a key no VM cache is ever ready for */
     cb->thunk_hot.cb = cb;
     cb->thunk_hot.key = cb->hot && cb->nparams <= CF_HOT_MAX_ARGS ? cb->key : &never_ready;
     cb->thunk_hot.f = cb->f;
     cb->thunk_hot.ctl = &cb->ctl;
-    for (int i = 0; i < cb->nparams && i < CF_HOT_MAX_ARGS; i++)
-        cb->thunk_hot.argt[i] = cb->argt[i];
+    cb->thunk_hot.argt = cb->argt;
     cf_thunk_publish(cb->thunk, cb); /* complete: its thunk may call it */
     return cb;
+}
+
+const cf_cbtype *cf_callback_shape(const cryo_ffi_callback *cb) {
+    return cb ? cb->shape : NULL;
 }
 
 cryo_ffi_path cryo_ffi_callback_path(const cryo_ffi_callback *cb) {
@@ -591,9 +594,8 @@ void cryo_ffi_callback_free(cryo_ffi_callback *cb) {
     cf_thunk_release(cb->thunk);
     if (cb->closure) ffi_closure_free(cb->closure);
     cryo_sync_release(cb->f);
-    pthread_mutex_destroy(&cb->flock);
     cryo_error_free(cb->first);
     cryo_error_free(cb->last);
-    fa_free(&cb->arena);
+    cf_cbtype_put(cb->shape);
     free(cb);
 }

@@ -19,7 +19,8 @@ void *fa_alloc(ffi_arena *a, size_t size) {
     size = (size + 15) & ~(size_t)15;
     struct ffi_block *b = a->blocks;
     if (!b || b->size - b->used < size) {
-        size_t bs = size > 4000 ? size : 4000;
+        size_t min = a->block ? a->block : 4000;
+        size_t bs = size > min ? size : min;
         b = malloc(sizeof *b + bs);
         if (!b) return NULL;
         b->next = a->blocks;
@@ -61,8 +62,11 @@ cryo_ffi_scope *cf_scope(cryo_ffi_scope *s) {
 }
 
 cryo_ffi_scope *cryo_ffi_scope_new(void) {
+    static atomic_uint_fast64_t next_id;
     cryo_ffi_scope *s = calloc(1, sizeof *s);
-    if (s) pthread_mutex_init(&s->lock, NULL);
+    if (!s) return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    s->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1;
     return s;
 }
 

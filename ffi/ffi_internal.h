@@ -5,6 +5,7 @@
  *   cdecl.c     the C declaration parser
  *   call.c      value <-> C conversions and calls through ffi_call
  *   callback.c  closures (the only file that touches ffi_closure_*)
+ *   cbtype.c    the parsed types of callbacks, interned and shared
  *   thunk.c     direct thunks: precompiled callbacks for the signatures of thunk_table.h
  *   abi.c       what ffi_call is given where libffi's own lowering is wrong
  *   lib_ffi.c   the ffi:: script module
@@ -94,6 +95,7 @@ struct cfunc {
 /* An arena: blocks freed together. */
 typedef struct ffi_arena {
     struct ffi_block *blocks;
+    size_t block; /* the smallest block to allocate; 0 = 4,000 bytes */
 } ffi_arena;
 void *fa_alloc(ffi_arena *a, size_t size); /* zeroed; NULL if out of memory */
 char *fa_strndup(ffi_arena *a, const char *s, size_t n);
@@ -123,6 +125,7 @@ typedef struct cname {
 
 struct cryo_ffi_scope {
     pthread_mutex_t lock; /* held for the whole of each parse (cdecl.c) */
+    uint64_t id;          /* unique for the process (0: the process-wide scope); cbtype.c */
     ffi_arena arena;      /* struct definitions, typedefs, enums, constants */
     cstruct *structs;     /* complete and incomplete (declared, not defined) */
     cname *names;
@@ -190,6 +193,31 @@ void cf_callback_noted(const cryo_ffi_callback *cb);
  * ffi_arg). */
 void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud);
 
+/* The parsed type of a callback (cbtype.c): shared by every callback of the same declaration
+ * string in the same scope, immutable once made, refcounted (the count under a process-wide
+ * lock taken only when callbacks are made and freed). */
+typedef struct cf_cbtype {
+    struct cf_cbtype *next; /* the table's bucket */
+    uint64_t scope_id;
+    size_t refs;
+    ffi_arena arena;  /* everything below */
+    const char *decl; /* the declaration as given */
+    cfunc *fn;
+    /* The hot path (callback.c's cf_trampoline), per parameter: the value to pass with its
+     * payload still to fill in (an i64 or raw pointer: the 8 bytes of the C slot; a double: its
+     * bits; an i32: sign-extended), and whether the C slot is an i32. */
+    const cryo_value *argt;
+    const bool *arg32;
+    bool hot; /* every parameter converts inline (i32, i64, f64, non-char pointers) */
+} cf_cbtype;
+/* The shared type of `decl` in `scope` (NULL: the process-wide one), parsed on first use, with
+ * one more reference (cf_cbtype_put). NULL on a parse error (*err set, owned by the caller) or
+ * out of memory (*err NULL). Any thread. */
+cf_cbtype *cf_cbtype_get(cryo_ffi_scope *scope, const char *decl, cryo_error **err);
+void cf_cbtype_put(cf_cbtype *t); /* the last reference frees it; NULL ignored; any thread */
+size_t cf_cbtype_refs(const cf_cbtype *t);                       /* its count now (tests) */
+const cf_cbtype *cf_callback_shape(const cryo_ffi_callback *cb); /* (tests) */
+
 /* Direct thunks (thunk.c). A slot is a number > 0; 0 means none. cf_thunk_reserve takes a free
  * slot for fn's signature and stores its thunk in *code (0 when the signature has no thunks or
  * all its slots are taken); cf_thunk_publish makes the slot's thunk call cb (once cb is
@@ -210,7 +238,7 @@ typedef struct cf_hot {
     const void *key;
     cryo_sync *f;
     const cryo_call_ctl *ctl;
-    cryo_value argt[CF_HOT_MAX_ARGS]; /* the parameters' value templates (payload filled in) */
+    const cryo_value *argt; /* the parameters' value templates (the shared type's, cf_cbtype) */
 } cf_hot;
 const cf_hot *cf_callback_hot(const cryo_ffi_callback *cb);
 /* Ends a thunk's fast call whose result the thunk did not convert inline: the result and the

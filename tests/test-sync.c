@@ -269,6 +269,63 @@ static void test_call_in(void **state) {
     cryo_unit_release(u);
 }
 
+/* What a SyncFunction of one captured int holds once the VM that froze it is gone (issue 19:
+ * at most 160 bytes: the SyncFunction and its fn in one block, a frozen cell without list
+ * links), and that such SyncFunctions, and closures that outlive them holding their frozen
+ * capture, still compute right. */
+static void test_sync_bytes(void **state) {
+    (void)state;
+    enum { N = 64 };
+    cryo_unit *u = test_compile("fn mk(k) { |x| x + k } fn mk2(k) { |x| |y| x + y + k }");
+    cryo_sync *fs[N];
+    cryo_value arg = cryo_int(0), fn;
+    bool counted = test_heap_counted(64);
+    cryo_vm *vm = cryo_vm_new(u, NULL); /* warm: what the VM and into_sync set up once */
+    assert_int_equal(cryo_vm_call(vm, "mk", 1, &arg, &fn), CRYO_OK);
+    assert_int_equal(cryo_vm_into_sync(vm, fn, &fs[0]), CRYO_OK);
+    cryo_value_release(fn);
+    cryo_sync_release(fs[0]);
+    size_t b0 = test_heap_in_use();
+    for (int i = 0; i < N; i++) {
+        arg = cryo_int(i * 10);
+        assert_int_equal(cryo_vm_call(vm, "mk", 1, &arg, &fn), CRYO_OK);
+        assert_int_equal(cryo_vm_into_sync(vm, fn, &fs[i]), CRYO_OK);
+        cryo_value_release(fn);
+    }
+    if (counted) {
+        size_t each = (test_heap_in_use() - b0) / N;
+        print_message("a SyncFunction |x| x + k: %zu bytes\n", each);
+        assert_true(each <= 164); /* 160, and the VM's own lists growing now and then */
+    }
+    cryo_vm_free(vm);
+    for (int i = 0; i < N; i++) {
+        cryo_const a = cryo_const_int(i), r;
+        assert_int_equal(cryo_sync_call(fs[i], 1, &a, &r, NULL), CRYO_OK);
+        assert_int_equal(r.v.as.i, i * 11);
+        cryo_sync_release(fs[i]);
+    }
+    /* the inner closure, frozen as the call's result, keeps the outer's frozen capture */
+    vm = cryo_vm_new(u, NULL);
+    arg = cryo_int(100);
+    cryo_sync *outer;
+    assert_int_equal(cryo_vm_call(vm, "mk2", 1, &arg, &fn), CRYO_OK);
+    assert_int_equal(cryo_vm_into_sync(vm, fn, &outer), CRYO_OK);
+    cryo_value_release(fn);
+    cryo_vm_free(vm);
+    cryo_const a = cryo_const_int(20), inner;
+    assert_int_equal(cryo_sync_call(outer, 1, &a, &inner, NULL), CRYO_OK);
+    cryo_sync_release(outer); /* the inner one outlives it */
+    assert_int_equal(cryo_const_type(inner), CRYO_T_SYNCFN);
+    cryo_sync *g = cryo_sync_retain((cryo_sync *)inner.v.as.obj);
+    cryo_const_release(inner);
+    cryo_const b = cryo_const_int(3), r;
+    assert_int_equal(cryo_sync_call(g, 1, &b, &r, NULL), CRYO_OK);
+    assert_int_equal(r.v.as.i, 123);
+    cryo_sync_release(g);
+    cryo_unit_release(u);
+    cryo_vm_pool_clear();
+}
+
 /* A SyncFunction handed to a script as a value (through a const), stored in arrays and maps,
  * captured by another closure that is frozen again. */
 static void test_script_values(void **state) {
@@ -307,6 +364,7 @@ int main(void) {
         cmocka_unit_test(test_failures),     cmocka_unit_test(test_handles),
         cmocka_unit_test(test_hot_reload),   cmocka_unit_test(test_call_errors),
         cmocka_unit_test(test_call_in),      cmocka_unit_test(test_script_values),
+        cmocka_unit_test(test_sync_bytes),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     cryo_vm_pool_clear();

@@ -96,7 +96,7 @@ static void destroy_frozen(cryo_obj ***st, size_t *n, size_t *cap, cryo_obj *o) 
         for (uint16_t i = 0; i < f->ncaps; i++)
             if (f->caps[i]) drop_ref(st, n, cap, &f->caps[i]->h);
         if (f->unit) cryo_unit_release(f->unit);
-        free(f);
+        free(f->h.flags & CFZ_FN_IN_SYNC ? (void *)((char *)f - sizeof(cryo_sync)) : (void *)f);
         break;
     }
     case CRYO_T_SYNCFN: drop_ref(st, n, cap, &cfz_sync_destroy((cryo_sync *)o)->h); break;

@@ -28,7 +28,7 @@ cryo_fn *cfz_sync_destroy(cryo_sync *s) {
     cvm_cache_forget(s);
     if (s->unit) cryo_unit_release(s->unit);
     context_release(s->ctx);
-    free(s);
+    if (!(fn->h.flags & CFZ_FN_IN_SYNC)) free(s); /* else freed with fn (const.c) */
     return fn;
 }
 
@@ -87,17 +87,16 @@ cryo_error_kind cfz_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cr
                                 cd->name ? cd->name : "?");
         }
     }
+    /* One block: the SyncFunction, then its fn (CFZ_FN_IN_SYNC), for one malloc header less
+     * (issue 19: a SyncFunction of one captured int in at most 160 bytes). */
+    _Static_assert(sizeof(cryo_sync) % _Alignof(cryo_fn) == 0, "fn after the sync is aligned");
     size_t size = sizeof(cryo_fn) + (size_t)fn->ncaps * sizeof(cryo_cell *);
-    cryo_fn *sf = heap_calloc(vm, size);
-    cryo_sync *s = sf ? heap_calloc(vm, sizeof *s) : NULL;
-    if (!sf || !s) {
-        free(sf);
-        free(s);
-        return cvm_raise_oom(vm);
-    }
+    cryo_sync *s = heap_calloc(vm, sizeof *s + size);
+    if (!s) return cvm_raise_oom(vm);
+    cryo_fn *sf = (cryo_fn *)(void *)((char *)s + sizeof *s);
     sf->h.type = CRYO_T_FN;
     sf->h.extra = fn->h.extra;
-    sf->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN;
+    sf->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_FROZEN | CFZ_FN_IN_SYNC;
     sf->h.rc = 1;
     sf->proto = fn->proto;
     sf->ncaps = fn->ncaps;
@@ -135,7 +134,9 @@ cryo_error_kind cfz_sync_from_fn_in(cryo_freezer *fz, cryo_fn *fn, int depth, cr
         char what[160];
         snprintf(what, sizeof what, "the captured variable '%s' (line %d)",
                  cd && cd->name ? cd->name : "?", cd ? cd->line : 0);
-        cryo_cell *cell = heap_calloc(vm, sizeof *cell);
+        /* A frozen cell is never on a heap's list (the cycle collector skips frozen objects
+         * and const.c frees it): its list links are left out of the allocation. */
+        cryo_cell *cell = heap_calloc(vm, offsetof(cryo_cell, gc_pprev));
         if (!cell) {
             k = cvm_raise_oom(vm);
             break;
@@ -348,6 +349,8 @@ static cryo_error_kind run_idle(cryo_vm *vm, bool pooled, cryo_sync *f, int argc
         if (!b && p->unit->nhosts) return cvm_raise_oom(vm);
         if (p->unit == vm->unit) vm->binding = b; /* cached for the next call on this VM */
     }
+    if (__builtin_expect(p->nregs > vm->seg->size, 0) && !cvm_fit_first(vm, p->nregs))
+        return cvm_raise_oom(vm);
     cryo_value *base = vm->seg->slots;
     for (int i = 0; i < fn->ncurry; i++)
         cv_set(&vm->heap, &base[i], fn->curry[i]); /* frozen: uncounted */

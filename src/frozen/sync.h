@@ -19,12 +19,18 @@ struct cryo_sync {
     cryo_unit *unit;         /* retained (atomic) */
     cryo_context *ctx;       /* the context of the VM that froze it (retained when possible) */
     cryo_fn *fn;             /* shared: owned by this object */
-    int arity;               /* parameters after curried arguments; -1 unknown */
     const cryo_proto *proto; /* fn's proto (script functions), or NULL: saves loads per call */
+    int arity;               /* parameters after curried arguments; -1 unknown (placed next to
+                              * hot_argc: no padding, so that into_sync's block fits 128 bytes) */
     int hot_argc;            /* the argc of a hot call: proto's nparams when nothing is curried,
                               * else -1 (never hot) */
     cryo_call_ctl ctl;       /* default bounds and interrupt epoch of its calls (govern.h) */
 };
+
+/* A cryo_obj.flags bit of a SyncFunction's fn allocated in one block right after its cryo_sync
+ * (into_sync; value.h has 0x1 and 0x2, value.c's cycle collector 0x80): when s goes, the block
+ * stays until fn's own count ends too, and freeing fn frees the block (const.c). */
+#define CFZ_FN_IN_SYNC 0x40
 
 /* Atomic retain/release of a frozen object (string, array, map, range, SyncFunction). The last
  * release frees the whole tree it owns. Other objects are ignored. */
@@ -103,7 +109,8 @@ static inline bool cfz_sync_frame0_is(const cryo_sync *f, const cryo_vm *vm) {
 static inline cryo_value *cfz_sync_hot_regs(cryo_sync *f, cryo_vm *vm, int argc) {
     if (__builtin_expect(argc == f->hot_argc && vm->nframes == 0 && !vm->dirty &&
                              f->proto->unit == vm->unit && vm->binding && vm->seg && vm->frames &&
-                             cfz_sync_pinned_last(f, vm) && cfz_sync_frame0_is(f, vm),
+                             f->proto->nregs <= vm->seg->size && cfz_sync_pinned_last(f, vm) &&
+                             cfz_sync_frame0_is(f, vm),
                          1))
         return vm->seg->slots; /* a call's return (or unwind) clears its registers */
     return NULL;

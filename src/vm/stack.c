@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FIRST_SEGMENT 512 /* values: small, so that a fresh VM's first run is cheap */
-#define NEXT_SEGMENT  4096
-#define FIRST_FRAMES  16
+/* Segment sizes, in values. The first is sized to what the unit's top level needs plus room for
+ * a few small calls (first_size), so that a VM after a small script's first run stays small
+ * (issue 19); a first frame that needs more makes it bigger (cvm_fit_first), and deeper calls
+ * take further segments, each at least twice the size of the one before (cvm_fit_frame). */
+#define FIRST_MIN    32
+#define FIRST_SPARE  32
+#define NEXT_MIN     64
+#define SEGMENT_MAX  65536
+#define FIRST_FRAMES 16
 
 /* --- segments and frames ----------------------------------------------------------------- */
 
@@ -19,9 +25,15 @@ static cryo_segment *segment_new(size_t size) {
     return s;
 }
 
+static size_t first_size(const cryo_vm *vm) {
+    const cryo_unit *u = vm->unit;
+    size_t n = (u && u->nprotos ? u->protos[0]->nregs : 0) + FIRST_SPARE;
+    return n < FIRST_MIN ? FIRST_MIN : n;
+}
+
 bool cvm_prepare(cryo_vm *vm) {
     if (!vm->seg) {
-        vm->seg = segment_new(FIRST_SEGMENT);
+        vm->seg = segment_new(first_size(vm));
         if (!vm->seg) return false;
         vm->top = vm->seg->slots;
     }
@@ -70,8 +82,8 @@ cryo_value *cvm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_t nm
         s->next = n = NULL;
     }
     if (!n) {
-        size_t size = s->size * 2 > NEXT_SEGMENT ? s->size * 2 : NEXT_SEGMENT;
-        if (size > 65536) size = 65536;
+        size_t size = s->size * 2 > NEXT_MIN ? s->size * 2 : NEXT_MIN;
+        if (size > SEGMENT_MAX) size = SEGMENT_MAX;
         if (size < nregs) size = nregs;
         if (vm->heap.limit) {
             size_t total = size;
@@ -92,6 +104,31 @@ cryo_value *cvm_fit_frame(cryo_vm *vm, cryo_value *want, size_t nregs, size_t nm
     }
     vm->seg = n;
     return n->slots;
+}
+
+/* The first segment, replaced by a bigger one: the VM is idle (no frame), so it holds only ()
+ * (a return or an unwind clears its registers) and the segments after it stay as they are. */
+static bool grow_first(cryo_vm *vm, size_t nregs) {
+    cryo_segment *s = vm->seg;
+    while (s->prev)
+        s = s->prev;
+    vm->seg = s;
+    if (nregs <= s->size) return true;
+    size_t size = s->size * 2 > nregs ? s->size * 2 : nregs;
+    if (!within_memory_limit(vm, (size - s->size) * sizeof(cryo_value))) return false;
+    cryo_segment *n = segment_new(size);
+    if (!n) return false;
+    n->next = s->next;
+    if (n->next) n->next->prev = n;
+    free(s);
+    vm->seg = n;
+    vm->top = n->slots;
+    return true;
+}
+
+bool cvm_fit_first(cryo_vm *vm, size_t nregs) {
+    if (__builtin_expect(nregs <= vm->seg->size && !vm->seg->prev, 1)) return true;
+    return grow_first(vm, nregs);
 }
 
 static bool in_segment(const cryo_segment *s, const cryo_value *p) {

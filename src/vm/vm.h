@@ -278,6 +278,11 @@ cryo_error_kind cvm_exec_hooked(cryo_vm *vm, int stop);
  * false when out of memory. */
 bool cvm_prepare(cryo_vm *vm);
 
+/* Before a first frame of `nregs` registers on an idle, prepared VM (its arguments not yet
+ * written): makes the first segment, where such a frame starts, hold them. False (nothing
+ * raised) when out of memory or past the memory limit. */
+bool cvm_fit_first(cryo_vm *vm, size_t nregs);
+
 /* Makes room for one more frame in vm->frames; false (nothing raised) when out of memory. */
 bool cvm_grow_frames(cryo_vm *vm);
 

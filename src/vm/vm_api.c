@@ -305,6 +305,7 @@ CRYO_API cryo_error_kind cryo_vm_run(cryo_vm *vm, const cryo_value *globals, int
     if (nglobals < 0 || (uint32_t)nglobals > vm->unit->nglobals || (nglobals && !globals))
         return cryo_vm_raise(vm, CRYO_ERR_API, "expected %u globals, got %d", vm->unit->nglobals,
                              nglobals);
+    if (!cvm_fit_first(vm, vm->unit->protos[0]->nregs)) return cvm_raise_oom(vm);
     load_args(vm, nglobals, globals);
     return run_proto(vm, 0, result);
 }
@@ -325,8 +326,10 @@ CRYO_API cryo_error_kind cryo_vm_call(cryo_vm *vm, const char *name, int argc,
             ptrs[i] = (cryo_value *)&argv[i];
         return cvm_fn_not_found(vm, name, len, argc, ptrs);
     }
+    uint32_t pi = vm->unit->fns[fi].proto;
+    if (!cvm_fit_first(vm, vm->unit->protos[pi]->nregs)) return cvm_raise_oom(vm);
     load_args(vm, argc, argv);
-    return run_proto(vm, vm->unit->fns[fi].proto, result);
+    return run_proto(vm, pi, result);
 }
 
 CRYO_API const cryo_error *cryo_vm_error(const cryo_vm *vm) {
