@@ -13,7 +13,7 @@ static cryo_map *map_mut(cryo_vm *vm, cryo_value *slot) {
 
 /* Sets key = v (v retained here), checking the size limit when the key is new. */
 static cryo_error_kind map_put(cryo_vm *vm, cryo_map *m, cryo_string *key, cryo_value v) {
-    if (!cv_map_find(m, key->data, key->len)) {
+    if (!cv_map_find_str(m, key)) {
         cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
         if (k) return k;
     }
@@ -107,9 +107,13 @@ static cryo_error_kind list(cryo_vm *vm, int argc, cryo_value **argv, cryo_value
     cryo_array *a = cv_array_new(&vm->heap, m->len);
     if (!a) return cvm_raise_oom(vm);
     for (uint32_t i = 0; i < m->len; i++) {
-        cryo_value v = keys ? cv_from_obj(&m->entries[i].key->h) : m->entries[i].value;
-        if (keys && (m->entries[i].key->h.flags & CRYO_OBJ_SHARED)) v.flags = 0;
-        cv_retain(v);
+        cryo_value v = m->entries[i].value;
+        if (!keys)
+            cv_retain(v);
+        else if (!cv_map_key_value(&vm->heap, m->entries[i].key, &v)) { /* owned */
+            cv_release(&vm->heap, cv_from_obj(&a->h));
+            return cvm_raise_oom(vm);
+        }
         if (!cv_array_push(&vm->heap, a, v)) { /* v is taken, even on failure */
             cv_release(&vm->heap, cv_from_obj(&a->h));
             return cvm_raise_oom(vm);
@@ -141,8 +145,7 @@ static cryo_error_kind merge(cryo_vm *vm, int argc, cryo_value **argv, bool over
     cryo_error_kind k = b->len && !m ? CRYO_ERR_MEMORY : CRYO_OK;
     for (uint32_t i = 0; !k && i < b->len; i++) {
         cryo_string *key = b->entries[i].key;
-        if (overwrite || !cv_map_find(m, key->data, key->len))
-            k = map_put(vm, m, key, b->entries[i].value);
+        if (overwrite || !cv_map_find_str(m, key)) k = map_put(vm, m, key, b->entries[i].value);
     }
     cv_release(&vm->heap, other);
     if (!k && m && vm->data_limits) k = cvm_check_data(vm, *argv[0]); /* nested totals */
@@ -176,13 +179,17 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, 
     if (!k) k = new_map(vm, 4, &sides[1]);
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
-        cryo_value args[2] = {cv_from_obj(&key->h), m->entries[i].value}, r = cryo_unit_value();
-        if (key->h.flags & CRYO_OBJ_SHARED) args[0].flags = 0;
+        cryo_value args[2] = {cryo_unit_value(), m->entries[i].value}, r = cryo_unit_value();
+        if (!cv_map_key_value(&vm->heap, key, &args[0])) { /* owned: a script may keep it */
+            k = cvm_raise_oom(vm);
+            break;
+        }
         bool hit = false;
         cryo_value item = args[1];
         cv_retain(item);
         k = map_call_kv(vm, fn, args[0], &item, &r);
         cv_release(&vm->heap, item);
+        cv_release(&vm->heap, args[0]);
         if (!k) k = clib_truthy(vm, name, r, &hit);
         cv_release(&vm->heap, r);
         if (!k) k = map_put(vm, sides[hit ? 1 : 0], key, m->entries[i].value);
@@ -255,11 +262,15 @@ CRYO_LIB_FN(clib_map_map) {
     if (!k) k = cvm_charge(vm, m->len); /* the copying, beyond the callback's own */
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
-        cryo_value kv = cv_from_obj(&key->h), item = m->entries[i].value, r = cryo_unit_value();
-        if (key->h.flags & CRYO_OBJ_SHARED) kv.flags = 0;
+        cryo_value kv, item = m->entries[i].value, r = cryo_unit_value();
+        if (!cv_map_key_value(&vm->heap, key, &kv)) { /* owned: a script may keep it */
+            k = cvm_raise_oom(vm);
+            break;
+        }
         cv_retain(item);
         k = map_call_kv(vm, fn, kv, &item, &r);
         cv_release(&vm->heap, item);
+        cv_release(&vm->heap, kv);
         if (!k) k = map_put(vm, out, key, r);
         cv_release(&vm->heap, r);
     }

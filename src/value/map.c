@@ -1,5 +1,6 @@
 /*
- * map.c — object maps: entries sorted by key bytes (as Rhai's BTreeMap), binary search.
+ * map.c — object maps: entries sorted by key bytes (as Rhai's BTreeMap), binary search. Keys
+ * of up to CV_INTERN_MAX bytes are interned (intern.c): maps share them.
  */
 #include "value.h"
 
@@ -77,6 +78,44 @@ cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len) {
     return found ? &m->entries[i] : NULL;
 }
 
+cryo_map_entry *cv_map_find_str(const cryo_map *m, const cryo_string *key) {
+    /* Interned keys are one string per text: a property name (a unit constant) or a key taken
+     * from another map is usually this map's key itself, found without reading any bytes. */
+    if (m->len <= 8 && cv_is_interned(key)) {
+        for (uint32_t i = 0; i < m->len; i++)
+            if (m->entries[i].key == key) return &m->entries[i];
+    }
+    return cv_map_find(m, key->data, key->len);
+}
+
+bool cv_map_key_value(cryo_heap *h, cryo_string *key, cryo_value *out) {
+    if (cv_is_interned(key)) {
+        cryo_string *c = cv_string_new(h, key->data, key->len);
+        if (!c) return false;
+        *out = cv_from_obj(&c->h);
+        return true;
+    }
+    *out = cv_from_obj(&key->h);
+    if (key->h.flags & CRYO_OBJ_SHARED)
+        out->flags = 0; /* frozen: kept alive by the VM's pins */
+    else
+        key->h.rc++;
+    return true;
+}
+
+/* The key a map stores for `key`: the interned string (one reference taken), else the key
+ * retained, or copied when shared (a frozen key: the map may outlive its const). */
+static cryo_string *map_key(cryo_heap *h, cryo_string *key) {
+    if (cv_is_interned(key)) {
+        cv_intern_retain(key);
+        return key;
+    }
+    if (key->len <= CV_INTERN_MAX) return cv_intern(key->data, key->len);
+    if (key->h.flags & CRYO_OBJ_SHARED) return cv_string_new(h, key->data, key->len);
+    key->h.rc++;
+    return key;
+}
+
 bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
     bool found;
     uint32_t i = map_search(m, key->data, key->len, &found);
@@ -97,16 +136,10 @@ bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
         m->entries = e;
         m->cap = (uint32_t)ncap;
     }
-    /* A shared key (a unit constant) is copied: the map may outlive the unit. */
-    cryo_string *k = key;
-    if (k->h.flags & CRYO_OBJ_SHARED) {
-        k = cv_string_new(h, key->data, key->len);
-        if (!k) {
-            cv_release(h, v);
-            return false;
-        }
-    } else {
-        k->h.rc++;
+    cryo_string *k = map_key(h, key);
+    if (!k) {
+        cv_release(h, v);
+        return false;
     }
     memmove(&m->entries[i + 1], &m->entries[i], (size_t)(m->len - i) * sizeof(cryo_map_entry));
     m->entries[i].key = k;
@@ -126,6 +159,13 @@ bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_
         *out = e.value;
     else
         cv_release(h, e.value);
-    cv_release(h, cv_from_obj(&e.key->h));
+    cv_map_key_drop(h, e.key);
     return true;
+}
+
+void cv_map_key_drop(cryo_heap *h, cryo_string *key) {
+    if (cv_is_interned(key))
+        cv_intern_release(key);
+    else if (!(key->h.flags & CRYO_OBJ_SHARED) && --key->h.rc == 0)
+        cv_free_obj(h, &key->h);
 }
