@@ -107,13 +107,9 @@ static cryo_error_kind list(cryo_vm *vm, int argc, cryo_value **argv, cryo_value
     cryo_array *a = cv_array_new(&vm->heap, m->len);
     if (!a) return cvm_raise_oom(vm);
     for (uint32_t i = 0; i < m->len; i++) {
-        cryo_value v = m->entries[i].value;
-        if (!keys)
-            cv_retain(v);
-        else if (!cv_map_key_value(&vm->heap, m->entries[i].key, &v)) { /* owned */
-            cv_release(&vm->heap, cv_from_obj(&a->h));
-            return cvm_raise_oom(vm);
-        }
+        cryo_value v = keys ? cv_from_obj(&m->entries[i].key->h) : m->entries[i].value;
+        if (keys && (m->entries[i].key->h.flags & CRYO_OBJ_SHARED)) v.flags = 0;
+        cv_retain(v);
         if (!cv_array_push(&vm->heap, a, v)) { /* v is taken, even on failure */
             cv_release(&vm->heap, cv_from_obj(&a->h));
             return cvm_raise_oom(vm);
@@ -179,17 +175,13 @@ static cryo_error_kind partition(cryo_vm *vm, const char *name, cryo_value map, 
     if (!k) k = new_map(vm, 4, &sides[1]);
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
-        cryo_value args[2] = {cryo_unit_value(), m->entries[i].value}, r = cryo_unit_value();
-        if (!cv_map_key_value(&vm->heap, key, &args[0])) { /* owned: a script may keep it */
-            k = cvm_raise_oom(vm);
-            break;
-        }
+        cryo_value args[2] = {cv_from_obj(&key->h), m->entries[i].value}, r = cryo_unit_value();
+        if (key->h.flags & CRYO_OBJ_SHARED) args[0].flags = 0;
         bool hit = false;
         cryo_value item = args[1];
         cv_retain(item);
         k = map_call_kv(vm, fn, args[0], &item, &r);
         cv_release(&vm->heap, item);
-        cv_release(&vm->heap, args[0]);
         if (!k) k = clib_truthy(vm, name, r, &hit);
         cv_release(&vm->heap, r);
         if (!k) k = map_put(vm, sides[hit ? 1 : 0], key, m->entries[i].value);
@@ -262,15 +254,11 @@ CRYO_LIB_FN(clib_map_map) {
     if (!k) k = cvm_charge(vm, m->len); /* the copying, beyond the callback's own */
     for (uint32_t i = 0; !k && i < m->len; i++) {
         cryo_string *key = m->entries[i].key;
-        cryo_value kv, item = m->entries[i].value, r = cryo_unit_value();
-        if (!cv_map_key_value(&vm->heap, key, &kv)) { /* owned: a script may keep it */
-            k = cvm_raise_oom(vm);
-            break;
-        }
+        cryo_value kv = cv_from_obj(&key->h), item = m->entries[i].value, r = cryo_unit_value();
+        if (key->h.flags & CRYO_OBJ_SHARED) kv.flags = 0;
         cv_retain(item);
         k = map_call_kv(vm, fn, kv, &item, &r);
         cv_release(&vm->heap, item);
-        cv_release(&vm->heap, kv);
         if (!k) k = map_put(vm, out, key, r);
         cv_release(&vm->heap, r);
     }

@@ -3,19 +3,21 @@
  * of units (property names), stored once per distinct text, so that a map built with computed
  * keys holds no copy of its keys and a property read finds its key by pointer.
  *
+ * Lifetime: an interned string lives until the process exits (the table frees every string at
+ * exit). Nothing counts references to it: copying or freeing a map does no atomic operation
+ * per key (counted keys made copy-on-write copies and frees of maps 5 % slower in Richards),
+ * and a key may be handed to scripts as a plain shared value. The table is bounded: after
+ * CV_INTERN_LIMIT strings, new texts are not interned and maps store their own copies, as
+ * before interning (same results, no sharing).
+ *
  * Thread rules (also in docs/architecture.md, "Interned keys"):
- * - The table is split into NSHARDS shards by the top bits of the key's hash; each shard is an
+ * - The table is split into NSHARDS shards by a mix of the key's hash; each shard is an
  *   open-addressing array (linear probing) under its own mutex. The mutex is taken only to
- *   intern (a map gets a key it does not hold yet, a unit constant is created) and when the
- *   last reference to an interned string goes — never to look up a key in a map or to read a
- *   property: those compare pointers and bytes of strings the map already holds.
- * - An interned string is immutable (CRYO_OBJ_SHARED | CRYO_OBJ_INTERNED): VMs hold it in
- *   values without counting (as a unit's constants); its `rc` counts the maps and units that
- *   hold it, and is changed only atomically. A holder adds a reference without the lock (the
- *   count is at least one, its own); a release that may drop the count to zero takes the
- *   shard's lock, so a string is removed from the table and freed under the same lock that
- *   lookups hold while they take a reference — a lookup never revives a dying string.
- * - The shards' arrays are freed at exit when empty (valgrind: nothing left behind).
+ *   intern (a map gets a computed key it does not hold yet, a unit constant is created) —
+ *   never to look up a key in a map or to read a property: those compare pointers and bytes
+ *   of strings the map already holds.
+ * - An interned string is immutable and never freed while the process runs, so any thread may
+ *   read it without synchronisation once it has the pointer (published under the mutex).
  */
 #include "value.h"
 
@@ -34,6 +36,7 @@ typedef struct shard {
 
 #define SHARD_INIT                                                                                 \
     { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 }
+static uint32_t total; /* strings interned, all shards (relaxed atomic) */
 static shard shards[NSHARDS] = {
     SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT,
     SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT};
@@ -48,8 +51,10 @@ static uint32_t bytes_hash(const char *p, size_t len) {
     return x ? x : 1;
 }
 
+/* FNV's top bits are poorly spread over short similar keys ("k0".."k999"): mixed first, or a
+ * few shards get most keys and the tables grow early. Slots use the low bits. */
 static shard *shard_of(uint32_t hash) {
-    return &shards[hash >> (32 - SHARD_BITS)];
+    return &shards[(hash * 0x9E3779B1u) >> (32 - SHARD_BITS)];
 }
 
 static bool shard_grow(shard *sh) {
@@ -74,7 +79,7 @@ static bool shard_grow(shard *sh) {
 static cryo_string *intern_new(const char *p, size_t len, uint32_t hash) {
     cryo_string *s = malloc(sizeof *s + len + 1);
     if (!s) return NULL;
-    s->h.rc = 1;
+    s->h.rc = 1; /* never counted: shared */
     s->h.type = CRYO_T_STRING;
     s->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_INTERNED;
     s->h.extra = 0;
@@ -102,57 +107,26 @@ cryo_string *cv_intern(const char *p, size_t len) {
     uint32_t mask = sh->cap - 1, j = hash & mask;
     for (cryo_string *s; (s = sh->slots[j]) != NULL; j = (j + 1) & mask) {
         if (s->hash == hash && s->len == len && memcmp(s->data, p, len) == 0) {
-            __atomic_fetch_add(&s->h.rc, 1, __ATOMIC_RELAXED);
             r = s;
             goto out;
         }
+    }
+    /* Bounded: a script making endless distinct keys fills the table once, then its keys are
+     * copies in its maps again (accounted on its heap). */
+    if (__atomic_fetch_add(&total, 1, __ATOMIC_RELAXED) >= CV_INTERN_LIMIT) {
+        __atomic_fetch_sub(&total, 1, __ATOMIC_RELAXED);
+        goto out;
     }
     r = intern_new(p, len, hash);
     if (r) {
         sh->slots[j] = r;
         sh->n++;
+    } else {
+        __atomic_fetch_sub(&total, 1, __ATOMIC_RELAXED);
     }
 out:
     pthread_mutex_unlock(&sh->mu);
     return r;
-}
-
-void cv_intern_retain(cryo_string *s) {
-    __atomic_fetch_add(&s->h.rc, 1, __ATOMIC_RELAXED);
-}
-
-/* Removes s from its shard (lock held): backward-shift deletion keeps every probe chain
- * unbroken without tombstones. */
-static void shard_remove(shard *sh, const cryo_string *s) {
-    uint32_t mask = sh->cap - 1, i = s->hash & mask;
-    while (sh->slots[i] != s)
-        i = (i + 1) & mask;
-    sh->slots[i] = NULL;
-    sh->n--;
-    for (uint32_t j = (i + 1) & mask; sh->slots[j]; j = (j + 1) & mask) {
-        uint32_t k = sh->slots[j]->hash & mask; /* where the entry at j wants to be */
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays) continue;
-        sh->slots[i] = sh->slots[j];
-        sh->slots[j] = NULL;
-        i = j;
-    }
-}
-
-void cv_intern_release(cryo_string *s) {
-    /* Above one reference no lookup can be racing to revive it: drop one without the lock. */
-    uint32_t rc = __atomic_load_n(&s->h.rc, __ATOMIC_RELAXED);
-    while (rc > 1) {
-        if (__atomic_compare_exchange_n(&s->h.rc, &rc, rc - 1, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED))
-            return;
-    }
-    shard *sh = shard_of(s->hash);
-    pthread_mutex_lock(&sh->mu);
-    bool last = __atomic_sub_fetch(&s->h.rc, 1, __ATOMIC_ACQ_REL) == 0;
-    if (last) shard_remove(sh, s);
-    pthread_mutex_unlock(&sh->mu);
-    if (last) free(s);
 }
 
 size_t cv_intern_count(void) {
@@ -165,17 +139,17 @@ size_t cv_intern_count(void) {
     return n;
 }
 
-/* At exit: the arrays of empty shards (strings still held belong to units or maps the host
- * never freed; those stay reachable through their holders). */
+/* At exit: every interned string and the shards' arrays (valgrind sees nothing left). Values
+ * pointing to interned strings are not counted, so no later free touches them. */
 __attribute__((destructor)) static void intern_cleanup(void) {
     for (int i = 0; i < NSHARDS; i++) {
         shard *sh = &shards[i];
         pthread_mutex_lock(&sh->mu);
-        if (sh->n == 0) {
-            free(sh->slots);
-            sh->slots = NULL;
-            sh->cap = 0;
-        }
+        for (uint32_t j = 0; j < sh->cap; j++)
+            free(sh->slots[j]);
+        free(sh->slots);
+        sh->slots = NULL;
+        sh->cap = sh->n = 0;
         pthread_mutex_unlock(&sh->mu);
     }
 }

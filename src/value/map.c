@@ -79,44 +79,35 @@ cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len) {
 }
 
 cryo_map_entry *cv_map_find_str(const cryo_map *m, const cryo_string *key) {
-    /* Interned keys are one string per text: a property name (a unit constant) or a key taken
-     * from another map is usually this map's key itself, found without reading any bytes. */
-    if (m->len <= 8 && cv_is_interned(key)) {
-        for (uint32_t i = 0; i < m->len; i++)
-            if (m->entries[i].key == key) return &m->entries[i];
+    /* Interned keys are one string per text: a property name (a unit constant) or a computed
+     * key is usually this map's key itself, found without reading any bytes. */
+    if (cv_is_interned(key)) {
+        cryo_map_entry *e = cv_map_find_ptr(m, key);
+        if (e) return e;
     }
     return cv_map_find(m, key->data, key->len);
 }
 
-bool cv_map_key_value(cryo_heap *h, cryo_string *key, cryo_value *out) {
-    if (cv_is_interned(key)) {
-        cryo_string *c = cv_string_new(h, key->data, key->len);
-        if (!c) return false;
-        *out = cv_from_obj(&c->h);
-        return true;
-    }
-    *out = cv_from_obj(&key->h);
-    if (key->h.flags & CRYO_OBJ_SHARED)
-        out->flags = 0; /* frozen: kept alive by the VM's pins */
-    else
-        key->h.rc++;
-    return true;
-}
-
-/* The key a map stores for `key`: the interned string (one reference taken), else the key
- * retained, or copied when shared (a frozen key: the map may outlive its const). */
+/* The key a map stores for `key`: the interned string of its text (one per process, nothing
+ * counted), else the key retained, or copied when shared (a long unit constant or a frozen
+ * key: the map may outlive its unit or const). NULL when out of memory. */
 static cryo_string *map_key(cryo_heap *h, cryo_string *key) {
-    if (cv_is_interned(key)) {
-        cv_intern_retain(key);
-        return key;
-    }
-    if (key->len <= CV_INTERN_MAX) return cv_intern(key->data, key->len);
+    if (cv_is_interned(key)) return key;
+    cryo_string *k = key->len <= CV_INTERN_MAX ? cv_intern(key->data, key->len) : NULL;
+    if (k) return k;
     if (key->h.flags & CRYO_OBJ_SHARED) return cv_string_new(h, key->data, key->len);
     key->h.rc++;
     return key;
 }
 
 bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
+    if (cv_is_interned(key)) { /* `o.x = v` on an existing field: no byte compared */
+        cryo_map_entry *e = cv_map_find_ptr(m, key);
+        if (e) {
+            cv_set(h, &e->value, v);
+            return true;
+        }
+    }
     bool found;
     uint32_t i = map_search(m, key->data, key->len, &found);
     if (found) {
@@ -159,13 +150,6 @@ bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_
         *out = e.value;
     else
         cv_release(h, e.value);
-    cv_map_key_drop(h, e.key);
+    if (!(e.key->h.flags & CRYO_OBJ_SHARED)) cv_release(h, cv_from_obj(&e.key->h));
     return true;
-}
-
-void cv_map_key_drop(cryo_heap *h, cryo_string *key) {
-    if (cv_is_interned(key))
-        cv_intern_release(key);
-    else if (!(key->h.flags & CRYO_OBJ_SHARED) && --key->h.rc == 0)
-        cv_free_obj(h, &key->h);
 }

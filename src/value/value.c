@@ -99,7 +99,7 @@ static void free_container(cryo_heap *h, free_stack *st, cryo_obj *o) {
     case CRYO_T_MAP: {
         cryo_map *m = (cryo_map *)o;
         for (uint32_t i = 0; i < m->len; i++) {
-            cv_map_key_drop(h, m->entries[i].key);
+            drop_string(h, m->entries[i].key);
             drop_child(h, st, m->entries[i].value);
         }
         cv_free(h, m->entries, (size_t)m->cap * sizeof(cryo_map_entry));
@@ -198,10 +198,7 @@ static cryo_obj *copy_map(cryo_heap *h, const cryo_map *m) {
     if (!n) return NULL;
     for (uint32_t i = 0; i < m->len; i++) {
         cryo_string *k = m->entries[i].key;
-        if (cv_is_interned(k))
-            cv_intern_retain(k);
-        else if (!(k->h.flags & CRYO_OBJ_SHARED))
-            k->h.rc++;
+        if (!(k->h.flags & CRYO_OBJ_SHARED)) k->h.rc++;
         cv_retain(m->entries[i].value);
         n->entries[i].key = k;
         n->entries[i].value = m->entries[i].value;

@@ -55,8 +55,7 @@ typedef struct cryo_map_entry_s cryo_map_entry;
 
 #define CRYO_OBJ_SHARED 0x1 /* immutable shared object: never freed through rc, copy on write */
 #define CRYO_OBJ_FROZEN 0x2 /* part of a ConstValue: rc changed only atomically (sync.h) */
-/* With SHARED: a string in the process's intern table (intern.c); rc, changed only atomically,
- * counts the maps and units holding it. */
+/* With SHARED: a string in the process's intern table (intern.c), alive until exit. */
 #define CRYO_OBJ_INTERNED 0x4
 
 struct cryo_obj {
@@ -109,7 +108,7 @@ typedef struct cryo_array {
 /* Object maps keep their entries sorted by key bytes, as Rhai's BTreeMap does: keys(),
  * values(), iteration and printing all follow key order. Lookup is a binary search. */
 struct cryo_map_entry_s {
-    cryo_string *key; /* interned (one reference), counted reference, or shared (frozen) */
+    cryo_string *key; /* interned (shared, not counted), counted reference, or frozen */
     cryo_value value;
 };
 
@@ -263,16 +262,16 @@ uint32_t cv_string_hash(cryo_string *s);
 /* --- interned strings (intern.c) -----------------------------------------------------------
  * Map keys and unit string constants of at most CV_INTERN_MAX bytes are interned: one string
  * per distinct text in the process, so equal keys are the same pointer (compared first) and
- * a map stores no copy of a computed key. Thread-safe; see intern.c for the rules. Interned
- * strings are immutable and shared (values to them are not counted); a map or unit holding
- * one owns one reference. They are allocated with malloc, outside any VM's heap accounting. */
-#define CV_INTERN_MAX 40
-/* The interned string with these bytes, with one reference for the caller; NULL when len >
- * CV_INTERN_MAX or out of memory. Takes a lock (per shard). */
+ * a map stores no copy of a computed key. Interned strings are immutable shared objects
+ * (values to them are not counted) that live until the process exits; at most
+ * CV_INTERN_LIMIT are made (then keys are copied as before). Allocated with malloc, outside
+ * any VM's heap accounting. Thread-safe; see intern.c for the rules. */
+#define CV_INTERN_MAX   40
+#define CV_INTERN_LIMIT 32768u
+/* The interned string with these bytes; NULL when len > CV_INTERN_MAX, the table is full or
+ * out of memory (callers then keep or copy their own string). Takes a shard's lock. */
 cryo_string *cv_intern(const char *p, size_t len);
-void cv_intern_retain(cryo_string *s);  /* s interned; lock-free */
-void cv_intern_release(cryo_string *s); /* s interned; frees it with its last reference */
-size_t cv_intern_count(void);           /* strings in the table (tests) */
+size_t cv_intern_count(void); /* strings in the table (tests) */
 static inline bool cv_is_interned(const cryo_string *s) {
     return (s->h.flags & CRYO_OBJ_INTERNED) != 0;
 }
@@ -288,17 +287,19 @@ bool cv_array_reserve(cryo_heap *h, cryo_array *a, size_t cap);
 cryo_map *cv_map_new(cryo_heap *h, size_t cap);
 /* Finds a key; returns the entry or NULL. */
 cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len);
+/* The entry whose key is `key` itself (an interned string), scanning maps of up to 16 keys;
+ * NULL otherwise (absent, another string with the same bytes, or a larger map). */
+static inline cryo_map_entry *cv_map_find_ptr(const cryo_map *m, const cryo_string *key) {
+    if (m->len > 16) return NULL;
+    for (uint32_t i = 0; i < m->len; i++)
+        if (m->entries[i].key == key) return &m->entries[i];
+    return NULL;
+}
 /* Finds a key given as a string (borrowed): the same result as cv_map_find, but an interned
  * key is found by pointer first (property names, keys taken from maps). */
 cryo_map_entry *cv_map_find_str(const cryo_map *m, const cryo_string *key);
-/* A map key as a value the caller owns, for scripts to keep (keys(), callbacks): an interned
- * key is copied into a counted string on h (it lives only as long as the maps holding it);
- * false when out of memory. */
-bool cv_map_key_value(cryo_heap *h, cryo_string *key, cryo_value *out);
-/* Drops the reference a map entry held on its key (interned, counted or shared alike). */
-void cv_map_key_drop(cryo_heap *h, cryo_string *key);
-/* Sets key to v (takes v's reference; the key is borrowed: the map interns it, or retains or
- * copies it when longer than CV_INTERN_MAX). */
+/* Sets key to v (takes v's reference; the key is borrowed: the map stores the interned string
+ * of its text, or retains it, or copies it when shared and not interned). */
 bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v);
 /* Removes a key; stores the removed value (owned) in *out if not NULL. Returns false if
  * absent. */
