@@ -6,8 +6,8 @@
  * ------------
  * Every heap object starts with a cryo_obj header. A value that owns a reference has
  * CRYO_VF_COUNTED set and the object's `rc` counts those references. A value without the flag
- * that points to an object refers to shared, immutable data (a unit's constants; later, frozen
- * ConstValues): retain/release skip it and it is never freed by a VM. Objects with
+ * that points to an object refers to shared, immutable data (a unit's constants, interned map
+ * keys, frozen ConstValues): retain/release skip it and it is never freed by a VM. Objects with
  * CRYO_OBJ_SHARED in their header are such shared objects.
  *
  * Value semantics (Rhai): strings, arrays and maps are values. Assignment copies the reference
