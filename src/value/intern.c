@@ -10,9 +10,14 @@
  * CV_INTERN_LIMIT strings, new texts are not interned and maps store their own copies, as
  * before interning (same results, no sharing).
  *
+ * Memory: strings never freed one by one need no malloc chunk each: they are cut from 4 KB
+ * blocks, each behind an 8-byte chain link (a 4-byte key: 48 bytes, as one malloc chunk of
+ * Lua's TString), and a shard's chains average up to two strings, so the heads cost 4-8 bytes
+ * per key (docs/performance.md: the map of 1,000 unique keys).
+ *
  * Thread rules (also in docs/architecture.md, "Interned keys"):
- * - The table is split into NSHARDS shards by a mix of the key's hash; each shard is an
- *   open-addressing array (linear probing) under its own mutex. The mutex is taken only to
+ * - The table is split into NSHARDS shards by a mix of the key's hash; each shard is an array
+ *   of chains under its own mutex. The mutex is taken only to
  *   intern (a map gets a computed key it does not hold yet, a unit constant is created) —
  *   never to look up a key in a map or to read a property: those compare pointers and bytes
  *   of strings the map already holds.
@@ -26,11 +31,18 @@
 
 #define NSHARDS    16
 #define SHARD_BITS 4
+#define BLOCK      4096
+
+/* An interned string with its chain link; the bytes follow. */
+typedef struct ientry {
+    struct ientry *next;
+    cryo_string s;
+} ientry;
 
 typedef struct shard {
     pthread_mutex_t mu;
-    cryo_string **slots; /* cap slots, NULL = empty */
-    uint32_t cap;        /* 0 or a power of two */
+    ientry **heads; /* cap chains */
+    uint32_t cap;   /* 0 or a power of two */
     uint32_t n;
 } shard;
 
@@ -40,6 +52,35 @@ static uint32_t total; /* strings interned, all shards (relaxed atomic) */
 static shard shards[NSHARDS] = {
     SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT,
     SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT, SHARD_INIT};
+
+/* The blocks strings are cut from: one bump pointer for all shards, under its own mutex (taken
+ * inside a shard's; never the other way round). Each block starts with the previous one's
+ * address, so the destructor can free them. */
+static struct {
+    pthread_mutex_t mu;
+    char *block; /* the current block, NULL before the first */
+    size_t used; /* bytes of it handed out */
+} slab = {PTHREAD_MUTEX_INITIALIZER, NULL, BLOCK};
+
+static void *slab_alloc(size_t size) {
+    size = (size + 7) & ~(size_t)7;
+    pthread_mutex_lock(&slab.mu);
+    void *p = NULL;
+    if (BLOCK - slab.used < size) {
+        char *b = malloc(BLOCK);
+        if (b) {
+            memcpy(b, &slab.block, sizeof slab.block);
+            slab.block = b;
+            slab.used = sizeof(char *);
+        }
+    }
+    if (BLOCK - slab.used >= size) {
+        p = slab.block + slab.used;
+        slab.used += size;
+    }
+    pthread_mutex_unlock(&slab.mu);
+    return p;
+}
 
 /* The same hash as cv_string_hash (FNV-1a, never 0), so a key's cached hash serves both. */
 static uint32_t bytes_hash(const char *p, size_t len) {
@@ -52,40 +93,41 @@ static uint32_t bytes_hash(const char *p, size_t len) {
 }
 
 /* FNV's top bits are poorly spread over short similar keys ("k0".."k999"): mixed first, or a
- * few shards get most keys and the tables grow early. Slots use the low bits. */
+ * few shards get most keys. Chains use the low bits. */
 static shard *shard_of(uint32_t hash) {
     return &shards[(hash * 0x9E3779B1u) >> (32 - SHARD_BITS)];
 }
 
 static bool shard_grow(shard *sh) {
-    uint32_t ncap = sh->cap ? sh->cap * 2 : 16;
-    cryo_string **ns = calloc(ncap, sizeof *ns);
-    if (!ns) return false;
+    uint32_t ncap = sh->cap ? sh->cap * 2 : 8;
+    ientry **nh = calloc(ncap, sizeof *nh);
+    if (!nh) return false;
     for (uint32_t i = 0; i < sh->cap; i++) {
-        cryo_string *s = sh->slots[i];
-        if (!s) continue;
-        uint32_t j = s->hash & (ncap - 1);
-        while (ns[j])
-            j = (j + 1) & (ncap - 1);
-        ns[j] = s;
+        for (ientry *e = sh->heads[i], *next; e; e = next) {
+            next = e->next;
+            uint32_t j = e->s.hash & (ncap - 1);
+            e->next = nh[j];
+            nh[j] = e;
+        }
     }
-    free(sh->slots);
-    sh->slots = ns;
+    free(sh->heads);
+    sh->heads = nh;
     sh->cap = ncap;
     return true;
 }
 
-/* One allocation: the bytes follow the header (an interned string never grows). */
-static cryo_string *intern_new(const char *p, size_t len, uint32_t hash) {
-    cryo_string *s = malloc(sizeof *s + len + 1);
-    if (!s) return NULL;
+/* The header and the bytes in one piece of a block (an interned string never grows). */
+static ientry *intern_new(const char *p, size_t len, uint32_t hash) {
+    ientry *e = slab_alloc(sizeof *e + len + 1);
+    if (!e) return NULL;
+    cryo_string *s = &e->s;
     s->h.rc = 1; /* never counted: shared */
     s->h.type = CRYO_T_STRING;
     s->h.flags = CRYO_OBJ_SHARED | CRYO_OBJ_INTERNED;
     s->h.extra = 0;
     s->len = (uint32_t)len;
     s->cap = (uint32_t)len + 1;
-    s->data = (char *)(s + 1);
+    s->data = (char *)(e + 1);
     if (len) memcpy(s->data, p, len);
     s->data[len] = '\0';
     uint32_t nc = 0;
@@ -93,7 +135,7 @@ static cryo_string *intern_new(const char *p, size_t len, uint32_t hash) {
         nc += ((unsigned char)p[i] & 0xC0) != 0x80;
     s->nchars = nc;
     s->hash = hash;
-    return s;
+    return e;
 }
 
 cryo_string *cv_intern(const char *p, size_t len) {
@@ -102,12 +144,12 @@ cryo_string *cv_intern(const char *p, size_t len) {
     shard *sh = shard_of(hash);
     cryo_string *r = NULL;
     pthread_mutex_lock(&sh->mu);
-    /* Grow at 3/4 full: linear probing stays short, and an empty slot always ends a probe. */
-    if ((sh->n + 1) * 4 > sh->cap * 3 && !shard_grow(sh)) goto out;
-    uint32_t mask = sh->cap - 1, j = hash & mask;
-    for (cryo_string *s; (s = sh->slots[j]) != NULL; j = (j + 1) & mask) {
-        if (s->hash == hash && s->len == len && memcmp(s->data, p, len) == 0) {
-            r = s;
+    /* Chains of two on average at most: interning is not on any per-access path. */
+    if (sh->n >= sh->cap * 2 && !shard_grow(sh)) goto out;
+    ientry **head = &sh->heads[hash & (sh->cap - 1)];
+    for (ientry *e = *head; e; e = e->next) {
+        if (e->s.hash == hash && e->s.len == len && memcmp(e->s.data, p, len) == 0) {
+            r = &e->s;
             goto out;
         }
     }
@@ -117,10 +159,12 @@ cryo_string *cv_intern(const char *p, size_t len) {
         __atomic_fetch_sub(&total, 1, __ATOMIC_RELAXED);
         goto out;
     }
-    r = intern_new(p, len, hash);
-    if (r) {
-        sh->slots[j] = r;
+    ientry *e = intern_new(p, len, hash);
+    if (e) {
+        e->next = *head;
+        *head = e;
         sh->n++;
+        r = &e->s;
     } else {
         __atomic_fetch_sub(&total, 1, __ATOMIC_RELAXED);
     }
@@ -139,17 +183,24 @@ size_t cv_intern_count(void) {
     return n;
 }
 
-/* At exit: every interned string and the shards' arrays (valgrind sees nothing left). Values
- * pointing to interned strings are not counted, so no later free touches them. */
+/* At exit: the blocks of every interned string and the shards' arrays (valgrind sees nothing
+ * left). Values pointing to interned strings are not counted, so no later free touches them. */
 __attribute__((destructor)) static void intern_cleanup(void) {
     for (int i = 0; i < NSHARDS; i++) {
         shard *sh = &shards[i];
         pthread_mutex_lock(&sh->mu);
-        for (uint32_t j = 0; j < sh->cap; j++)
-            free(sh->slots[j]);
-        free(sh->slots);
-        sh->slots = NULL;
+        free(sh->heads);
+        sh->heads = NULL;
         sh->cap = sh->n = 0;
         pthread_mutex_unlock(&sh->mu);
     }
+    pthread_mutex_lock(&slab.mu);
+    while (slab.block) {
+        char *prev;
+        memcpy(&prev, slab.block, sizeof prev);
+        free(slab.block);
+        slab.block = prev;
+    }
+    slab.used = BLOCK;
+    pthread_mutex_unlock(&slab.mu);
 }

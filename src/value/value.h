@@ -264,7 +264,7 @@ uint32_t cv_string_hash(cryo_string *s);
  * per distinct text in the process, so equal keys are the same pointer (compared first) and
  * a map stores no copy of a computed key. Interned strings are immutable shared objects
  * (values to them are not counted) that live until the process exits; at most
- * CV_INTERN_LIMIT are made (then keys are copied as before). Allocated with malloc, outside
+ * CV_INTERN_LIMIT are made (then keys are copied as before). Allocated in blocks, outside
  * any VM's heap accounting. Thread-safe; see intern.c for the rules. */
 #define CV_INTERN_MAX   40
 #define CV_INTERN_LIMIT 32768u
