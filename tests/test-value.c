@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
 
@@ -118,12 +119,22 @@ static void test_shared_strings(void **state) {
     assert_string_equal(cv_str(slot)->data, "konst");
     cv_release(&h, slot);
 
-    /* a map copies a shared key rather than pointing into the unit */
+    /* A short constant is interned: a map's key is the constant itself, with a reference of
+     * the map's own, so the map outlives the unit's constant. A long shared key is copied. */
+    assert_true(cv_is_interned(k));
     cryo_map *m = cv_map_new(&h, 0);
     assert_true(cv_map_set(&h, m, k, cryo_int(1)));
-    assert_ptr_not_equal(m->entries[0].key, k);
+    assert_ptr_equal(m->entries[0].key, k);
+    const char *longk = "a key longer than forty bytes, never interned";
+    cryo_string *lk = cv_string_new_shared(longk, strlen(longk));
+    assert_false(cv_is_interned(lk));
+    assert_true(cv_map_set(&h, m, lk, cryo_int(2)));
+    assert_ptr_not_equal(m->entries[0].key, lk);
+    assert_ptr_not_equal(m->entries[1].key, lk);
+    cv_string_free_shared(lk);
+    cv_string_free_shared(k); /* the unit goes first */
+    assert_string_equal(cv_map_find(m, "konst", 5)->key->data, "konst");
     cv_release(&h, cv_from_obj(&m->h));
-    cv_string_free_shared(k);
     assert_int_equal(h.bytes, 0);
 }
 
@@ -353,6 +364,131 @@ static void test_map_find_small_and_large(void **state) {
         cv_release(&h, cv_from_obj(&m->h));
         assert_int_equal(h.bytes, 0);
     }
+}
+
+/* --- interned keys ---------------------------------------------------------------------------
+ */
+
+static void test_intern_same_pointer(void **state) {
+    (void)state;
+    size_t base = cv_intern_count();
+    cryo_string *a = cv_intern("width-test", 10);
+    cryo_string *b = cv_intern("width-test", 10);
+    assert_non_null(a);
+    assert_ptr_equal(a, b);
+    assert_true(cv_is_interned(a));
+    assert_true(a->h.flags & CRYO_OBJ_SHARED);
+    assert_int_equal(cv_intern_count(), base + 1);
+    /* The hash is the one a counted string with the same bytes gets; equality unchanged. */
+    cryo_heap h = {0};
+    cryo_value c = str(&h, "width-test");
+    assert_int_equal(cv_string_hash(a), cv_string_hash(cv_str(c)));
+    assert_true(cv_equals(cv_from_shared(&a->h), c));
+    assert_int_equal(a->nchars, 10);
+    assert_string_equal(a->data, "width-test");
+    cryo_string *u = cv_intern("h\xc3\xa9", 3); /* "he": characters counted */
+    assert_int_equal(u->nchars, 2);
+    assert_null(cv_intern("0123456789012345678901234567890123456789x", 41)); /* too long */
+    /* A unit constant of the same text is the interned string; freeing it frees nothing. */
+    cryo_string *k = cv_string_new_shared("width-test", 10);
+    assert_ptr_equal(k, a);
+    cv_string_free_shared(k);
+    assert_ptr_equal(cv_intern("width-test", 10), a);
+    /* A value to it is not counted, and a write copies it (copy on write). */
+    cryo_value v = cv_from_shared(&a->h), slot = v;
+    cv_retain(v);
+    cv_release(&h, v);
+    assert_true(cv_make_unique(&h, &slot));
+    assert_ptr_not_equal(slot.as.obj, &a->h);
+    assert_true(cv_string_append(&h, (cryo_string **)&slot.as.obj, "!", 1));
+    assert_string_equal(a->data, "width-test");
+    cv_release(&h, slot);
+    cv_release(&h, c);
+    assert_int_equal(h.bytes, 0);
+}
+
+/* Many keys: the shards grow, and every key stays findable. */
+static void test_intern_many(void **state) {
+    (void)state;
+    size_t base = cv_intern_count();
+    enum { N = 3000 };
+    static cryo_string *ks[N];
+    char buf[32];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(buf, sizeof buf, "many-key%d", i);
+        ks[i] = cv_intern(buf, (size_t)n);
+        assert_non_null(ks[i]);
+    }
+    assert_int_equal(cv_intern_count(), base + N);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(buf, sizeof buf, "many-key%d", i);
+        assert_ptr_equal(cv_intern(buf, (size_t)n), ks[i]);
+        assert_int_equal(ks[i]->len, (uint32_t)n);
+    }
+    assert_int_equal(cv_intern_count(), base + N);
+}
+
+static void test_map_keys_interned(void **state) {
+    (void)state;
+    cryo_heap h = {0};
+    cryo_map *m1 = cv_map_new(&h, 0), *m2 = cv_map_new(&h, 0);
+    char buf[32];
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(buf, sizeof buf, "mk%d", i);
+        cryo_string *k1 = cv_string_new(&h, buf, (size_t)n); /* computed: counted strings */
+        cryo_string *k2 = cv_string_new(&h, buf, (size_t)n);
+        assert_true(cv_map_set(&h, m1, k1, cryo_int(i)));
+        assert_true(cv_map_set(&h, m2, k2, cryo_int(i)));
+        assert_ptr_not_equal(m1->entries[m1->len - 1].key, k1); /* not the temporary */
+        cv_release(&h, cv_from_obj(&k1->h));
+        cv_release(&h, cv_from_obj(&k2->h));
+    }
+    size_t bytes = h.bytes; /* the maps' own: entries, no keys */
+    assert_true(bytes < 2 * (sizeof(cryo_map) + 32 * sizeof(cryo_map_entry)) + 1);
+    for (uint32_t i = 0; i < 20; i++) {
+        assert_ptr_equal(m1->entries[i].key, m2->entries[i].key); /* one string per text */
+        assert_true(cv_is_interned(m1->entries[i].key));
+    }
+    /* Lookup by the interned key, by a counted string and by bytes agree; set by pointer. */
+    cryo_string *name = cv_intern("mk7", 3);
+    cryo_value c = str(&h, "mk7");
+    cryo_map_entry *e = cv_map_find_str(m1, name);
+    assert_non_null(e);
+    assert_ptr_equal(e->key, name);
+    assert_ptr_equal(cv_map_find_ptr(m1, name), NULL); /* 20 keys: beyond the scan */
+    assert_ptr_equal(cv_map_find_str(m1, cv_str(c)), e);
+    assert_ptr_equal(cv_map_find(m1, "mk7", 3), e);
+    assert_int_equal(e->value.as.i, 7);
+    assert_true(cv_map_set(&h, m1, name, cryo_int(70)));
+    assert_int_equal(cv_map_find(m1, "mk7", 3)->value.as.i, 70);
+    assert_int_equal(m1->len, 20);
+    cryo_value zz = str(&h, "zz");
+    assert_null(cv_map_find_str(m1, cv_str(zz)));
+    cv_release(&h, zz);
+    assert_true(cv_map_set(&h, m1, name, cryo_int(7)));
+    assert_true(cv_equals(cv_from_obj(&m1->h), cv_from_obj(&m2->h)));
+    /* Small maps: found by pointer, set in place by pointer. */
+    cryo_map *s1 = cv_map_new(&h, 0);
+    assert_true(cv_map_set(&h, s1, cv_str(c), cryo_int(1)));
+    assert_ptr_equal(cv_map_find_ptr(s1, name), &s1->entries[0]);
+    assert_true(cv_map_set(&h, s1, name, cryo_int(2)));
+    assert_int_equal(s1->len, 1);
+    assert_int_equal(s1->entries[0].value.as.i, 2);
+    cv_release(&h, cv_from_obj(&s1->h));
+    /* Copy on write shares the keys; removal keeps the interned key for the copy. */
+    cryo_value v1 = cv_from_obj(&m1->h), alias = v1;
+    cv_retain(alias);
+    assert_true(cv_make_unique(&h, &alias));
+    assert_ptr_equal(cv_map(alias)->entries[3].key, m1->entries[3].key);
+    assert_true(cv_map_remove(&h, m1, "mk7", 3, NULL));
+    assert_null(cv_map_find_str(m1, name));
+    assert_non_null(cv_map_find_str(cv_map(alias), name));
+    assert_string_equal(name->data, "mk7");
+    cv_release(&h, alias);
+    cv_release(&h, v1);
+    cv_release(&h, cv_from_obj(&m2->h));
+    cv_release(&h, c);
+    assert_int_equal(h.bytes, 0);
 }
 
 static void test_public_array(void **state) {
@@ -602,6 +738,9 @@ int main(void) {
         cmocka_unit_test(test_public_string),
         cmocka_unit_test(test_map_sorted),
         cmocka_unit_test(test_map_find_small_and_large),
+        cmocka_unit_test(test_intern_same_pointer),
+        cmocka_unit_test(test_intern_many),
+        cmocka_unit_test(test_map_keys_interned),
         cmocka_unit_test(test_public_array),
         cmocka_unit_test(test_equality),
         cmocka_unit_test(test_compare),

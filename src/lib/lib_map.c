@@ -13,7 +13,7 @@ static cryo_map *map_mut(cryo_vm *vm, cryo_value *slot) {
 
 /* Sets key = v (v retained here), checking the size limit when the key is new. */
 static cryo_error_kind map_put(cryo_vm *vm, cryo_map *m, cryo_string *key, cryo_value v) {
-    if (!cv_map_find(m, key->data, key->len)) {
+    if (!cv_map_find_str(m, key)) {
         cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
         if (k) return k;
     }
@@ -141,8 +141,7 @@ static cryo_error_kind merge(cryo_vm *vm, int argc, cryo_value **argv, bool over
     cryo_error_kind k = b->len && !m ? CRYO_ERR_MEMORY : CRYO_OK;
     for (uint32_t i = 0; !k && i < b->len; i++) {
         cryo_string *key = b->entries[i].key;
-        if (overwrite || !cv_map_find(m, key->data, key->len))
-            k = map_put(vm, m, key, b->entries[i].value);
+        if (overwrite || !cv_map_find_str(m, key)) k = map_put(vm, m, key, b->entries[i].value);
     }
     cv_release(&vm->heap, other);
     if (!k && m && vm->data_limits) k = cvm_check_data(vm, *argv[0]); /* nested totals */

@@ -1,5 +1,6 @@
 /*
- * map.c — object maps: entries sorted by key bytes (as Rhai's BTreeMap), binary search.
+ * map.c — object maps: entries sorted by key bytes (as Rhai's BTreeMap), binary search. Keys
+ * of up to CV_INTERN_MAX bytes are interned (intern.c): maps share them.
  */
 #include "value.h"
 
@@ -77,7 +78,36 @@ cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len) {
     return found ? &m->entries[i] : NULL;
 }
 
+cryo_map_entry *cv_map_find_str(const cryo_map *m, const cryo_string *key) {
+    /* Interned keys are one string per text: a property name (a unit constant) or a computed
+     * key is usually this map's key itself, found without reading any bytes. */
+    if (cv_is_interned(key)) {
+        cryo_map_entry *e = cv_map_find_ptr(m, key);
+        if (e) return e;
+    }
+    return cv_map_find(m, key->data, key->len);
+}
+
+/* The key a map stores for `key`: the interned string of its text (one per process, nothing
+ * counted), else the key retained, or copied when shared (a long unit constant or a frozen
+ * key: the map may outlive its unit or const). NULL when out of memory. */
+static cryo_string *map_key(cryo_heap *h, cryo_string *key) {
+    if (cv_is_interned(key)) return key;
+    cryo_string *k = key->len <= CV_INTERN_MAX ? cv_intern(key->data, key->len) : NULL;
+    if (k) return k;
+    if (key->h.flags & CRYO_OBJ_SHARED) return cv_string_new(h, key->data, key->len);
+    key->h.rc++;
+    return key;
+}
+
 bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
+    if (cv_is_interned(key)) { /* `o.x = v` on an existing field: no byte compared */
+        cryo_map_entry *e = cv_map_find_ptr(m, key);
+        if (e) {
+            cv_set(h, &e->value, v);
+            return true;
+        }
+    }
     bool found;
     uint32_t i = map_search(m, key->data, key->len, &found);
     if (found) {
@@ -97,16 +127,10 @@ bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v) {
         m->entries = e;
         m->cap = (uint32_t)ncap;
     }
-    /* A shared key (a unit constant) is copied: the map may outlive the unit. */
-    cryo_string *k = key;
-    if (k->h.flags & CRYO_OBJ_SHARED) {
-        k = cv_string_new(h, key->data, key->len);
-        if (!k) {
-            cv_release(h, v);
-            return false;
-        }
-    } else {
-        k->h.rc++;
+    cryo_string *k = map_key(h, key);
+    if (!k) {
+        cv_release(h, v);
+        return false;
     }
     memmove(&m->entries[i + 1], &m->entries[i], (size_t)(m->len - i) * sizeof(cryo_map_entry));
     m->entries[i].key = k;
@@ -126,6 +150,6 @@ bool cv_map_remove(cryo_heap *h, cryo_map *m, const char *key, size_t len, cryo_
         *out = e.value;
     else
         cv_release(h, e.value);
-    cv_release(h, cv_from_obj(&e.key->h));
+    if (!(e.key->h.flags & CRYO_OBJ_SHARED)) cv_release(h, cv_from_obj(&e.key->h));
     return true;
 }

@@ -56,13 +56,18 @@ cryo_string *cv_string_new_cap(cryo_heap *h, size_t cap) {
 }
 
 cryo_string *cv_string_new_shared(const char *p, size_t len) {
-    cryo_string *s = cv_string_new(NULL, p, len);
+    /* Short constants (property names, keys) are interned: a map key made from one is the
+     * constant itself, and GETFIELD finds it by pointer. */
+    cryo_string *s = len <= CV_INTERN_MAX ? cv_intern(p, len) : NULL;
+    if (s) return s;
+    s = cv_string_new(NULL, p, len);
     if (s) s->h.flags |= CRYO_OBJ_SHARED;
     return s;
 }
 
 void cv_string_free_shared(cryo_string *s) {
     if (!s) return;
+    if (cv_is_interned(s)) return; /* the table's, until exit */
     free(s->data);
     free(s);
 }

@@ -6,8 +6,8 @@
  * ------------
  * Every heap object starts with a cryo_obj header. A value that owns a reference has
  * CRYO_VF_COUNTED set and the object's `rc` counts those references. A value without the flag
- * that points to an object refers to shared, immutable data (a unit's constants; later, frozen
- * ConstValues): retain/release skip it and it is never freed by a VM. Objects with
+ * that points to an object refers to shared, immutable data (a unit's constants, interned map
+ * keys, frozen ConstValues): retain/release skip it and it is never freed by a VM. Objects with
  * CRYO_OBJ_SHARED in their header are such shared objects.
  *
  * Value semantics (Rhai): strings, arrays and maps are values. Assignment copies the reference
@@ -55,6 +55,8 @@ typedef struct cryo_map_entry_s cryo_map_entry;
 
 #define CRYO_OBJ_SHARED 0x1 /* immutable shared object: never freed through rc, copy on write */
 #define CRYO_OBJ_FROZEN 0x2 /* part of a ConstValue: rc changed only atomically (sync.h) */
+/* With SHARED: a string in the process's intern table (intern.c), alive until exit. */
+#define CRYO_OBJ_INTERNED 0x4
 
 struct cryo_obj {
     uint32_t rc;
@@ -106,7 +108,7 @@ typedef struct cryo_array {
 /* Object maps keep their entries sorted by key bytes, as Rhai's BTreeMap does: keys(),
  * values(), iteration and printing all follow key order. Lookup is a binary search. */
 struct cryo_map_entry_s {
-    cryo_string *key; /* counted reference (or shared) */
+    cryo_string *key; /* interned (shared, not counted), counted reference, or frozen */
     cryo_value value;
 };
 
@@ -256,6 +258,23 @@ bool cv_string_append_char(cryo_heap *h, cryo_string **s, uint32_t c);
  * has no to_string hook (*ok then untouched), else *ok = whether the append worked. */
 bool cv_host_repr(cryo_heap *h, cryo_string **s, cryo_value v, bool debug, bool *ok);
 uint32_t cv_string_hash(cryo_string *s);
+
+/* --- interned strings (intern.c) -----------------------------------------------------------
+ * Map keys and unit string constants of at most CV_INTERN_MAX bytes are interned: one string
+ * per distinct text in the process, so equal keys are the same pointer (compared first) and
+ * a map stores no copy of a computed key. Interned strings are immutable shared objects
+ * (values to them are not counted) that live until the process exits; at most
+ * CV_INTERN_LIMIT are made (then keys are copied as before). Allocated in blocks, outside
+ * any VM's heap accounting. Thread-safe; see intern.c for the rules. */
+#define CV_INTERN_MAX   40
+#define CV_INTERN_LIMIT 32768u
+/* The interned string with these bytes; NULL when len > CV_INTERN_MAX, the table is full or
+ * out of memory (callers then keep or copy their own string). Takes a shard's lock. */
+cryo_string *cv_intern(const char *p, size_t len);
+size_t cv_intern_count(void); /* strings in the table (tests) */
+static inline bool cv_is_interned(const cryo_string *s) {
+    return (s->h.flags & CRYO_OBJ_INTERNED) != 0;
+}
 /* Byte offset of character index `ci` (0 <= ci <= nchars). O(1) for ASCII strings. */
 size_t cv_string_offset(const cryo_string *s, int64_t ci);
 /* Character at index ci (0 <= ci < nchars). */
@@ -268,7 +287,19 @@ bool cv_array_reserve(cryo_heap *h, cryo_array *a, size_t cap);
 cryo_map *cv_map_new(cryo_heap *h, size_t cap);
 /* Finds a key; returns the entry or NULL. */
 cryo_map_entry *cv_map_find(const cryo_map *m, const char *key, size_t len);
-/* Sets key to v (takes v's reference; the key is retained or copied). */
+/* The entry whose key is `key` itself (an interned string), scanning maps of up to 16 keys;
+ * NULL otherwise (absent, another string with the same bytes, or a larger map). */
+static inline cryo_map_entry *cv_map_find_ptr(const cryo_map *m, const cryo_string *key) {
+    if (m->len > 16) return NULL;
+    for (uint32_t i = 0; i < m->len; i++)
+        if (m->entries[i].key == key) return &m->entries[i];
+    return NULL;
+}
+/* Finds a key given as a string (borrowed): the same result as cv_map_find, but an interned
+ * key is found by pointer first (property names, keys taken from maps). */
+cryo_map_entry *cv_map_find_str(const cryo_map *m, const cryo_string *key);
+/* Sets key to v (takes v's reference; the key is borrowed: the map stores the interned string
+ * of its text, or retains it, or copies it when shared and not interned). */
 bool cv_map_set(cryo_heap *h, cryo_map *m, cryo_string *key, cryo_value v);
 /* Removes a key; stores the removed value (owned) in *out if not NULL. Returns false if
  * absent. */

@@ -338,7 +338,7 @@ static cryo_error_kind array_append(cryo_vm *vm, cryo_array *a, cryo_value b) {
 static cryo_error_kind map_mixin(cryo_vm *vm, cryo_map *m, const cryo_map *src) {
     for (uint32_t i = 0; i < src->len; i++) {
         const cryo_map_entry *e = &src->entries[i];
-        if (!cv_map_find(m, e->key->data, e->key->len)) {
+        if (!cv_map_find_str(m, e->key)) {
             cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
             if (k != CRYO_OK) return k;
         }
@@ -566,7 +566,7 @@ cryo_error_kind cvm_op_getindex(cryo_vm *vm, cryo_value obj, cryo_value idx, cry
     }
     case CRYO_T_MAP: {
         if (idx.type != CRYO_T_STRING) return index_type_error(vm, obj, idx);
-        const cryo_map_entry *e = cv_map_find(cv_map(obj), cv_str(idx)->data, cv_str(idx)->len);
+        const cryo_map_entry *e = cv_map_find_str(cv_map(obj), cv_str(idx));
         *out = e ? e->value : cryo_unit_value();
         cv_retain(*out);
         return CRYO_OK;
@@ -672,7 +672,7 @@ static cryo_error_kind map_insert(cryo_vm *vm, cryo_value *obj, cryo_string *key
         return cvm_raise_oom(vm);
     }
     cryo_map *m = cv_map(*obj);
-    if (!cv_map_find(m, key->data, key->len)) {
+    if (!cv_map_find_str(m, key)) {
         cryo_error_kind k = cvm_check_map(vm, (size_t)m->len + 1);
         if (k != CRYO_OK) {
             cv_release(&vm->heap, v);
@@ -742,7 +742,7 @@ cryo_error_kind cvm_op_getfield(cryo_vm *vm, cryo_value *obj, const cryo_string 
                                 cryo_value *out) {
     cryo_value o = deref(*obj);
     if (o.type == CRYO_T_MAP) {
-        const cryo_map_entry *e = cv_map_find(cv_map(o), name->data, name->len);
+        const cryo_map_entry *e = cv_map_find_str(cv_map(o), name);
         *out = e ? e->value : cryo_unit_value();
         cv_retain(*out);
         return CRYO_OK;

@@ -791,7 +791,16 @@ dispatch:
     }
     OPCASE(GETFIELD) {
         cryo_value out;
-        PROTECT(cvm_op_getfield(vm, RB, cv_str(k[CRYO_C(i)]), &out));
+        const cryo_string *name = cv_str(k[CRYO_C(i)]);
+        /* A field of a small map: the name is interned, the map's key is that very string. */
+        const cryo_map_entry *e =
+            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
+        if (e) {
+            out = e->value;
+            cv_retain(out);
+        } else {
+            PROTECT(cvm_op_getfield(vm, RB, name, &out));
+        }
         cv_set(heap, RA, out);
         NEXT();
     }
@@ -806,7 +815,15 @@ dispatch:
     OPCASE(GETFIELDX) {
         cryo_value out;
         cryo_instr x = *pc++;
-        PROTECT(cvm_op_getfield(vm, RB, cv_str(k[CRYO_X_INDEX(x)]), &out));
+        const cryo_string *name = cv_str(k[CRYO_X_INDEX(x)]);
+        const cryo_map_entry *e =
+            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
+        if (e) {
+            out = e->value;
+            cv_retain(out);
+        } else {
+            PROTECT(cvm_op_getfield(vm, RB, name, &out));
+        }
         cv_set(heap, RA, out);
         NEXT();
     }

@@ -198,8 +198,10 @@ static cryo_error_kind begin_run(cryo_vm *vm) {
  * thawed ConstValues. A result handed to the host must not depend on the unit or the VM, so
  * such parts of it are copied (a scan of the result; scalars cost one test). */
 
+/* A key the host may not keep as is (a frozen key lives with its pin); an interned key is
+ * the map's own reference and lives as long as the map. */
 static bool shared_str(const cryo_string *s) {
-    return s->h.flags & CRYO_OBJ_SHARED;
+    return (s->h.flags & (CRYO_OBJ_SHARED | CRYO_OBJ_INTERNED)) == CRYO_OBJ_SHARED;
 }
 
 /* `seen` holds the shared containers already scanned (and found clean): data reachable by many

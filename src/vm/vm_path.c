@@ -47,14 +47,14 @@ static cryo_value *element_slot(cryo_vm *vm, cryo_value *slot, cryo_value key,
     *err = CRYO_OK;
     if (slot->type == CRYO_T_MAP && key.type == CRYO_T_STRING) {
         const cryo_string *ks = cv_str(key);
-        cryo_map_entry *e = cv_map_find(cv_map(*slot), ks->data, ks->len);
+        cryo_map_entry *e = cv_map_find_str(cv_map(*slot), ks);
         if (!e) return NULL;
         if (!cv_is_unique(*slot)) {
             if (!cv_make_unique(&vm->heap, slot)) {
                 *err = cvm_raise_oom(vm);
                 return NULL;
             }
-            e = cv_map_find(cv_map(*slot), ks->data, ks->len); /* the copy's entry */
+            e = cv_map_find_str(cv_map(*slot), ks); /* the copy's entry */
         }
         return &e->value;
     }
