@@ -308,13 +308,19 @@ static int mask_next(uint64_t *m) {
     return i;
 }
 
+/* Byte by byte: the words are a few bytes long, and a mismatch shows in the first ones. */
 static bool span_is(const char *s, size_t n, const char *word) {
-    return word[0] == s[0] && strlen(word) == n && memcmp(s, word, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (word[i] != s[i]) return false; /* also stops at word's NUL: s has none */
+    return word[n] == '\0';
 }
 
 static void lex_ident(lexer *L, int line, int col, size_t start) {
-    while (is_ident_char(peekc(L, 0)))
-        adv(L);
+    size_t end = L->pos; /* name characters are ASCII, none a newline: one column each */
+    while (end < L->len && is_ident_char((unsigned char)L->src[end]))
+        end++;
+    L->col += (int)(end - L->pos);
+    L->pos = end;
     const char *s = L->src + start;
     size_t n = L->pos - start;
     if (n == 1 && s[0] == '_') {
@@ -742,6 +748,14 @@ static void tables_build(void) {
         punct_first[(unsigned char)puncts[i].s[0] % NFIRST] |= 1ull << i;
 }
 
+/* The length of operator `p` when the source continues with it here, else 0. */
+static size_t punct_at(const lexer *L, const char *p) {
+    size_t avail = L->len - L->pos, i = 0;
+    for (; p[i]; i++)
+        if (i >= avail || L->src[L->pos + i] != p[i]) return 0;
+    return i;
+}
+
 static void lex_punct(lexer *L, int line, int col, size_t start) {
     int c = peekc(L, 0);
     if (c == '!' && peekc(L, 1) == 'i' && peekc(L, 2) == 'n' && !is_ident_char(peekc(L, 3))) {
@@ -751,8 +765,8 @@ static void lex_punct(lexer *L, int line, int col, size_t start) {
     }
     uint64_t m = c >= 0 && c < NFIRST ? punct_first[c] : 0;
     for (int i; (i = mask_next(&m)) >= 0;) {
-        size_t n = strlen(puncts[i].s);
-        if (L->len - L->pos >= n && memcmp(L->src + L->pos, puncts[i].s, n) == 0) {
+        size_t n = punct_at(L, puncts[i].s);
+        if (n) {
             cryo_tok t = puncts[i].t;
             if (t == T_RBRACE && L->ninterp > 0 && L->interp[L->ninterp - 1] == 0) {
                 L->ninterp--;
@@ -833,6 +847,11 @@ bool cl_lex(const char *src, size_t len, const char *source_name, cryo_arena *ar
     out->v = NULL;
     out->n = 0;
     out->oom = false;
+    /* Sized for about one token per 4 bytes of source, so that a large script grows the array
+     * once or twice instead of a dozen times (push grows it when needed). */
+    L.cap = L.len / 4 < (1u << 20) ? (int)(L.len / 4) + 16 : (1 << 20);
+    out->v = malloc((size_t)L.cap * sizeof *out->v);
+    if (!out->v) L.cap = 0;
     if (L.len >= 2 && L.src[0] == '#' && L.src[1] == '!') { /* shebang line */
         while (L.pos < L.len && L.src[L.pos] != '\n')
             L.pos++;
