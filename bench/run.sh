@@ -15,7 +15,7 @@ fi
 # -O3 finds "maybe uninitialized" false positives that the tested build type does not: a bench
 # build must not fail on them (the test build keeps -Werror).
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCRYO_BENCH=ON -DCRYO_WERROR=OFF >/dev/null
-cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target bench-lang bench-sync-call bench-vm-create bench-workers bench-ffi-qsort bench-image bench-footprint
+cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target bench-lang bench-compile bench-sync-call bench-vm-create bench-workers bench-ffi-qsort bench-image bench-footprint
 "$build/bench/bench-lang" "$root" "${CRYO_CONFORMANCE_DIR:-$root/../shared/conformance/rhai}"
 "$build/bench/bench-sync-call"
 "$build/bench/bench-vm-create"
@@ -23,6 +23,7 @@ cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target benc
 "$build/bench/bench-ffi-qsort" "${LUAJIT:-luajit}"
 "$build/bench/bench-image" "$root"
 "$build/bench/bench-footprint"
+"$build/bench/bench-compile"
 
 cmake --build "$build" --parallel "$(nproc 2>/dev/null || echo 2)" --target cryo_cli
 CRYO="$build/cryo" bash "$root/bench/awfy/run.sh"

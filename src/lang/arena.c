@@ -30,31 +30,43 @@ static chunk *chunk_new(size_t size) {
     return c;
 }
 
-void *cl_arena_alloc(cryo_arena *a, size_t size) {
+/* `size` bytes aligned to `align` (a power of two). Chunks are zeroed (calloc), so is every
+ * allocation. */
+static void *arena_take(cryo_arena *a, size_t size, size_t align) {
     if (!a) return NULL;
-    const size_t align = alignof(max_align_t);
-    size = (size + align - 1) & ~(align - 1);
-    if (size == 0) size = align;
+    if (size == 0) size = 1;
     chunk *c = a->head;
-    if (!c || c->size - c->used < size) {
-        /* An oversized request gets its own chunk behind the current one, so the space
-         * left in the current chunk stays usable. */
-        if (size > ARENA_CHUNK / 4 && c) {
-            chunk *big = chunk_new(size);
-            if (!big) return NULL;
-            big->used = size;
-            big->next = c->next;
-            c->next = big;
-            return big->data;
+    if (c) {
+        size_t at = (c->used + align - 1) & ~(align - 1);
+        if (at <= c->size && c->size - at >= size) {
+            c->used = at + size;
+            return c->data + at;
         }
-        c = chunk_new(size > ARENA_CHUNK ? size : ARENA_CHUNK);
-        if (!c) return NULL;
-        c->next = a->head;
-        a->head = c;
     }
-    void *p = c->data + c->used;
-    c->used += size;
-    return p;
+    /* An oversized request gets its own chunk behind the current one, so the space left in
+     * the current chunk stays usable. */
+    if (size > ARENA_CHUNK / 4 && c) {
+        chunk *big = chunk_new(size);
+        if (!big) return NULL;
+        big->used = size;
+        big->next = c->next;
+        c->next = big;
+        return big->data;
+    }
+    c = chunk_new(size > ARENA_CHUNK ? size : ARENA_CHUNK);
+    if (!c) return NULL;
+    c->next = a->head;
+    a->head = c;
+    c->used = size;
+    return c->data;
+}
+
+void *cl_arena_alloc(cryo_arena *a, size_t size) {
+    return arena_take(a, size, alignof(max_align_t));
+}
+
+void *cl_arena_alloc_str(cryo_arena *a, size_t size) {
+    return arena_take(a, size, 1);
 }
 
 void cl_arena_free(cryo_arena *a) {

@@ -135,6 +135,8 @@ void cl_ast_free(cryo_ast *ast);
 /* Arena allocation (zeroed memory); used by the parser. */
 cryo_arena *cl_arena_new(void);
 void *cl_arena_alloc(cryo_arena *a, size_t size);
+/* Zeroed bytes without alignment, for strings: no padding between names. */
+void *cl_arena_alloc_str(cryo_arena *a, size_t size);
 void cl_arena_free(cryo_arena *a);
 
 /* Compiles a tree to a unit (compile.c). Errors (kind CRYO_ERR_COMPILE or CRYO_ERR_PARSE:

@@ -434,8 +434,38 @@ void cc_mark_assigned(cc *c, cc_fn *fs, int cap) {
     }
 }
 
+/* FNV-1a: names are short, and this only runs once per call site and definition. */
+static uint32_t name_hash(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+int cc_fn_index(const cc *c, const char *name, size_t len, uint32_t arity) {
+    if (!c->fn_slots) return -1;
+    for (uint32_t h = name_hash(name, len) & c->fn_mask;; h = (h + 1) & c->fn_mask) {
+        uint32_t e = c->fn_slots[h];
+        if (e == 0) return -1;
+        const cryo_fndef *f = &c->u->fns[e - 1];
+        if ((arity == CC_ANY_ARITY || f->arity == arity) && c->fn_nodes[e - 1]->len == len &&
+            memcmp(f->name, name, len) == 0)
+            return (int)(e - 1);
+    }
+}
+
+/* Enters u->fns[i] (already stored, with fn_nodes[i]) into the index. */
+static void fn_index_add(cc *c, uint32_t i) {
+    const cryo_node *fn = c->fn_nodes[i];
+    uint32_t h = name_hash(fn->name, fn->len) & c->fn_mask;
+    while (c->fn_slots[h])
+        h = (h + 1) & c->fn_mask;
+    c->fn_slots[h] = i + 1;
+    if (memchr(fn->name, '.', fn->len)) c->typed[c->ntyped++] = i;
+}
+
 int cc_find_fn(cc *c, const char *name, size_t len, uint32_t arity) {
-    int i = cl_unit_find_fn(c->u, name, len, arity);
+    int i = cc_fn_index(c, name, len, arity);
     return i < 0 ? -1 : (int)c->u->fns[i].proto;
 }
 
@@ -998,13 +1028,19 @@ static bool register_fns(cc *c) {
     if (!within_max_functions(c)) return false;
     u->fns = calloc((size_t)ast->nfns, sizeof *u->fns);
     c->fn_nodes = calloc((size_t)ast->nfns, sizeof *c->fn_nodes);
-    if (!u->fns || !c->fn_nodes) {
+    uint32_t slots = 16;
+    while (slots < 2 * (uint32_t)ast->nfns)
+        slots *= 2;
+    c->fn_slots = calloc(slots, sizeof *c->fn_slots);
+    c->fn_mask = slots - 1;
+    c->typed = malloc((size_t)ast->nfns * sizeof *c->typed);
+    if (!u->fns || !c->fn_nodes || !c->fn_slots || !c->typed) {
         c->oom = true;
         return false;
     }
     for (int i = 0; i < ast->nfns; i++) {
         const cryo_node *fn = ast->fns[i];
-        if (cl_unit_find_fn(u, fn->name, fn->len, (uint32_t)fn->nlist) >= 0) {
+        if (cc_fn_index(c, fn->name, fn->len, (uint32_t)fn->nlist) >= 0) {
             cc_error(c, fn, "function '%.*s' with %d parameter%s is already defined", (int)fn->len,
                      fn->name, fn->nlist, fn->nlist == 1 ? "" : "s");
             continue;
@@ -1016,7 +1052,8 @@ static bool register_fns(cc *c) {
             return false;
         }
         c->fn_nodes[u->nfns] = fn;
-        u->fns[u->nfns++] = (cryo_fndef){nm, (uint32_t)fn->nlist, (uint32_t)pi, fn->op != 0};
+        u->fns[u->nfns] = (cryo_fndef){nm, (uint32_t)fn->nlist, (uint32_t)pi, fn->op != 0};
+        fn_index_add(c, u->nfns++);
     }
     return true;
 }
@@ -1074,6 +1111,8 @@ cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
             compile_fndef(&c, c.fn_nodes[i], (int)c.u->fns[i].proto);
     }
     free(c.fn_nodes);
+    free(c.fn_slots);
+    free(c.typed);
     free(c.captured.p);
     free(c.captured.slot);
     if (c.oom) add_error(c.errors, CRYO_ERR_MEMORY, c.source_name, "out of memory while compiling");

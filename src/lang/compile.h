@@ -88,6 +88,14 @@ typedef struct cc {
     int depth;       /* cc_expr nesting */
     bool too_deep;   /* reported once */
     cc_elvis *elvis; /* innermost open chain with Elvis steps, or NULL */
+    /* Script functions by name (open addressing, u->fns index + 1, 0 = empty; see
+     * cc_fn_index): a call site looks its callee up in O(1), not by scanning u->fns. */
+    uint32_t *fn_slots;
+    uint32_t fn_mask;
+    /* u->fns indexes of the typed methods (`fn T.name`), ascending: the only ones a method
+     * call site must consider for type dispatch. */
+    uint32_t *typed;
+    uint32_t ntyped;
 } cc;
 
 /* How a name resolves. */
@@ -118,6 +126,10 @@ bool cc_name_visible(cc *c, const char *name, size_t len);
 cc_var cc_resolve_at(cc *c, const char *name, size_t len, const cryo_node *n);
 void cc_mark_assigned(cc *c, cc_fn *fs, int cap);
 int cc_find_fn(cc *c, const char *name, size_t len, uint32_t arity);
+/* The u->fns index of the script function `name` with `arity` parameters (CC_ANY_ARITY: any),
+ * or -1. Same answer as cl_unit_find_fn, through the compiler's hash index. */
+#define CC_ANY_ARITY UINT32_MAX
+int cc_fn_index(const cc *c, const char *name, size_t len, uint32_t arity);
 int cc_host_slot(cc *c, const char *name, size_t len, uint32_t arity);
 void cc_declare(cc *c, const char *name, size_t len, int reg, bool is_const, const void *key,
                 int slot, const cryo_node *n);

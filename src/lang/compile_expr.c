@@ -167,10 +167,7 @@ static void compile_literal(cc *c, const cryo_node *n, int dst) {
 }
 
 static bool fn_name_exists(cc *c, const char *name, size_t len) {
-    for (uint32_t i = 0; i < c->u->nfns; i++)
-        if (strlen(c->u->fns[i].name) == len && memcmp(c->u->fns[i].name, name, len) == 0)
-            return true;
-    return false;
+    return cc_fn_index(c, name, len, CC_ANY_ARITY) >= 0;
 }
 
 /* A script fn's bare name used as a value is a function pointer, as Fn("name"). */
@@ -602,7 +599,8 @@ static void elvis_test_recv(cc *c, recv_info r, const cryo_node *n) {
  * `max` stored; the count returned may be larger). */
 static int typed_methods(cc *c, const cryo_node *n, int argc, int *out, int max) {
     int k = 0;
-    for (uint32_t i = 0; i < c->u->nfns; i++) {
+    for (uint32_t t = 0; t < c->ntyped; t++) {
+        uint32_t i = c->typed[t];
         const cryo_fndef *f = &c->u->fns[i];
         size_t l = strlen(f->name);
         if (f->arity == (uint32_t)argc && l > n->len + 1 && f->name[l - n->len - 1] == '.' &&

@@ -7,6 +7,7 @@
  */
 #include "lex.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ static void buf_put_cp(lexer *L, uint32_t cp) {
 
 /* Copies the scratch buffer into the arena as a NUL-terminated string. */
 static const char *buf_finish(lexer *L, size_t *len) {
-    char *s = cl_arena_alloc(L->arena, L->blen + 1);
+    char *s = cl_arena_alloc_str(L->arena, L->blen + 1);
     if (!s) {
         L->oom = true;
         *len = 0;
@@ -290,20 +291,44 @@ static const char *const reserved[] = {
     "async", "await",  "yield", "default", "void",    "null",  "nil",
 };
 
+/* Which entries of keywords[], reserved[] and puncts[] start with a given ASCII byte (bit i =
+ * entry i), built once from the tables (tables_build, below): a token is compared only with the
+ * entries it can match, in table order, instead of with all of them. */
+#define NFIRST 128
+static uint64_t keyword_first[NFIRST], reserved_first[NFIRST], punct_first[NFIRST];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+_Static_assert(sizeof keywords / sizeof keywords[0] <= 64, "keyword_first holds 64 bits");
+_Static_assert(sizeof reserved / sizeof reserved[0] <= 64, "reserved_first holds 64 bits");
+
+/* The next entry of a candidate mask (lowest bit first, so in table order), or -1. */
+static int mask_next(uint64_t *m) {
+    if (!*m) return -1;
+    int i = __builtin_ctzll(*m);
+    *m &= *m - 1;
+    return i;
+}
+
+/* Byte by byte: the words are a few bytes long, and a mismatch shows in the first ones. */
 static bool span_is(const char *s, size_t n, const char *word) {
-    return word[0] == s[0] && strlen(word) == n && memcmp(s, word, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (word[i] != s[i]) return false; /* also stops at word's NUL: s has none */
+    return word[n] == '\0';
 }
 
 static void lex_ident(lexer *L, int line, int col, size_t start) {
-    while (is_ident_char(peekc(L, 0)))
-        adv(L);
+    size_t end = L->pos; /* name characters are ASCII, none a newline: one column each */
+    while (end < L->len && is_ident_char((unsigned char)L->src[end]))
+        end++;
+    L->col += (int)(end - L->pos);
+    L->pos = end;
     const char *s = L->src + start;
     size_t n = L->pos - start;
     if (n == 1 && s[0] == '_') {
         push(L, T_UNDERSCORE, line, col, start);
         return;
     }
-    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
+    uint64_t m = keyword_first[(unsigned char)s[0] % NFIRST];
+    for (int i; (i = mask_next(&m)) >= 0;) {
         if (span_is(s, n, keywords[i].s)) {
             push(L, keywords[i].t, line, col, start);
             return;
@@ -311,7 +336,8 @@ static void lex_ident(lexer *L, int line, int col, size_t start) {
     }
     /* after `::` (ffi::new) a reserved word is a plain name */
     bool after_path = L->out->n > 0 && L->out->v[L->out->n - 1].type == T_COLONCOLON;
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0] && !after_path; i++) {
+    m = after_path ? 0 : reserved_first[(unsigned char)s[0] % NFIRST];
+    for (int i; (i = mask_next(&m)) >= 0;) {
         if (span_is(s, n, reserved[i])) {
             lex_error(L, line, col, "'%s' is a reserved keyword", reserved[i]);
             push(L, T_ERROR, line, col, start);
@@ -319,9 +345,17 @@ static void lex_ident(lexer *L, int line, int col, size_t start) {
         }
     }
     cryo_token *t = push(L, T_IDENT, line, col, start);
-    if (t) {
-        buf_put(L, s, n);
-        t->str = buf_finish(L, &t->slen);
+    if (t) { /* straight into the arena: a name needs no decoding */
+        char *str = cl_arena_alloc_str(L->arena, n + 1);
+        if (!str) {
+            L->oom = true;
+            t->str = "";
+            return;
+        }
+        memcpy(str, s, n);
+        str[n] = '\0';
+        t->str = str;
+        t->slen = n;
     }
 }
 
@@ -703,6 +737,25 @@ static const punct puncts[] = {
     {";", T_SEMI},      {":", T_COLON},    {"?", T_QUESTION},
 };
 
+_Static_assert(sizeof puncts / sizeof puncts[0] <= 64, "punct_first holds 64 bits");
+
+static void tables_build(void) {
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+        keyword_first[(unsigned char)keywords[i].s[0] % NFIRST] |= 1ull << i;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        reserved_first[(unsigned char)reserved[i][0] % NFIRST] |= 1ull << i;
+    for (size_t i = 0; i < sizeof puncts / sizeof puncts[0]; i++)
+        punct_first[(unsigned char)puncts[i].s[0] % NFIRST] |= 1ull << i;
+}
+
+/* The length of operator `p` when the source continues with it here, else 0. */
+static size_t punct_at(const lexer *L, const char *p) {
+    size_t avail = L->len - L->pos, i = 0;
+    for (; p[i]; i++)
+        if (i >= avail || L->src[L->pos + i] != p[i]) return 0;
+    return i;
+}
+
 static void lex_punct(lexer *L, int line, int col, size_t start) {
     int c = peekc(L, 0);
     if (c == '!' && peekc(L, 1) == 'i' && peekc(L, 2) == 'n' && !is_ident_char(peekc(L, 3))) {
@@ -710,10 +763,10 @@ static void lex_punct(lexer *L, int line, int col, size_t start) {
         push(L, T_NOTIN, line, col, start);
         return;
     }
-    for (size_t i = 0; i < sizeof puncts / sizeof puncts[0]; i++) {
-        if (puncts[i].s[0] != c) continue;
-        size_t n = strlen(puncts[i].s);
-        if (L->len - L->pos >= n && memcmp(L->src + L->pos, puncts[i].s, n) == 0) {
+    uint64_t m = c >= 0 && c < NFIRST ? punct_first[c] : 0;
+    for (int i; (i = mask_next(&m)) >= 0;) {
+        size_t n = punct_at(L, puncts[i].s);
+        if (n) {
             cryo_tok t = puncts[i].t;
             if (t == T_RBRACE && L->ninterp > 0 && L->interp[L->ninterp - 1] == 0) {
                 L->ninterp--;
@@ -780,6 +833,7 @@ static void lex_one(lexer *L) {
 
 bool cl_lex(const char *src, size_t len, const char *source_name, cryo_arena *arena,
             cryo_tokens *out, cryo_error **errors) {
+    pthread_once(&tables_once, tables_build);
     lexer L;
     memset(&L, 0, sizeof L);
     L.src = src ? src : "";
@@ -793,6 +847,11 @@ bool cl_lex(const char *src, size_t len, const char *source_name, cryo_arena *ar
     out->v = NULL;
     out->n = 0;
     out->oom = false;
+    /* Sized for about one token per 4 bytes of source, so that a large script grows the array
+     * once or twice instead of a dozen times (push grows it when needed). */
+    L.cap = L.len / 4 < (1u << 20) ? (int)(L.len / 4) + 16 : (1 << 20);
+    out->v = malloc((size_t)L.cap * sizeof *out->v);
+    if (!out->v) L.cap = 0;
     if (L.len >= 2 && L.src[0] == '#' && L.src[1] == '!') { /* shebang line */
         while (L.pos < L.len && L.src[L.pos] != '\n')
             L.pos++;

@@ -55,6 +55,14 @@ typedef struct parser {
     vec pending;      /* statements a statement adds after itself (export, module aliases) */
     bool uses_global; /* some `global::X` was read: top-level constants are published */
     cryo_node dummy;  /* stands in for nodes when the arena is out of memory */
+    /* The signatures (name, parameter count) in `fns`, for the duplicate-definition check in
+     * O(1) (fn_seen_count): open addressing, fns index + 1 (0 = empty) per distinct
+     * signature, with how many of `fns` have it. `seen_upto` = fns entered so far. */
+    struct fn_seen {
+        uint32_t idx1, count;
+    } * seen;
+    uint32_t seen_cap, seen_n;
+    int seen_upto;
 } parser;
 
 /* ---------------------------------------------------------------------------------------
@@ -1253,6 +1261,51 @@ static void typed_method_name(parser *p, cryo_node *n, const cryo_token *type) {
     n->len = tl + 1 + n->len;
 }
 
+static uint32_t sig_hash(const cryo_node *f) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < f->len; i++)
+        h = (h ^ (unsigned char)f->name[i]) * 16777619u;
+    return (h ^ (uint32_t)f->nlist) * 16777619u;
+}
+
+static bool sig_eq(const cryo_node *f, const cryo_node *n) {
+    return f->len == n->len && memcmp(f->name, n->name, n->len) == 0 && f->nlist == n->nlist;
+}
+
+/* The entry for n's signature, or the empty slot where it goes. */
+static struct fn_seen *seen_slot(parser *p, const cryo_node *n) {
+    uint32_t mask = p->seen_cap - 1;
+    for (uint32_t h = sig_hash(n) & mask;; h = (h + 1) & mask)
+        if (!p->seen[h].idx1 || sig_eq(p->fns.v[p->seen[h].idx1 - 1], n)) return &p->seen[h];
+}
+
+/* How many of the functions collected so far have n's name and parameter count. */
+static uint32_t fn_seen_count(parser *p, const cryo_node *n) {
+    for (; p->seen_upto < p->fns.n; p->seen_upto++) {
+        if ((p->seen_n + 1) * 2 > p->seen_cap) {
+            uint32_t cap = p->seen_cap ? p->seen_cap * 2 : 64;
+            struct fn_seen *old = p->seen, *nv = calloc(cap, sizeof *nv);
+            if (!nv) {
+                p->oom = true;
+                return 0;
+            }
+            uint32_t oldcap = p->seen_cap;
+            p->seen = nv;
+            p->seen_cap = cap;
+            for (uint32_t i = 0; i < oldcap; i++)
+                if (old[i].idx1) *seen_slot(p, p->fns.v[old[i].idx1 - 1]) = old[i];
+            free(old);
+        }
+        struct fn_seen *e = seen_slot(p, p->fns.v[p->seen_upto]);
+        if (!e->idx1) {
+            e->idx1 = (uint32_t)p->seen_upto + 1;
+            p->seen_n++;
+        }
+        e->count++;
+    }
+    return p->seen ? seen_slot(p, n)->count : 0;
+}
+
 static cryo_node *parse_fndef(parser *p) {
     cryo_node *n = new_node(p, N_FNDEF, cur(p));
     n->op = at(p, T_PRIVATE); /* not exported from a module */
@@ -1284,13 +1337,9 @@ static cryo_node *parse_fndef(parser *p) {
     }
     vec_finish(p, &params, n);
     if (p->panic || !expect(p, T_RPAREN, "',' or ')'")) return n;
-    for (int i = 0; i < p->fns.n; i++) {
-        cryo_node *f = p->fns.v[i];
-        if (f->len == n->len && memcmp(f->name, n->name, n->len) == 0 && f->nlist == n->nlist)
-            semantic_error(p, name->line, name->column,
-                           "function '%s' with %d parameter(s) is already defined", n->name,
-                           n->nlist);
-    }
+    for (uint32_t i = fn_seen_count(p, n); i > 0; i--) /* one error per earlier definition */
+        semantic_error(p, name->line, name->column,
+                       "function '%s' with %d parameter(s) is already defined", n->name, n->nlist);
     n->a = parse_block(p);
     return n;
 }
@@ -1506,6 +1555,7 @@ cryo_ast *cl_parse(const char *src, size_t len, const char *source_name, bool ex
     }
     free(p.fns.v);
     free(p.pending.v);
+    free(p.seen);
     cl_tokens_free(&toks);
     if (!ast) {
         cl_arena_free(p.arena);
