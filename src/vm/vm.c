@@ -915,6 +915,10 @@ dispatch:
             this_ref = &cv_cell(base[CRYO_X_RECV(x)])->v;
             break;
         case CRYO_RECV_THIS: this_ref = f->this_ref; break;
+        case CRYO_RECV_PATH:
+            PROTECT((this_ref = cvm_path_recv(vm, base + CRYO_X_RECV(x))) ? CRYO_OK
+                                                                          : CRYO_ERR_TYPE);
+            break;
         default: break;
         }
         f->pc = pc;
