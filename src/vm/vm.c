@@ -919,7 +919,8 @@ dispatch:
             PROTECT((this_ref = cvm_path_recv(vm, base + CRYO_X_RECV(x))) ? CRYO_OK
                                                                           : CRYO_ERR_TYPE);
             break;
-        default: break;
+        case CRYO_RECV_NONE: break;
+        default: PROTECT(bad_bytecode(vm, "CALL")); /* modes 5..7 */
         }
         f->pc = pc;
         cryo_frame *nf = &vm->frames[vm->nframes++];
