@@ -452,16 +452,23 @@ static void test_receiver_modes(void **state) {
     int c1 = find_op(p, OP_CALLH, 1);
     assert_int_equal(CRYO_X_MODE(p->code[c1 + 1]), CRYO_RECV_CELL);
     assert_int_equal(CRYO_X_RECV(p->code[c1 + 1]), 1);
-    /* a[0].push(3): GETINDEX t a k; CALLH with REG t; SETINDEX a k t */
+    /* a[0].push(3) on the element in place: SETPATH PIN p (root a, index k); CALLH with mode
+     * PATH on p; SETPATH UNPIN p; the pin registers below the call's */
     int c2 = find_op(p, OP_CALLH, 2);
-    int gi = find_op(p, OP_GETINDEX, 0);
-    int si = find_op(p, OP_SETINDEX, 0);
-    assert_true(gi < c2 && c2 < si);
-    assert_int_equal(CRYO_X_MODE(p->code[c2 + 1]), CRYO_RECV_REG);
-    assert_int_equal(CRYO_X_RECV(p->code[c2 + 1]), CRYO_A(p->code[gi]));
-    assert_int_equal(CRYO_A(p->code[si]), 0);
-    assert_int_equal(CRYO_B(p->code[si]), CRYO_C(p->code[gi]));
-    assert_int_equal(CRYO_C(p->code[si]), CRYO_A(p->code[gi]));
+    int pin = find_op(p, OP_SETPATH, 0), unpin = find_op(p, OP_SETPATH, 1);
+    assert_true(pin < c2 && c2 < unpin);
+    assert_int_equal(count_op(p, OP_GETINDEX) + count_op(p, OP_SETINDEX), 0);
+    assert_int_equal(CRYO_C(p->code[pin]), CRYO_PATH_PIN);
+    assert_int_equal(CRYO_C(p->code[unpin]), CRYO_PATH_UNPIN);
+    assert_int_equal(CRYO_B(p->code[pin]), 1);
+    assert_int_equal(CRYO_PATH_ROOT_KIND(p->code[pin + 1]), CRYO_PATH_REG);
+    assert_int_equal(CRYO_PATH_ROOT_INDEX(p->code[pin + 1]), 0);
+    assert_true(CRYO_PATH_STEP_IS_INDEX(p->code[pin + 2]));
+    assert_int_equal(p->code[unpin + 1], p->code[pin + 1]);
+    assert_int_equal(p->code[unpin + 2], p->code[pin + 2]);
+    assert_int_equal(CRYO_X_MODE(p->code[c2 + 1]), CRYO_RECV_PATH);
+    assert_int_equal(CRYO_X_RECV(p->code[c2 + 1]), CRYO_A(p->code[pin]));
+    assert_true(CRYO_A(p->code[pin]) + 2 <= (int)CRYO_A(p->code[c2]));
     /* a.m(): script fn, method style, 0 args */
     int c3 = find_op(p, OP_CALL, 0);
     assert_int_equal(CRYO_B(p->code[c3]), 0);
@@ -809,9 +816,11 @@ static void test_while_break_value_and_pure_methods(void **state) {
     int l5 = find_op(p, OP_LOADI, 0);
     assert_int_equal(CRYO_SBX(p->code[l5]), 5);
     assert_int_equal(CRYO_A(p->code[l5]), 1);
-    /* len() changes nothing: no write-back; push() is written back into a[0] */
-    assert_int_equal(count_op(p, OP_SETINDEX), 1);
-    assert_true(find_op(p, OP_SETINDEX, 0) > find_op(p, OP_CALLH, 1));
+    /* len() changes nothing: no write-back; push() runs on a[0] in place, pinned around it */
+    assert_int_equal(count_op(p, OP_SETINDEX), 0);
+    assert_int_equal(count_op(p, OP_SETPATH), 2);
+    assert_true(find_op(p, OP_SETPATH, 0) < find_op(p, OP_CALLH, 1));
+    assert_true(find_op(p, OP_SETPATH, 1) > find_op(p, OP_CALLH, 1));
     /* a closure calling a mutating method on a capture assigns it (into_sync must refuse) */
     assert_int_equal(u->protos[1]->caps[0].assigned, 0);
     assert_int_equal(u->protos[2]->caps[0].assigned, 1);

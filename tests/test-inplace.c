@@ -4,6 +4,8 @@
  * captured cells, arrays of maps, maps of arrays, `this` in methods, constants and frozen
  * captures), an error in the middle of a path leaves every value as it was, limits still hold,
  * and the write copies nothing (a memory limit just above the live data is never crossed).
+ * Method calls on a path (`o.cons.push(c)`, `o.l[i].m()`) run on the element in place with the
+ * same guarantees; what they leave on an error or when the call replaces its own container.
  */
 #include "test.h"
 
@@ -159,6 +161,91 @@ static void test_limits(void **state) {
                      CRYO_ERR_MEMORY);
 }
 
+/* Method calls whose receiver is a path (SETPATH PIN / UNPIN around the call, vm_path.c). */
+static void test_methods_on_paths(void **state) {
+    (void)state;
+    /* host and script methods on an array element, a nested field, a negative index, from a
+     * method's `this`; copies taken before never change */
+    EXPECT_IN(
+        ctx,
+        "fn inc() { this.c += 1; this.h.push(this.c); }"
+        "let o = #{cons: [], l: [#{c: 0, h: []}, #{c: 10, h: []}], m: #{n: #{c: 0, h: []}}};"
+        "let e = o.l[1]; let w = o;"
+        "o.cons.push(1); o.cons.push(2); o.l[1].inc(); o.l[-1].inc(); o.m.n.inc();"
+        "[o, e == w.l[1], w.cons, w.m.n.c]",
+        "[#{\"cons\": [1, 2], \"l\": [#{\"c\": 0, \"h\": []}, #{\"c\": 12, \"h\": [11, 12]}], "
+        "\"m\": #{\"n\": #{\"c\": 1, \"h\": [1]}}}, true, [], 0]");
+    EXPECT_IN(ctx,
+              "fn add(c) { this.cons.push(c); this.vars[0].cs.push(c); this.cons[0].n += 1; }"
+              "let p = #{cons: [#{n: 0}], vars: [#{cs: []}]}; let p0 = p; p.add(5); p.add(6);"
+              "[p, p0]",
+              "[#{\"cons\": [#{\"n\": 2}, 5, 6], \"vars\": [#{\"cs\": [5, 6]}]}, "
+              "#{\"cons\": [#{\"n\": 0}], \"vars\": [#{\"cs\": []}]}]");
+    /* the receiver or its container as an argument is a copy taken before the call */
+    EXPECT_IN(ctx, "let r = #{a: [[1]]}; r.a[0].append(r.a); r.a[0].push(r); r.a[0].len()", "3");
+    EXPECT_IN(ctx, "let r = #{a: [[1]]}; r.a[0].append(r.a); r.a", "[[1, [1]]]");
+    /* a map's function field called as a method, on a local array (one step) and a capture */
+    EXPECT_IN(ctx,
+              "let a = [#{n: 0, f: |x| { this.n += x; }}]; a[0].f(2); a[0].f(3);"
+              "let u = #{a: []}; let g = || { u.a.push(3); u.a.len() }; [a[0].n, g(), u]",
+              "[5, 1, #{\"a\": [3]}]");
+    /* the general route where the walk cannot reach a slot: a missing key */
+    EXPECT_IN(ctx,
+              "fn set7() { this = 7; } let s = #{t: \"ab\", m: #{}}; s.t.append(\"cd\");"
+              "s.m.k.set7(); let n = 0; try { s.q.push(1); } catch { n += 1 } [s, n]",
+              "[#{\"m\": #{\"k\": 7}, \"t\": \"abcd\"}, 1]");
+}
+
+/* What a method on a path leaves when it raises, or when it replaces its own container. */
+static void test_methods_on_paths_edges(void **state) {
+    (void)state;
+    /* an error: the element keeps what the method wrote before raising, as a method on a
+     * variable does; nothing else changes and later calls still work in place */
+    EXPECT_IN(
+        ctx,
+        "fn boom() { this.c += 100; throw \"boom\"; } fn inc() { this.c += 1; }"
+        "let o = #{l: [#{c: 0}], k: 1}; let x = #{c: 0}; let w = o;"
+        "try { o.l[0].boom(); } catch {} try { x.boom(); } catch {}"
+        "o.l[0].inc(); [o, x, w]",
+        "[#{\"k\": 1, \"l\": [#{\"c\": 101}]}, #{\"c\": 100}, #{\"k\": 1, \"l\": [#{\"c\": 0}]}]");
+    EXPECT_IN(ctx, "let o = #{l: [1]}; let n = 0; try { o.l[5].push(1); } catch { n += 1 } [o, n]",
+              "[#{\"l\": [1]}, 1]");
+    /* the container replaced during the call (through a captured variable): the receiver's
+     * final value is stored back at the path, as the general route's write-back did */
+    EXPECT_IN(ctx,
+              "fn run(f) { this.c += 1; f.call(); this.c += 1; }"
+              "let p = #{arr: [#{c: 0}], z: 1}; let r = || { p.arr = [9, 8]; p.z = 2; };"
+              "p.arr[0].run(r); p",
+              "#{\"arr\": [#{\"c\": 2}, 8], \"z\": 2}");
+    /* another element overwritten during the call: both writes stay */
+    EXPECT_IN(ctx,
+              "fn run(f) { this.c += 1; f.call(); this.c += 10; }"
+              "let p = #{arr: [#{c: 0}, #{c: 5}]}; let r = || { p.arr[0] = #{c: -1}; };"
+              "p.arr[1].run(r); p",
+              "#{\"arr\": [#{\"c\": -1}, #{\"c\": 16}]}");
+}
+
+/* Host and script methods on a path write in place: 10 000 calls on arrays of 10 000 elements
+ * under a memory limit 4 KB above the live data (a copy of an array would cross it; the first
+ * push/pop, before the limit, makes the room pushes then reuse). */
+static void test_path_methods_copy_nothing(void **state) {
+    (void)state;
+    const char *src = "fn put(i) { this.cs[i] = i; }"
+                      "let o = #{vs: [#{cs: []}], big: []}; o.big.pad(10000, 0);"
+                      "o.vs[0].cs.pad(10000, 0); o.big.push(0); o.big.pop(); o.vs[0].cs.push(0);"
+                      "o.vs[0].cs.pop(); let before = heap_bytes(); tight_memory(4096);"
+                      "for i in 0..10000 { o.vs[0].cs.push(i); o.vs[0].cs.pop(); o.vs[0].put(i);"
+                      " o.big.push(i); o.big.pop(); }"
+                      "[heap_bytes() - before < 256, o.vs[0].cs[9999], o.big.len()]";
+    char out[512];
+    assert_int_equal(run(src, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_OK);
+    assert_string_equal(out, "[true, 9999, 10000]");
+    /* shared: the first push must copy the array, which crosses the limit */
+    const char *copy = "let o = #{big: []}; o.big.pad(10000, 0); let b = o;"
+                       "tight_memory(4096); o.big.push(1);";
+    assert_int_equal(run(copy, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
+}
+
 /* 10 000 writes through paths into a 10 000-element array under a memory limit 4 KB above
  * the live data: a copy of the array (160 KB) would cross it. The heap ends where it began
  * (but for the loop's range). */
@@ -188,6 +275,9 @@ int main(void) {
         cmocka_unit_test(test_errors_leave_values_intact),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_writes_copy_nothing),
+        cmocka_unit_test(test_methods_on_paths),
+        cmocka_unit_test(test_methods_on_paths_edges),
+        cmocka_unit_test(test_path_methods_copy_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -176,8 +176,11 @@ static bool v_target(vctx *v, const uint8_t *start, int off) {
 static bool v_setpath(vctx *v, cryo_instr i, const cryo_instr *w) {
     unsigned b = CRYO_B(i), c = CRYO_C(i);
     if (b == 0) return v_fail(v, "SETPATH without a step");
-    if (c != 0 && (c < OP_ADD || c > OP_BXOR))
+    if (c == CRYO_PATH_PIN || c == CRYO_PATH_UNPIN) {
+        if (!v_span(v, CRYO_A(i), 2, "the pin")) return false;
+    } else if (c != 0 && (c < OP_ADD || c > OP_BXOR)) {
         return v_fail(v, "SETPATH operator %u is not a binary operator", c);
+    }
     unsigned ri = CRYO_PATH_ROOT_INDEX(w[0]);
     if (w[0] >> 10) return v_fail(v, "reserved bits of SETPATH's root word are set");
     switch (CRYO_PATH_ROOT_KIND(w[0])) {
@@ -277,8 +280,12 @@ static bool verify_proto(const cryo_unit *u, uint32_t pi, char *why, size_t whyl
         if (!ok || s->extra == X_NONE) continue;
         cryo_instr x = p->code[pc + 1];
         unsigned ix = CRYO_X_INDEX(x), mode = CRYO_X_MODE(x), recv = CRYO_X_RECV(x);
-        if (x >> 26) {
+        if (x >> 27 || mode > CRYO_RECV_PATH) {
             ok = v_fail(&v, "reserved bits of the EXTRA word are set");
+            break;
+        }
+        if (mode == CRYO_RECV_PATH && s->extra != X_FIELD && !v_span(&v, recv, 2, "receiver")) {
+            ok = false;
             break;
         }
         if ((mode == CRYO_RECV_REG || mode == CRYO_RECV_CELL) && s->extra != X_FIELD &&

@@ -795,6 +795,70 @@ static void method_on_reg(cc *c, place_op *po, int reg) {
     emit_method(c, po->node, (recv_info){reg, CRYO_RECV_REG}, po->dst, 0);
 }
 
+#define PATH_MAX_STEPS 32
+
+/* `root.k1[k2]...kB.m(args)` with the receiver reached in place: the arguments, then SETPATH
+ * PIN into two registers below the call's, the call with receiver mode PATH on them, then
+ * SETPATH UNPIN (opcodes.h, "Paths in detail"; vm_path.c). Reading the receiver into a register
+ * instead would make the method's first write copy it, and the write-back copy every container
+ * above it. Returns false, having emitted nothing, when the general route applies: `?.` chains,
+ * typed methods (their dispatch reads the receiver), constants, paths too long, unknown names. */
+static bool compile_method_path(cc *c, const cryo_node *n, int dst) {
+    const cryo_node *steps[PATH_MAX_STEPS], *r = n->a;
+    int ns = 0, typed[1];
+    if (elvis_step(n)) return false;
+    for (; r->kind == N_INDEX || r->kind == N_FIELD; r = r->a) {
+        if (elvis_step(r) || elvis_end(r) || ns == PATH_MAX_STEPS) return false;
+        steps[ns++] = r; /* innermost first */
+    }
+    if (ns == 0 || typed_methods(c, n, n->nlist, typed, 1) != 0 || n->nlist > 254) return false;
+    unsigned kind, index = 0;
+    if (r->kind == N_THIS) {
+        if (!this_allowed(c, r)) return true;
+        kind = CRYO_PATH_THIS;
+    } else if (r->kind == N_VAR) {
+        cc_var v = cc_resolve_at(c, r->name, r->len, r);
+        if (v.kind == VK_NONE || v.is_const) return false;
+        kind = v.kind == VK_LOCAL  ? CRYO_PATH_REG
+               : v.kind == VK_CELL ? CRYO_PATH_CELL
+                                   : CRYO_PATH_UPV;
+        index = (unsigned)v.index;
+        if (v.kind == VK_UPV) cc_mark_assigned(c, c->fs, v.index);
+    } else {
+        return false;
+    }
+    for (int s = ns - 1; s >= 0; s--) {
+        if (steps[s]->kind == N_FIELD &&
+            cc_const_str(c, steps[s]->name, steps[s]->len) > (int)CRYO_PATH_STEP_KEY(~0u))
+            return false;
+    }
+    int mark = c->fs->freereg, keys[PATH_MAX_STEPS];
+    for (int s = ns - 1; s >= 0; s--) {
+        const cryo_node *st = steps[s];
+        keys[s] = st->kind == N_INDEX ? cc_expr_any(c, st->b) : cc_const_str(c, st->name, st->len);
+    }
+    int pin = cc_alloc_n(c, 2, n), a = cc_alloc(c, n), argc = n->nlist;
+    int pi = cc_find_fn(c, n->name, n->len, (uint32_t)argc);
+    place_args(c, n, 0, pi >= 0 ? a : a + 1);
+    for (int w = 0; w < 2; w++) {
+        if (w == 1) {
+            if (pi >= 0)
+                emit_with_extra(c, OP_CALL, a, argc, pi, pin, CRYO_RECV_PATH, n);
+            else
+                emit_with_extra(c, OP_CALLH, a, argc + 1,
+                                cc_host_slot(c, n->name, n->len, (uint32_t)argc + 1), pin,
+                                CRYO_RECV_PATH, n);
+        }
+        cc_emit(c, CRYO_ABC(OP_SETPATH, pin, ns, w ? CRYO_PATH_UNPIN : CRYO_PATH_PIN), n);
+        cc_emit(c, CRYO_PATH_ROOT(index, kind), n);
+        for (int s = ns - 1; s >= 0; s--)
+            cc_emit(c, CRYO_PATH_STEP(keys[s], steps[s]->kind == N_INDEX), steps[s]);
+    }
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+    return true;
+}
+
 static void compile_method(cc *c, const cryo_node *n, int dst) {
     int mark = c->fs->freereg;
     const cryo_node *recv = n->a;
@@ -828,7 +892,9 @@ static void compile_method(cc *c, const cryo_node *n, int dst) {
         cc_free_to(c, mark);
         return;
     }
-    if (!pure && is_place(recv)) {
+    if (!pure && is_place(recv) && compile_method_path(c, n, dst)) {
+        /* called on the element in place */
+    } else if (!pure && is_place(recv)) {
         place_op po = {method_on_reg, n, dst, false, NO_REG};
         update_place(c, recv, &po);
     } else {
@@ -908,8 +974,6 @@ static bool rhs_first(const cryo_node *n) {
     /* `x = v` / `this = v` on a whole variable reads nothing first */
     return n->op || (n->a->kind != N_VAR && n->a->kind != N_THIS);
 }
-
-#define PATH_MAX_STEPS 32
 
 /* `root.k1[k2]... = v` (or op=) on a variable or `this` as one SETPATH, which the VM writes in
  * place (vm_path.c) instead of reading every level into a register (a second reference that

@@ -19,8 +19,9 @@
  *
  *     bits  0..15  index (proto index or host slot)
  *     bits 16..23  receiver register r
- *     bits 24..25  receiver mode: 0 none, 1 R[r] itself, 2 the cell held in R[r], 3 `this`
- *     bits 26..31  reserved (0)
+ *     bits 24..26  receiver mode: 0 none, 1 R[r] itself, 2 the cell held in R[r], 3 `this`,
+ *                  4 the element a path PIN left in R[r], R[r+1] (see "Paths in detail")
+ *     bits 27..31  reserved (0)
  *
  * Invariants the compiler keeps and the VM relies on:
  * - registers above a frame's live locals hold () or stale values the VM may overwrite with
@@ -59,13 +60,21 @@ typedef uint32_t cryo_instr;
 /* EXTRA word */
 #define CRYO_X_INDEX(x) ((unsigned)((x)&0xFFFF))
 #define CRYO_X_RECV(x)  ((unsigned)(((x) >> 16) & 0xFF))
-#define CRYO_X_MODE(x)  ((unsigned)(((x) >> 24) & 0x3))
+#define CRYO_X_MODE(x)  ((unsigned)(((x) >> 24) & 0x7))
 #define CRYO_EXTRA(index, recv, mode)                                                              \
     ((cryo_instr)(index) | ((cryo_instr)(recv) << 16) | ((cryo_instr)(mode) << 24))
-enum { CRYO_RECV_NONE = 0, CRYO_RECV_REG = 1, CRYO_RECV_CELL = 2, CRYO_RECV_THIS = 3 };
+enum {
+    CRYO_RECV_NONE = 0,
+    CRYO_RECV_REG = 1,
+    CRYO_RECV_CELL = 2,
+    CRYO_RECV_THIS = 3,
+    CRYO_RECV_PATH = 4
+};
 
 /* SETPATH's raw words (see "Paths in detail" below) */
 enum { CRYO_PATH_REG = 0, CRYO_PATH_CELL = 1, CRYO_PATH_THIS = 2, CRYO_PATH_UPV = 3 };
+/* SETPATH's C for a method call on a path, instead of a store or an operator */
+enum { CRYO_PATH_UNPIN = 254, CRYO_PATH_PIN = 255 };
 #define CRYO_PATH_ROOT(index, kind)   ((cryo_instr)(index) | ((cryo_instr)(kind) << 8))
 #define CRYO_PATH_ROOT_INDEX(w)       ((unsigned)((w)&0xFF))
 #define CRYO_PATH_ROOT_KIND(w)        ((unsigned)(((w) >> 8) & 0x3))
@@ -196,6 +205,16 @@ typedef enum cryo_opcode {
  *   then SETINDEX/SETFIELD back. The last step is SETINDEX/SETFIELD on the container reached (or,
  *   for op=, the current value combined with R[A] as a compound assignment). An error leaves
  *   every value as it was (a container copied on the way down holds the same contents).
+ *
+ * SETPATH A B 255 (PIN) + 1 + B raw words, CALL/CALLH with receiver mode 4 (PATH) on R[A], then
+ *   SETPATH A B 254 (UNPIN) with the same words — a method call whose receiver is a path
+ *   (`this.cons.push(c)`, `o.arr[i].m()`), run on the element in place. PIN walks as a store
+ *   does down to the container holding the receiver and leaves it in R[A] (one more reference,
+ *   so that nothing else writes into it in place while the call runs) and the last key in
+ *   R[A+1]; mode PATH's receiver is that container's element at that key. When the walk cannot
+ *   reach an element slot, PIN puts a cell holding the receiver's value (as GETINDEX/GETFIELD
+ *   read it) in R[A] and the receiver is the cell's value. UNPIN stores a cell's value back
+ *   through the path, or drops the pin. The call's arguments are evaluated before PIN.
  *
  * Iteration in detail
  *

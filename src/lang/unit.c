@@ -121,8 +121,8 @@ static void dump_const(FILE *f, cryo_value v) {
 }
 
 static const char *mode_name(unsigned m) {
-    static const char *const names[] = {"none", "reg", "cell", "this"};
-    return names[m & 3];
+    static const char *const names[] = {"none", "reg", "cell", "this", "path", "?", "?", "?"};
+    return names[m & 7];
 }
 
 static void dump_instr(FILE *f, const cryo_proto *p, uint32_t pc) {

@@ -915,7 +915,12 @@ dispatch:
             this_ref = &cv_cell(base[CRYO_X_RECV(x)])->v;
             break;
         case CRYO_RECV_THIS: this_ref = f->this_ref; break;
-        default: break;
+        case CRYO_RECV_PATH:
+            PROTECT((this_ref = cvm_path_recv(vm, base + CRYO_X_RECV(x))) ? CRYO_OK
+                                                                          : CRYO_ERR_TYPE);
+            break;
+        case CRYO_RECV_NONE: break;
+        default: PROTECT(bad_bytecode(vm, "CALL")); /* modes 5..7 */
         }
         f->pc = pc;
         cryo_frame *nf = &vm->frames[vm->nframes++];

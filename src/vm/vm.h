@@ -330,6 +330,9 @@ cryo_error_kind cvm_op_callv(cryo_vm *vm, cryo_value *base, cryo_instr i, bool *
 /* SETPATH (vm_path.c): `words` are its 1 + B raw words. */
 cryo_error_kind cvm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
                                const cryo_instr *words);
+/* The receiver slot of a call in mode CRYO_RECV_PATH, from the pin PIN left in pin[0..1]; NULL
+ * with an error raised when they are not what PIN leaves (hostile bytecode). */
+cryo_value *cvm_path_recv(cryo_vm *vm, cryo_value *pin);
 
 /* Host slots of `u` in the VM's context (vm->binding for the VM's own unit). */
 const cryo_binding *cvm_binding(cryo_vm *vm, cryo_unit *u);

@@ -207,6 +207,9 @@ cryo_error_kind cvm_op_callh(cryo_vm *vm, cryo_value *base, cryo_instr i, cryo_i
         } else if (mode == CRYO_RECV_THIS) {
             r = f->this_ref;
             if (!r) return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+        } else if (mode == CRYO_RECV_PATH) {
+            r = cvm_path_recv(vm, r);
+            if (!r) return CRYO_ERR_TYPE;
         }
         argv[0] = r;
     }

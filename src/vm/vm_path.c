@@ -129,22 +129,31 @@ static cryo_error_kind walk(path_ctx *pc, cryo_value *slot, const cryo_instr *w,
     return set_step(vm, slot, w[0], key, t);
 }
 
-cryo_error_kind cvm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
-                               const cryo_instr *words) {
-    cryo_instr rw = words[0];
+/* The slot SETPATH's root word names; NULL with an error raised for a bad cell root. *none is
+ * the stand-in for an unbound `this`. */
+static inline __attribute__((always_inline)) cryo_value *
+path_root(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr rw, cryo_value *none) {
     unsigned ri = CRYO_PATH_ROOT_INDEX(rw);
-    cryo_value none = cryo_unit_value(), *root;
     switch (CRYO_PATH_ROOT_KIND(rw)) {
-    case CRYO_PATH_REG: root = &base[ri]; break;
+    case CRYO_PATH_REG: return &base[ri];
     case CRYO_PATH_CELL: /* a loaded image's bytecode is verified for bounds, not types */
-        if (base[ri].type != CRYO_T_CELL)
-            return cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: SETPATH on a non-cell");
-        root = &cv_cell(base[ri])->v;
-        break;
-    case CRYO_PATH_THIS: root = f->this_ref ? f->this_ref : &none; break;
-    default: root = &f->closure->caps[ri]->v; break;
+        if (base[ri].type != CRYO_T_CELL) {
+            cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: SETPATH on a non-cell");
+            return NULL;
+        }
+        return &cv_cell(base[ri])->v;
+    case CRYO_PATH_THIS: return f->this_ref ? f->this_ref : none;
+    default: return &f->closure->caps[ri]->v;
     }
-    path_ctx pc = {vm, base, f->proto->k, base[CRYO_A(i)], (int)CRYO_C(i)};
+}
+
+/* Stores `value` (borrowed) at the path, or combines it with what is there (op != 0). */
+static inline __attribute__((always_inline)) cryo_error_kind
+store_path(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i, const cryo_instr *words,
+           cryo_value value, int op) {
+    cryo_value none = cryo_unit_value(), *root = path_root(vm, f, base, words[0], &none);
+    if (!root) return CRYO_ERR_TYPE;
+    path_ctx pc = {vm, base, f->proto->k, value, op};
     /* The value may be the root's own register (`m.m.m = m`): held by one more reference
      * during the walk, every container it shares with the path counts as shared and is
      * copied, so the write cannot make a container hold itself (a cycle nothing frees). */
@@ -160,4 +169,151 @@ cryo_error_kind cvm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cry
     if (k == CRYO_OK && vm->data_limits && (pc.op != 0 || pc.value.type >= CRYO_T_STRING))
         k = cvm_check_data(vm, *root);
     return k;
+}
+
+/*
+ * A method call on a path (`this.cons.push(c)`, `o.arr[i].m()`): PIN before the call, UNPIN
+ * after it (opcodes.h, "Paths in detail").
+ *
+ * Why: reading the receiver into a register makes that register a second reference, so the
+ * method's first write copies the receiver (and the write-back copies each container above it:
+ * O(n) per `this.cons.push(c)` on an arena). PIN walks down in place as a store does and keeps
+ * the container that holds the receiver alive with one reference in R[A] (its key in R[A+1]);
+ * the call's `this` / first argument is then that container's element slot (cvm_path_recv).
+ * While pinned the container counts as shared, so nothing writes into it in place and the slot
+ * cannot move; the receiver itself is not pinned and is written in place when unique. Should
+ * the call replace or copy a container on the path (a closure writing the root variable),
+ * UNPIN finds another container there and stores the receiver back through the path. When the
+ * walk cannot reach an element slot (a missing key, a string, a getter), PIN reads the receiver
+ * as GETINDEX/GETFIELD would into a cell in R[A] and UNPIN stores the cell's value back through
+ * the path: the general route's copy and write-back. If the call raises, UNPIN does not run: the
+ * pin is an ordinary register value, released when the register is.
+ */
+static __attribute__((noinline)) cryo_error_kind
+pin_path(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i, const cryo_instr *words) {
+    cryo_value none = cryo_unit_value(), *slot = path_root(vm, f, base, words[0], &none);
+    if (!slot) return CRYO_ERR_TYPE;
+    if (slot == &none) return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "'this' is not bound");
+    path_ctx pc = {vm, base, f->proto->k, cryo_unit_value(), 0};
+    cryo_value *out = &base[CRYO_A(i)];
+    const cryo_instr *w = words + 1;
+    unsigned n = CRYO_B(i);
+    cryo_error_kind k;
+    for (;;) {
+        while (slot->type == CRYO_T_CELL)
+            slot = &cv_cell(*slot)->v;
+        cryo_value key = step_key(&pc, w[0]);
+        cryo_value *child = element_slot(vm, slot, key, &k);
+        if (k != CRYO_OK) return k;
+        if (!child) break;
+        if (n == 1) {
+            cv_retain(*slot);
+            cv_set(&vm->heap, &out[0], *slot);
+            cv_retain(key);
+            cv_set(&vm->heap, &out[1], key);
+            return CRYO_OK;
+        }
+        slot = child;
+        w++;
+        n--;
+    }
+    /* the general route: a copy of the receiver, in a cell, stored back by UNPIN */
+    cryo_value t = *slot;
+    cv_retain(t);
+    for (; n > 0; w++, n--) {
+        cryo_value u;
+        k = get_step(vm, &t, w[0], step_key(&pc, w[0]), &u);
+        cv_release(&vm->heap, t);
+        if (k != CRYO_OK) return k;
+        t = u;
+    }
+    cryo_cell *cell = cv_cell_new(&vm->heap, t);
+    if (!cell) return cvm_raise_oom(vm);
+    cv_set(&vm->heap, &out[0], cv_from_obj(&cell->h));
+    cv_set(&vm->heap, &out[1], cryo_unit_value());
+    return CRYO_OK;
+}
+
+cryo_value *cvm_path_recv(cryo_vm *vm, cryo_value *pin) {
+    if (pin->type == CRYO_T_CELL) return &cv_cell(*pin)->v;
+    if (pin->type == CRYO_T_MAP && pin[1].type == CRYO_T_STRING) {
+        cryo_map_entry *e = cv_map_find_str(cv_map(*pin), cv_str(pin[1]));
+        if (e) return &e->value;
+    } else if (pin->type == CRYO_T_ARRAY && pin[1].type == CRYO_T_INT) {
+        int64_t len = cv_arr(*pin)->len, i = pin[1].as.i < 0 ? pin[1].as.i + len : pin[1].as.i;
+        if (i >= 0 && i < len) return &cv_arr(*pin)->items[i];
+    }
+    cryo_vm_raise(vm, CRYO_ERR_TYPE, "invalid bytecode: a path receiver that PIN did not set");
+    return NULL;
+}
+
+/* Whether the path still leads to the pinned container (read only: nothing is made unique). */
+static bool still_at_path(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
+                          const cryo_instr *words, cryo_value pinned) {
+    cryo_value none = cryo_unit_value(), *slot = path_root(vm, f, base, words[0], &none);
+    if (!slot || slot == &none) return false;
+    path_ctx pc = {vm, base, f->proto->k, cryo_unit_value(), 0};
+    for (unsigned s = 1; s < CRYO_B(i); s++) {
+        while (slot->type == CRYO_T_CELL)
+            slot = &cv_cell(*slot)->v;
+        cryo_value key = step_key(&pc, words[s]);
+        if (slot->type == CRYO_T_MAP && key.type == CRYO_T_STRING) {
+            cryo_map_entry *e = cv_map_find_str(cv_map(*slot), cv_str(key));
+            if (!e) return false;
+            slot = &e->value;
+        } else if (slot->type == CRYO_T_ARRAY && key.type == CRYO_T_INT) {
+            int64_t len = cv_arr(*slot)->len, x = key.as.i < 0 ? key.as.i + len : key.as.i;
+            if (x < 0 || x >= len) return false;
+            slot = &cv_arr(*slot)->items[x];
+        } else {
+            return false;
+        }
+    }
+    while (slot->type == CRYO_T_CELL)
+        slot = &cv_cell(*slot)->v;
+    return slot->type == pinned.type && slot->as.obj == pinned.as.obj;
+}
+
+static __attribute__((noinline)) cryo_error_kind
+unpin_path(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i, const cryo_instr *words) {
+    cryo_value *pin = &base[CRYO_A(i)];
+    cryo_error_kind k = CRYO_OK;
+    if (pin->type == CRYO_T_CELL) {
+        cryo_value v = cv_cell(*pin)->v;
+        cv_retain(v);
+        cv_set(&vm->heap, pin, cryo_unit_value()); /* the cell is no second reference */
+        k = store_path(vm, f, base, i, words, v, 0);
+        cv_release(&vm->heap, v);
+        return k;
+    }
+    if (!still_at_path(vm, f, base, i, words, *pin)) {
+        /* the call replaced or copied a container on the path: store the receiver back, as the
+         * general route's write-back would */
+        cryo_value *recv = cvm_path_recv(vm, pin);
+        if (!recv) return CRYO_ERR_TYPE;
+        cryo_value v = *recv;
+        cv_retain(v);
+        cv_set(&vm->heap, pin, cryo_unit_value());
+        cv_set(&vm->heap, pin + 1, cryo_unit_value());
+        k = store_path(vm, f, base, i, words, v, 0);
+        cv_release(&vm->heap, v);
+        return k;
+    }
+    cv_set(&vm->heap, pin, cryo_unit_value());
+    cv_set(&vm->heap, pin + 1, cryo_unit_value());
+    if (vm->data_limits) { /* the method may have grown the receiver, as a write-back counted */
+        cryo_value none = cryo_unit_value(), *root = path_root(vm, f, base, words[0], &none);
+        if (!root) return CRYO_ERR_TYPE;
+        if (root != &none) k = cvm_check_data(vm, *root);
+    }
+    return k;
+}
+
+cryo_error_kind cvm_op_setpath(cryo_vm *vm, cryo_frame *f, cryo_value *base, cryo_instr i,
+                               const cryo_instr *words) {
+    /* stores first: PIN/UNPIN's extra cases cost the common `this.x = v` nothing */
+    if (__builtin_expect(CRYO_C(i) < CRYO_PATH_UNPIN, 1))
+        return store_path(vm, f, base, i, words, base[CRYO_A(i)], (int)CRYO_C(i));
+    if (CRYO_C(i) == CRYO_PATH_PIN) return pin_path(vm, f, base, i, words);
+    return unpin_path(vm, f, base, i, words);
 }
