@@ -1036,7 +1036,9 @@ do_return : {
     }
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
-    if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */
+    /* prev first: a first frame's base is always its segment's start, so testing that first
+     * branched out of line on every return of a first frame (a callback's) */
+    if (UNLIKELY(vm->seg->prev != NULL && base == vm->seg->slots)) { /* first segment: nothing */
         cvm_pop_segment(vm, base);
         seg_end = vm->seg->slots + vm->seg->size;
     }
