@@ -947,7 +947,8 @@ dispatch:
     }
     OPCASE(RET) {
         cryo_value *ra = RA;
-        result = *ra;
+        /* a copy of 16 bytes: a struct assignment was split into its four fields (8 moves) */
+        memcpy(&result, ra, sizeof result);
         cv_clear(ra);
         goto do_return;
     }
