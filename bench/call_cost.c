@@ -11,37 +11,11 @@
  * the difference of the totals by 100000 (set-up and exit cancel). docs/performance.md, "A
  * shorter call".
  */
-#include "cryo.h"
+#include "bench_ffi.h"
 #include "cryo_ffi.h"
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-static cryo_sync *freeze(const char *src) {
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_value f;
-    cryo_sync *s = NULL;
-    if (cryo_vm_run(vm, NULL, 0, &f) == CRYO_OK) {
-        cryo_vm_into_sync(vm, f, &s);
-        cryo_value_release(f);
-    }
-    cryo_vm_free(vm);
-    cryo_unit_release(u);
-    return s;
-}
-static lua_State *L;
-static int lua_cmp(const void *a, const void *b) {
-    lua_pushvalue(L, 1);
-    lua_pushinteger(L, *(const int *)a);
-    lua_pushinteger(L, *(const int *)b);
-    lua_call(L, 2, 1);
-    int r = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return r;
-}
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: bench-call-cost cmp|inc|sync|lua CALLS [libffi]\n");
@@ -53,9 +27,8 @@ int main(int argc, char **argv) {
     volatile long sum = 0;
     int xs[2] = {3, 5};
     if (!strcmp(mode, "cmp")) {
-        cryo_sync *s = freeze("|a, b| a[0] - b[0]");
-        cryo_ffi_callback *cb =
-            cryo_ffi_callback_new_ex(s, NULL, "int (*)(const int *, const int *)", flags, NULL);
+        cryo_sync *s = bench_freeze(BENCH_CMP_SCRIPT);
+        cryo_ffi_callback *cb = cryo_ffi_callback_new_ex(s, NULL, BENCH_CMP_SIG, flags, NULL);
         int (*f)(const void *, const void *) =
             (int (*)(const void *, const void *))cryo_ffi_callback_ptr(cb);
         for (long i = 0; i < n; i++)
@@ -63,7 +36,7 @@ int main(int argc, char **argv) {
         cryo_ffi_callback_free(cb);
         cryo_sync_release(s);
     } else if (!strcmp(mode, "inc")) {
-        cryo_sync *s = freeze("|x| x + 1");
+        cryo_sync *s = bench_freeze("|x| x + 1");
         cryo_ffi_callback *cb = cryo_ffi_callback_new_ex(s, NULL, "int (*)(int)", flags, NULL);
         int (*f)(int) = (int (*)(int))cryo_ffi_callback_ptr(cb);
         for (long i = 0; i < n; i++)
@@ -71,7 +44,7 @@ int main(int argc, char **argv) {
         cryo_ffi_callback_free(cb);
         cryo_sync_release(s);
     } else if (!strcmp(mode, "sync")) {
-        cryo_sync *s = freeze("let k = 7; |x| x + k");
+        cryo_sync *s = bench_freeze("let k = 7; |x| x + k");
         for (long i = 0; i < n; i++) {
             cryo_const a = cryo_const_int(i), r;
             cryo_sync_call(s, 1, &a, &r, NULL);
@@ -79,12 +52,10 @@ int main(int argc, char **argv) {
         }
         cryo_sync_release(s);
     } else if (!strcmp(mode, "lua")) {
-        L = luaL_newstate();
-        luaL_openlibs(L);
-        luaL_dostring(L, "return function(a, b) return a - b end");
+        if (!bench_lua_open()) return 1;
         for (long i = 0; i < n; i++)
-            sum += lua_cmp(&xs[i & 1], &xs[(i + 1) & 1]);
-        lua_close(L);
+            sum += bench_lua_cmp(&xs[i & 1], &xs[(i + 1) & 1]);
+        bench_lua_close();
     }
     cryo_vm_pool_clear();
     printf("%ld\n", (long)sum);

@@ -20,13 +20,11 @@
  * Never part of the test run: bench/run.sh builds and runs it.
  */
 #include "cryo.h"
+#include "bench_ffi.h"
 #include "cryo_ffi.h"
 #include "hw_baseline.h"
 
 #include <ffi.h>
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,18 +95,6 @@ static void bare_inc_handler(ffi_cif *cif, void *ret, void **args, void *ud) {
     *(ffi_sarg *)ret = f(*(const int *)args[0]);
 }
 
-/* --- Lua 5.4 through lua_call -------------------------------------------------------------- */
-static lua_State *L;
-static int lua_cmp(const void *a, const void *b) {
-    lua_pushvalue(L, 1); /* the comparator */
-    lua_pushinteger(L, *(const int *)a);
-    lua_pushinteger(L, *(const int *)b);
-    lua_call(L, 2, 1);
-    int r = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return r;
-}
-
 /* --- threads ------------------------------------------------------------------------------- */
 typedef struct tjob {
     int (*f)(int);
@@ -134,28 +120,6 @@ static double run_threads(int (*f)(int), int nthreads, long calls) {
     for (int i = 0; i < nthreads; i++)
         pthread_join(t[i], NULL);
     return (double)nthreads * (double)calls / (now() - t0);
-}
-
-/* The SyncFunction a script evaluates to; *unit (when not NULL) gets a reference to its unit. */
-static cryo_sync *freeze_in(const char *src, cryo_unit **unit) {
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, NULL);
-    if (!u) return NULL;
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_value f;
-    cryo_sync *s = NULL;
-    if (cryo_vm_run(vm, NULL, 0, &f) == CRYO_OK) {
-        cryo_vm_into_sync(vm, f, &s);
-        cryo_value_release(f);
-    }
-    cryo_vm_free(vm);
-    if (unit)
-        *unit = u;
-    else
-        cryo_unit_release(u);
-    return s;
-}
-static cryo_sync *freeze(const char *src) {
-    return freeze_in(src, NULL);
 }
 
 /* --- cryo without libffi: a C comparator calling the SyncFunction (the Lua row's shape) ----- */
@@ -189,18 +153,15 @@ int main(int argc, char **argv) {
     ffi_prep_cif(&cif, FFI_DEFAULT_ABI, 2, &ffi_type_sint, at);
     ffi_prep_closure_loc(cl, &cif, bare_handler, NULL, code);
 
-    cryo_sync *s = freeze("|a, b| a[0] - b[0]");
-    cryo_ffi_callback *cb =
-        cryo_ffi_callback_new(s, NULL, "int (*)(const int *, const int *)", NULL);
-    cryo_ffi_callback *cbl = cryo_ffi_callback_new_ex(s, NULL, "int (*)(const int *, const int *)",
-                                                      CRYO_FFI_CALLBACK_LIBFFI, NULL);
+    cryo_sync *s = bench_freeze(BENCH_CMP_SCRIPT);
+    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, BENCH_CMP_SIG, NULL);
+    cryo_ffi_callback *cbl =
+        cryo_ffi_callback_new_ex(s, NULL, BENCH_CMP_SIG, CRYO_FFI_CALLBACK_LIBFFI, NULL);
 
-    L = luaL_newstate();
-    luaL_openlibs(L);
-    luaL_dostring(L, "return function(a, b) return a - b end");
+    int lua_ok = bench_lua_open();
 
     cryo_unit *cu = NULL;
-    cryo_f = freeze_in("|a, b| a - b", &cu);
+    cryo_f = bench_freeze_in("|a, b| a - b", &cu);
     cryo_vm_cmp = cu ? cryo_vm_new(cu, NULL) : NULL;
     cryo_unit_release(cu);
 
@@ -217,13 +178,14 @@ int main(int argc, char **argv) {
          (cmp_fn)cryo_ffi_callback_ptr(cbl),
          {0},
          1},
-        {"Lua 5.4 comparator through lua_call", lua_cmp, {0}, 1},
+        {"Lua 5.4 comparator through lua_call", bench_lua_cmp, {0}, 1},
         {"cryo |a, b| a - b from a C comparator", cryo_cmp, {0}, 1},
     };
     int nrows = (int)(sizeof rows / sizeof rows[0]);
-    if (!cb || !cbl || !cryo_vm_cmp || cryo_ffi_callback_path(cb) != CRYO_FFI_PATH_THUNK ||
+    if (!lua_ok || !cb || !cbl || !cryo_vm_cmp ||
+        cryo_ffi_callback_path(cb) != CRYO_FFI_PATH_THUNK ||
         cryo_ffi_callback_path(cbl) != CRYO_FFI_PATH_LIBFFI) {
-        printf("cryo set-up failed\n");
+        printf("set-up failed (cryo or Lua)\n");
         return 1;
     }
     for (int round = 0; round < BEST_OF; round++)
@@ -240,7 +202,7 @@ int main(int argc, char **argv) {
     cryo_ffi_callback_free(cb);
     cryo_ffi_callback_free(cbl);
     cryo_sync_release(s);
-    lua_close(L);
+    bench_lua_close();
     cryo_vm_free(cryo_vm_cmp);
     cryo_sync_release(cryo_f);
 
@@ -293,7 +255,7 @@ int main(int argc, char **argv) {
     /* A trivial callback: the thunk against a bare libffi closure calling a C function (and cryo
      * forced through libffi) on 1 thread, then the thunk's scaling next to the machine's own;
      * best of 3 runs of each, interleaved. */
-    s = freeze("|x| x + 1");
+    s = bench_freeze("|x| x + 1");
     cb = cryo_ffi_callback_new(s, NULL, "int (*)(int)", NULL);
     cbl = cryo_ffi_callback_new_ex(s, NULL, "int (*)(int)", CRYO_FFI_CALLBACK_LIBFFI, NULL);
     int (*f)(int) = (int (*)(int))cryo_ffi_callback_ptr(cb);

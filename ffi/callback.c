@@ -369,9 +369,7 @@ void cf_trampoline(ffi_cif *cif, void *ret, void **args, void *ud) {
         regs[n] = v;
     }
     cryo_value res;
-    cx_vm_next_call_ctl(vm, &cb->ctl);
-    cryo_error_kind k = cx_run_hot(cb->f, vm, &res);
-    cx_vm_next_call_ctl(vm, NULL);
+    cryo_error_kind k = cx_run_hot_ctl(cb->f, vm, &cb->ctl, &res);
     if (__builtin_expect(k == CRYO_OK && res.type == CRYO_T_INT && cb->ret_i32 &&
                              res.as.i >= INT32_MIN && res.as.i <= INT32_MAX,
                          1))

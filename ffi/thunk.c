@@ -167,9 +167,7 @@ static void slow(const cf_hot *h, thunk_ret *r, void **args) {
             SETS_##N(__VA_ARGS__);                                                                 \
             cryo_value res;                                                                        \
             int np_ = cx_vm_npins(vm); /* f is its last pin */                                     \
-            cx_vm_next_call_ctl(vm, h->ctl);                                                       \
-            cryo_error_kind e = cx_run_hot(h->f, vm, &res);                                        \
-            cx_vm_next_call_ctl(vm, NULL);                                                         \
+            cryo_error_kind e = cx_run_hot_ctl(h->f, vm, h->ctl, &res);                            \
             if (__builtin_expect(FAST_##R(e, res), 1)) {                                           \
                 cx_cache_leave(kept, h->key, cx_hot_still_ready_since(vm, np_));                   \
                 OUT_##R(res)                                                                       \

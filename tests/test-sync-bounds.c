@@ -187,6 +187,40 @@ static void test_interrupt_of_another_function_leaves_calls_alone(void **state) 
     cryo_sync_release(g);
 }
 
+/* Setting bounds marks the function's control in the same word as its interrupt epoch
+ * (govern.h): a call running meanwhile must not take that for an interrupt, and an interrupt
+ * after bounds were set and cleared must still stop a call. */
+static void test_setting_bounds_is_no_interrupt(void **state) {
+    (void)state;
+    cryo_sync *f = make_sync(spin);
+    atomic_int done = 0;
+    caller c = {f, 20000000, CRYO_ERR_RUNTIME, &done};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, call_thread, &c), 0);
+    cryo_call_bounds none = {.operations = UINT64_MAX, .timeout_ms = UINT64_MAX};
+    sleep_ms(20); /* the call has started: the first bound set changes the word under it */
+    while (atomic_load(&done) < 1) {
+        cryo_sync_set_bounds(f, &none);
+        cryo_sync_set_bounds(f, NULL);
+        sleep_ms(1);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(c.kind, CRYO_OK);
+    /* the bounds are cleared: a long call runs to its end; an interrupt still stops one */
+    int64_t r;
+    assert_int_equal(call1(f, NULL, 100000, &r, NULL), CRYO_OK);
+    assert_int_equal(r, 100000);
+    caller d = {f, -1, CRYO_OK, &done};
+    assert_int_equal(pthread_create(&t, NULL, call_thread, &d), 0);
+    while (atomic_load(&done) < 2) {
+        cryo_sync_interrupt(f);
+        sleep_ms(1);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(d.kind, CRYO_ERR_INTERRUPTED);
+    cryo_sync_release(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sync_call_operations_budget),
@@ -194,6 +228,7 @@ int main(void) {
         cmocka_unit_test(test_interrupt_stops_running_calls_on_every_thread),
         cmocka_unit_test(test_interrupt_reaches_a_call_waiting_in_join),
         cmocka_unit_test(test_interrupt_of_another_function_leaves_calls_alone),
+        cmocka_unit_test(test_setting_bounds_is_no_interrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,7 +102,14 @@ static inline cryo_value *cx_hot_first_regs(cryo_vm *vm) {
  * the caller; errors stay in the VM (cryo_vm_error). */
 static inline __attribute__((always_inline)) cryo_error_kind cx_run_hot(cryo_sync *f, cryo_vm *vm,
                                                                         cryo_value *result) {
-    return cfz_sync_run_hot_inline(f, vm, result);
+    return cfz_sync_run_hot_inline(f, vm, vm->next_cb_ctl, result);
+}
+
+/* cx_run_hot for a call made by the callback control ctl (or NULL), instead of
+ * cx_vm_next_call_ctl(vm, ctl) before it and cx_vm_next_call_ctl(vm, NULL) after it. */
+static inline __attribute__((always_inline)) cryo_error_kind
+cx_run_hot_ctl(cryo_sync *f, cryo_vm *vm, const cryo_call_ctl *ctl, cryo_value *result) {
+    return cfz_sync_run_hot_inline(f, vm, ctl, result);
 }
 
 /* After a hot call: true when nothing was raised and nothing new pinned, so vm is still ready

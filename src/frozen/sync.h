@@ -125,14 +125,19 @@ CRYO_API cryo_error_kind cfz_sync_run_hot(cryo_sync *f, cryo_vm *vm, cryo_value 
  * ends the run and empties *result on error; returns k. */
 CRYO_API cryo_error_kind cfz_sync_run_end(cryo_vm *vm, cryo_error_kind k, cryo_value *result);
 
-/* cfz_sync_run_hot inlined into its caller (the FFI's direct thunks, through ext.h): the
- * common case (no bound on f or on the callback, vm->next_cb_ctl, no per-call bounds, no
- * thread budget) enters the dispatch loop directly; anything else is cfz_sync_run_hot. Saves
- * the call of cfz_sync_run_hot and lets the compiler see the callback control just stored. */
+/* cfz_sync_run_hot inlined into its caller (the FFI's direct thunks, through ext.h) for a call
+ * made by the callback control cb (or NULL): the common case (no bound on f or on cb, no
+ * per-call bounds, no thread budget) enters the dispatch loop directly; anything else is
+ * cfz_sync_run_hot, which reads cb from vm->next_cb_ctl. Saves the call of cfz_sync_run_hot,
+ * and cb's store to and load from the VM on the common path. */
 static inline __attribute__((always_inline)) cryo_error_kind
-cfz_sync_run_hot_inline(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
-    const cryo_call_ctl *cb = vm->next_cb_ctl;
-    if (cvm_call_needs_arm(vm, &f->ctl, cb)) return cfz_sync_run_hot(f, vm, result);
+cfz_sync_run_hot_inline(cryo_sync *f, cryo_vm *vm, const cryo_call_ctl *cb, cryo_value *result) {
+    if (!cvm_call_arm_if_plain(vm, &f->ctl, cb)) {
+        vm->next_cb_ctl = cb;
+        cryo_error_kind k = cfz_sync_run_hot(f, vm, result);
+        vm->next_cb_ctl = NULL;
+        return k;
+    }
     vm->ops = 0;
     atomic_store_explicit(&vm->interrupt, 0, memory_order_relaxed);
     *result = cryo_unit_value();
@@ -141,7 +146,6 @@ cfz_sync_run_hot_inline(cryo_sync *f, cryo_vm *vm, cryo_value *result) {
     fr->base = vm->seg->slots;
     fr->ret_slot = result;
     vm->nframes = 1;
-    cvm_call_arm_plain(vm, &f->ctl, cb);
     cryo_error_kind k = cvm_exec(vm, 0);
     cvm_call_disarm(vm);
     if (__builtin_expect(k != CRYO_OK || vm->gov != NULL, 0))

@@ -30,6 +30,8 @@ static uint64_t now_ns(void) {
 /* --- call controls ------------------------------------------------------------------------- */
 
 CRYO_API void cvm_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b) {
+    if (b && (b->operations || b->timeout_ms))
+        atomic_fetch_or_explicit(&c->epoch, CRYO_CTL_BOUNDED, memory_order_relaxed);
     atomic_store_explicit(&c->operations, b ? b->operations : 0, memory_order_relaxed);
     atomic_store_explicit(&c->timeout_ms, b ? b->timeout_ms : 0, memory_order_relaxed);
 }
@@ -40,7 +42,7 @@ CRYO_API void cvm_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out) {
 }
 
 CRYO_API void cvm_call_ctl_interrupt(cryo_call_ctl *c) {
-    atomic_fetch_add_explicit(&c->epoch, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->epoch, CRYO_CTL_EPOCH_STEP, memory_order_relaxed);
 }
 
 /* The first level that sets a bound wins; UINT64_MAX there means none. */
@@ -198,8 +200,9 @@ static cryo_error_kind check_stop(cryo_vm *vm) {
         return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED,
                              "thread stopped: the run that spawned it ended or was interrupted");
     for (int i = 0; i < 2; i++)
-        if (vm->call_ctl[i] && atomic_load_explicit(&vm->call_ctl[i]->epoch,
-                                                    memory_order_relaxed) != vm->call_epoch[i])
+        if (vm->call_ctl[i] && cvm_call_epoch_moved(atomic_load_explicit(&vm->call_ctl[i]->epoch,
+                                                                         memory_order_relaxed),
+                                                    vm->call_epoch[i]))
             return cryo_vm_raise(vm, CRYO_ERR_INTERRUPTED, "call interrupted by the host (%s)",
                                  i ? "cryo_ffi_callback_interrupt" : "cryo_sync_interrupt");
     if (vm->call_deadline && now_ns() >= vm->call_deadline)

@@ -26,6 +26,17 @@ typedef struct cryo_call_ctl {
     _Atomic uint64_t timeout_ms;
 } cryo_call_ctl;
 
+/* The epoch word counts interrupts in steps of CRYO_CTL_EPOCH_STEP; its bit CRYO_CTL_BOUNDED is
+ * set once a bound was set on the control and never cleared (so that no interleaving of two
+ * hosts' cvm_call_ctl_set can hide a bound). A call loads the epoch word it notes anyway and so
+ * learns from the same load whether it may skip reading the bounds. Epochs compare without
+ * that bit (cvm_call_epoch_moved). */
+#define CRYO_CTL_BOUNDED    1u
+#define CRYO_CTL_EPOCH_STEP 2u
+static inline bool cvm_call_epoch_moved(uint64_t now, uint64_t noted) {
+    return ((now ^ noted) & ~(uint64_t)CRYO_CTL_BOUNDED) != 0;
+}
+
 /* Exported (undocumented) for libcryo_ffi's callbacks, like cfz_sync_run_hot. */
 CRYO_API void cvm_call_ctl_set(cryo_call_ctl *c, const cryo_call_bounds *b);
 CRYO_API void cvm_call_ctl_get(const cryo_call_ctl *c, cryo_call_bounds *out);
@@ -59,26 +70,14 @@ void cvm_gov_leave(cryo_vm *vm);
 void cvm_call_arm(cryo_vm *vm, const cryo_call_ctl *fctl);
 
 /* cvm_call_arm's common case inline (no bound set anywhere, no thread budget): the hot path
- * of a callback or a cryo_sync_call pays a few loads and stores, no call. vm->ops is 0. */
-/* True when a call of fctl's function, made by the callback control cb (or NULL), needs
- * cvm_call_arm: a bound set on either, per-call bounds, or a thread budget (a spawned thread's
- * VM, vm->stop, always has a gov). */
-static inline bool cvm_call_needs_arm(const cryo_vm *vm, const cryo_call_ctl *fctl,
-                                      const cryo_call_ctl *cb) {
-    uint64_t set = atomic_load_explicit(&fctl->operations, memory_order_relaxed) |
-                   atomic_load_explicit(&fctl->timeout_ms, memory_order_relaxed);
-    if (cb)
-        set |= atomic_load_explicit(&cb->operations, memory_order_relaxed) |
-               atomic_load_explicit(&cb->timeout_ms, memory_order_relaxed);
-    return __builtin_expect(set != 0 || vm->next_bounds || vm->gov, 0);
-}
-/* cvm_call_arm when cvm_call_needs_arm said no: notes the epochs, no bound. */
-static inline void cvm_call_arm_plain(cryo_vm *vm, const cryo_call_ctl *fctl,
-                                      const cryo_call_ctl *cb) {
+ * of a callback or a cryo_sync_call pays a few loads and stores, no call. vm->ops is 0.
+ * Notes the epochs (e0 of fctl, e1 of cb, any value when cb is NULL), no bound. */
+static inline void cvm_call_arm_plain_at(cryo_vm *vm, const cryo_call_ctl *fctl, uint64_t e0,
+                                         const cryo_call_ctl *cb, uint64_t e1) {
     vm->call_ctl[0] = fctl;
-    vm->call_epoch[0] = atomic_load_explicit(&fctl->epoch, memory_order_relaxed);
+    vm->call_epoch[0] = e0;
     vm->call_ctl[1] = cb;
-    if (cb) vm->call_epoch[1] = atomic_load_explicit(&cb->epoch, memory_order_relaxed);
+    vm->call_epoch[1] = e1;
     vm->call_ops = vm->call_deadline = 0;
     vm->watch = true;
     vm->watch_max = CRYO_WATCH_POLL;
@@ -87,12 +86,21 @@ static inline void cvm_call_arm_plain(cryo_vm *vm, const cryo_call_ctl *fctl,
      * only brings the first check earlier, where the full computation runs. */
     if (vm->ops_max > CRYO_WATCH_POLL) vm->ops_max = CRYO_WATCH_POLL;
 }
+/* True, the call armed, when a call of fctl's function made by the callback control cb (or
+ * NULL) is unbounded: no bound ever set on either, no per-call bounds, no thread budget (a
+ * spawned thread's VM, vm->stop, always has a gov). Else false, nothing written: the caller
+ * takes cvm_call_arm's path. Loads each epoch word once, for the test and the arming. */
+static inline bool cvm_call_arm_if_plain(cryo_vm *vm, const cryo_call_ctl *fctl,
+                                         const cryo_call_ctl *cb) {
+    uint64_t e0 = atomic_load_explicit(&fctl->epoch, memory_order_relaxed);
+    uint64_t e1 = cb ? atomic_load_explicit(&cb->epoch, memory_order_relaxed) : 0;
+    if (__builtin_expect(((e0 | e1) & CRYO_CTL_BOUNDED) || vm->next_bounds || vm->gov, 0))
+        return false;
+    cvm_call_arm_plain_at(vm, fctl, e0, cb, e1);
+    return true;
+}
 static inline void cvm_call_arm_fast(cryo_vm *vm, const cryo_call_ctl *fctl) {
-    const cryo_call_ctl *cb = vm->next_cb_ctl;
-    if (cvm_call_needs_arm(vm, fctl, cb))
-        cvm_call_arm(vm, fctl);
-    else
-        cvm_call_arm_plain(vm, fctl, cb);
+    if (!cvm_call_arm_if_plain(vm, fctl, vm->next_cb_ctl)) cvm_call_arm(vm, fctl);
 }
 /* The call ended: forgets its controls (which may be freed after the call). */
 static inline void cvm_call_disarm(cryo_vm *vm) {

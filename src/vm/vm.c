@@ -952,7 +952,8 @@ dispatch:
     }
     OPCASE(RET) {
         cryo_value *ra = RA;
-        result = *ra;
+        /* a copy of 16 bytes: a struct assignment was split into its four fields (8 moves) */
+        memcpy(&result, ra, sizeof result);
         cv_clear(ra);
         goto do_return;
     }
@@ -1041,7 +1042,9 @@ do_return : {
     }
     cryo_value *slot = f->ret_slot;
     vm->nframes = fi;
-    if (UNLIKELY(base == vm->seg->slots && vm->seg->prev)) { /* first segment: nothing to pop */
+    /* prev first: a first frame's base is always its segment's start, so testing that first
+     * branched out of line on every return of a first frame (a callback's) */
+    if (UNLIKELY(vm->seg->prev != NULL && base == vm->seg->slots)) { /* first segment: nothing */
         cvm_pop_segment(vm, base);
         seg_end = vm->seg->slots + vm->seg->size;
     }
