@@ -195,8 +195,7 @@ static uint32_t key_hash(const void *p, int slot) {
     return (uint32_t)(h >> 32);
 }
 
-static void keyset_add(cc *c, const void *p, int slot) {
-    cc_keyset *s = &c->captured;
+static void keyset_add(cc *c, cc_keyset *s, const void *p, int slot) {
     if ((s->n + 1) * 2 > s->cap) {
         uint32_t ncap = s->cap ? s->cap * 2 : 64;
         const void **np = calloc(ncap, sizeof *np);
@@ -231,6 +230,12 @@ static void keyset_add(cc *c, const void *p, int slot) {
     s->n++;
 }
 
+static bool keyset_has(const cc_keyset *s, const void *p, int slot);
+
+bool cc_is_last_use(const cc *c, const cryo_node *n) {
+    return keyset_has(&c->moves, n, 0);
+}
+
 static bool keyset_has(const cc_keyset *s, const void *p, int slot) {
     if (!s->cap) return false;
     uint32_t j = key_hash(p, slot) & (s->cap - 1);
@@ -243,12 +248,21 @@ static bool keyset_has(const cc_keyset *s, const void *p, int slot) {
 
 /* --- resolve pass ---------------------------------------------------------------------------- */
 
+/* The walk also finds each local's last reference in source order (c->moves): when that is
+ * a call argument in the declaring function, outside any loop the local is declared outside
+ * of, nothing reads the local after the call, and the argument moves instead of copying
+ * (place_args), so a callee that writes it does not copy it first. Places written or used
+ * as a receiver after their operands run (`x[i] = f(x)`, `x.push(f(x))`, `pad(x, f(x))`)
+ * count as a later reference, after the operands. */
 typedef struct rs_var {
     const char *name;
     size_t len;
     const void *key;
     int slot;
-    int level; /* closure nesting depth of the declaring function */
+    int level;             /* closure nesting depth of the declaring function */
+    int loops;             /* loops around the declaration, in that function */
+    const cryo_node *last; /* the last reference so far */
+    bool movable;          /* `last` is a call argument that may move */
 } rs_var;
 
 typedef struct rs {
@@ -256,21 +270,61 @@ typedef struct rs {
     rs_var *vars;
     uint32_t nvars, cap;
     int level;
+    int loops;
 } rs;
 
 static void rs_push(rs *r, const char *name, size_t len, const void *key, int slot) {
     if (!name || !GROW(r->c, r->vars, r->cap, r->nvars + 1)) return;
-    r->vars[r->nvars++] = (rs_var){name, len, key, slot, r->level};
+    r->vars[r->nvars++] = (rs_var){name, len, key, slot, r->level, r->loops, NULL, false};
 }
 
-static void rs_use(rs *r, const char *name, size_t len) {
+/* Ends the scope of the variables above `mark`, recording the last uses that move. */
+static void rs_pop(rs *r, uint32_t mark) {
+    for (uint32_t i = mark; i < r->nvars; i++)
+        if (r->vars[i].movable) keyset_add(r->c, &r->c->moves, r->vars[i].last, 0);
+    if (mark < r->nvars) r->nvars = mark;
+}
+
+/* `arg`: n is a call argument (an N_VAR) that may move if nothing reads it later. */
+static void rs_ref(rs *r, const char *name, size_t len, const cryo_node *n, bool arg) {
     for (uint32_t i = r->nvars; i-- > 0;) {
         rs_var *v = &r->vars[i];
         if (v->len == len && memcmp(v->name, name, len) == 0) {
-            if (v->level < r->level) keyset_add(r->c, v->key, v->slot);
+            if (v->level < r->level) keyset_add(r->c, &r->c->captured, v->key, v->slot);
+            v->last = n;
+            v->movable = arg && v->level == r->level && v->loops == r->loops && v->key != r->c;
             return;
         }
     }
+}
+
+static void rs_use(rs *r, const char *name, size_t len) {
+    rs_ref(r, name, len, NULL, false);
+}
+
+/* The variable a place (`x`, `x[i].f`) or receiver is rooted in, or NULL. */
+static const cryo_node *place_root(const cryo_node *n) {
+    while (n && (n->kind == N_INDEX || n->kind == N_FIELD))
+        n = n->a;
+    return n && n->kind == N_VAR ? n : NULL;
+}
+
+static void rs_walk(rs *r, const cryo_node *n, int depth);
+
+/* A call's arguments: a variable argument may move, except a host function's first, which is
+ * passed by reference and used after the others run. */
+static void rs_call(rs *r, const cryo_node *n, int depth) {
+    rs_use(r, n->name, n->len);
+    bool by_ref = cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    for (int i = 0; i < n->nlist; i++) {
+        const cryo_node *x = n->list[i];
+        if (x->kind == N_VAR)
+            rs_ref(r, x->name, x->len, x, !(by_ref && i == 0));
+        else
+            rs_walk(r, x, depth + 1);
+    }
+    const cryo_node *x0 = n->nlist > 0 && by_ref ? place_root(n->list[0]) : NULL;
+    if (x0) rs_use(r, x0->name, x0->len);
 }
 
 static void rs_walk(rs *r, const cryo_node *n, int depth) {
@@ -278,23 +332,44 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
     uint32_t mark = r->nvars;
     switch (n->kind) {
     case N_VAR: rs_use(r, n->name, n->len); return;
-    case N_CALL: rs_use(r, n->name, n->len); break;
+    case N_CALL: rs_call(r, n, depth); return;
+    case N_ASSIGN:
+    case N_METHOD: {
+        rs_walk(r, n->a, depth + 1);
+        rs_walk(r, n->b, depth + 1);
+        for (int i = 0; i < n->nlist; i++)
+            rs_walk(r, n->list[i], depth + 1);
+        /* written or called on after its operands run; `x = f(x)` only writes x */
+        const cryo_node *x = place_root(n->a);
+        if (x && !(n->kind == N_ASSIGN && n->op == 0 && n->a == x)) rs_use(r, x->name, x->len);
+        return;
+    }
+    case N_WHILE:
+    case N_LOOP:
+    case N_DO:
+        r->loops++;
+        rs_walk(r, n->a, depth + 1);
+        rs_walk(r, n->b, depth + 1);
+        r->loops--;
+        return;
     case N_LET:
         rs_walk(r, n->a, depth + 1);
         rs_push(r, n->name, n->len, n, 0);
         return;
     case N_FOR:
         rs_walk(r, n->a, depth + 1);
+        r->loops++;
         rs_push(r, n->name, n->len, n, 0);
         rs_push(r, n->name2, n->len2, n, 1);
         rs_walk(r, n->b, depth + 1);
-        r->nvars = mark;
+        rs_pop(r, mark);
+        r->loops--;
         return;
     case N_TRY:
         rs_walk(r, n->a, depth + 1);
         rs_push(r, n->name, n->len, n, 0);
         rs_walk(r, n->b, depth + 1);
-        r->nvars = mark;
+        rs_pop(r, mark);
         return;
     case N_CLOSURE:
         r->level++;
@@ -302,7 +377,7 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
             rs_push(r, n->list[i]->name, n->list[i]->len, n->list[i], 0);
         rs_walk(r, n->a, depth + 1);
         r->level--;
-        r->nvars = mark;
+        rs_pop(r, mark);
         return;
     case N_FNDEF: return; /* compiled on their own (pure) */
     default: break;
@@ -312,22 +387,23 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
     rs_walk(r, n->c, depth + 1);
     for (int i = 0; i < n->nlist; i++)
         rs_walk(r, n->list[i], depth + 1);
-    if (n->kind == N_BLOCK) r->nvars = mark;
+    if (n->kind == N_BLOCK) rs_pop(r, mark);
 }
 
 static void resolve_pass(cc *c) {
-    rs r = {c, NULL, 0, 0, 0};
+    rs r = {c, NULL, 0, 0, 0, 0};
     const cryo_compile_options *o = c->opts;
     for (int i = 0; o && i < o->nglobals; i++)
         rs_push(&r, o->globals[i], strlen(o->globals[i]), c, i);
     rs_walk(&r, c->ast->main, 0);
     for (int f = 0; f < c->ast->nfns; f++) {
         const cryo_node *fn = c->ast->fns[f];
-        r.nvars = 0;
+        rs_pop(&r, 0);
         for (int i = 0; i < fn->nlist; i++)
             rs_push(&r, fn->list[i]->name, fn->list[i]->len, fn->list[i], 0);
         rs_walk(&r, fn->a, 0);
     }
+    rs_pop(&r, 0);
     free(r.vars);
 }
 
@@ -1115,6 +1191,8 @@ cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
     free(c.typed);
     free(c.captured.p);
     free(c.captured.slot);
+    free(c.moves.p);
+    free(c.moves.slot);
     if (c.oom) add_error(c.errors, CRYO_ERR_MEMORY, c.source_name, "out of memory while compiling");
     if (c.oom || c.nerrors) {
         cl_unit_destroy(c.u);
