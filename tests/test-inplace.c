@@ -221,7 +221,7 @@ static void test_moves_keep_semantics(void **state) {
     MOVE_CASE("let h = |n| { let x = [n]; w(x) }; [h.call(1), h.call(2)]", "[[9], [9]]");
     MOVE_CASE("fn m() { let x = this.a; w(x); w(this.a); this.a } let o = #{a: [1]}; [o.m(), o]",
               "[[1], #{\"a\": [1]}]");
-    /* the top level and parameters move too */
+    /* the top level does not move; parameters do */
     MOVE_CASE("let x = [1]; let y = w(x); y", "[9]");
     MOVE_CASE("fn f(p) { w(p) } let x = [1]; [f(x), x]", "[[9], [1]]");
 #undef MOVE_CASE
@@ -241,6 +241,10 @@ static void test_moves_copy_nothing(void **state) {
                        "fn f() { let x = []; x.pad(10000, 0); tight_memory(4096); w(x) + x.len() }"
                        "f()";
     assert_int_equal(run(kept, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
+    /* the top level's variables stay (debuggers show them after their last use) */
+    const char *top = "fn w(a) { a[0] = 1; a.len() }"
+                      "let x = []; x.pad(10000, 0); tight_memory(4096); w(x)";
+    assert_int_equal(run(top, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
 }
 
 int main(void) {

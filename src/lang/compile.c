@@ -249,11 +249,13 @@ static bool keyset_has(const cc_keyset *s, const void *p, int slot) {
 /* --- resolve pass ---------------------------------------------------------------------------- */
 
 /* The walk also finds each local's last reference in source order (c->moves): when that is
- * a call argument in the declaring function, outside any loop the local is declared outside
- * of, nothing reads the local after the call, and the argument moves instead of copying
- * (place_args), so a callee that writes it does not copy it first. Places written or used
- * as a receiver after their operands run (`x[i] = f(x)`, `x.push(f(x))`, `pad(x, f(x))`)
- * count as a later reference, after the operands. */
+ * an argument of a script fn call in the declaring function, outside any loop the local is
+ * declared outside of, nothing reads the local after the call, and the argument moves instead
+ * of copying (place_args), so a callee that writes it does not copy it first. Places written
+ * or used as a receiver after their operands run (`x[i] = f(x)`, `x.push(f(x))`,
+ * `pad(x, f(x))`) count as a later reference, after the operands. Not moved: the top level's
+ * variables (a debugger or the REPL may look at them after their last use) and arguments of
+ * host functions (an ffi callback must live until its variable's scope ends). */
 typedef struct rs_var {
     const char *name;
     size_t len;
@@ -271,6 +273,7 @@ typedef struct rs {
     uint32_t nvars, cap;
     int level;
     int loops;
+    bool in_main; /* walking the top level (its variables stay visible to debuggers) */
 } rs;
 
 static void rs_push(rs *r, const char *name, size_t len, const void *key, int slot) {
@@ -292,7 +295,8 @@ static void rs_ref(rs *r, const char *name, size_t len, const cryo_node *n, bool
         if (v->len == len && memcmp(v->name, name, len) == 0) {
             if (v->level < r->level) keyset_add(r->c, &r->c->captured, v->key, v->slot);
             v->last = n;
-            v->movable = arg && v->level == r->level && v->loops == r->loops && v->key != r->c;
+            v->movable = arg && v->level == r->level && v->loops == r->loops &&
+                         !(r->in_main && r->level == 0);
             return;
         }
     }
@@ -311,7 +315,7 @@ static const cryo_node *place_root(const cryo_node *n) {
 
 static void rs_walk(rs *r, const cryo_node *n, int depth);
 
-/* A call's arguments: a variable argument may move, except a host function's first, which is
+/* A call's arguments: a script fn's variable arguments may move; a host function's first is
  * passed by reference and used after the others run. */
 static void rs_call(rs *r, const cryo_node *n, int depth) {
     rs_use(r, n->name, n->len);
@@ -319,7 +323,7 @@ static void rs_call(rs *r, const cryo_node *n, int depth) {
     for (int i = 0; i < n->nlist; i++) {
         const cryo_node *x = n->list[i];
         if (x->kind == N_VAR)
-            rs_ref(r, x->name, x->len, x, !(by_ref && i == 0));
+            rs_ref(r, x->name, x->len, x, !by_ref);
         else
             rs_walk(r, x, depth + 1);
     }
@@ -391,11 +395,12 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
 }
 
 static void resolve_pass(cc *c) {
-    rs r = {c, NULL, 0, 0, 0, 0};
+    rs r = {c, NULL, 0, 0, 0, 0, true};
     const cryo_compile_options *o = c->opts;
     for (int i = 0; o && i < o->nglobals; i++)
         rs_push(&r, o->globals[i], strlen(o->globals[i]), c, i);
     rs_walk(&r, c->ast->main, 0);
+    r.in_main = false;
     for (int f = 0; f < c->ast->nfns; f++) {
         const cryo_node *fn = c->ast->fns[f];
         rs_pop(&r, 0);

@@ -789,19 +789,24 @@ dispatch:
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
+    /* R[A] = R[B].name. A field of a small map: the name is interned, the map's key is that
+     * very string. GETFIELD and GETFIELDX differ only in where the name's index is. */
+#define GET_FIELD(kidx)                                                                            \
+    do {                                                                                           \
+        cryo_value out;                                                                            \
+        const cryo_string *name = cv_str(k[kidx]);                                                 \
+        const cryo_map_entry *e =                                                                  \
+            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;                    \
+        if (e) {                                                                                   \
+            out = e->value;                                                                        \
+            cv_retain(out);                                                                        \
+        } else {                                                                                   \
+            PROTECT(cvm_op_getfield(vm, RB, name, &out));                                          \
+        }                                                                                          \
+        cv_set(heap, RA, out);                                                                     \
+    } while (0)
     OPCASE(GETFIELD) {
-        cryo_value out;
-        const cryo_string *name = cv_str(k[CRYO_C(i)]);
-        /* A field of a small map: the name is interned, the map's key is that very string. */
-        const cryo_map_entry *e =
-            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
-        if (e) {
-            out = e->value;
-            cv_retain(out);
-        } else {
-            PROTECT(cvm_op_getfield(vm, RB, name, &out));
-        }
-        cv_set(heap, RA, out);
+        GET_FIELD(CRYO_C(i));
         NEXT();
     }
     OPCASE(SETFIELD) {
@@ -813,20 +818,11 @@ dispatch:
         NEXT();
     }
     OPCASE(GETFIELDX) {
-        cryo_value out;
         cryo_instr x = *pc++;
-        const cryo_string *name = cv_str(k[CRYO_X_INDEX(x)]);
-        const cryo_map_entry *e =
-            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
-        if (e) {
-            out = e->value;
-            cv_retain(out);
-        } else {
-            PROTECT(cvm_op_getfield(vm, RB, name, &out));
-        }
-        cv_set(heap, RA, out);
+        GET_FIELD(CRYO_X_INDEX(x));
         NEXT();
     }
+#undef GET_FIELD
     OPCASE(SETFIELDX) {
         cryo_value v = *RB;
         cryo_instr x = *pc++;
