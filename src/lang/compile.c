@@ -306,6 +306,12 @@ static void rs_use(rs *r, const char *name, size_t len) {
     rs_ref(r, name, len, NULL, false);
 }
 
+static bool rs_visible(const rs *r, const char *name, size_t len) {
+    for (uint32_t i = r->nvars; i-- > 0;)
+        if (r->vars[i].len == len && memcmp(r->vars[i].name, name, len) == 0) return true;
+    return false;
+}
+
 /* The variable a place (`x`, `x[i].f`) or receiver is rooted in, or NULL. */
 static const cryo_node *place_root(const cryo_node *n) {
     while (n && (n->kind == N_INDEX || n->kind == N_FIELD))
@@ -315,15 +321,18 @@ static const cryo_node *place_root(const cryo_node *n) {
 
 static void rs_walk(rs *r, const cryo_node *n, int depth);
 
-/* A call's arguments: a script fn's variable arguments may move; a host function's first is
- * passed by reference and used after the others run. */
+/* A call's arguments: a script fn's variable arguments may move (not when a variable of that
+ * name, which may hold any Fn, is called instead); a host function's first is passed by
+ * reference and used after the others run. */
 static void rs_call(rs *r, const cryo_node *n, int depth) {
+    bool var = rs_visible(r, n->name, n->len);
     rs_use(r, n->name, n->len);
-    bool by_ref = cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    bool by_ref = !var && cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    bool movable = !var && !by_ref;
     for (int i = 0; i < n->nlist; i++) {
         const cryo_node *x = n->list[i];
         if (x->kind == N_VAR)
-            rs_ref(r, x->name, x->len, x, !by_ref);
+            rs_ref(r, x->name, x->len, x, movable);
         else
             rs_walk(r, x, depth + 1);
     }
