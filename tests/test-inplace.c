@@ -215,6 +215,22 @@ static void test_moves_keep_semantics(void **state) {
     MOVE_CASE("fn f() { let x = [1, 2]; x += w(x); x } f()", "[1, 2, 9, 2]");
     MOVE_CASE("fn f() { let x = [1, 2]; pad(x, w(x).len() + 1, 0); x } f()", "[1, 2, 0]");
     MOVE_CASE("fn f() { let x = [1, 2]; x = w(x); x } f()", "[9, 2]");
+    /* an index of the place is read after the value too */
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [0, 0]; let k = 1; a[k] = id(k); a } f()", "[0, 1]");
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [0, 0]; let k = 1; a[k] += id(k); a } f()",
+              "[0, 1]");
+    MOVE_CASE("fn id(v) { v } fn f() { let o = [#{x: 1}]; let k = 0; o[k].x = id(k); o } f()",
+              "[#{\"x\": 0}]");
+    MOVE_CASE("fn f() { let a = [[0], [0]]; let k = [1]; a[k[0]] = w(k); a } f()", "[[0], [9]]");
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [[0], [5]]; let k = 1; a[k].push(id(k)); a } f()",
+              "[[0], [5, 1]]");
+    /* an operand read from its register after the call: in an expression, a block inside one */
+    MOVE_CASE("fn f() { let k = [1]; k + w(k) } f()", "[1, 9]");
+    MOVE_CASE("fn f() { let k = [1]; [k, w(k), k.len() + w(k).len()] } f()", "[[1], [9], 2]");
+    MOVE_CASE("fn f() { let k = [1]; k + { w(k) } } f()", "[1, 9]");
+    MOVE_CASE("fn f(c) { let k = [1]; k + if c { w(k) } else { [] } } f(true)", "[1, 9]");
+    MOVE_CASE("fn f() { let k = [1]; `${k}${w(k)}` } f()", "\"[1][9]\"");
+    MOVE_CASE("fn f() { let k = [1]; #{x: k, y: w(k)} } f()", "#{\"x\": [1], \"y\": [9]}");
     /* twice in one call, a closure's own local, `this` and its fields */
     MOVE_CASE("fn f() { let x = [1]; [w(x), x] } f()", "[[9], [1]]");
     MOVE_CASE("fn g(a, b) { a[0] = 5; [a, b] } fn f() { let x = [1]; g(x, x) } f()", "[[5], [1]]");

@@ -273,6 +273,8 @@ typedef struct rs {
     uint32_t nvars, cap;
     int level;
     int loops;
+    int again;    /* walking a place a second time: its variables are used later, not moved */
+    bool stmt;    /* the next node walked is in statement position (rs_walk_stmt) */
     bool in_main; /* walking the top level (its variables stay visible to debuggers) */
 } rs;
 
@@ -295,7 +297,7 @@ static void rs_ref(rs *r, const char *name, size_t len, const cryo_node *n, bool
         if (v->len == len && memcmp(v->name, name, len) == 0) {
             if (v->level < r->level) keyset_add(r->c, &r->c->captured, v->key, v->slot);
             v->last = n;
-            v->movable = arg && v->level == r->level && v->loops == r->loops &&
+            v->movable = arg && !r->again && v->level == r->level && v->loops == r->loops &&
                          !(r->in_main && r->level == 0);
             return;
         }
@@ -312,23 +314,41 @@ static bool rs_visible(const rs *r, const char *name, size_t len) {
     return false;
 }
 
-/* The variable a place (`x`, `x[i].f`) or receiver is rooted in, or NULL. */
-static const cryo_node *place_root(const cryo_node *n) {
-    while (n && (n->kind == N_INDEX || n->kind == N_FIELD))
-        n = n->a;
-    return n && n->kind == N_VAR ? n : NULL;
+static void rs_walk(rs *r, const cryo_node *n, int depth);
+
+/* Walks n in statement position: nothing of the expression around it is pending while it runs
+ * (no operand read from a variable's register afterwards), so a call there may move its
+ * variable arguments. A block, if, loop or try in statement position passes it on to its
+ * statements; any other expression does not. */
+static void rs_walk_stmt(rs *r, const cryo_node *n, int depth) {
+    r->stmt = true;
+    rs_walk(r, n, depth + 1);
+    r->stmt = false;
 }
 
-static void rs_walk(rs *r, const cryo_node *n, int depth);
+static void rs_walk_if(rs *r, const cryo_node *n, bool stmt, int depth) {
+    if (stmt)
+        rs_walk_stmt(r, n, depth);
+    else
+        rs_walk(r, n, depth + 1);
+}
+
+/* A place or receiver that is written or used after its operands run: its variables (`x` and
+ * `k` of `x[k].f`) are referenced again then, as plain uses. */
+static void rs_walk_again(rs *r, const cryo_node *n, int depth) {
+    r->again++;
+    rs_walk(r, n, depth + 1);
+    r->again--;
+}
 
 /* A call's arguments: a script fn's variable arguments may move (not when a variable of that
  * name, which may hold any Fn, is called instead); a host function's first is passed by
  * reference and used after the others run. */
-static void rs_call(rs *r, const cryo_node *n, int depth) {
+static void rs_call(rs *r, const cryo_node *n, bool stmt, int depth) {
     bool var = rs_visible(r, n->name, n->len);
     rs_use(r, n->name, n->len);
     bool by_ref = !var && cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
-    bool movable = !var && !by_ref;
+    bool movable = stmt && !var && !by_ref;
     for (int i = 0; i < n->nlist; i++) {
         const cryo_node *x = n->list[i];
         if (x->kind == N_VAR)
@@ -336,25 +356,29 @@ static void rs_call(rs *r, const cryo_node *n, int depth) {
         else
             rs_walk(r, x, depth + 1);
     }
-    const cryo_node *x0 = n->nlist > 0 && by_ref ? place_root(n->list[0]) : NULL;
-    if (x0) rs_use(r, x0->name, x0->len);
+    if (n->nlist > 0 && by_ref) rs_walk_again(r, n->list[0], depth);
 }
 
 static void rs_walk(rs *r, const cryo_node *n, int depth) {
     if (!n || depth > 2 * CC_MAX_DEPTH) return; /* code generation reports the depth */
     uint32_t mark = r->nvars;
+    bool stmt = r->stmt;
+    r->stmt = false;
     switch (n->kind) {
     case N_VAR: rs_use(r, n->name, n->len); return;
-    case N_CALL: rs_call(r, n, depth); return;
+    case N_CALL: rs_call(r, n, stmt, depth); return;
     case N_ASSIGN:
     case N_METHOD: {
         rs_walk(r, n->a, depth + 1);
-        rs_walk(r, n->b, depth + 1);
+        if (n->kind == N_ASSIGN && stmt)
+            rs_walk_stmt(r, n->b, depth);
+        else
+            rs_walk(r, n->b, depth + 1);
         for (int i = 0; i < n->nlist; i++)
             rs_walk(r, n->list[i], depth + 1);
-        /* written or called on after its operands run; `x = f(x)` only writes x */
-        const cryo_node *x = place_root(n->a);
-        if (x && !(n->kind == N_ASSIGN && n->op == 0 && n->a == x)) rs_use(r, x->name, x->len);
+        /* `x = f(x)` only writes x */
+        if (!(n->kind == N_ASSIGN && n->op == 0 && n->a && n->a->kind == N_VAR))
+            rs_walk_again(r, n->a, depth);
         return;
     }
     case N_WHILE:
@@ -362,37 +386,49 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
     case N_DO:
         r->loops++;
         rs_walk(r, n->a, depth + 1);
-        rs_walk(r, n->b, depth + 1);
+        rs_walk_if(r, n->b, stmt, depth);
         r->loops--;
         return;
     case N_LET:
-        rs_walk(r, n->a, depth + 1);
+        rs_walk_stmt(r, n->a, depth);
         rs_push(r, n->name, n->len, n, 0);
+        return;
+    case N_RETURN:
+    case N_THROW: rs_walk_stmt(r, n->a, depth); return;
+    case N_IF:
+        rs_walk_if(r, n->a, stmt, depth);
+        rs_walk_if(r, n->b, stmt, depth);
+        rs_walk_if(r, n->c, stmt, depth);
         return;
     case N_FOR:
         rs_walk(r, n->a, depth + 1);
         r->loops++;
         rs_push(r, n->name, n->len, n, 0);
         rs_push(r, n->name2, n->len2, n, 1);
-        rs_walk(r, n->b, depth + 1);
+        rs_walk_if(r, n->b, stmt, depth);
         rs_pop(r, mark);
         r->loops--;
         return;
     case N_TRY:
-        rs_walk(r, n->a, depth + 1);
+        rs_walk_if(r, n->a, stmt, depth);
         rs_push(r, n->name, n->len, n, 0);
-        rs_walk(r, n->b, depth + 1);
+        rs_walk_if(r, n->b, stmt, depth);
         rs_pop(r, mark);
         return;
     case N_CLOSURE:
         r->level++;
         for (int i = 0; i < n->nlist; i++)
             rs_push(r, n->list[i]->name, n->list[i]->len, n->list[i], 0);
-        rs_walk(r, n->a, depth + 1);
+        rs_walk_stmt(r, n->a, depth); /* a function of its own: nothing pending around it */
         r->level--;
         rs_pop(r, mark);
         return;
     case N_FNDEF: return; /* compiled on their own (pure) */
+    case N_BLOCK:
+        for (int i = 0; i < n->nlist; i++)
+            rs_walk_if(r, n->list[i], stmt, depth);
+        rs_pop(r, mark);
+        return;
     default: break;
     }
     rs_walk(r, n->a, depth + 1);
@@ -400,11 +436,10 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
     rs_walk(r, n->c, depth + 1);
     for (int i = 0; i < n->nlist; i++)
         rs_walk(r, n->list[i], depth + 1);
-    if (n->kind == N_BLOCK) rs_pop(r, mark);
 }
 
 static void resolve_pass(cc *c) {
-    rs r = {c, NULL, 0, 0, 0, 0, true};
+    rs r = {c, NULL, 0, 0, 0, 0, 0, false, true};
     const cryo_compile_options *o = c->opts;
     for (int i = 0; o && i < o->nglobals; i++)
         rs_push(&r, o->globals[i], strlen(o->globals[i]), c, i);
@@ -415,6 +450,7 @@ static void resolve_pass(cc *c) {
         rs_pop(&r, 0);
         for (int i = 0; i < fn->nlist; i++)
             rs_push(&r, fn->list[i]->name, fn->list[i]->len, fn->list[i], 0);
+        r.stmt = true;
         rs_walk(&r, fn->a, 0);
     }
     rs_pop(&r, 0);
