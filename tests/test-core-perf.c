@@ -1,7 +1,8 @@
 /*
  * test-core-perf.c — the language core's fast paths and memory behaviour that the benches rely
  * on: in-place string/array append for `s += x`, SUBI, GETINDEXI, closures sharing their
- * proto's name, and the collection of reference cycles among captured cells.
+ * proto's name, compares with () as a type test, and the collection of reference cycles among
+ * captured cells.
  */
 #include "test.h"
 
@@ -173,8 +174,25 @@ static void test_number_compares_inline(void **state) {
            "11110");
 }
 
+/* `x == ()` and `x != ()` are a type test in the dispatch loop (the List benchmark's `x != ()` on
+ * maps); a captured variable (a cell) still compares its contents. */
+static void test_unit_compares_inline(void **state) {
+    (void)state;
+    EXPECT("let r = []; for x in [(), 1, 0, false, \"\", [], #{}, 'c', 0.0] { r.push(x == ()); "
+           "r.push(() != x); } r",
+           "[true, false, false, true, false, true, false, true, false, true, false, true, false, "
+           "true, false, true, false, true]");
+    EXPECT("let m = #{n: ()}; let c = (); let d = 5; let f = || [c == (), d != (), () == c]; "
+           "[m.n == (), m.k != (), f.call()]",
+           "[true, false, [true, true, true]]");
+    EXPECT("let e = 0; let x = #{}; if x != () { e += 1 } if () == () { e += 10 } "
+           "if x == () { e += 100 } while x != () { x = (); e += 1000 } e",
+           "1011");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unit_compares_inline),
         cmocka_unit_test(test_append_in_place_keeps_value_semantics),
         cmocka_unit_test(test_number_compares_inline),
         cmocka_unit_test(test_append_is_amortised),

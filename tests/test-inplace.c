@@ -6,6 +6,8 @@
  * and the write copies nothing (a memory limit just above the live data is never crossed).
  * Method calls on a path (`o.cons.push(c)`, `o.l[i].m()`) run on the element in place with the
  * same guarantees; what they leave on an error or when the call replaces its own container.
+ * A local passed to a fn as its last use moves (the callee writes it without copying), and
+ * only then: loops, captures, receivers, `this`, try/catch and other branches keep it.
  */
 #include "test.h"
 
@@ -266,6 +268,88 @@ static void test_writes_copy_nothing(void **state) {
     assert_int_equal(run(copy, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
 }
 
+/* Last-use moves of call arguments: every case where the caller still needs the value after
+ * the call sees it unchanged. */
+static void test_moves_keep_semantics(void **state) {
+    (void)state;
+    const char *w = "fn w(a) { a[0] = 9; a } ";
+    char src[1024];
+#define MOVE_CASE(body, want)                                                                      \
+    snprintf(src, sizeof src, "%s%s", w, body);                                                    \
+    EXPECT_IN(ctx, src, want)
+    /* moved: the caller never reads x again */
+    MOVE_CASE("fn f() { let x = [1, 2]; w(x) } f()", "[9, 2]");
+    /* read after the call, in the same or another branch, or in a later loop iteration */
+    MOVE_CASE("fn f() { let x = [1, 2]; let y = w(x); [x, y] } f()", "[[1, 2], [9, 2]]");
+    MOVE_CASE("fn f(c) { let x = [1, 2]; if c { w(x); } else { return x; } x } [f(true), f(false)]",
+              "[[1, 2], [1, 2]]");
+    MOVE_CASE(
+        "fn f() { let x = [1]; let s = []; for i in 0..3 { s.push(w(x)); s.push(x); } s } f()",
+        "[[9], [1], [9], [1], [9], [1]]");
+    MOVE_CASE("fn f() { let x = [1]; let n = 0; while n < 2 { n += 1; w(x); } x } f()", "[1]");
+    MOVE_CASE("fn f() { let x = [1]; let n = 0; do { n += 1; w(x); } while n < 2; x } f()", "[1]");
+    /* declared inside the loop: a fresh value each iteration, moved */
+    MOVE_CASE("fn f() { let s = []; for i in 0..2 { let x = [i]; s.push(w(x)); } s } f()",
+              "[[9], [9]]");
+    /* captured by a closure (before or after), or read by the catch block */
+    MOVE_CASE("fn f() { let x = [1]; let g = || x; w(x); g.call() } f()", "[1]");
+    MOVE_CASE("fn f() { let x = [1]; w(x); let g = || x; g.call() } f()", "[1]");
+    MOVE_CASE("fn f() { let x = [1]; try { w(x); throw 1; } catch { return x; } } f()", "[1]");
+    MOVE_CASE("fn f() { let x = [1]; try { w(x); throw 1; } catch (e) { } x } f()", "[1]");
+    /* a place or receiver written after its operands run */
+    MOVE_CASE("fn f() { let x = [1, 2]; x[1] = w(x)[0]; x } f()", "[1, 9]");
+    MOVE_CASE("fn f() { let x = [1, 2]; x.push(w(x)); x } f()", "[1, 2, [9, 2]]");
+    MOVE_CASE("fn f() { let x = [1, 2]; x += w(x); x } f()", "[1, 2, 9, 2]");
+    MOVE_CASE("fn f() { let x = [1, 2]; pad(x, w(x).len() + 1, 0); x } f()", "[1, 2, 0]");
+    MOVE_CASE("fn f() { let x = [1, 2]; x = w(x); x } f()", "[9, 2]");
+    /* an index of the place is read after the value too */
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [0, 0]; let k = 1; a[k] = id(k); a } f()", "[0, 1]");
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [0, 0]; let k = 1; a[k] += id(k); a } f()",
+              "[0, 1]");
+    MOVE_CASE("fn id(v) { v } fn f() { let o = [#{x: 1}]; let k = 0; o[k].x = id(k); o } f()",
+              "[#{\"x\": 0}]");
+    MOVE_CASE("fn f() { let a = [[0], [0]]; let k = [1]; a[k[0]] = w(k); a } f()", "[[0], [9]]");
+    MOVE_CASE("fn id(v) { v } fn f() { let a = [[0], [5]]; let k = 1; a[k].push(id(k)); a } f()",
+              "[[0], [5, 1]]");
+    /* an operand read from its register after the call: in an expression, a block inside one */
+    MOVE_CASE("fn f() { let k = [1]; k + w(k) } f()", "[1, 9]");
+    MOVE_CASE("fn f() { let k = [1]; [k, w(k), k.len() + w(k).len()] } f()", "[[1], [9], 2]");
+    MOVE_CASE("fn f() { let k = [1]; k + { w(k) } } f()", "[1, 9]");
+    MOVE_CASE("fn f(c) { let k = [1]; k + if c { w(k) } else { [] } } f(true)", "[1, 9]");
+    MOVE_CASE("fn f() { let k = [1]; `${k}${w(k)}` } f()", "\"[1][9]\"");
+    MOVE_CASE("fn f() { let k = [1]; #{x: k, y: w(k)} } f()", "#{\"x\": [1], \"y\": [9]}");
+    /* twice in one call, a closure's own local, `this` and its fields */
+    MOVE_CASE("fn f() { let x = [1]; [w(x), x] } f()", "[[9], [1]]");
+    MOVE_CASE("fn g(a, b) { a[0] = 5; [a, b] } fn f() { let x = [1]; g(x, x) } f()", "[[5], [1]]");
+    MOVE_CASE("let h = |n| { let x = [n]; w(x) }; [h.call(1), h.call(2)]", "[[9], [9]]");
+    MOVE_CASE("fn m() { let x = this.a; w(x); w(this.a); this.a } let o = #{a: [1]}; [o.m(), o]",
+              "[[1], #{\"a\": [1]}]");
+    /* the top level does not move; parameters do */
+    MOVE_CASE("let x = [1]; let y = w(x); y", "[9]");
+    MOVE_CASE("fn f(p) { w(p) } let x = [1]; [f(x), x]", "[[9], [1]]");
+#undef MOVE_CASE
+}
+
+/* A 10 000-element array passed as its last use and written by the callee under a memory
+ * limit 4 KB above the live data: no copy. Read after the call, the write must copy and
+ * crosses the limit. */
+static void test_moves_copy_nothing(void **state) {
+    (void)state;
+    char out[512];
+    const char *moved = "fn w(a) { a[0] = 1; a.len() }"
+                        "fn f() { let x = []; x.pad(10000, 0); tight_memory(4096); w(x) } f()";
+    assert_int_equal(run(moved, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_OK);
+    assert_string_equal(out, "10000");
+    const char *kept = "fn w(a) { a[0] = 1; a.len() }"
+                       "fn f() { let x = []; x.pad(10000, 0); tight_memory(4096); w(x) + x.len() }"
+                       "f()";
+    assert_int_equal(run(kept, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
+    /* the top level's variables stay (debuggers show them after their last use) */
+    const char *top = "fn w(a) { a[0] = 1; a.len() }"
+                      "let x = []; x.pad(10000, 0); tight_memory(4096); w(x)";
+    assert_int_equal(run(top, CRYO_LIMIT_MEMORY, 0, out, sizeof out), CRYO_ERR_MEMORY);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copies_do_not_change),
@@ -278,6 +362,8 @@ int main(void) {
         cmocka_unit_test(test_methods_on_paths),
         cmocka_unit_test(test_methods_on_paths_edges),
         cmocka_unit_test(test_path_methods_copy_nothing),
+        cmocka_unit_test(test_moves_keep_semantics),
+        cmocka_unit_test(test_moves_copy_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -195,8 +195,7 @@ static uint32_t key_hash(const void *p, int slot) {
     return (uint32_t)(h >> 32);
 }
 
-static void keyset_add(cc *c, const void *p, int slot) {
-    cc_keyset *s = &c->captured;
+static void keyset_add(cc *c, cc_keyset *s, const void *p, int slot) {
     if ((s->n + 1) * 2 > s->cap) {
         uint32_t ncap = s->cap ? s->cap * 2 : 64;
         const void **np = calloc(ncap, sizeof *np);
@@ -231,6 +230,12 @@ static void keyset_add(cc *c, const void *p, int slot) {
     s->n++;
 }
 
+static bool keyset_has(const cc_keyset *s, const void *p, int slot);
+
+bool cc_is_last_use(const cc *c, const cryo_node *n) {
+    return keyset_has(&c->moves, n, 0);
+}
+
 static bool keyset_has(const cc_keyset *s, const void *p, int slot) {
     if (!s->cap) return false;
     uint32_t j = key_hash(p, slot) & (s->cap - 1);
@@ -243,12 +248,23 @@ static bool keyset_has(const cc_keyset *s, const void *p, int slot) {
 
 /* --- resolve pass ---------------------------------------------------------------------------- */
 
+/* The walk also finds each local's last reference in source order (c->moves): when that is
+ * an argument of a script fn call in the declaring function, outside any loop the local is
+ * declared outside of, nothing reads the local after the call, and the argument moves instead
+ * of copying (place_args), so a callee that writes it does not copy it first. Places written
+ * or used as a receiver after their operands run (`x[i] = f(x)`, `x.push(f(x))`,
+ * `pad(x, f(x))`) count as a later reference, after the operands. Not moved: the top level's
+ * variables (a debugger or the REPL may look at them after their last use) and arguments of
+ * host functions (an ffi callback must live until its variable's scope ends). */
 typedef struct rs_var {
     const char *name;
     size_t len;
     const void *key;
     int slot;
-    int level; /* closure nesting depth of the declaring function */
+    int level;             /* closure nesting depth of the declaring function */
+    int loops;             /* loops around the declaration, in that function */
+    const cryo_node *last; /* the last reference so far */
+    bool movable;          /* `last` is a call argument that may move */
 } rs_var;
 
 typedef struct rs {
@@ -256,55 +272,163 @@ typedef struct rs {
     rs_var *vars;
     uint32_t nvars, cap;
     int level;
+    int loops;
+    int again;    /* walking a place a second time: its variables are used later, not moved */
+    bool stmt;    /* the next node walked is in statement position (rs_walk_stmt) */
+    bool in_main; /* walking the top level (its variables stay visible to debuggers) */
 } rs;
 
 static void rs_push(rs *r, const char *name, size_t len, const void *key, int slot) {
     if (!name || !GROW(r->c, r->vars, r->cap, r->nvars + 1)) return;
-    r->vars[r->nvars++] = (rs_var){name, len, key, slot, r->level};
+    r->vars[r->nvars++] = (rs_var){name, len, key, slot, r->level, r->loops, NULL, false};
 }
 
-static void rs_use(rs *r, const char *name, size_t len) {
+/* Ends the scope of the variables above `mark`, recording the last uses that move. */
+static void rs_pop(rs *r, uint32_t mark) {
+    for (uint32_t i = mark; i < r->nvars; i++)
+        if (r->vars[i].movable) keyset_add(r->c, &r->c->moves, r->vars[i].last, 0);
+    if (mark < r->nvars) r->nvars = mark;
+}
+
+/* `arg`: n is a call argument (an N_VAR) that may move if nothing reads it later. */
+static void rs_ref(rs *r, const char *name, size_t len, const cryo_node *n, bool arg) {
     for (uint32_t i = r->nvars; i-- > 0;) {
         rs_var *v = &r->vars[i];
         if (v->len == len && memcmp(v->name, name, len) == 0) {
-            if (v->level < r->level) keyset_add(r->c, v->key, v->slot);
+            if (v->level < r->level) keyset_add(r->c, &r->c->captured, v->key, v->slot);
+            v->last = n;
+            v->movable = arg && !r->again && v->level == r->level && v->loops == r->loops &&
+                         !(r->in_main && r->level == 0);
             return;
         }
     }
 }
 
+static void rs_use(rs *r, const char *name, size_t len) {
+    rs_ref(r, name, len, NULL, false);
+}
+
+static bool rs_visible(const rs *r, const char *name, size_t len) {
+    for (uint32_t i = r->nvars; i-- > 0;)
+        if (r->vars[i].len == len && memcmp(r->vars[i].name, name, len) == 0) return true;
+    return false;
+}
+
+static void rs_walk(rs *r, const cryo_node *n, int depth);
+
+/* Walks n in statement position: nothing of the expression around it is pending while it runs
+ * (no operand read from a variable's register afterwards), so a call there may move its
+ * variable arguments. A block, if, loop or try in statement position passes it on to its
+ * statements; any other expression does not. */
+static void rs_walk_stmt(rs *r, const cryo_node *n, int depth) {
+    r->stmt = true;
+    rs_walk(r, n, depth + 1);
+    r->stmt = false;
+}
+
+static void rs_walk_if(rs *r, const cryo_node *n, bool stmt, int depth) {
+    if (stmt)
+        rs_walk_stmt(r, n, depth);
+    else
+        rs_walk(r, n, depth + 1);
+}
+
+/* A place or receiver that is written or used after its operands run: its variables (`x` and
+ * `k` of `x[k].f`) are referenced again then, as plain uses. */
+static void rs_walk_again(rs *r, const cryo_node *n, int depth) {
+    r->again++;
+    rs_walk(r, n, depth + 1);
+    r->again--;
+}
+
+/* A call's arguments: a script fn's variable arguments may move (not when a variable of that
+ * name, which may hold any Fn, is called instead); a host function's first is passed by
+ * reference and used after the others run. */
+static void rs_call(rs *r, const cryo_node *n, bool stmt, int depth) {
+    bool var = rs_visible(r, n->name, n->len);
+    rs_use(r, n->name, n->len);
+    bool by_ref = !var && cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
+    bool movable = stmt && !var && !by_ref;
+    for (int i = 0; i < n->nlist; i++) {
+        const cryo_node *x = n->list[i];
+        if (x->kind == N_VAR)
+            rs_ref(r, x->name, x->len, x, movable);
+        else
+            rs_walk(r, x, depth + 1);
+    }
+    if (n->nlist > 0 && by_ref) rs_walk_again(r, n->list[0], depth);
+}
+
 static void rs_walk(rs *r, const cryo_node *n, int depth) {
     if (!n || depth > 2 * CC_MAX_DEPTH) return; /* code generation reports the depth */
     uint32_t mark = r->nvars;
+    bool stmt = r->stmt;
+    r->stmt = false;
     switch (n->kind) {
     case N_VAR: rs_use(r, n->name, n->len); return;
-    case N_CALL: rs_use(r, n->name, n->len); break;
-    case N_LET:
+    case N_CALL: rs_call(r, n, stmt, depth); return;
+    case N_ASSIGN:
+    case N_METHOD: {
         rs_walk(r, n->a, depth + 1);
+        if (n->kind == N_ASSIGN && stmt)
+            rs_walk_stmt(r, n->b, depth);
+        else
+            rs_walk(r, n->b, depth + 1);
+        for (int i = 0; i < n->nlist; i++)
+            rs_walk(r, n->list[i], depth + 1);
+        /* `x = f(x)` only writes x */
+        if (!(n->kind == N_ASSIGN && n->op == 0 && n->a && n->a->kind == N_VAR))
+            rs_walk_again(r, n->a, depth);
+        return;
+    }
+    case N_WHILE:
+    case N_LOOP:
+    case N_DO:
+        r->loops++;
+        rs_walk(r, n->a, depth + 1);
+        rs_walk_if(r, n->b, stmt, depth);
+        r->loops--;
+        return;
+    case N_LET:
+        rs_walk_stmt(r, n->a, depth);
         rs_push(r, n->name, n->len, n, 0);
+        return;
+    case N_RETURN:
+    case N_THROW: rs_walk_stmt(r, n->a, depth); return;
+    case N_IF:
+        rs_walk_if(r, n->a, stmt, depth);
+        rs_walk_if(r, n->b, stmt, depth);
+        rs_walk_if(r, n->c, stmt, depth);
         return;
     case N_FOR:
         rs_walk(r, n->a, depth + 1);
+        r->loops++;
         rs_push(r, n->name, n->len, n, 0);
         rs_push(r, n->name2, n->len2, n, 1);
-        rs_walk(r, n->b, depth + 1);
-        r->nvars = mark;
+        rs_walk_if(r, n->b, stmt, depth);
+        rs_pop(r, mark);
+        r->loops--;
         return;
     case N_TRY:
-        rs_walk(r, n->a, depth + 1);
+        rs_walk_if(r, n->a, stmt, depth);
         rs_push(r, n->name, n->len, n, 0);
-        rs_walk(r, n->b, depth + 1);
-        r->nvars = mark;
+        rs_walk_if(r, n->b, stmt, depth);
+        rs_pop(r, mark);
         return;
     case N_CLOSURE:
         r->level++;
         for (int i = 0; i < n->nlist; i++)
             rs_push(r, n->list[i]->name, n->list[i]->len, n->list[i], 0);
-        rs_walk(r, n->a, depth + 1);
+        rs_walk_stmt(r, n->a, depth); /* a function of its own: nothing pending around it */
         r->level--;
-        r->nvars = mark;
+        rs_pop(r, mark);
         return;
     case N_FNDEF: return; /* compiled on their own (pure) */
+    case N_BLOCK:
+        for (int i = 0; i < n->nlist; i++)
+            rs_walk_if(r, n->list[i], stmt, depth);
+        rs_pop(r, mark);
+        return;
     default: break;
     }
     rs_walk(r, n->a, depth + 1);
@@ -312,22 +436,24 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
     rs_walk(r, n->c, depth + 1);
     for (int i = 0; i < n->nlist; i++)
         rs_walk(r, n->list[i], depth + 1);
-    if (n->kind == N_BLOCK) r->nvars = mark;
 }
 
 static void resolve_pass(cc *c) {
-    rs r = {c, NULL, 0, 0, 0};
+    rs r = {c, NULL, 0, 0, 0, 0, 0, false, true};
     const cryo_compile_options *o = c->opts;
     for (int i = 0; o && i < o->nglobals; i++)
         rs_push(&r, o->globals[i], strlen(o->globals[i]), c, i);
     rs_walk(&r, c->ast->main, 0);
+    r.in_main = false;
     for (int f = 0; f < c->ast->nfns; f++) {
         const cryo_node *fn = c->ast->fns[f];
-        r.nvars = 0;
+        rs_pop(&r, 0);
         for (int i = 0; i < fn->nlist; i++)
             rs_push(&r, fn->list[i]->name, fn->list[i]->len, fn->list[i], 0);
+        r.stmt = true;
         rs_walk(&r, fn->a, 0);
     }
+    rs_pop(&r, 0);
     free(r.vars);
 }
 
@@ -1115,6 +1241,8 @@ cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
     free(c.typed);
     free(c.captured.p);
     free(c.captured.slot);
+    free(c.moves.p);
+    free(c.moves.slot);
     if (c.oom) add_error(c.errors, CRYO_ERR_MEMORY, c.source_name, "out of memory while compiling");
     if (c.oom || c.nerrors) {
         cl_unit_destroy(c.u);

@@ -56,8 +56,8 @@ typedef struct cc_fn {
     uint8_t reg_error; /* "expression too complex" already reported */
 } cc_fn;
 
-/* A set of declarations (let, param, for/catch variable, global) captured by some closure,
- * keyed by (node, slot). */
+/* A set of declarations (let, param, for/catch variable, global) captured by some closure, or
+ * of call arguments that move, keyed by (node, slot). */
 typedef struct cc_keyset {
     const void **p;
     int *slot;
@@ -84,6 +84,7 @@ typedef struct cc {
     bool oom;
     cc_fn *fs;
     cc_keyset captured;
+    cc_keyset moves; /* N_VAR call arguments that are their local's last use (resolve pass) */
     int nanon;
     int depth;       /* cc_expr nesting */
     bool too_deep;   /* reported once */
@@ -124,6 +125,8 @@ int cc_const_str(cc *c, const char *s, size_t len);
 /* Whether `name` is a variable in scope here, without capturing it. */
 bool cc_name_visible(cc *c, const char *name, size_t len);
 cc_var cc_resolve_at(cc *c, const char *name, size_t len, const cryo_node *n);
+/* Whether the N_VAR call argument n is its local's last use (nothing reads it after the call). */
+bool cc_is_last_use(const cc *c, const cryo_node *n);
 void cc_mark_assigned(cc *c, cc_fn *fs, int cap);
 int cc_find_fn(cc *c, const char *name, size_t len, uint32_t arity);
 /* The u->fns index of the script function `name` with `arity` parameters (CC_ANY_ARITY: any),

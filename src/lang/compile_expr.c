@@ -435,9 +435,17 @@ static bool place_args(cc *c, const cryo_node *n, int skip, int first) {
         return false;
     }
     for (int i = skip; i < n->nlist; i++) {
+        const cryo_node *x = n->list[i];
         int r = first + i - skip;
-        if (r >= c->fs->freereg) r = cc_alloc(c, n->list[i]);
-        cc_expr(c, n->list[i], r);
+        if (r >= c->fs->freereg) r = cc_alloc(c, x);
+        cc_expr(c, x, r);
+        if (x->kind == N_VAR && cc_is_last_use(c, x)) {
+            /* nothing reads the local after this call: leave the callee the only reference,
+             * so writing the argument does not copy it */
+            cc_var v = cc_resolve_at(c, x->name, x->len, x);
+            if (v.kind == VK_LOCAL && !v.is_const && v.index != r)
+                cc_emit(c, CRYO_ABC(OP_LOADUNIT, v.index, 0, 0), x);
+        }
     }
     return true;
 }

@@ -25,6 +25,7 @@ static int64_t arr_index(size_t len, int64_t i) {
 
 /* Makes the receiver unique and returns its array (NULL after raising on failure). */
 static cryo_array *arr_mut(cryo_vm *vm, cryo_value *slot) {
+    if (cv_is_unique(*slot)) return cv_arr(*slot); /* the usual case (push in a loop), no call */
     return clib_unique(vm, slot) ? NULL : cv_arr(*slot);
 }
 

@@ -600,6 +600,12 @@ dispatch:
 #define NUM_PAIR(a, b)                                                                             \
     ((unsigned)((a)->type - CRYO_T_INT) <= 1u && (unsigned)((b)->type - CRYO_T_INT) <= 1u)
 #define AS_F64(v) ((v)->type == CRYO_T_INT ? (double)(v)->as.i : (v)->as.f)
+/* `x == ()` / `x != ()`: a type test, unless the other side is a handle (its type's operator
+ * decides) or a cell (compared by its contents). */
+#define UNIT_OTHER_PLAIN(o) ((o)->type != CRYO_T_HANDLE && (o)->type != CRYO_T_CELL)
+#define UNIT_PAIR(a, b)                                                                            \
+    (((a)->type == CRYO_T_UNIT && UNIT_OTHER_PLAIN(b)) ||                                          \
+     ((b)->type == CRYO_T_UNIT && UNIT_OTHER_PLAIN(a)))
     OPCASE(EQ) {
         cryo_value *rb = RB, *rc = RC;
         if (LIKELY(rb->type == CRYO_T_INT && rc->type == CRYO_T_INT)) {
@@ -610,6 +616,12 @@ dispatch:
         }
         if (NUM_PAIR(rb, rc)) {
             bool c_ = cv_float_cmp_inline(AS_F64(rb), AS_F64(rc)) == 0;
+            SET_SCALAR(RA, cryo_bool(c_));
+            BRANCH_ON(c_);
+            NEXT();
+        }
+        if (UNIT_PAIR(rb, rc)) {
+            bool c_ = rb->type == rc->type;
             SET_SCALAR(RA, cryo_bool(c_));
             BRANCH_ON(c_);
             NEXT();
@@ -626,6 +638,12 @@ dispatch:
         }
         if (NUM_PAIR(rb, rc)) {
             bool c_ = cv_float_cmp_inline(AS_F64(rb), AS_F64(rc)) != 0;
+            SET_SCALAR(RA, cryo_bool(c_));
+            BRANCH_ON(c_);
+            NEXT();
+        }
+        if (UNIT_PAIR(rb, rc)) {
+            bool c_ = rb->type != rc->type;
             SET_SCALAR(RA, cryo_bool(c_));
             BRANCH_ON(c_);
             NEXT();
@@ -657,6 +675,8 @@ dispatch:
 #undef CMP
 #undef NUM_PAIR
 #undef AS_F64
+#undef UNIT_PAIR
+#undef UNIT_OTHER_PLAIN
 
     OPCASE(NEG) {
         cryo_value *rb = RB;
@@ -789,19 +809,24 @@ dispatch:
         if (v.type >= CRYO_T_STRING) CHECK_DATA(*RA);
         NEXT();
     }
+    /* R[A] = R[B].name. A field of a small map: the name is interned, the map's key is that
+     * very string. GETFIELD and GETFIELDX differ only in where the name's index is. */
+#define GET_FIELD(kidx)                                                                            \
+    do {                                                                                           \
+        cryo_value out;                                                                            \
+        const cryo_string *name = cv_str(k[kidx]);                                                 \
+        const cryo_map_entry *e =                                                                  \
+            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;                    \
+        if (e) {                                                                                   \
+            out = e->value;                                                                        \
+            cv_retain(out);                                                                        \
+        } else {                                                                                   \
+            PROTECT(cvm_op_getfield(vm, RB, name, &out));                                          \
+        }                                                                                          \
+        cv_set(heap, RA, out);                                                                     \
+    } while (0)
     OPCASE(GETFIELD) {
-        cryo_value out;
-        const cryo_string *name = cv_str(k[CRYO_C(i)]);
-        /* A field of a small map: the name is interned, the map's key is that very string. */
-        const cryo_map_entry *e =
-            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
-        if (e) {
-            out = e->value;
-            cv_retain(out);
-        } else {
-            PROTECT(cvm_op_getfield(vm, RB, name, &out));
-        }
-        cv_set(heap, RA, out);
+        GET_FIELD(CRYO_C(i));
         NEXT();
     }
     OPCASE(SETFIELD) {
@@ -813,20 +838,11 @@ dispatch:
         NEXT();
     }
     OPCASE(GETFIELDX) {
-        cryo_value out;
         cryo_instr x = *pc++;
-        const cryo_string *name = cv_str(k[CRYO_X_INDEX(x)]);
-        const cryo_map_entry *e =
-            RB->type == CRYO_T_MAP ? cv_map_find_ptr(cv_map(*RB), name) : NULL;
-        if (e) {
-            out = e->value;
-            cv_retain(out);
-        } else {
-            PROTECT(cvm_op_getfield(vm, RB, name, &out));
-        }
-        cv_set(heap, RA, out);
+        GET_FIELD(CRYO_X_INDEX(x));
         NEXT();
     }
+#undef GET_FIELD
     OPCASE(SETFIELDX) {
         cryo_value v = *RB;
         cryo_instr x = *pc++;
