@@ -49,9 +49,19 @@ typedef struct vmmod {
     bool loading;
 } vmmod;
 
+/* One unit's encapsulated environment in this VM: the top-level constants and import
+ * aliases its fns read (`$env`), recorded by its top level as it runs (`$setenv`). */
+typedef struct vmenv {
+    cryo_unit *unit; /* retained: a pointer compare must never meet a reused address */
+    cryo_value map;  /* name -> value */
+} vmenv;
+
 struct cvm_modvm {
     vmmod *mods;
     int n, cap;
+    vmenv *envs;
+    int nenvs, capenvs;
+    int lastenv;         /* index of the last environment found: a run mostly stays in one unit */
     cryo_value *exports; /* the module value being built by the running top level, or NULL */
     cryo_value globals;  /* the main script's constants for `global::` (a map or ()) */
 };
@@ -359,6 +369,11 @@ void cvm_module_vm_release(cryo_vm *vm) {
         cryo_unit_release(s->mods[i].unit);
     }
     free(s->mods);
+    for (int i = 0; i < s->nenvs; i++) {
+        cv_release(&vm->heap, s->envs[i].map);
+        cryo_unit_release(s->envs[i].unit);
+    }
+    free(s->envs);
     cv_release(&vm->heap, s->globals);
     free(s);
     vm->modstate = NULL;
@@ -513,9 +528,11 @@ static cryo_error_kind module_value(cryo_vm *vm, cryo_unit *u, cryo_value *out) 
 
 /* --- the intrinsics ------------------------------------------------------------------------- */
 
+static cryo_unit *caller_unit(cryo_vm *vm);
+
 static const char *importer_name(cryo_vm *vm) {
-    if (vm->nframes > 0) return vm->frames[vm->nframes - 1].proto->unit->source_name;
-    return vm->unit ? vm->unit->source_name : NULL;
+    const cryo_unit *u = caller_unit(vm);
+    return u ? u->source_name : NULL;
 }
 
 /* $import(path, alias or (), top): the module value; at a module's top level an aliased
@@ -631,16 +648,122 @@ static cryo_error_kind mod_call(cryo_vm *vm, void *ud, int argc, cryo_value **ar
                          (int)namelen, key->data, nargs, module_name(*argv[0]));
 }
 
-/* $global(name): the main script's top-level constant. */
+/* --- the encapsulated environment of a unit's fns ------------------------------------------ */
+
+/* The unit whose code called the intrinsic. */
+static cryo_unit *caller_unit(cryo_vm *vm) {
+    if (vm->nframes > 0) return vm->frames[vm->nframes - 1].proto->unit;
+    return vm->unit;
+}
+
+static vmenv *env_find(struct cvm_modvm *s, const cryo_unit *u) {
+    if (!s) return NULL;
+    if (s->lastenv < s->nenvs && s->envs[s->lastenv].unit == u) return &s->envs[s->lastenv];
+    for (int i = 0; i < s->nenvs; i++)
+        if (s->envs[i].unit == u) {
+            s->lastenv = i;
+            return &s->envs[i];
+        }
+    return NULL;
+}
+
+static const cryo_map_entry *env_get(struct cvm_modvm *s, const cryo_unit *u,
+                                     const cryo_string *name) {
+    vmenv *e = env_find(s, u);
+    return e ? cv_map_find(cv_map(e->map), name->data, name->len) : NULL;
+}
+
+/* $setenv(name, value): the top level of the calling unit declared a constant (or an import
+ * alias, "u::") that its fns read. */
+static cryo_error_kind mod_setenv(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                  cryo_value *ret) {
+    (void)ud;
+    (void)argc;
+    *ret = cryo_unit_value();
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
+    cryo_unit *u = caller_unit(vm);
+    vmenv *e = env_find(s, u);
+    if (!e) {
+        if (s->nenvs == s->capenvs) {
+            int cap = s->capenvs ? 2 * s->capenvs : 4;
+            vmenv *n = realloc(s->envs, (size_t)cap * sizeof *n);
+            if (!n) return cvm_raise_oom(vm);
+            s->envs = n;
+            s->capenvs = cap;
+        }
+        cryo_value m = new_map(vm);
+        if (m.type != CRYO_T_MAP) return cvm_raise_oom(vm);
+        e = &s->envs[s->nenvs++];
+        *e = (vmenv){cryo_unit_retain(u), m};
+    }
+    const cryo_string *name = cv_str(*argv[0]);
+    cv_retain(*argv[1]);
+    if (!map_put(vm, e->map, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    return CRYO_OK;
+}
+
+/* Whether u is a module of this context (so its top level may run in any VM). */
+static bool is_module_unit(cryo_vm *vm, const cryo_unit *u) {
+    struct cvm_modules *m = vm->ctx ? vm->ctx->modules : NULL;
+    if (!m) return false;
+    bool found = false;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->ncache && !found; i++)
+        found = m->cache[i].unit == u;
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+static bool module_ran(const struct cvm_modvm *s, const cryo_unit *u) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->mods[i].unit == u) return true;
+    return false;
+}
+
+/* $env(name): a top-level constant or import alias of the calling fn's unit. A module's fn
+ * that runs in a VM where its module never ran (a SyncFunction on another thread) runs the
+ * module's top level first, as an import there would. */
+static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                               cryo_value *ret) {
+    (void)ud;
+    (void)argc;
+    const cryo_string *name = cv_str(*argv[0]);
+    cryo_unit *u = caller_unit(vm);
+    const cryo_map_entry *e = env_get(vm->modstate, u, name);
+    if (!e && !module_ran(vm->modstate, u) && is_module_unit(vm, u)) {
+        cryo_value mv;
+        cryo_error_kind k = module_value(vm, u, &mv);
+        if (k != CRYO_OK) return k;
+        cv_release(&vm->heap, mv);
+        e = env_get(vm->modstate, u, name);
+    }
+    if (e) {
+        *ret = e->value;
+        cv_retain(*ret);
+        return CRYO_OK;
+    }
+    bool alias = name->len > 2 && name->data[name->len - 1] == ':';
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                         "%s '%.*s' of %s is not set in this VM: its top level has not declared "
+                         "it here (a fn called from C or frozen into a SyncFunction runs without "
+                         "its script's top level; pass the value as an argument, or put it in a "
+                         "module)",
+                         alias ? "module" : "constant", (int)(alias ? name->len - 2 : name->len),
+                         name->data, unit_name(u));
+}
+
+/* $global(name): a top-level constant of the calling unit (a module's own), else of the main
+ * script. */
 static cryo_error_kind mod_global(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
                                   cryo_value *ret) {
     (void)ud;
     (void)argc;
     const cryo_string *name = cv_str(*argv[0]);
     struct cvm_modvm *s = vm->modstate;
-    const cryo_map_entry *e = s && s->globals.type == CRYO_T_MAP
-                                  ? cv_map_find(cv_map(s->globals), name->data, name->len)
-                                  : NULL;
+    const cryo_map_entry *e = env_get(s, caller_unit(vm), name);
+    if (!e && s && s->globals.type == CRYO_T_MAP)
+        e = cv_map_find(cv_map(s->globals), name->data, name->len);
     if (!e)
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
                              "global constant '%.*s' not found (global:: reads the main "
@@ -679,6 +802,8 @@ static const cryo_libreg intrinsics[] = {
     {"module::call", -1, mod_call, "$modcall"},
     {"global::get", 1, mod_global, "$global"},
     {"global::set", 2, mod_setglobal, "$setglobal"},
+    {"env::get", 1, mod_env, "$env"},
+    {"env::set", 2, mod_setenv, "$setenv"},
     {NULL, 0, NULL, NULL},
 };
 
