@@ -750,7 +750,7 @@ static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **arg
                          "its script's top level; pass the value as an argument, or put it in a "
                          "module)",
                          alias ? "module" : "constant", (int)(alias ? name->len - 2 : name->len),
-                         name->data, unit_name(u));
+                         name->data, u && u->source_name ? u->source_name : "this script");
 }
 
 /* $global(name): a top-level constant of the calling unit (a module's own), else of the main
