@@ -85,7 +85,8 @@ static cryo_context *make_context(void) {
     cryo_package *mathx = cryo_package_new("mathx");
     cryo_package_add(mathx, "add", 2, h_add, NULL);
     cryo_package *pk[2] = {cryo_package_std(), p};
-    cryo_context_config cfg = {.packages = pk, .npackages = 2, .capabilities = CRYO_CAP_THREADS | CRYO_CAP_EVAL};
+    cryo_context_config cfg = {
+        .packages = pk, .npackages = 2, .capabilities = CRYO_CAP_THREADS | CRYO_CAP_EVAL};
     cryo_context *c = cryo_context_new(&cfg);
     const char *paths[] = {FIXTURES};
     cryo_static_module statics[] = {{"mathx", mathx}};
@@ -208,8 +209,7 @@ static void global_constants(void **state) {
 static void fns_see_top_level(void **state) {
     (void)state;
     EXPECT_IN(ctx, "import \"lib/util\" as u; fn f() { u::twice(u::K) } f()", "42");
-    EXPECT_IN(ctx, "import \"lib/util\" as u; fn f() { u::m::triple(2) } fn g() { f() } g()",
-              "6");
+    EXPECT_IN(ctx, "import \"lib/util\" as u; fn f() { u::m::triple(2) } fn g() { f() } g()", "6");
     EXPECT_IN(ctx, "const K = 5; fn f(x) { x * K } f(3)", "15");
     /* closures and fn pointers made inside fns, fn pointers to them */
     EXPECT_IN(ctx, "const K = 3; fn mk() { |x| x + K } let g = mk(); g.call(4)", "7");

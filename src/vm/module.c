@@ -384,7 +384,7 @@ static struct cvm_modvm *modstate(cryo_vm *vm) {
     return vm->modstate;
 }
 
-static bool map_put(cryo_vm *vm, cryo_value map, const char *key, size_t len, cryo_value v) {
+bool cvm_map_put(cryo_vm *vm, cryo_value map, const char *key, size_t len, cryo_value v) {
     cryo_string *k = cv_string_new(&vm->heap, key, len);
     if (!k) {
         cv_release(&vm->heap, v);
@@ -445,7 +445,7 @@ static cryo_error_kind raise_cycle(cryo_vm *vm, struct cvm_modvm *s, int from, c
 static cryo_error_kind run_module(cryo_vm *vm, struct cvm_modvm *s, int i, cryo_unit *u) {
     cryo_value exports = new_map(vm);
     if (exports.type != CRYO_T_MAP) return cvm_raise_oom(vm);
-    if (!map_put(vm, exports, "$name", 5, str_value(vm, unit_name(u)))) {
+    if (!cvm_map_put(vm, exports, "$name", 5, str_value(vm, unit_name(u)))) {
         cv_release(&vm->heap, exports);
         return cvm_raise_oom(vm);
     }
@@ -479,7 +479,7 @@ static cryo_error_kind run_module(cryo_vm *vm, struct cvm_modvm *s, int i, cryo_
         char key[256];
         int kl = snprintf(key, sizeof key, "%s/%u", d->name, d->arity);
         if (kl < 0 || (size_t)kl >= sizeof key ||
-            !map_put(vm, exports, key, (size_t)kl, cv_from_obj(&fn->h)))
+            !cvm_map_put(vm, exports, key, (size_t)kl, cv_from_obj(&fn->h)))
             k = cvm_raise_oom(vm);
     }
     if (k != CRYO_OK) {
@@ -551,8 +551,9 @@ static cryo_error_kind mod_import(cryo_vm *vm, void *ud, int argc, cryo_value **
     cryo_value val;
     if (r.static_index >= 0) {
         val = new_map(vm);
-        if (val.type != CRYO_T_MAP || !map_put(vm, val, "$static", 7, cryo_int(r.static_index)) ||
-            !map_put(vm, val, "$name", 5, str_value(vm, path))) {
+        if (val.type != CRYO_T_MAP ||
+            !cvm_map_put(vm, val, "$static", 7, cryo_int(r.static_index)) ||
+            !cvm_map_put(vm, val, "$name", 5, str_value(vm, path))) {
             cv_release(&vm->heap, val);
             return cvm_raise_oom(vm);
         }
@@ -567,7 +568,8 @@ static cryo_error_kind mod_import(cryo_vm *vm, void *ud, int argc, cryo_value **
         char key[260];
         int kl = snprintf(key, sizeof key, "%.*s::", (int)alias->len, alias->data);
         cv_retain(val);
-        if (kl < 0 || (size_t)kl >= sizeof key || !map_put(vm, *s->exports, key, (size_t)kl, val)) {
+        if (kl < 0 || (size_t)kl >= sizeof key ||
+            !cvm_map_put(vm, *s->exports, key, (size_t)kl, val)) {
             cv_release(&vm->heap, val);
             return cvm_raise_oom(vm);
         }
@@ -586,7 +588,7 @@ static cryo_error_kind mod_export(cryo_vm *vm, void *ud, int argc, cryo_value **
     if (!s || !s->exports) return CRYO_OK;
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
-    if (!map_put(vm, *s->exports, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    if (!cvm_map_put(vm, *s->exports, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -699,7 +701,7 @@ static cryo_error_kind mod_setenv(cryo_vm *vm, void *ud, int argc, cryo_value **
     }
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
-    if (!map_put(vm, e->map, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    if (!cvm_map_put(vm, e->map, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -789,7 +791,7 @@ static cryo_error_kind mod_setglobal(cryo_vm *vm, void *ud, int argc, cryo_value
     }
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
-    if (!map_put(vm, s->globals, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    if (!cvm_map_put(vm, s->globals, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
