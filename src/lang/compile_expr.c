@@ -518,9 +518,38 @@ static bool compile_is_def(cc *c, const cryo_node *n, int dst) {
     return true;
 }
 
+static void compile_call(cc *c, const cryo_node *n, int dst);
+
+/* `u::f(x)` in a fn, `u` a top-level import of the script: `$envcall("u::", "f/1", x)`, one
+ * host call that finds the module in the environment, instead of `$env` then `$modcall`. */
+static bool compile_envcall(cc *c, const cryo_node *n, int dst) {
+    const cryo_node *m = n->nlist >= 2 ? n->list[0] : NULL;
+    if (!m || m->kind != N_VAR || !name_is(n, "$modcall") ||
+        cc_resolve_at(c, m->name, m->len, m).kind != VK_ENV)
+        return false;
+    const cryo_node **list = malloc((size_t)n->nlist * sizeof *list);
+    if (!list) {
+        c->oom = true;
+        return true;
+    }
+    cryo_node alias = *m;
+    alias.kind = N_STRING;
+    cryo_node call = *n;
+    call.name = "$envcall";
+    call.len = 8;
+    list[0] = &alias;
+    for (int i = 1; i < n->nlist; i++)
+        list[i] = n->list[i];
+    call.list = (cryo_node **)list;
+    compile_call(c, &call, dst);
+    free(list);
+    return true;
+}
+
 static void compile_call(cc *c, const cryo_node *n, int dst) {
     int mark = c->fs->freereg;
     int argc = n->nlist;
+    if (compile_envcall(c, n, dst)) return;
     if (argc == 1 && name_is(n, "is_shared") && compile_is_shared(c, n->list[0], dst)) return;
     if (compile_is_def(c, n, dst)) return;
     cc_var v = cc_resolve_at(c, n->name, n->len, n);

@@ -56,12 +56,29 @@ typedef struct vmenv {
     cryo_value map;  /* name -> value */
 } vmenv;
 
+/* A `::` call site's target, found once: keyed by the module value and the call's "f/N"
+ * constant (both retained, so an address is never reused while cached; a module value is
+ * never changed once built), so a call does not look its function up by name again. */
+typedef struct callcache {
+    cryo_value map, key;    /* () when the slot is empty */
+    cryo_value fn;          /* borrowed from `map` */
+    const cryo_libreg *reg; /* a static module's host function instead */
+    /* `$envcall` slots: keyed by the alias constant ("u::", which names its unit too) and the
+     * key, valid while the environments are unchanged (envgen). () for `$modcall` slots. */
+    cryo_value via;
+    uint32_t gen;
+} callcache;
+
+enum { CALLCACHE = 16 };
+
 struct cvm_modvm {
+    callcache calls[CALLCACHE];
     vmmod *mods;
     int n, cap;
     vmenv *envs;
     int nenvs, capenvs;
     int lastenv;         /* index of the last environment found: a run mostly stays in one unit */
+    uint32_t envgen;     /* bumped by every `$setenv`: `$envcall` slots found before are stale */
     cryo_value *exports; /* the module value being built by the running top level, or NULL */
     cryo_value globals;  /* the main script's constants for `global::` (a map or ()) */
 };
@@ -369,6 +386,11 @@ void cvm_module_vm_release(cryo_vm *vm) {
         cryo_unit_release(s->mods[i].unit);
     }
     free(s->mods);
+    for (int i = 0; i < CALLCACHE; i++) {
+        cv_release(&vm->heap, s->calls[i].map);
+        cv_release(&vm->heap, s->calls[i].key);
+        cv_release(&vm->heap, s->calls[i].via);
+    }
     for (int i = 0; i < s->nenvs; i++) {
         cv_release(&vm->heap, s->envs[i].map);
         cryo_unit_release(s->envs[i].unit);
@@ -618,6 +640,65 @@ static cryo_error_kind mod_get(cryo_vm *vm, void *ud, int argc, cryo_value **arg
     return CRYO_OK;
 }
 
+/* Fills cache slot c with the target of `key` in module value `mv`; false when the module
+ * has no such function (nothing cached). */
+static bool call_target(cryo_vm *vm, callcache *c, cryo_value mv, cryo_value key, int nargs) {
+    const cryo_string *k = cv_str(key);
+    const cryo_map *m = cv_map(mv);
+    const cryo_map_entry *st = cv_map_find(m, "$static", 7);
+    const cryo_libreg *reg = NULL;
+    const cryo_map_entry *e = NULL;
+    if (st && vm->ctx->modules && st->value.as.i < vm->ctx->modules->nstatics) {
+        const cryo_package *pkg = vm->ctx->modules->statics[st->value.as.i].pkg;
+        const char *slash = strrchr(k->data, '/');
+        size_t namelen = slash ? (size_t)(slash - k->data) : k->len;
+        reg = cvm_package_find(pkg, k->data, namelen, nargs);
+        if (!reg) reg = cvm_package_find(pkg, k->data, namelen, -1);
+        if (!reg) return false;
+    } else if (!st) {
+        e = cv_map_find(m, k->data, k->len);
+        if (!e) return false;
+    } else {
+        return false;
+    }
+    cv_release(&vm->heap, c->map);
+    cv_release(&vm->heap, c->key);
+    cv_release(&vm->heap, c->via);
+    cv_retain(mv);
+    cv_retain(key);
+    *c = (callcache){mv, key, e ? e->value : cryo_unit_value(), reg, cryo_unit_value(), 0};
+    return true;
+}
+
+static cryo_error_kind raise_no_fn(cryo_vm *vm, cryo_value mv, cryo_value key, int nargs) {
+    const cryo_string *k = cv_str(key);
+    const char *slash = strrchr(k->data, '/');
+    int namelen = (int)(slash ? (size_t)(slash - k->data) : k->len);
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                         "function '%.*s' with %d argument(s) not found in module '%s'", namelen,
+                         k->data, nargs, module_name(mv));
+}
+
+/* Calls a cached target with argv[0..nargs). */
+static cryo_error_kind call_slot(cryo_vm *vm, const callcache *c, int nargs, cryo_value **argv,
+                                 cryo_value *ret) {
+    if (c->reg) return c->reg->fn(vm, c->reg->userdata, nargs, argv, ret);
+    /* Copied: nested calls may reuse the slot. Still alive then: the module value holds it,
+     * and a register ($modcall) or the caller's environment ($envcall, which only its unit's
+     * top level changes, not running meanwhile) holds the module value. */
+    cryo_value fn = c->fn;
+    cryo_value args[nargs > 0 ? nargs : 1];
+    args[0] = cryo_unit_value();
+    for (int i = 0; i < nargs; i++)
+        args[i] = *argv[i];
+    /* a Fn, or a SyncFunction once the module value was frozen */
+    return cryo_vm_call_value(vm, fn, nargs, args, ret);
+}
+
+static callcache *call_slot_for(struct cvm_modvm *s, const void *a, const void *b) {
+    return &s->calls[(((uintptr_t)b >> 4) ^ ((uintptr_t)a >> 6)) & (CALLCACHE - 1)];
+}
+
 /* $modcall(module, "f/N", args...): a module's fn, or a static module's host function. */
 static cryo_error_kind mod_call(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
                                 cryo_value *ret) {
@@ -625,29 +706,16 @@ static cryo_error_kind mod_call(cryo_vm *vm, void *ud, int argc, cryo_value **ar
     if (argv[0]->type != CRYO_T_MAP)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "'::' needs a module, not %s",
                              cv_type_name(*argv[0]));
-    const cryo_string *key = cv_str(*argv[1]);
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
     int nargs = argc - 2;
-    const char *slash = strrchr(key->data, '/');
-    size_t namelen = slash ? (size_t)(slash - key->data) : key->len;
-    const cryo_map *m = cv_map(*argv[0]);
-    const cryo_map_entry *st = cv_map_find(m, "$static", 7);
-    if (st && vm->ctx->modules && st->value.as.i < vm->ctx->modules->nstatics) {
-        const cryo_package *pkg = vm->ctx->modules->statics[st->value.as.i].pkg;
-        const cryo_libreg *reg = cvm_package_find(pkg, key->data, namelen, nargs);
-        if (!reg) reg = cvm_package_find(pkg, key->data, namelen, -1);
-        if (reg) return reg->fn(vm, reg->userdata, nargs, argv + 2, ret);
-    } else {
-        const cryo_map_entry *e = cv_map_find(m, key->data, key->len);
-        if (e) { /* a Fn, or a SyncFunction once the module value was frozen */
-            cryo_value args[nargs > 0 ? nargs : 1];
-            for (int i = 0; i < nargs; i++)
-                args[i] = *argv[2 + i];
-            return cryo_vm_call_value(vm, e->value, nargs, args, ret);
-        }
-    }
-    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
-                         "function '%.*s' with %d argument(s) not found in module '%s'",
-                         (int)namelen, key->data, nargs, module_name(*argv[0]));
+    const cryo_obj *mo = argv[0]->as.obj, *ko = argv[1]->as.obj;
+    callcache *c = call_slot_for(s, mo, ko);
+    if (!(c->via.type == CRYO_T_UNIT && c->map.type == CRYO_T_MAP && c->map.as.obj == mo &&
+          c->key.as.obj == ko) &&
+        !call_target(vm, c, *argv[0], *argv[1], nargs))
+        return raise_no_fn(vm, *argv[0], *argv[1], nargs);
+    return call_slot(vm, c, nargs, argv + 2, ret);
 }
 
 /* --- the encapsulated environment of a unit's fns ------------------------------------------ */
@@ -701,6 +769,7 @@ static cryo_error_kind mod_setenv(cryo_vm *vm, void *ud, int argc, cryo_value **
     }
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
+    s->envgen++;
     if (!cvm_map_put(vm, e->map, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
@@ -723,14 +792,10 @@ static bool module_ran(const struct cvm_modvm *s, const cryo_unit *u) {
     return false;
 }
 
-/* $env(name): a top-level constant or import alias of the calling fn's unit. A module's fn
+/* A top-level constant or import alias of the calling fn's unit (borrowed). A module's fn
  * that runs in a VM where its module never ran (a SyncFunction on another thread) runs the
  * module's top level first, as an import there would. */
-static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
-                               cryo_value *ret) {
-    (void)ud;
-    (void)argc;
-    const cryo_string *name = cv_str(*argv[0]);
+static cryo_error_kind env_value(cryo_vm *vm, const cryo_string *name, cryo_value *out) {
     cryo_unit *u = caller_unit(vm);
     const cryo_map_entry *e = env_get(vm->modstate, u, name);
     if (!e && !module_ran(vm->modstate, u) && is_module_unit(vm, u)) {
@@ -741,8 +806,7 @@ static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **arg
         e = env_get(vm->modstate, u, name);
     }
     if (e) {
-        *ret = e->value;
-        cv_retain(*ret);
+        *out = e->value;
         return CRYO_OK;
     }
     bool alias = name->len > 2 && name->data[name->len - 1] == ':';
@@ -753,6 +817,42 @@ static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **arg
                          "module)",
                          alias ? "module" : "constant", (int)(alias ? name->len - 2 : name->len),
                          name->data, u && u->source_name ? u->source_name : "this script");
+}
+
+/* $env(name): a top-level constant or import alias, read by a fn (compile.c, VK_ENV). */
+static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                               cryo_value *ret) {
+    (void)ud;
+    (void)argc;
+    cryo_error_kind k = env_value(vm, cv_str(*argv[0]), ret);
+    if (k == CRYO_OK) cv_retain(*ret);
+    return k;
+}
+
+/* $envcall("u::", "f/N", args...): `u::f(..)` in a fn, u a top-level import of its script. */
+static cryo_error_kind mod_envcall(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                   cryo_value *ret) {
+    (void)ud;
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
+    int nargs = argc - 2;
+    const cryo_obj *ao = argv[0]->as.obj, *ko = argv[1]->as.obj;
+    callcache *c = call_slot_for(s, ao, ko);
+    if (c->via.type == CRYO_T_STRING && c->via.as.obj == ao && c->key.as.obj == ko &&
+        c->gen == s->envgen)
+        return call_slot(vm, c, nargs, argv + 2, ret);
+    cryo_value mv;
+    cryo_error_kind k = env_value(vm, cv_str(*argv[0]), &mv);
+    if (k != CRYO_OK) return k;
+    s = vm->modstate; /* env_value may have run a module's top level */
+    if (mv.type != CRYO_T_MAP)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "'::' needs a module, not %s", cv_type_name(mv));
+    c = call_slot_for(s, ao, ko);
+    if (!call_target(vm, c, mv, *argv[1], nargs)) return raise_no_fn(vm, mv, *argv[1], nargs);
+    cv_retain(*argv[0]);
+    c->via = *argv[0];
+    c->gen = s->envgen;
+    return call_slot(vm, c, nargs, argv + 2, ret);
 }
 
 /* $global(name): a top-level constant of the calling unit (a module's own), else of the main
@@ -798,15 +898,11 @@ static cryo_error_kind mod_setglobal(cryo_vm *vm, void *ud, int argc, cryo_value
 /* Each entry's userdata is the host-slot name the parser emits; its name is what stack traces
  * show ("at import [host]"). */
 static const cryo_libreg intrinsics[] = {
-    {"import", 3, mod_import, "$import"},
-    {"export", 2, mod_export, "$export"},
-    {"module::get", 2, mod_get, "$modget"},
-    {"module::call", -1, mod_call, "$modcall"},
-    {"global::get", 1, mod_global, "$global"},
-    {"global::set", 2, mod_setglobal, "$setglobal"},
-    {"env::get", 1, mod_env, "$env"},
-    {"env::set", 2, mod_setenv, "$setenv"},
-    {NULL, 0, NULL, NULL},
+    {"import", 3, mod_import, "$import"},      {"export", 2, mod_export, "$export"},
+    {"module::get", 2, mod_get, "$modget"},    {"module::call", -1, mod_call, "$modcall"},
+    {"global::get", 1, mod_global, "$global"}, {"global::set", 2, mod_setglobal, "$setglobal"},
+    {"env::get", 1, mod_env, "$env"},          {"module::call", -1, mod_envcall, "$envcall"},
+    {"env::set", 2, mod_setenv, "$setenv"},    {NULL, 0, NULL, NULL},
 };
 
 const cryo_libreg *cvm_module_intrinsic(const char *name, int arity) {
