@@ -48,6 +48,8 @@ static const struct {
              "fn pub(x) { priv(x) + 1 } private fn priv(x) { x * 10 }"
              "fn over() { 0 } fn over(x) { x }"},
     {"effects", "bump();"},
+    {"alt1", "fn who() { 1 }"},
+    {"alt2", "fn who() { 2 }"},
     /* A module whose fns read its own constants (exported or not) and imports. */
     {"envmod", "import \"lib/util\" as u; export const K = 21; const P = 2;"
                "fn twice(x) { x * P } fn k2() { twice(K) } fn viau() { u::twice(K) }"
@@ -58,9 +60,16 @@ static const struct {
 static atomic_int resolver_calls;
 static bool give_unit; /* answer with a compiled unit instead of source text */
 
+static const char *hot_src = "fn v() { 1 }"; /* "hot": a module the test edits */
+
 static bool host_resolver(void *ud, const char *path, const char *importer,
                           cryo_module_source *out) {
     (void)ud, (void)importer;
+    if (strcmp(path, "hot") == 0) {
+        out->source = hot_src;
+        out->len = strlen(hot_src);
+        return true;
+    }
     for (size_t i = 0; i < sizeof host_sources / sizeof host_sources[0]; i++) {
         if (strcmp(host_sources[i].path, path) != 0) continue;
         atomic_fetch_add(&resolver_calls, 1);
@@ -258,6 +267,35 @@ static void module_fns_see_their_module(void **state) {
     /* the private constant stays private to the importer */
     EXPECT_ERR_IN(ctx, "import \"envmod\" as e; e::P", CRYO_ERR_NOT_FOUND,
                   "variable 'P' not found in module 'envmod'");
+}
+
+/* A `::` call site remembers its target per VM: keyed by the module value, so one site called
+ * with different modules, an alias imported again, and a reloaded module all call the right
+ * fn. */
+static void call_cache(void **state) {
+    (void)state;
+    EXPECT_IN(ctx,
+              "let r = []; for p in [\"alt1\", \"alt2\", \"alt1\"] { import p as m; "
+              "r.push(m::who()); } r",
+              "[1, 2, 1]");
+    EXPECT_IN(ctx,
+              "import \"alt1\" as a; fn f() { a::who() } let x = f(); import \"alt2\" as a; "
+              "x * 10 + f()",
+              "12");
+    /* hot reload: the next run of the VM imports the reloaded module */
+    cryo_unit *u = test_compile("import \"hot\" as h; fn f() { h::v() } f() * 10 + h::v()");
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    cryo_value r = cryo_unit_value();
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+    assert_int_equal(r.as.i, 11);
+    hot_src = "fn v() { 2 }";
+    assert_int_equal(cryo_context_invalidate_modules(ctx, "hot"), 1);
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+    assert_int_equal(r.as.i, 22);
+    cryo_vm_free(vm);
+    hot_src = "fn v() { 1 }";
+    cryo_context_invalidate_modules(ctx, "hot");
 }
 
 /* An eval'd text is a script of its own: its fns see its top level, module calls work from
@@ -605,6 +643,7 @@ int main(void) {
         cmocka_unit_test(fn_writes_to_constant),
         cmocka_unit_test(module_fns_see_their_module),
         cmocka_unit_test(module_calls_from_evals),
+        cmocka_unit_test(call_cache),
         cmocka_unit_test(syntax_errors),
         cmocka_unit_test(static_module),
         cmocka_unit_test(host_resolver_compiles_once),

@@ -259,11 +259,10 @@ typedef struct rs {
     bool in_fn; /* walking a fn: a name no local declares may be the unit's environment */
 } rs;
 
-static int env_index(const cc *c, const char *name, size_t len);
-
+/* Every declaration of the name: each publishes its value when it runs. */
 static void env_mark(cc *c, const char *name, size_t len) {
-    int i = c->nenvs ? env_index(c, name, len) : -1;
-    if (i >= 0) c->env_used[i] = 1;
+    for (int i = 0; i < c->nenvs; i++)
+        if (c->envs[i]->len == len && memcmp(c->envs[i]->name, name, len) == 0) c->env_used[i] = 1;
 }
 
 static void rs_push(rs *r, const char *name, size_t len, const void *key, int slot) {
@@ -418,14 +417,10 @@ static int add_cap(cc *c, cc_fn *fs, const char *name, size_t len, bool from_loc
 /* Whether `name` is declared by a top-level `const` (or `import .. as`, whose hidden alias
  * is a const) of the script: its encapsulated environment, which its fns see read-only. Only
  * runs for names no local declares, seen from a fn: rare enough for a scan. */
-static int env_index(const cc *c, const char *name, size_t len) {
-    for (int i = c->nenvs; i-- > 0;) /* the last declaration wins, as it does at run time */
-        if (c->envs[i]->len == len && memcmp(c->envs[i]->name, name, len) == 0) return i;
-    return -1;
-}
-
 static bool is_env_name(cc *c, const char *name, size_t len) {
-    return env_index(c, name, len) >= 0;
+    for (int i = 0; i < c->nenvs; i++)
+        if (c->envs[i]->len == len && memcmp(c->envs[i]->name, name, len) == 0) return true;
+    return false;
 }
 
 /* Finds `name` as seen from `fs`, adding captures to closures on the way. */
@@ -627,8 +622,10 @@ void cc_closure(cc *c, const cryo_node *n, int dst) {
 /* After a top-level `const K` some fn reads: `$setenv("K", K)` records it in this VM's
  * environment of the unit, where the fns' `$env("K")` find it (vm/module.c). */
 static void publish_env(cc *c, const cryo_node *n) {
-    int i = env_index(c, n->name, n->len);
-    if (i < 0 || c->envs[i] != n || !c->env_used[i]) return;
+    int i = 0;
+    while (i < c->nenvs && c->envs[i] != n)
+        i++;
+    if (i == c->nenvs || !c->env_used[i]) return;
     int mark = c->fs->freereg;
     int a = cc_alloc_n(c, 2, n);
     const cryo_node var = {
