@@ -9,6 +9,10 @@
  * first import (later imports in that VM get the same module value until the VM is reset), and
  * its exports (`export` variables, non-private fns, imported sub-modules) form the module
  * value: a map the script only reaches through `::`. Calls through `::` never lock.
+ *
+ * A fn's encapsulated environment (docs/architecture.md, "Modules"): the top level of each unit
+ * records the constants and import aliases its fns read (`$setenv`) in this VM's environment
+ * of that unit; a fn reads them from its own unit's (`$env`, `$envcall`).
  */
 #include "vm.h"
 
