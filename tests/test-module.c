@@ -48,15 +48,28 @@ static const struct {
              "fn pub(x) { priv(x) + 1 } private fn priv(x) { x * 10 }"
              "fn over() { 0 } fn over(x) { x }"},
     {"effects", "bump();"},
+    {"alt1", "fn who() { 1 }"},
+    {"alt2", "fn who() { 2 }"},
+    /* A module whose fns read its own constants (exported or not) and imports. */
+    {"envmod", "import \"lib/util\" as u; export const K = 21; const P = 2;"
+               "fn twice(x) { x * P } fn k2() { twice(K) } fn viau() { u::twice(K) }"
+               "fn glob() { global::K } fn later() { |x| x + u::K + P }"},
     {"thrower", "throw \"module failed\";"},
 };
 
 static atomic_int resolver_calls;
 static bool give_unit; /* answer with a compiled unit instead of source text */
 
+static const char *hot_src = "fn v() { 1 }"; /* "hot": a module the test edits */
+
 static bool host_resolver(void *ud, const char *path, const char *importer,
                           cryo_module_source *out) {
     (void)ud, (void)importer;
+    if (strcmp(path, "hot") == 0) {
+        out->source = hot_src;
+        out->len = strlen(hot_src);
+        return true;
+    }
     for (size_t i = 0; i < sizeof host_sources / sizeof host_sources[0]; i++) {
         if (strcmp(host_sources[i].path, path) != 0) continue;
         atomic_fetch_add(&resolver_calls, 1);
@@ -81,7 +94,8 @@ static cryo_context *make_context(void) {
     cryo_package *mathx = cryo_package_new("mathx");
     cryo_package_add(mathx, "add", 2, h_add, NULL);
     cryo_package *pk[2] = {cryo_package_std(), p};
-    cryo_context_config cfg = {.packages = pk, .npackages = 2, .capabilities = CRYO_CAP_THREADS};
+    cryo_context_config cfg = {
+        .packages = pk, .npackages = 2, .capabilities = CRYO_CAP_THREADS | CRYO_CAP_EVAL};
     cryo_context *c = cryo_context_new(&cfg);
     const char *paths[] = {FIXTURES};
     cryo_static_module statics[] = {{"mathx", mathx}};
@@ -174,9 +188,11 @@ static void imports_in_blocks_and_fns(void **state) {
     (void)state;
     EXPECT_IN(ctx, "let r = { import \"lib/util\" as u; u::twice(4) }; r", "8");
     EXPECT_IN(ctx, "fn f(x) { import \"lib/util\" as u; u::twice(x) } f(5) + f(6)", "22");
-    /* A module alias is scoped like a variable: not visible outside its block, nor in fns. */
+    /* A module alias is scoped like a variable: not visible outside its block; a fn sees only
+     * the top-level ones (its script's environment). */
     EXPECT_ERR_IN(ctx, "{ import \"lib/util\" as u; } u::K", CRYO_ERR_NOT_FOUND, "u::");
-    EXPECT_ERR_IN(ctx, "import \"lib/util\" as u; fn f() { u::K } f()", CRYO_ERR_NOT_FOUND, "u::");
+    EXPECT_ERR_IN(ctx, "{ import \"lib/util\" as u; } fn f() { u::K } f()", CRYO_ERR_NOT_FOUND,
+                  "module not imported here: u::");
     /* Closures capture it. */
     EXPECT_IN(ctx, "import \"lib/util\" as u; let f = |x| u::twice(x); f.call(7)", "14");
 }
@@ -195,6 +211,102 @@ static void global_constants(void **state) {
     EXPECT_ERR_IN(ctx, "fn f() { global::NOPE } f()", CRYO_ERR_NOT_FOUND,
                   "global constant 'NOPE' not found");
     EXPECT_ERR_IN(ctx, "global::f()", CRYO_ERR_PARSE, "global::NAME");
+}
+
+/* --- the encapsulated environment: what a fn sees of its script's top level ------------------ */
+
+static void fns_see_top_level(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "import \"lib/util\" as u; fn f() { u::twice(u::K) } f()", "42");
+    EXPECT_IN(ctx, "import \"lib/util\" as u; fn f() { u::m::triple(2) } fn g() { f() } g()", "6");
+    EXPECT_IN(ctx, "const K = 5; fn f(x) { x * K } f(3)", "15");
+    /* closures and fn pointers made inside fns, fn pointers to them */
+    EXPECT_IN(ctx, "const K = 3; fn mk() { |x| x + K } let g = mk(); g.call(4)", "7");
+    EXPECT_IN(ctx, "const K = 3; fn f(x) { x * K } [1, 2].map(f)", "[3, 6]");
+    EXPECT_IN(ctx, "const K = 3; fn f(x) { x * K } let p = Fn(\"f\"); p.call(2)", "6");
+    /* a parameter or local shadows it; the last top-level declaration wins */
+    EXPECT_IN(ctx, "const K = 5; fn f(K) { K } f(1)", "1");
+    EXPECT_IN(ctx, "const K = 5; fn f() { let K = 2; K } f()", "2");
+    EXPECT_IN(ctx, "const K = 1; const K = 2; fn f() { K } f()", "2");
+    /* pure reads of a constant are fine */
+    EXPECT_IN(ctx, "const A = [1, 2]; fn f() { A.len() + A[1] } f()", "4");
+    /* `let` stays invisible (fns are pure), as do constants of inner blocks */
+    EXPECT_ERR_IN(ctx, "let v = 1; fn f() { v } f()", CRYO_ERR_NOT_FOUND, "variable not found: v");
+    EXPECT_ERR_IN(ctx, "{ const B = 1; } fn f() { B } f()", CRYO_ERR_NOT_FOUND,
+                  "variable not found: B");
+    /* a fn that runs before the top level declared the constant */
+    EXPECT_ERR_IN(ctx, "fn f() { K } let a = f(); const K = 1; a", CRYO_ERR_NOT_FOUND,
+                  "constant 'K' of this script is not set in this VM");
+}
+
+static void fn_writes_to_constant(void **state) {
+    (void)state;
+    EXPECT_ERR_IN(ctx, "const K = 1; fn f() { K = 2 } f()", CRYO_ERR_COMPILE,
+                  "cannot assign to constant 'K'");
+    EXPECT_ERR_IN(ctx, "const K = 1; fn f() { K += 2 } f()", CRYO_ERR_COMPILE,
+                  "cannot assign to constant 'K'");
+    EXPECT_ERR_IN(ctx, "const K = [1]; fn f() { K.push(1) } f()", CRYO_ERR_COMPILE,
+                  "cannot call 'push' on constant 'K'");
+    EXPECT_ERR_IN(ctx, "const K = [1]; fn f() { K[0] = 5 } f()", CRYO_ERR_COMPILE,
+                  "cannot assign to constant 'K'");
+    EXPECT_ERR_IN(ctx, "const M = #{a: 1}; fn f() { M.a = 5 } f()", CRYO_ERR_COMPILE,
+                  "cannot assign to constant 'M'");
+    EXPECT_ERR_IN(ctx, "const K = [1]; fn f() { let g = || K.clear(); g.call() } f()",
+                  CRYO_ERR_COMPILE, "cannot call 'clear' on constant 'K'");
+}
+
+static void module_fns_see_their_module(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "import \"envmod\" as e; e::k2()", "42");
+    EXPECT_IN(ctx, "import \"envmod\" as e; e::viau()", "42");
+    EXPECT_IN(ctx, "import \"envmod\" as e; fn f() { e::k2() + e::viau() } f()", "84");
+    /* global:: in a module's fn: that module's constant, not the importer's */
+    EXPECT_IN(ctx, "const K = 1; import \"envmod\" as e; fn f() { e::glob() } [f(), global::K]",
+              "[21, 1]");
+    EXPECT_IN(ctx, "import \"envmod\" as e; let c = e::later(); c.call(1)", "24");
+    /* the private constant stays private to the importer */
+    EXPECT_ERR_IN(ctx, "import \"envmod\" as e; e::P", CRYO_ERR_NOT_FOUND,
+                  "variable 'P' not found in module 'envmod'");
+}
+
+/* A `::` call site remembers its target per VM: keyed by the module value, so one site called
+ * with different modules, an alias imported again, and a reloaded module all call the right
+ * fn. */
+static void call_cache(void **state) {
+    (void)state;
+    EXPECT_IN(ctx,
+              "let r = []; for p in [\"alt1\", \"alt2\", \"alt1\"] { import p as m; "
+              "r.push(m::who()); } r",
+              "[1, 2, 1]");
+    EXPECT_IN(ctx,
+              "import \"alt1\" as a; fn f() { a::who() } let x = f(); import \"alt2\" as a; "
+              "x * 10 + f()",
+              "12");
+    /* hot reload: the next run of the VM imports the reloaded module */
+    cryo_unit *u = test_compile("import \"hot\" as h; fn f() { h::v() } f() * 10 + h::v()");
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    cryo_value r = cryo_unit_value();
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+    assert_int_equal(r.as.i, 11);
+    hot_src = "fn v() { 2 }";
+    assert_int_equal(cryo_context_invalidate_modules(ctx, "hot"), 1);
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &r), CRYO_OK);
+    assert_int_equal(r.as.i, 22);
+    cryo_vm_free(vm);
+    hot_src = "fn v() { 1 }";
+    cryo_context_invalidate_modules(ctx, "hot");
+}
+
+/* An eval'd text is a script of its own: its fns see its top level, module calls work from
+ * its top level and its fns, in an eval at the top level or inside a fn. */
+static void module_calls_from_evals(void **state) {
+    (void)state;
+    EXPECT_IN(ctx, "eval(\"import \\\"lib/util\\\" as u; u::twice(3)\")", "6");
+    EXPECT_IN(ctx,
+              "fn f() { eval(\"import \\\"envmod\\\" as e; const Q = 1;"
+              " fn g() { e::k2() + Q } g()\") } f() + f()",
+              "86");
 }
 
 static void syntax_errors(void **state) {
@@ -401,6 +513,93 @@ static void sync_functions_on_threads(void **state) {
     cryo_vm_pool_clear();
 }
 
+/* A module's fn that reads its module's constants and imports, called through a SyncFunction
+ * from 8 threads: each thread's VM runs the module's top level once, where the fn finds them. */
+typedef struct env_arg {
+    cryo_sync *f;
+    int fails;
+} env_arg;
+
+static void *env_thread(void *p) {
+    env_arg *a = p;
+    for (int i = 0; i < 200; i++) {
+        cryo_const arg = cryo_const_int(i), r = cryo_const_unit();
+        cryo_error *err = NULL;
+        cryo_error_kind k = cryo_sync_call(a->f, 1, &arg, &r, &err);
+        if (err && a->fails == 0) fprintf(stderr, "sync call: %s\n", err->message);
+        cryo_error_free(err);
+        if (k != CRYO_OK || r.v.type != CRYO_T_INT || r.v.as.i != 84 + i) a->fails++;
+        cryo_const_release(r);
+    }
+    return NULL;
+}
+
+static void sync_module_env_on_threads(void **state) {
+    (void)state;
+    cryo_sync *f = test_sync(ctx, "import \"envmod\" as e;\n"
+                                  "|x| e::k2() + e::viau() + x");
+    enum { N = 8 };
+    pthread_t t[N];
+    env_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (env_arg){f, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, env_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].fails, 0);
+    }
+    cryo_sync_release(f);
+    cryo_vm_pool_clear();
+}
+
+static void *env_error_thread(void *p) {
+    cryo_sync *f = p;
+    cryo_const arg = cryo_const_int(1), r = cryo_const_unit();
+    cryo_error *err = NULL;
+    cryo_error_kind k = cryo_sync_call(f, 1, &arg, &r, &err);
+    bool ok = k == CRYO_ERR_NOT_FOUND && err &&
+              (strstr(err->message, "constant 'K' of main.rhai is not set in this VM") ||
+               strstr(err->message, "module 'u' of main.rhai is not set in this VM")) &&
+              strstr(err->message, "SyncFunction");
+    cryo_error_free(err);
+    cryo_const_release(r);
+    return ok ? p : NULL;
+}
+
+static void sync_main_env_error(const char *src);
+
+/* A main script's fn frozen into a SyncFunction runs without the script's top level: reading
+ * its constant is a clear error (not "variable not found"), on any thread. */
+static void sync_main_env_is_an_error(void **state) {
+    (void)state;
+    sync_main_env_error("const K = 2; fn f(x) { x * K } |x| f(x)");
+    sync_main_env_error("import \"lib/util\" as u; fn f(x) { u::twice(x) } |x| f(x)");
+}
+
+static void sync_main_env_error(const char *src) {
+    cryo_compile_options o = {.source_name = "main.rhai"};
+    cryo_unit *u = test_compile_opts(src, &o);
+    cryo_vm *vm = cryo_vm_new(u, ctx);
+    cryo_unit_release(u);
+    cryo_value fn = cryo_unit_value(), r = cryo_unit_value();
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &fn), CRYO_OK);
+    cryo_value arg = cryo_int(21);
+    assert_int_equal(cryo_vm_call_value(vm, fn, 1, &arg, &r), CRYO_OK); /* here: it ran */
+    assert_int_equal(r.as.i, 42);
+    cryo_sync *f = NULL;
+    assert_int_equal(cryo_vm_into_sync(vm, fn, &f), CRYO_OK);
+    cryo_value_release(fn);
+    cryo_vm_free(vm);
+    pthread_t t;
+    void *res = NULL;
+    assert_int_equal(pthread_create(&t, NULL, env_error_thread, f), 0);
+    pthread_join(t, &res);
+    assert_ptr_equal(res, f);
+    cryo_sync_release(f);
+    cryo_vm_pool_clear();
+}
+
 /* 8 threads import at once, each in its own VM: the context's cache (one mutex) compiles the
  * module once; every thread gets the right result. */
 static void *import_thread(void *p) {
@@ -440,6 +639,11 @@ int main(void) {
         cmocka_unit_test(imports_in_blocks_and_fns),
         cmocka_unit_test(import_for_effects_only),
         cmocka_unit_test(global_constants),
+        cmocka_unit_test(fns_see_top_level),
+        cmocka_unit_test(fn_writes_to_constant),
+        cmocka_unit_test(module_fns_see_their_module),
+        cmocka_unit_test(module_calls_from_evals),
+        cmocka_unit_test(call_cache),
         cmocka_unit_test(syntax_errors),
         cmocka_unit_test(static_module),
         cmocka_unit_test(host_resolver_compiles_once),
@@ -450,6 +654,8 @@ int main(void) {
         cmocka_unit_test(module_compile_error),
         cmocka_unit_test(images),
         cmocka_unit_test(sync_functions_on_threads),
+        cmocka_unit_test(sync_module_env_on_threads),
+        cmocka_unit_test(sync_main_env_is_an_error),
         cmocka_unit_test(concurrent_imports),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

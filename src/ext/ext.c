@@ -47,14 +47,7 @@ bool cv_ffi_array_push(cryo_vm *vm, cryo_value array, cryo_value v) {
 }
 
 bool cv_ffi_map_set(cryo_vm *vm, cryo_value map, const char *key, cryo_value v) {
-    cryo_string *k = cv_string_new(&vm->heap, key, strlen(key));
-    if (!k) {
-        cv_release(&vm->heap, v);
-        return false;
-    }
-    bool ok = cv_map_set(&vm->heap, cv_map(map), k, v);
-    cv_release(&vm->heap, cv_from_obj(&k->h));
-    return ok;
+    return cvm_map_put(vm, map, key, strlen(key), v);
 }
 
 cryo_error_kind cv_ffi_bound_fn(cryo_vm *vm, const char *name, cryo_value curry, cryo_value *out) {

@@ -276,7 +276,14 @@ typedef struct rs {
     int again;    /* walking a place a second time: its variables are used later, not moved */
     bool stmt;    /* the next node walked is in statement position (rs_walk_stmt) */
     bool in_main; /* walking the top level (its variables stay visible to debuggers) */
+    bool in_fn;   /* walking a fn: a name no local declares may be the unit's environment */
 } rs;
+
+/* Every declaration of the name: each publishes its value when it runs. */
+static void env_mark(cc *c, const char *name, size_t len) {
+    for (int i = 0; i < c->nenvs; i++)
+        if (c->envs[i]->len == len && memcmp(c->envs[i]->name, name, len) == 0) c->env_used[i] = 1;
+}
 
 static void rs_push(rs *r, const char *name, size_t len, const void *key, int slot) {
     if (!name || !GROW(r->c, r->vars, r->cap, r->nvars + 1)) return;
@@ -302,6 +309,7 @@ static void rs_ref(rs *r, const char *name, size_t len, const cryo_node *n, bool
             return;
         }
     }
+    if (r->in_fn) env_mark(r->c, name, len);
 }
 
 static void rs_use(rs *r, const char *name, size_t len) {
@@ -347,6 +355,9 @@ static void rs_walk_again(rs *r, const cryo_node *n, int depth) {
 static void rs_call(rs *r, const cryo_node *n, bool stmt, int depth) {
     bool var = rs_visible(r, n->name, n->len);
     rs_use(r, n->name, n->len);
+    if (n->len == 7 && memcmp(n->name, "$global", 7) == 0 && n->nlist == 1 &&
+        n->list[0]->kind == N_STRING) /* global::K: the unit's own K first (module.c) */
+        env_mark(r->c, n->list[0]->name, n->list[0]->len);
     bool by_ref = !var && cc_find_fn(r->c, n->name, n->len, (uint32_t)n->nlist) < 0;
     bool movable = stmt && !var && !by_ref;
     for (int i = 0; i < n->nlist; i++) {
@@ -438,13 +449,34 @@ static void rs_walk(rs *r, const cryo_node *n, int depth) {
         rs_walk(r, n->list[i], depth + 1);
 }
 
+/* The top-level constants and import aliases (c->envs), when some fn may read them. */
+static void collect_envs(cc *c) {
+    const cryo_node *m = c->ast->main;
+    if (c->ast->nfns == 0) return;
+    int n = 0;
+    for (int i = 0; i < m->nlist; i++)
+        n += m->list[i] && m->list[i]->kind == N_LET && m->list[i]->ival == 1;
+    if (n == 0) return;
+    c->envs = calloc((size_t)n, sizeof *c->envs);
+    c->env_used = calloc((size_t)n, 1);
+    if (!c->envs || !c->env_used) {
+        c->oom = true;
+        return;
+    }
+    for (int i = 0; i < m->nlist; i++)
+        if (m->list[i] && m->list[i]->kind == N_LET && m->list[i]->ival == 1)
+            c->envs[c->nenvs++] = m->list[i];
+}
+
 static void resolve_pass(cc *c) {
-    rs r = {c, NULL, 0, 0, 0, 0, 0, false, true};
+    rs r = {c, NULL, 0, 0, 0, 0, 0, false, true, false};
     const cryo_compile_options *o = c->opts;
+    collect_envs(c);
     for (int i = 0; o && i < o->nglobals; i++)
         rs_push(&r, o->globals[i], strlen(o->globals[i]), c, i);
     rs_walk(&r, c->ast->main, 0);
     r.in_main = false;
+    r.in_fn = true;
     for (int f = 0; f < c->ast->nfns; f++) {
         const cryo_node *fn = c->ast->fns[f];
         rs_pop(&r, 0);
@@ -506,6 +538,15 @@ static int add_cap(cc *c, cc_fn *fs, const char *name, size_t len, bool from_loc
     return p->ncaps++;
 }
 
+/* Whether `name` is declared by a top-level `const` (or `import .. as`, whose hidden alias
+ * is a const) of the script: its encapsulated environment, which its fns see read-only. Only
+ * runs for names no local declares, seen from a fn: rare enough for a scan. */
+static bool is_env_name(cc *c, const char *name, size_t len) {
+    for (int i = 0; i < c->nenvs; i++)
+        if (c->envs[i]->len == len && memcmp(c->envs[i]->name, name, len) == 0) return true;
+    return false;
+}
+
 /* Finds `name` as seen from `fs`, adding captures to closures on the way. */
 static cc_var resolve_in(cc *c, cc_fn *fs, const char *name, size_t len, const cryo_node *n) {
     cc_var v = {VK_NONE, 0, false};
@@ -516,6 +557,8 @@ static cc_var resolve_in(cc *c, cc_fn *fs, const char *name, size_t len, const c
         v.is_const = fs->locals[li].is_const;
         return v;
     }
+    if (!fs->is_closure && !fs->is_main && is_env_name(c, name, len))
+        return (cc_var){VK_ENV, 0, true};
     if (!fs->is_closure || !fs->parent) return v;
     for (uint16_t i = 0; i < fs->p->ncaps; i++) {
         cryo_capdesc *cd = &fs->p->caps[i];
@@ -523,7 +566,7 @@ static cc_var resolve_in(cc *c, cc_fn *fs, const char *name, size_t len, const c
             return (cc_var){VK_UPV, i, fs->cap_const[i]};
     }
     cc_var pv = resolve_in(c, fs->parent, name, len, n);
-    if (pv.kind == VK_NONE) return v;
+    if (pv.kind == VK_NONE || pv.kind == VK_ENV) return pv; /* the env is the unit's: no capture */
     if (pv.kind == VK_LOCAL) {
         cc_error(c, n, "internal error: captured variable '%.*s' is not in a cell", (int)len, name);
         return v;
@@ -700,6 +743,24 @@ void cc_closure(cc *c, const cryo_node *n, int dst) {
 
 /* --- blocks and statements ------------------------------------------------------------------- */
 
+/* After a top-level `const K` some fn reads: `$setenv("K", K)` records it in this VM's
+ * environment of the unit, where the fns' `$env("K")` find it (vm/module.c). */
+static void publish_env(cc *c, const cryo_node *n) {
+    int i = 0;
+    while (i < c->nenvs && c->envs[i] != n)
+        i++;
+    if (i == c->nenvs || !c->env_used[i]) return;
+    int mark = c->fs->freereg;
+    int a = cc_alloc_n(c, 2, n);
+    const cryo_node var = {
+        .kind = N_VAR, .line = n->line, .column = n->column, .name = n->name, .len = n->len};
+    cc_emit(c, CRYO_ABX(OP_LOADK, a, cc_const_str(c, n->name, n->len)), n);
+    cc_expr(c, &var, a + 1);
+    cc_emit(c, CRYO_ABC(OP_CALLH, a, 2, 0), n);
+    cc_emit(c, CRYO_EXTRA(cc_host_slot(c, "$setenv", 7, 2), 0, CRYO_RECV_NONE), n);
+    cc_free_to(c, mark);
+}
+
 static void compile_let(cc *c, const cryo_node *n) {
     int r = cc_alloc(c, n);
     if (n->a)
@@ -707,6 +768,7 @@ static void compile_let(cc *c, const cryo_node *n) {
     else
         cc_emit(c, CRYO_ABC(OP_LOADUNIT, r, 0, 0), n);
     cc_declare(c, n->name, n->len, r, n->ival != 0, n, 0, n);
+    if (c->fs->is_main && n->ival == 1) publish_env(c, n);
 }
 
 static void load_unit(cc *c, int dst, const cryo_node *n) {
@@ -1239,6 +1301,8 @@ cryo_unit *cl_compile_ast(const cryo_ast *ast, const cryo_compile_options *opts,
     free(c.fn_nodes);
     free(c.fn_slots);
     free(c.typed);
+    free(c.envs);
+    free(c.env_used);
     free(c.captured.p);
     free(c.captured.slot);
     free(c.moves.p);

@@ -97,10 +97,18 @@ typedef struct cc {
      * call site must consider for type dispatch. */
     uint32_t *typed;
     uint32_t ntyped;
+    /* The top-level `const` statements (import aliases included): the environment a fn sees
+     * (VK_ENV). env_used[i]: some fn (or a `global::`) reads envs[i], so the top level
+     * publishes it with `$setenv` when it runs. */
+    const cryo_node **envs;
+    uint8_t *env_used;
+    int nenvs;
 } cc;
 
 /* How a name resolves. */
-typedef enum { VK_NONE, VK_LOCAL, VK_CELL, VK_UPV } cc_varkind;
+/* VK_ENV: a top-level `const` or `import .. as` alias of the unit, seen from a fn (or a
+ * closure inside one): read at run time with the `$env` intrinsic (vm/module.c). */
+typedef enum { VK_NONE, VK_LOCAL, VK_CELL, VK_UPV, VK_ENV } cc_varkind;
 typedef struct cc_var {
     cc_varkind kind;
     int index; /* register, or capture index */

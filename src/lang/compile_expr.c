@@ -181,9 +181,23 @@ static void load_fn_ptr(cc *c, const cryo_node *n, int dst) {
     cc_free_to(c, mark);
 }
 
+/* A top-level constant or import alias seen from a fn: `$env(name)` reads it from the
+ * environment the unit's top level recorded in this VM (vm/module.c). */
+static void load_env(cc *c, const cryo_node *n, int dst) {
+    if (dst == NO_REG) return;
+    int mark = c->fs->freereg;
+    int a = dst != c->fs->freereg - 1 ? cc_alloc(c, n) : dst;
+    cc_emit(c, CRYO_ABX(OP_LOADK, a, cc_const_str(c, n->name, n->len)), n);
+    cc_emit(c, CRYO_ABC(OP_CALLH, a, 1, 0), n);
+    cc_emit(c, CRYO_EXTRA(cc_host_slot(c, "$env", 4, 1), 0, CRYO_RECV_NONE), n);
+    move_to(c, dst, a, n);
+    cc_free_to(c, mark);
+}
+
 static void compile_var(cc *c, const cryo_node *n, int dst) {
     cc_var v = cc_resolve_at(c, n->name, n->len, n);
     switch (v.kind) {
+    case VK_ENV: load_env(c, n, dst); break;
     case VK_NONE:
         if (fn_name_exists(c, n->name, n->len))
             load_fn_ptr(c, n, dst);
@@ -512,9 +526,38 @@ static bool compile_is_def(cc *c, const cryo_node *n, int dst) {
     return true;
 }
 
+static void compile_call(cc *c, const cryo_node *n, int dst);
+
+/* `u::f(x)` in a fn, `u` a top-level import of the script: `$envcall("u::", "f/1", x)`, one
+ * host call that finds the module in the environment, instead of `$env` then `$modcall`. */
+static bool compile_envcall(cc *c, const cryo_node *n, int dst) {
+    const cryo_node *m = n->nlist >= 2 ? n->list[0] : NULL;
+    if (!m || m->kind != N_VAR || !name_is(n, "$modcall") ||
+        cc_resolve_at(c, m->name, m->len, m).kind != VK_ENV)
+        return false;
+    const cryo_node **list = malloc((size_t)n->nlist * sizeof *list);
+    if (!list) {
+        c->oom = true;
+        return true;
+    }
+    cryo_node alias = *m;
+    alias.kind = N_STRING;
+    cryo_node call = *n;
+    call.name = "$envcall";
+    call.len = 8;
+    list[0] = &alias;
+    for (int i = 1; i < n->nlist; i++)
+        list[i] = n->list[i];
+    call.list = (cryo_node **)list;
+    compile_call(c, &call, dst);
+    free(list);
+    return true;
+}
+
 static void compile_call(cc *c, const cryo_node *n, int dst) {
     int mark = c->fs->freereg;
     int argc = n->nlist;
+    if (compile_envcall(c, n, dst)) return;
     if (argc == 1 && name_is(n, "is_shared") && compile_is_shared(c, n->list[0], dst)) return;
     if (compile_is_def(c, n, dst)) return;
     cc_var v = cc_resolve_at(c, n->name, n->len, n);
@@ -714,6 +757,18 @@ static void const_error(cc *c, const cryo_node *at, const cryo_node *var) {
     cc_error(c, at, "cannot assign to constant '%.*s'", (int)var->len, var->name);
 }
 
+/* A mutating method (or `x op= v`) on a top-level constant inside a fn: the fn reads a shared
+ * value it must not change (Rhai: functions are pure). */
+static void env_const_error(cc *c, const cryo_node *at, const cryo_node *var) {
+    if (at->kind == N_METHOD)
+        cc_error(c, at,
+                 "cannot call '%.*s' on constant '%.*s': a script's top-level constants are "
+                 "read-only in its fns",
+                 (int)at->len, at->name, (int)var->len, var->name);
+    else
+        cc_error(c, at, "cannot modify constant '%.*s'", (int)var->len, var->name);
+}
+
 /* Runs `op` on the place `p` and writes the result back into it. */
 static void update_place(cc *c, const cryo_node *p, place_op *op);
 
@@ -774,6 +829,8 @@ static void update_place_inner(cc *c, const cryo_node *p, place_op *op) {
         if (op->node->kind != N_ASSIGN) check_take(c, op->node, p, v.is_const);
         if (v.kind == VK_NONE) {
             emit_errvar(c, p);
+        } else if (v.kind == VK_ENV) {
+            if (op->node->kind != N_ASSIGN) env_const_error(c, op->node, p);
         } else if (v.kind == VK_LOCAL) {
             op->fn(c, op, v.index);
         } else {

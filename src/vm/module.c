@@ -9,6 +9,10 @@
  * first import (later imports in that VM get the same module value until the VM is reset), and
  * its exports (`export` variables, non-private fns, imported sub-modules) form the module
  * value: a map the script only reaches through `::`. Calls through `::` never lock.
+ *
+ * A fn's encapsulated environment (docs/architecture.md, "Modules"): the top level of each unit
+ * records the constants and import aliases its fns read (`$setenv`) in this VM's environment
+ * of that unit; a fn reads them from its own unit's (`$env`, `$envcall`).
  */
 #include "vm.h"
 
@@ -49,9 +53,36 @@ typedef struct vmmod {
     bool loading;
 } vmmod;
 
+/* One unit's encapsulated environment in this VM: the top-level constants and import
+ * aliases its fns read (`$env`), recorded by its top level as it runs (`$setenv`). */
+typedef struct vmenv {
+    cryo_unit *unit; /* retained: a pointer compare must never meet a reused address */
+    cryo_value map;  /* name -> value */
+} vmenv;
+
+/* A `::` call site's target, found once: keyed by the module value and the call's "f/N"
+ * constant (both retained, so an address is never reused while cached; a module value is
+ * never changed once built), so a call does not look its function up by name again. */
+typedef struct callcache {
+    cryo_value map, key;    /* () when the slot is empty */
+    cryo_value fn;          /* borrowed from `map` */
+    const cryo_libreg *reg; /* a static module's host function instead */
+    /* `$envcall` slots: keyed by the alias constant ("u::", which names its unit too) and the
+     * key, valid while the environments are unchanged (envgen). () for `$modcall` slots. */
+    cryo_value via;
+    uint32_t gen;
+} callcache;
+
+enum { CALLCACHE = 16 };
+
 struct cvm_modvm {
+    callcache calls[CALLCACHE];
     vmmod *mods;
     int n, cap;
+    vmenv *envs;
+    int nenvs, capenvs;
+    int lastenv;         /* index of the last environment found: a run mostly stays in one unit */
+    uint32_t envgen;     /* bumped by every `$setenv`: `$envcall` slots found before are stale */
     cryo_value *exports; /* the module value being built by the running top level, or NULL */
     cryo_value globals;  /* the main script's constants for `global::` (a map or ()) */
 };
@@ -359,6 +390,16 @@ void cvm_module_vm_release(cryo_vm *vm) {
         cryo_unit_release(s->mods[i].unit);
     }
     free(s->mods);
+    for (int i = 0; i < CALLCACHE; i++) {
+        cv_release(&vm->heap, s->calls[i].map);
+        cv_release(&vm->heap, s->calls[i].key);
+        cv_release(&vm->heap, s->calls[i].via);
+    }
+    for (int i = 0; i < s->nenvs; i++) {
+        cv_release(&vm->heap, s->envs[i].map);
+        cryo_unit_release(s->envs[i].unit);
+    }
+    free(s->envs);
     cv_release(&vm->heap, s->globals);
     free(s);
     vm->modstate = NULL;
@@ -369,7 +410,7 @@ static struct cvm_modvm *modstate(cryo_vm *vm) {
     return vm->modstate;
 }
 
-static bool map_put(cryo_vm *vm, cryo_value map, const char *key, size_t len, cryo_value v) {
+bool cvm_map_put(cryo_vm *vm, cryo_value map, const char *key, size_t len, cryo_value v) {
     cryo_string *k = cv_string_new(&vm->heap, key, len);
     if (!k) {
         cv_release(&vm->heap, v);
@@ -430,7 +471,7 @@ static cryo_error_kind raise_cycle(cryo_vm *vm, struct cvm_modvm *s, int from, c
 static cryo_error_kind run_module(cryo_vm *vm, struct cvm_modvm *s, int i, cryo_unit *u) {
     cryo_value exports = new_map(vm);
     if (exports.type != CRYO_T_MAP) return cvm_raise_oom(vm);
-    if (!map_put(vm, exports, "$name", 5, str_value(vm, unit_name(u)))) {
+    if (!cvm_map_put(vm, exports, "$name", 5, str_value(vm, unit_name(u)))) {
         cv_release(&vm->heap, exports);
         return cvm_raise_oom(vm);
     }
@@ -464,7 +505,7 @@ static cryo_error_kind run_module(cryo_vm *vm, struct cvm_modvm *s, int i, cryo_
         char key[256];
         int kl = snprintf(key, sizeof key, "%s/%u", d->name, d->arity);
         if (kl < 0 || (size_t)kl >= sizeof key ||
-            !map_put(vm, exports, key, (size_t)kl, cv_from_obj(&fn->h)))
+            !cvm_map_put(vm, exports, key, (size_t)kl, cv_from_obj(&fn->h)))
             k = cvm_raise_oom(vm);
     }
     if (k != CRYO_OK) {
@@ -513,9 +554,11 @@ static cryo_error_kind module_value(cryo_vm *vm, cryo_unit *u, cryo_value *out) 
 
 /* --- the intrinsics ------------------------------------------------------------------------- */
 
+static cryo_unit *caller_unit(cryo_vm *vm);
+
 static const char *importer_name(cryo_vm *vm) {
-    if (vm->nframes > 0) return vm->frames[vm->nframes - 1].proto->unit->source_name;
-    return vm->unit ? vm->unit->source_name : NULL;
+    const cryo_unit *u = caller_unit(vm);
+    return u ? u->source_name : NULL;
 }
 
 /* $import(path, alias or (), top): the module value; at a module's top level an aliased
@@ -534,8 +577,9 @@ static cryo_error_kind mod_import(cryo_vm *vm, void *ud, int argc, cryo_value **
     cryo_value val;
     if (r.static_index >= 0) {
         val = new_map(vm);
-        if (val.type != CRYO_T_MAP || !map_put(vm, val, "$static", 7, cryo_int(r.static_index)) ||
-            !map_put(vm, val, "$name", 5, str_value(vm, path))) {
+        if (val.type != CRYO_T_MAP ||
+            !cvm_map_put(vm, val, "$static", 7, cryo_int(r.static_index)) ||
+            !cvm_map_put(vm, val, "$name", 5, str_value(vm, path))) {
             cv_release(&vm->heap, val);
             return cvm_raise_oom(vm);
         }
@@ -550,7 +594,8 @@ static cryo_error_kind mod_import(cryo_vm *vm, void *ud, int argc, cryo_value **
         char key[260];
         int kl = snprintf(key, sizeof key, "%.*s::", (int)alias->len, alias->data);
         cv_retain(val);
-        if (kl < 0 || (size_t)kl >= sizeof key || !map_put(vm, *s->exports, key, (size_t)kl, val)) {
+        if (kl < 0 || (size_t)kl >= sizeof key ||
+            !cvm_map_put(vm, *s->exports, key, (size_t)kl, val)) {
             cv_release(&vm->heap, val);
             return cvm_raise_oom(vm);
         }
@@ -569,7 +614,7 @@ static cryo_error_kind mod_export(cryo_vm *vm, void *ud, int argc, cryo_value **
     if (!s || !s->exports) return CRYO_OK;
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
-    if (!map_put(vm, *s->exports, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    if (!cvm_map_put(vm, *s->exports, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
@@ -599,6 +644,65 @@ static cryo_error_kind mod_get(cryo_vm *vm, void *ud, int argc, cryo_value **arg
     return CRYO_OK;
 }
 
+/* Fills cache slot c with the target of `key` in module value `mv`; false when the module
+ * has no such function (nothing cached). */
+static bool call_target(cryo_vm *vm, callcache *c, cryo_value mv, cryo_value key, int nargs) {
+    const cryo_string *k = cv_str(key);
+    const cryo_map *m = cv_map(mv);
+    const cryo_map_entry *st = cv_map_find(m, "$static", 7);
+    const cryo_libreg *reg = NULL;
+    const cryo_map_entry *e = NULL;
+    if (st && vm->ctx->modules && st->value.as.i < vm->ctx->modules->nstatics) {
+        const cryo_package *pkg = vm->ctx->modules->statics[st->value.as.i].pkg;
+        const char *slash = strrchr(k->data, '/');
+        size_t namelen = slash ? (size_t)(slash - k->data) : k->len;
+        reg = cvm_package_find(pkg, k->data, namelen, nargs);
+        if (!reg) reg = cvm_package_find(pkg, k->data, namelen, -1);
+        if (!reg) return false;
+    } else if (!st) {
+        e = cv_map_find(m, k->data, k->len);
+        if (!e) return false;
+    } else {
+        return false;
+    }
+    cv_release(&vm->heap, c->map);
+    cv_release(&vm->heap, c->key);
+    cv_release(&vm->heap, c->via);
+    cv_retain(mv);
+    cv_retain(key);
+    *c = (callcache){mv, key, e ? e->value : cryo_unit_value(), reg, cryo_unit_value(), 0};
+    return true;
+}
+
+static cryo_error_kind raise_no_fn(cryo_vm *vm, cryo_value mv, cryo_value key, int nargs) {
+    const cryo_string *k = cv_str(key);
+    const char *slash = strrchr(k->data, '/');
+    int namelen = (int)(slash ? (size_t)(slash - k->data) : k->len);
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                         "function '%.*s' with %d argument(s) not found in module '%s'", namelen,
+                         k->data, nargs, module_name(mv));
+}
+
+/* Calls a cached target with argv[0..nargs). */
+static cryo_error_kind call_slot(cryo_vm *vm, const callcache *c, int nargs, cryo_value **argv,
+                                 cryo_value *ret) {
+    if (c->reg) return c->reg->fn(vm, c->reg->userdata, nargs, argv, ret);
+    /* Copied: nested calls may reuse the slot. Still alive then: the module value holds it,
+     * and a register ($modcall) or the caller's environment ($envcall, which only its unit's
+     * top level changes, not running meanwhile) holds the module value. */
+    cryo_value fn = c->fn;
+    cryo_value args[nargs > 0 ? nargs : 1];
+    args[0] = cryo_unit_value();
+    for (int i = 0; i < nargs; i++)
+        args[i] = *argv[i];
+    /* a Fn, or a SyncFunction once the module value was frozen */
+    return cryo_vm_call_value(vm, fn, nargs, args, ret);
+}
+
+static callcache *call_slot_for(struct cvm_modvm *s, const void *a, const void *b) {
+    return &s->calls[(((uintptr_t)b >> 4) ^ ((uintptr_t)a >> 6)) & (CALLCACHE - 1)];
+}
+
 /* $modcall(module, "f/N", args...): a module's fn, or a static module's host function. */
 static cryo_error_kind mod_call(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
                                 cryo_value *ret) {
@@ -606,41 +710,166 @@ static cryo_error_kind mod_call(cryo_vm *vm, void *ud, int argc, cryo_value **ar
     if (argv[0]->type != CRYO_T_MAP)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "'::' needs a module, not %s",
                              cv_type_name(*argv[0]));
-    const cryo_string *key = cv_str(*argv[1]);
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
     int nargs = argc - 2;
-    const char *slash = strrchr(key->data, '/');
-    size_t namelen = slash ? (size_t)(slash - key->data) : key->len;
-    const cryo_map *m = cv_map(*argv[0]);
-    const cryo_map_entry *st = cv_map_find(m, "$static", 7);
-    if (st && vm->ctx->modules && st->value.as.i < vm->ctx->modules->nstatics) {
-        const cryo_package *pkg = vm->ctx->modules->statics[st->value.as.i].pkg;
-        const cryo_libreg *reg = cvm_package_find(pkg, key->data, namelen, nargs);
-        if (!reg) reg = cvm_package_find(pkg, key->data, namelen, -1);
-        if (reg) return reg->fn(vm, reg->userdata, nargs, argv + 2, ret);
-    } else {
-        const cryo_map_entry *e = cv_map_find(m, key->data, key->len);
-        if (e) { /* a Fn, or a SyncFunction once the module value was frozen */
-            cryo_value args[nargs > 0 ? nargs : 1];
-            for (int i = 0; i < nargs; i++)
-                args[i] = *argv[2 + i];
-            return cryo_vm_call_value(vm, e->value, nargs, args, ret);
-        }
-    }
-    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
-                         "function '%.*s' with %d argument(s) not found in module '%s'",
-                         (int)namelen, key->data, nargs, module_name(*argv[0]));
+    const cryo_obj *mo = argv[0]->as.obj, *ko = argv[1]->as.obj;
+    callcache *c = call_slot_for(s, mo, ko);
+    if (!(c->via.type == CRYO_T_UNIT && c->map.type == CRYO_T_MAP && c->map.as.obj == mo &&
+          c->key.as.obj == ko) &&
+        !call_target(vm, c, *argv[0], *argv[1], nargs))
+        return raise_no_fn(vm, *argv[0], *argv[1], nargs);
+    return call_slot(vm, c, nargs, argv + 2, ret);
 }
 
-/* $global(name): the main script's top-level constant. */
+/* --- the encapsulated environment of a unit's fns ------------------------------------------ */
+
+/* The unit whose code called the intrinsic. */
+static cryo_unit *caller_unit(cryo_vm *vm) {
+    if (vm->nframes > 0) return vm->frames[vm->nframes - 1].proto->unit;
+    return vm->unit;
+}
+
+static vmenv *env_find(struct cvm_modvm *s, const cryo_unit *u) {
+    if (!s) return NULL;
+    if (s->lastenv < s->nenvs && s->envs[s->lastenv].unit == u) return &s->envs[s->lastenv];
+    for (int i = 0; i < s->nenvs; i++)
+        if (s->envs[i].unit == u) {
+            s->lastenv = i;
+            return &s->envs[i];
+        }
+    return NULL;
+}
+
+static const cryo_map_entry *env_get(struct cvm_modvm *s, const cryo_unit *u,
+                                     const cryo_string *name) {
+    vmenv *e = env_find(s, u);
+    return e ? cv_map_find(cv_map(e->map), name->data, name->len) : NULL;
+}
+
+/* $setenv(name, value): the top level of the calling unit declared a constant (or an import
+ * alias, "u::") that its fns read. */
+static cryo_error_kind mod_setenv(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                  cryo_value *ret) {
+    (void)ud;
+    (void)argc;
+    *ret = cryo_unit_value();
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
+    cryo_unit *u = caller_unit(vm);
+    vmenv *e = env_find(s, u);
+    if (!e) {
+        if (s->nenvs == s->capenvs) {
+            int cap = s->capenvs ? 2 * s->capenvs : 4;
+            vmenv *n = realloc(s->envs, (size_t)cap * sizeof *n);
+            if (!n) return cvm_raise_oom(vm);
+            s->envs = n;
+            s->capenvs = cap;
+        }
+        cryo_value m = new_map(vm);
+        if (m.type != CRYO_T_MAP) return cvm_raise_oom(vm);
+        e = &s->envs[s->nenvs++];
+        *e = (vmenv){cryo_unit_retain(u), m};
+    }
+    const cryo_string *name = cv_str(*argv[0]);
+    cv_retain(*argv[1]);
+    s->envgen++;
+    if (!cvm_map_put(vm, e->map, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    return CRYO_OK;
+}
+
+/* Whether u is a module of this context (so its top level may run in any VM). */
+static bool is_module_unit(cryo_vm *vm, const cryo_unit *u) {
+    struct cvm_modules *m = vm->ctx ? vm->ctx->modules : NULL;
+    if (!m) return false;
+    bool found = false;
+    pthread_mutex_lock(&m->lock);
+    for (int i = 0; i < m->ncache && !found; i++)
+        found = m->cache[i].unit == u;
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
+
+static bool module_ran(const struct cvm_modvm *s, const cryo_unit *u) {
+    for (int i = 0; s && i < s->n; i++)
+        if (s->mods[i].unit == u) return true;
+    return false;
+}
+
+/* A top-level constant or import alias of the calling fn's unit (borrowed). A module's fn
+ * that runs in a VM where its module never ran (a SyncFunction on another thread) runs the
+ * module's top level first, as an import there would. */
+static cryo_error_kind env_value(cryo_vm *vm, const cryo_string *name, cryo_value *out) {
+    cryo_unit *u = caller_unit(vm);
+    const cryo_map_entry *e = env_get(vm->modstate, u, name);
+    if (!e && !module_ran(vm->modstate, u) && is_module_unit(vm, u)) {
+        cryo_value mv;
+        cryo_error_kind k = module_value(vm, u, &mv);
+        if (k != CRYO_OK) return k;
+        cv_release(&vm->heap, mv);
+        e = env_get(vm->modstate, u, name);
+    }
+    if (e) {
+        *out = e->value;
+        return CRYO_OK;
+    }
+    bool alias = name->len > 2 && name->data[name->len - 1] == ':';
+    return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
+                         "%s '%.*s' of %s is not set in this VM: its top level has not declared "
+                         "it here (a fn called from C or frozen into a SyncFunction runs without "
+                         "its script's top level; pass the value as an argument, or put it in a "
+                         "module)",
+                         alias ? "module" : "constant", (int)(alias ? name->len - 2 : name->len),
+                         name->data, u && u->source_name ? u->source_name : "this script");
+}
+
+/* $env(name): a top-level constant or import alias, read by a fn (compile.c, VK_ENV). */
+static cryo_error_kind mod_env(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                               cryo_value *ret) {
+    (void)ud;
+    (void)argc;
+    cryo_error_kind k = env_value(vm, cv_str(*argv[0]), ret);
+    if (k == CRYO_OK) cv_retain(*ret);
+    return k;
+}
+
+/* $envcall("u::", "f/N", args...): `u::f(..)` in a fn, u a top-level import of its script. */
+static cryo_error_kind mod_envcall(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
+                                   cryo_value *ret) {
+    (void)ud;
+    struct cvm_modvm *s = modstate(vm);
+    if (!s) return cvm_raise_oom(vm);
+    int nargs = argc - 2;
+    const cryo_obj *ao = argv[0]->as.obj, *ko = argv[1]->as.obj;
+    callcache *c = call_slot_for(s, ao, ko);
+    if (c->via.type == CRYO_T_STRING && c->via.as.obj == ao && c->key.as.obj == ko &&
+        c->gen == s->envgen)
+        return call_slot(vm, c, nargs, argv + 2, ret);
+    cryo_value mv;
+    cryo_error_kind k = env_value(vm, cv_str(*argv[0]), &mv);
+    if (k != CRYO_OK) return k;
+    s = vm->modstate; /* env_value may have run a module's top level */
+    if (mv.type != CRYO_T_MAP)
+        return cryo_vm_raise(vm, CRYO_ERR_TYPE, "'::' needs a module, not %s", cv_type_name(mv));
+    c = call_slot_for(s, ao, ko);
+    if (!call_target(vm, c, mv, *argv[1], nargs)) return raise_no_fn(vm, mv, *argv[1], nargs);
+    cv_retain(*argv[0]);
+    c->via = *argv[0];
+    c->gen = s->envgen;
+    return call_slot(vm, c, nargs, argv + 2, ret);
+}
+
+/* $global(name): a top-level constant of the calling unit (a module's own), else of the main
+ * script. */
 static cryo_error_kind mod_global(cryo_vm *vm, void *ud, int argc, cryo_value **argv,
                                   cryo_value *ret) {
     (void)ud;
     (void)argc;
     const cryo_string *name = cv_str(*argv[0]);
     struct cvm_modvm *s = vm->modstate;
-    const cryo_map_entry *e = s && s->globals.type == CRYO_T_MAP
-                                  ? cv_map_find(cv_map(s->globals), name->data, name->len)
-                                  : NULL;
+    const cryo_map_entry *e = env_get(s, caller_unit(vm), name);
+    if (!e && s && s->globals.type == CRYO_T_MAP)
+        e = cv_map_find(cv_map(s->globals), name->data, name->len);
     if (!e)
         return cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
                              "global constant '%.*s' not found (global:: reads the main "
@@ -666,20 +895,18 @@ static cryo_error_kind mod_setglobal(cryo_vm *vm, void *ud, int argc, cryo_value
     }
     const cryo_string *name = cv_str(*argv[0]);
     cv_retain(*argv[1]);
-    if (!map_put(vm, s->globals, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
+    if (!cvm_map_put(vm, s->globals, name->data, name->len, *argv[1])) return cvm_raise_oom(vm);
     return CRYO_OK;
 }
 
 /* Each entry's userdata is the host-slot name the parser emits; its name is what stack traces
  * show ("at import [host]"). */
 static const cryo_libreg intrinsics[] = {
-    {"import", 3, mod_import, "$import"},
-    {"export", 2, mod_export, "$export"},
-    {"module::get", 2, mod_get, "$modget"},
-    {"module::call", -1, mod_call, "$modcall"},
-    {"global::get", 1, mod_global, "$global"},
-    {"global::set", 2, mod_setglobal, "$setglobal"},
-    {NULL, 0, NULL, NULL},
+    {"import", 3, mod_import, "$import"},      {"export", 2, mod_export, "$export"},
+    {"module::get", 2, mod_get, "$modget"},    {"module::call", -1, mod_call, "$modcall"},
+    {"global::get", 1, mod_global, "$global"}, {"global::set", 2, mod_setglobal, "$setglobal"},
+    {"env::get", 1, mod_env, "$env"},          {"module::call", -1, mod_envcall, "$envcall"},
+    {"env::set", 2, mod_setenv, "$setenv"},    {NULL, 0, NULL, NULL},
 };
 
 const cryo_libreg *cvm_module_intrinsic(const char *name, int arity) {

@@ -996,7 +996,7 @@ dispatch:
         if (name->len > 2 && name->data[name->len - 1] == ':')
             PROTECT(cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND,
                                   "module not imported here: %s (an import is visible in its "
-                                  "block; a fn sees only its own imports)",
+                                  "block; a fn also sees its script's top-level imports)",
                                   name->data));
         PROTECT(cryo_vm_raise(vm, CRYO_ERR_NOT_FOUND, "variable not found: %s", name->data));
         NEXT();

@@ -64,6 +64,9 @@ void cvm_modules_free(struct cvm_modules *m);
 const cryo_libreg *cvm_module_intrinsic(const char *name, int arity);
 /* Drops a VM's module values and `global::` constants (reset and free). */
 void cvm_module_vm_release(cryo_vm *vm);
+/* map[key (len bytes)] = v, taking v's reference even when it fails (false: out of memory).
+ * The one string-keyed map store of the layers above value/ (module.c; ext's cv_ffi_map_set). */
+bool cvm_map_put(cryo_vm *vm, cryo_value map, const char *key, size_t len, cryo_value v);
 
 /* Looks up a function by name and arity (falling back to arity -1 entries). NULL if none.
  * Not for the hot path: calls bind once per (unit, context), see cvm_unit_bind. */
