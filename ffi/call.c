@@ -80,6 +80,7 @@ cryo_error_kind cf_to_value(cryo_vm *vm, const ctype *t, const void *src, cryo_v
             return CRYO_OK;
         }
         *out = cv_pointer_raw(p, ct_elem_kind(t->pointee));
+        out->aux2 = ct_elem_chain(t->pointee);
         return CRYO_OK;
     }
     case CT_STRUCT: {

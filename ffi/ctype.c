@@ -230,6 +230,16 @@ cryo_ptr_elem ct_elem_kind(const ctype *p) {
     }
 }
 
+uint32_t ct_elem_chain(const ctype *pointee) {
+    uint32_t chain = 0;
+    const ctype *t = pointee;
+    for (int level = 0; level < 8 && t && t->kind == CT_PTR; level++) {
+        t = t->pointee;
+        chain |= (uint32_t)ct_elem_kind(t) << (4 * level);
+    }
+    return chain;
+}
+
 static const char *scalar_name(const ctype *t) {
     if (t->is_char) return "char";
     switch (t->kind) {

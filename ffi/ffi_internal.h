@@ -147,6 +147,10 @@ bool ct_layout_struct(ffi_arena *a, cstruct *st);
 bool ct_prepare_func(ffi_arena *a, cfunc *fn);
 /* The pointer value element kind for a pointee type. */
 cryo_ptr_elem ct_elem_kind(const ctype *pointee);
+/* When pointee is itself a pointer: the element kinds of the levels below it, 4 bits each
+ * (lowest first, up to 8), kept in a pointer value's aux2 so that p[i] of an `int **` reads a
+ * ptr<i32>, not an opaque pointer. 0 (void) otherwise. */
+uint32_t ct_elem_chain(const ctype *pointee);
 /* Finds a struct by name in a scope (caller holds the lock). */
 cstruct *ct_find_struct(cryo_ffi_scope *s, const char *name, size_t len);
 /* Finds a typedef, enum tag, constant or empty macro by kind and name (caller holds the lock). */

@@ -229,11 +229,13 @@ FN(lf_new) {
     }
     size_t size = t->size;
     cryo_ptr_elem elem = ct_elem_kind(t);
+    uint32_t chain = ct_elem_chain(t);
     fa_free(&a);
     if (!size) return cryo_vm_raise(vm, CRYO_ERR_ARGUMENT, "ffi::new: '%s' has no size", tname);
     cryo_pointer *p = cv_pointer_new(cv_ffi_heap(vm), size, n);
     if (!p) return cryo_vm_raise(vm, CRYO_ERR_MEMORY, "ffi::new: out of memory");
     *ret = cv_pointer_value(p, elem);
+    ret->aux2 = chain;
     return CRYO_OK;
 }
 
@@ -332,11 +334,13 @@ FN(lf_cast) {
     }
     bool is_ptr = t->kind == CT_PTR;
     cryo_ptr_elem elem = is_ptr ? ct_elem_kind(t->pointee) : CRYO_PE_VOID;
+    uint32_t chain = is_ptr ? ct_elem_chain(t->pointee) : 0;
     fa_free(&a);
     if (!is_ptr)
         return cryo_vm_raise(vm, CRYO_ERR_TYPE, "ffi::cast: '%s' is not a pointer type", tname);
     void *addr = p.type == CRYO_T_INT ? (void *)(intptr_t)p.as.i : cv_pointer_addr(p);
     *ret = cv_pointer_raw(addr, elem);
+    ret->aux2 = chain;
     return CRYO_OK;
 }
 

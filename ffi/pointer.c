@@ -238,7 +238,12 @@ static cryo_error_kind ptr_get(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_v
     void *a = NULL;
     cryo_error_kind k = elem_addr(vm, p, idx, &a);
     if (k != CRYO_OK) return k;
-    return cv_ptr_load(vm, (cryo_ptr_elem)p.aux, a, out);
+    k = cv_ptr_load(vm, (cryo_ptr_elem)p.aux, a, out);
+    if (k == CRYO_OK && p.aux == CRYO_PE_PTR) { /* one level down: what the element points to */
+        out->aux = (uint16_t)(p.aux2 & 0xF);
+        out->aux2 = p.aux2 >> 4;
+    }
+    return k;
 }
 
 static cryo_error_kind ptr_set(cryo_vm *vm, cryo_value p, cryo_value idx, cryo_value v) {

@@ -958,6 +958,46 @@ static void test_source_matches_tree(void **state) {
     cryo_error_free(err);
 }
 
+/* cl_unit_find_fn by hash: every one of 2,000 fns (two arities each for some) is found, names
+ * are compared by length (a prefix or an extension is not a match), and a name holding a NUL
+ * matches nothing (the old scan read past the stored name's end: ASan saw it). */
+static void test_find_fn_many_and_nul(void **state) {
+    (void)state;
+    enum { N = 2000 };
+    size_t cap = (size_t)N * 48, used = 0;
+    char *src = malloc(cap);
+    assert_non_null(src);
+    for (int i = 0; i < N; i++)
+        used += (size_t)snprintf(src + used, cap - used, "fn f%d(a) { a + %d }\n", i, i);
+    used += (size_t)snprintf(src + used, cap - used, "fn f7(a, b) { a }\nfn f(a) { a }\n0");
+    cryo_error *err = NULL;
+    cryo_unit *u = cryo_compile(src, used, NULL, &err);
+    free(src);
+    assert_null(err);
+    assert_non_null(u);
+    char name[16];
+    for (int i = 0; i < N; i++) {
+        int len = snprintf(name, sizeof name, "f%d", i);
+        int fi = cl_unit_find_fn(u, name, (size_t)len, 1);
+        assert_true(fi >= 0);
+        assert_string_equal(u->fns[fi].name, name);
+        assert_int_equal(u->fns[fi].arity, 1);
+        assert_int_equal(cl_unit_find_fn(u, name, (size_t)len, 3), -1);
+    }
+    int f7 = cl_unit_find_fn(u, "f7", 2, 2);
+    assert_true(f7 >= 0);
+    assert_int_equal(u->fns[f7].arity, 2);
+    assert_int_not_equal(f7, cl_unit_find_fn(u, "f7", 2, 1));
+    assert_int_equal(cl_unit_find_fn(u, "f20000", 6, 1), -1);
+    assert_int_not_equal(cl_unit_find_fn(u, "f", 1, 1), cl_unit_find_fn(u, "f1", 2, 1));
+    /* Embedded NULs: "f\0x", "f1\0", "f\0" name no fn although "f" and "f1" exist. */
+    assert_int_equal(cl_unit_find_fn(u, "f\0x", 3, 1), -1);
+    assert_int_equal(cl_unit_find_fn(u, "f1\0", 3, 1), -1);
+    assert_int_equal(cl_unit_find_fn(u, "f\0", 2, 1), -1);
+    assert_int_equal(cl_unit_find_fn(u, "", 0, 1), -1);
+    cryo_unit_release(u);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_call_args_consecutive, setup, teardown),
@@ -988,6 +1028,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_error_nested_too_deeply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_matches_tree, setup, teardown),
+        cmocka_unit_test(test_find_fn_many_and_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,16 +69,22 @@ static cryo_vm *vm_for(const char *src, const char *global) {
     return vm;
 }
 
+/* The value `src` evaluates to, frozen: the VM it ran in is gone, the const owns its copy. */
+static cryo_const frozen(const char *src) {
+    cryo_vm *vm = vm_for(src, NULL);
+    cryo_value v;
+    assert_int_equal(cryo_vm_run(vm, NULL, 0, &v), CRYO_OK);
+    cryo_const c;
+    assert_int_equal(cryo_vm_freeze(vm, v, &c), CRYO_OK);
+    cryo_value_release(v);
+    cryo_vm_free(vm);
+    return c;
+}
+
 /* Freeze a VM value, thaw it in another VM, write to it there: the const does not change. */
 static void test_freeze_thaw(void **state) {
     (void)state;
-    cryo_vm *a = vm_for("#{list: [1, 2, \"s\"], n: 5, r: 1..3}", NULL);
-    cryo_value v;
-    assert_int_equal(cryo_vm_run(a, NULL, 0, &v), CRYO_OK);
-    cryo_const c;
-    assert_int_equal(cryo_vm_freeze(a, v, &c), CRYO_OK);
-    cryo_value_release(v);
-    cryo_vm_free(a); /* the const owns its copy */
+    cryo_const c = frozen("#{list: [1, 2, \"s\"], n: 5, r: 1..3}");
     assert_int_equal(cryo_const_type(c), CRYO_T_MAP);
 
     cryo_vm *b = vm_for("x.list.push(3); x.n += 1; [x, type_of(x.r)]", "x");
@@ -105,13 +111,7 @@ static void test_freeze_thaw(void **state) {
 static void test_interned_keys_frozen(void **state) {
     (void)state;
     const char *build = "let m = #{a: 1}; for i in 0..20 { m[\"k\" + i] = i; } m.b = 2; m";
-    cryo_vm *a = vm_for(build, NULL);
-    cryo_value v;
-    assert_int_equal(cryo_vm_run(a, NULL, 0, &v), CRYO_OK);
-    cryo_const c;
-    assert_int_equal(cryo_vm_freeze(a, v, &c), CRYO_OK);
-    cryo_value_release(v);
-    cryo_vm_free(a);
+    cryo_const c = frozen(build);
     size_t size = 0;
     cryo_error *err = NULL;
     void *img = cryo_const_to_image_alloc(c, 0, &size, &err);
@@ -143,13 +143,7 @@ static void test_interned_keys_frozen(void **state) {
 /* Freezing a function value gives a SyncFunction const; a C pointer-like VM-local value fails. */
 static void test_freeze_functions(void **state) {
     (void)state;
-    cryo_vm *a = vm_for("let k = 1; [|x| x + k, 2]", NULL);
-    cryo_value v;
-    assert_int_equal(cryo_vm_run(a, NULL, 0, &v), CRYO_OK);
-    cryo_const c;
-    assert_int_equal(cryo_vm_freeze(a, v, &c), CRYO_OK);
-    cryo_value_release(v);
-    cryo_vm_free(a);
+    cryo_const c = frozen("let k = 1; [|x| x + k, 2]");
     cryo_value f = cryo_array_get(c.v, 0);
     assert_int_equal(f.type, CRYO_T_SYNCFN);
     cryo_sync *sf = cryo_value_as_sync(f);

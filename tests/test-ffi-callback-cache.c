@@ -4,31 +4,20 @@
  * kept ready for the old one; callbacks of two units alternating on one thread each keep their
  * own VM and give the right results.
  */
-#include "test.h"
 
-#include "cryo_ffi.h"
-
-static cryo_ffi_callback *cb_of(const char *src, const char *type) {
-    cryo_sync *s = test_sync(NULL, src);
-    cryo_error *err = NULL;
-    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, type, &err);
-    if (!cb) fprintf(stderr, "callback: %s\n", err ? err->message : "?");
-    assert_non_null(cb);
-    cryo_sync_release(s);
-    return cb;
-}
+#include "test_ffi.h"
 
 typedef int (*int1)(int);
 
 static void test_reused_thunk_slot_runs_the_new_function(void **state) {
     (void)state;
-    cryo_ffi_callback *a = cb_of("|x| x + 1", "int (*)(int)");
+    cryo_ffi_callback *a = test_cb_of(NULL, "|x| x + 1", "int (*)(int)", 0);
     assert_int_equal(cryo_ffi_callback_path(a), CRYO_FFI_PATH_THUNK);
     int1 fa = (int1)cryo_ffi_callback_ptr(a);
     for (int i = 0; i < 3; i++) /* the second and third calls take the hot path */
         assert_int_equal(fa(i), i + 1);
     cryo_ffi_callback_free(a);
-    cryo_ffi_callback *b = cb_of("|x| x * 10", "int (*)(int)");
+    cryo_ffi_callback *b = test_cb_of(NULL, "|x| x * 10", "int (*)(int)", 0);
     int1 fb = (int1)cryo_ffi_callback_ptr(b);
     assert_ptr_equal((void *)fb, (void *)fa); /* the freed slot, taken again */
     for (int i = 0; i < 3; i++)
@@ -39,8 +28,8 @@ static void test_reused_thunk_slot_runs_the_new_function(void **state) {
 
 static void test_alternating_callbacks_keep_their_results(void **state) {
     (void)state;
-    cryo_ffi_callback *a = cb_of("let k = 100; |x| x + k", "int (*)(int)");
-    cryo_ffi_callback *b = cb_of("|x| x - 1", "int (*)(int)");
+    cryo_ffi_callback *a = test_cb_of(NULL, "let k = 100; |x| x + k", "int (*)(int)", 0);
+    cryo_ffi_callback *b = test_cb_of(NULL, "|x| x - 1", "int (*)(int)", 0);
     int1 fa = (int1)cryo_ffi_callback_ptr(a), fb = (int1)cryo_ffi_callback_ptr(b);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(fa(i), i + 100);

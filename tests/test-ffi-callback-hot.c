@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "cryo_ffi.h"
+#include "test_ffi.h"
 #include "vm.h" /* vm->npins */
 
 #include <pthread.h>
@@ -26,36 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The SyncFunction that `src` evaluates to, frozen in a VM of `ctx` (NULL = std). */
-static cryo_sync *sync_in(const char *src, cryo_context *ctx) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, ctx);
-    cryo_unit_release(u);
-    cryo_value f;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
-    cryo_sync *s = NULL;
-    assert_int_equal(cryo_vm_into_sync(vm, f, &s), CRYO_OK);
-    cryo_value_release(f);
-    cryo_vm_free(vm);
-    return s;
-}
-static cryo_sync *sync_of(const char *src) {
-    return sync_in(src, NULL);
-}
-
-static cryo_ffi_callback *cb_of(const char *src, const char *type) {
-    cryo_sync *s = sync_of(src);
-    cryo_error *err = NULL;
-    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, type, &err);
-    if (!cb) fprintf(stderr, "callback: %s\n", err ? err->message : "?");
-    assert_non_null(cb);
-    cryo_sync_release(s);
-    return cb;
-}
 
 typedef int (*cmp2)(const int *, const int *);
 typedef int64_t (*i64f)(int64_t);
@@ -71,7 +41,8 @@ static void on_error(void *ud, const cryo_ffi_callback *cb, const cryo_error *e)
 
 static void test_many_calls(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|a, b| a[0] - b[0]", "int (*)(const int *, const int *)");
+    cryo_ffi_callback *cb =
+        test_cb_of(NULL, "|a, b| a[0] - b[0]", "int (*)(const int *, const int *)", 0);
     cmp2 f = (cmp2)cryo_ffi_callback_ptr(cb);
     for (int i = -500; i < 500; i++) {
         int x = i * 7, y = 3 - i;
@@ -89,9 +60,11 @@ static void test_many_calls(void **state) {
 
 static void test_errors_between_calls(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|x| { if x == 3 { throw \"three\" } if x == 4 { let a = [1]; "
-                                  "a[5] } else { x * 10 } }",
-                                  "int64_t (*)(int64_t)");
+    cryo_ffi_callback *cb =
+        test_cb_of(NULL,
+                   "|x| { if x == 3 { throw \"three\" } if x == 4 { let a = [1]; "
+                   "a[5] } else { x * 10 } }",
+                   "int64_t (*)(int64_t)", 0);
     int64_t def = -1;
     assert_int_equal(cryo_ffi_callback_set_default(cb, &def, sizeof def), CRYO_OK);
     cryo_ffi_callback_set_error_handler(cb, on_error, NULL);
@@ -113,9 +86,10 @@ static void test_errors_between_calls(void **state) {
 
 static void test_caught_throw_then_calls(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|x| { let r = 0; try { if x % 2 == 0 { throw x } r = x; } "
-                                  "catch (e) { r = e + 1000 } r }",
-                                  "int64_t (*)(int64_t)");
+    cryo_ffi_callback *cb = test_cb_of(NULL,
+                                       "|x| { let r = 0; try { if x % 2 == 0 { throw x } r = x; } "
+                                       "catch (e) { r = e + 1000 } r }",
+                                       "int64_t (*)(int64_t)", 0);
     i64f f = (i64f)cryo_ffi_callback_ptr(cb);
     for (int64_t x = 0; x < 200; x++)
         assert_int_equal(f(x), x % 2 == 0 ? x + 1000 : x);
@@ -125,9 +99,9 @@ static void test_caught_throw_then_calls(void **state) {
 
 static void test_alternating_and_general(void **state) {
     (void)state;
-    cryo_ffi_callback *a = cb_of("|x| x + 1", "int64_t (*)(int64_t)");
-    cryo_ffi_callback *b = cb_of("|x| x * 2", "int64_t (*)(int64_t)");
-    cryo_ffi_callback *s = cb_of("|t| t.len()", "int64_t (*)(const char *)");
+    cryo_ffi_callback *a = test_cb_of(NULL, "|x| x + 1", "int64_t (*)(int64_t)", 0);
+    cryo_ffi_callback *b = test_cb_of(NULL, "|x| x * 2", "int64_t (*)(int64_t)", 0);
+    cryo_ffi_callback *s = test_cb_of(NULL, "|t| t.len()", "int64_t (*)(const char *)", 0);
     i64f fa = (i64f)cryo_ffi_callback_ptr(a), fb = (i64f)cryo_ffi_callback_ptr(b);
     int64_t (*fs)(const char *) = (int64_t(*)(const char *))cryo_ffi_callback_ptr(s);
     for (int64_t i = 0; i < 300; i++) {
@@ -149,11 +123,12 @@ static int64_t host_inner(int64_t x) {
 
 static void test_nested(void **state) {
     (void)state;
-    cryo_ffi_callback *inner = cb_of("|x| x * 3", "int64_t (*)(int64_t)");
+    cryo_ffi_callback *inner = test_cb_of(NULL, "|x| x * 3", "int64_t (*)(int64_t)", 0);
     inner_fn = (i64f)cryo_ffi_callback_ptr(inner);
     for (int64_t i = 0; i < 100; i++)
         assert_int_equal(host_inner(i), i * 3 + 1);
-    cryo_ffi_callback *outer = cb_of("|a, b| a[0] - b[0]", "int (*)(const int *, const int *)");
+    cryo_ffi_callback *outer =
+        test_cb_of(NULL, "|a, b| a[0] - b[0]", "int (*)(const int *, const int *)", 0);
     cmp2 fo = (cmp2)cryo_ffi_callback_ptr(outer);
     for (int i = 0; i < 100; i++) {
         int x = i, y = 50;
@@ -176,7 +151,8 @@ static void *thread_body(void *arg) {
 
 static void test_threads(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|a, b| a[0] - b[0]", "int (*)(const int *, const int *)");
+    cryo_ffi_callback *cb =
+        test_cb_of(NULL, "|a, b| a[0] - b[0]", "int (*)(const int *, const int *)", 0);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_create(&t[i], NULL, thread_body, cryo_ffi_callback_ptr(cb)), 0);
@@ -195,9 +171,10 @@ typedef int64_t (*mixf)(int32_t, int64_t, double, const uint8_t *, const double 
 static void test_hot_kinds(void **state) {
     (void)state;
     cryo_ffi_callback *cb =
-        cb_of("|a, b, c, p, q| a + b + (c * 2.0).to_int() + p[1] + q[1].to_int()",
-              "int64_t (*)(int32_t, int64_t, double, const uint8_t *, const "
-              "double *)");
+        test_cb_of(NULL, "|a, b, c, p, q| a + b + (c * 2.0).to_int() + p[1] + q[1].to_int()",
+                   "int64_t (*)(int32_t, int64_t, double, const uint8_t *, const "
+                   "double *)",
+                   0);
     mixf f = (mixf)cryo_ffi_callback_ptr(cb);
     uint8_t bytes[2] = {1, 255};
     double ds[2] = {0.5, -7.0};
@@ -231,12 +208,12 @@ static void test_freed_then_new(void **state) {
     sem_init(&go_b, 0, 0);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, reuse_body, NULL), 0);
-    cryo_ffi_callback *a = cb_of("|x| x + 1", "int64_t (*)(int64_t)");
+    cryo_ffi_callback *a = test_cb_of(NULL, "|x| x + 1", "int64_t (*)(int64_t)", 0);
     fn_a = (i64f)cryo_ffi_callback_ptr(a);
     sem_post(&go_a);
     sem_wait(&a_done);
     /* B's function first, so that B's callback is the next allocation after A's free */
-    cryo_sync *sb = sync_of("fn k() { 100 } |x| x * k() + \"abc\".len() - 3");
+    cryo_sync *sb = test_sync(NULL, "fn k() { 100 } |x| x * k() + \"abc\".len() - 3");
     cryo_ffi_callback_free(a);
     cryo_ffi_callback *b = cryo_ffi_callback_new(sb, NULL, "int64_t (*)(int64_t)", NULL);
     assert_non_null(b);
@@ -266,8 +243,8 @@ static void test_pins_stay_bounded(void **state) {
     cryo_package *pkgs[] = {cryo_package_std(), pkg};
     cryo_context_config cfg = {.packages = pkgs, .npackages = 2};
     cryo_context *ctx = cryo_context_new(&cfg);
-    cryo_sync *s = sync_in(
-        "|x| { let g = |y| y + x; let s = g.into_sync(); s.call(x) + npins() * 1000 }", ctx);
+    cryo_sync *s = test_sync(
+        ctx, "|x| { let g = |y| y + x; let s = g.into_sync(); s.call(x) + npins() * 1000 }");
     cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int64_t (*)(int64_t)", NULL);
     assert_non_null(cb);
     i64f f = (i64f)cryo_ffi_callback_ptr(cb);

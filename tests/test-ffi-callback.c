@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "cryo_ffi.h"
+#include "test_ffi.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -42,53 +42,10 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* Compiles and runs `src`, which evaluates to a closure, and freezes it. */
-static cryo_sync *sync_of(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_unit_release(u);
-    cryo_value f;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
-    cryo_sync *s = NULL;
-    cryo_error_kind k = cryo_vm_into_sync(vm, f, &s);
-    if (k) fprintf(stderr, "into_sync: %s\n", cryo_vm_error(vm)->message);
-    assert_int_equal(k, CRYO_OK);
-    cryo_value_release(f);
-    cryo_vm_free(vm);
-    return s;
-}
-
-static cryo_ffi_callback *cb_of(const char *src, const char *type) {
-    cryo_sync *s = sync_of(src);
-    cryo_error *err = NULL;
-    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, scope, type, &err);
-    if (!cb) fprintf(stderr, "callback %s: %s\n", type, err ? err->message : "?");
-    assert_non_null(cb);
-    cryo_sync_release(s); /* the callback holds its own reference */
-    return cb;
-}
-
-typedef struct errlog {
-    int calls;
-    cryo_error_kind kind;
-    char msg[256];
-} errlog;
-
-static void on_error(void *ud, const cryo_ffi_callback *cb, const cryo_error *err) {
-    (void)cb;
-    errlog *l = ud;
-    l->calls++;
-    l->kind = err->kind;
-    snprintf(l->msg, sizeof l->msg, "%s", err->message ? err->message : "");
-}
-
 /* Every scalar type through `|x| x` and through a transforming closure. */
 #define ROUNDTRIP(T, decl, ...)                                                                    \
     do {                                                                                           \
-        cryo_ffi_callback *cb = cb_of("|x| x", decl);                                              \
+        cryo_ffi_callback *cb = test_cb_of(scope, "|x| x", decl, 0);                               \
         T (*fp)(T) = (T(*)(T))cryo_ffi_callback_ptr(cb);                                           \
         T vals[] = {__VA_ARGS__};                                                                  \
         for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)                                  \
@@ -126,25 +83,25 @@ static void test_scalars(void **state) {
     ROUNDTRIP(void *, "void *(*)(void *)", NULL, (void *)&scope);
 
     /* transformations: the values really are the script's */
-    cryo_ffi_callback *cb = cb_of("|a, b| a * 10 + b", "int (*)(int, int)");
+    cryo_ffi_callback *cb = test_cb_of(scope, "|a, b| a * 10 + b", "int (*)(int, int)", 0);
     assert_int_equal(((int (*)(int, int))cryo_ffi_callback_ptr(cb))(4, 2), 42);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|x, f| x.to_float() * f", "double (*)(int8_t, float)");
+    cb = test_cb_of(scope, "|x, f| x.to_float() * f", "double (*)(int8_t, float)", 0);
     assert_true(((double (*)(int8_t, float))cryo_ffi_callback_ptr(cb))(-4, 0.5f) == -2.0);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|b| !b", "_Bool (*)(_Bool)");
+    cb = test_cb_of(scope, "|b| !b", "_Bool (*)(_Bool)", 0);
     assert_true(((bool (*)(bool))cryo_ffi_callback_ptr(cb))(false));
     cryo_ffi_callback_free(cb);
     /* a negative small result is sign-extended through ffi_arg */
-    cb = cb_of("|x| -x", "int16_t (*)(int16_t)");
+    cb = test_cb_of(scope, "|x| -x", "int16_t (*)(int16_t)", 0);
     assert_int_equal(((int16_t(*)(int16_t))cryo_ffi_callback_ptr(cb))(300), -300);
     cryo_ffi_callback_free(cb);
     /* an int result for a double return converts */
-    cb = cb_of("|x| x + 1", "double (*)(int)");
+    cb = test_cb_of(scope, "|x| x + 1", "double (*)(int)", 0);
     assert_true(((double (*)(int))cryo_ffi_callback_ptr(cb))(1) == 2.0);
     cryo_ffi_callback_free(cb);
     /* void callbacks */
-    cb = cb_of("|p| { p[0] = p[0] + 1; }", "void (*)(int *)");
+    cb = test_cb_of(scope, "|p| { p[0] = p[0] + 1; }", "void (*)(int *)", 0);
     int v = 41;
     ((void (*)(int *))cryo_ffi_callback_ptr(cb))(&v);
     assert_int_equal(v, 42);
@@ -161,38 +118,39 @@ struct small {
 
 static void test_pointers_and_structs(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|p, n| { let s = 0.0; for i in 0..n { s += p[i]; } s }",
-                                  "double (*)(const double *, int)");
+    cryo_ffi_callback *cb =
+        test_cb_of(scope, "|p, n| { let s = 0.0; for i in 0..n { s += p[i]; } s }",
+                   "double (*)(const double *, int)", 0);
     double d[4] = {1, 2, 3, 4.5};
     assert_true(((double (*)(const double *, int))cryo_ffi_callback_ptr(cb))(d, 4) == 10.5);
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|p| p.x * p.y", "double (*)(struct point)");
+    cb = test_cb_of(scope, "|p| p.x * p.y", "double (*)(struct point)", 0);
     assert_true(((double (*)(struct point))cryo_ffi_callback_ptr(cb))((struct point){3, 4}) == 12);
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|d| #{x: d, y: -d}", "struct point (*)(double)");
+    cb = test_cb_of(scope, "|d| #{x: d, y: -d}", "struct point (*)(double)", 0);
     struct point p = ((struct point(*)(double))cryo_ffi_callback_ptr(cb))(2.5);
     assert_true(p.x == 2.5 && p.y == -2.5);
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|s| #{a: s.b, b: -s.a}", "struct small (*)(struct small)");
+    cb = test_cb_of(scope, "|s| #{a: s.b, b: -s.a}", "struct small (*)(struct small)", 0);
     struct small s =
         ((struct small(*)(struct small))cryo_ffi_callback_ptr(cb))((struct small){7, 9});
     assert_int_equal(s.a, 9);
     assert_int_equal(s.b, -7);
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|s| s", "const char *(*)(const char *)");
+    cb = test_cb_of(scope, "|s| s", "const char *(*)(const char *)", 0);
     /* a char * argument arrives as a string; returning a string as a pointer is refused */
-    errlog log = {0};
-    cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+    test_errlog log = {0};
+    cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
     assert_null(((const char *(*)(const char *))cryo_ffi_callback_ptr(cb))("abc"));
     assert_int_equal(log.calls, 1);
     assert_non_null(strstr(log.msg, "string cannot be returned"));
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|s| s.len()", "int (*)(const char *)");
+    cb = test_cb_of(scope, "|s| s.len()", "int (*)(const char *)", 0);
     assert_int_equal(((int (*)(const char *))cryo_ffi_callback_ptr(cb))("héllo"), 5);
     cryo_ffi_callback_free(cb);
 }
@@ -200,13 +158,13 @@ static void test_pointers_and_structs(void **state) {
 static void test_errors(void **state) {
     (void)state;
     cryo_ffi_callback *cb =
-        cb_of("|x| { if x < 0 { throw \"negative: \" + x } x * 2 }", "int (*)(int)");
+        test_cb_of(scope, "|x| { if x < 0 { throw \"negative: \" + x } x * 2 }", "int (*)(int)", 0);
     int (*fp)(int) = (int (*)(int))cryo_ffi_callback_ptr(cb);
     /* no handler: the default (zero) comes back, nothing unwinds */
     assert_int_equal(fp(-1), 0);
     assert_int_equal(fp(21), 42);
-    errlog log = {0};
-    cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+    test_errlog log = {0};
+    cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
     int def = -7;
     assert_int_equal(cryo_ffi_callback_set_default(cb, &def, sizeof def), CRYO_OK);
     assert_int_equal(fp(-5), -7);
@@ -221,8 +179,8 @@ static void test_errors(void **state) {
     cryo_ffi_callback_free(cb);
 
     /* wrong result types */
-    cb = cb_of("|x| \"not an int\"", "int (*)(int)");
-    cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+    cb = test_cb_of(scope, "|x| \"not an int\"", "int (*)(int)", 0);
+    cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
     log.calls = 0;
     assert_int_equal(((int (*)(int))cryo_ffi_callback_ptr(cb))(1), 0);
     assert_int_equal(log.calls, 1);
@@ -230,15 +188,15 @@ static void test_errors(void **state) {
     assert_non_null(strstr(log.msg, "callback result"));
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|x| 300", "uint8_t (*)(int)");
-    cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+    cb = test_cb_of(scope, "|x| 300", "uint8_t (*)(int)", 0);
+    cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
     uint8_t d8 = 9;
     cryo_ffi_callback_set_default(cb, &d8, 1);
     assert_int_equal(((uint8_t(*)(int))cryo_ffi_callback_ptr(cb))(1), 9);
     assert_int_equal(log.kind, CRYO_ERR_ARITHMETIC);
     cryo_ffi_callback_free(cb);
 
-    cb = cb_of("|x| 1.5", "struct point (*)(int)");
+    cb = test_cb_of(scope, "|x| 1.5", "struct point (*)(int)", 0);
     struct point dp = {-1, -2};
     cryo_ffi_callback_set_default(cb, &dp, sizeof dp);
     struct point r = ((struct point(*)(int))cryo_ffi_callback_ptr(cb))(1);
@@ -247,7 +205,7 @@ static void test_errors(void **state) {
 
     /* a wrong number of parameters in the closure: refused when the callback is made
      * (tests/test-ffi-failures.c checks the message) */
-    cryo_sync *one = sync_of("|a| a");
+    cryo_sync *one = test_sync(NULL, "|a| a");
     cryo_error *aerr = NULL;
     assert_null(cryo_ffi_callback_new(one, scope, "int (*)(int, int)", &aerr));
     assert_int_equal(aerr->kind, CRYO_ERR_ARGUMENT);
@@ -255,7 +213,7 @@ static void test_errors(void **state) {
     cryo_sync_release(one);
 
     /* bad types */
-    cryo_sync *s = sync_of("|x| x");
+    cryo_sync *s = test_sync(NULL, "|x| x");
     cryo_error *err = NULL;
     assert_null(cryo_ffi_callback_new(s, scope, "int (*)(int, ...)", &err));
     assert_non_null(err);
@@ -275,7 +233,8 @@ static int cmp_int(const void *a, const void *b) {
 
 static void test_qsort(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|a, b| a[0] - b[0]", "int (*)(const int *, const int *)");
+    cryo_ffi_callback *cb =
+        test_cb_of(scope, "|a, b| a[0] - b[0]", "int (*)(const int *, const int *)", 0);
     int n = 10000;
     int *v = malloc(sizeof(int) * (size_t)n), *w = malloc(sizeof(int) * (size_t)n);
     unsigned seed = 1;
@@ -317,9 +276,9 @@ static void test_threads(void **state) {
     (void)state;
     const char *env = getenv("CRYO_TEST_FFI_CALLS");
     int calls = env ? atoi(env) : 100000;
-    cryo_ffi_callback *cb =
-        cb_of("let k = 3; let tbl = [1, 2, 3]; |x| x * 2 + k + tbl[x % 3]", "int (*)(int)");
-    cryo_ffi_callback *cd = cb_of("|p| p.x + p.y", "double (*)(struct point)");
+    cryo_ffi_callback *cb = test_cb_of(
+        scope, "let k = 3; let tbl = [1, 2, 3]; |x| x * 2 + k + tbl[x % 3]", "int (*)(int)", 0);
+    cryo_ffi_callback *cd = test_cb_of(scope, "|p| p.x + p.y", "double (*)(struct point)", 0);
     enum { N = 8 };
     pthread_t t[N];
     job jobs[N];
@@ -346,7 +305,7 @@ static void test_threads(void **state) {
 
 static void test_many_closures(void **state) {
     (void)state;
-    cryo_sync *s = sync_of("|x| x + 1");
+    cryo_sync *s = test_sync(NULL, "|x| x + 1");
     for (int i = 0; i < 1000; i++) {
         cryo_ffi_callback *cb = cryo_ffi_callback_new(s, scope, "long (*)(long)", NULL);
         assert_non_null(cb);

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "cryo_ffi.h"
+#include "test_ffi.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,42 +22,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cryo_sync *sync_of(cryo_context *ctx, const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile: %s\n", err ? err->message : "?");
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, ctx);
-    cryo_unit_release(u);
-    cryo_value f;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
-    cryo_sync *s = NULL;
-    assert_int_equal(cryo_vm_into_sync(vm, f, &s), CRYO_OK);
-    cryo_value_release(f);
-    cryo_vm_free(vm);
-    return s;
-}
-
 /* throws for negative arguments, at line 2 */
 static const char thrower[] = "|x| {\n"
                               "    if x < 0 { throw `negative: ${x}`; }\n"
                               "    x * 2\n"
                               "}";
 
-static cryo_ffi_callback *cb_of(const char *src, const char *type) {
-    cryo_sync *s = sync_of(NULL, src);
-    cryo_error *err = NULL;
-    cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, type, &err);
-    if (!cb) fprintf(stderr, "%s\n", err ? err->message : "?");
-    assert_non_null(cb);
-    cryo_sync_release(s);
-    return cb;
-}
-
 static void first_and_last(void **state) {
     (void)state;
     cryo_ffi_take_unhandled(NULL); /* a clean log */
-    cryo_ffi_callback *cb = cb_of(thrower, "int (*)(int)");
+    cryo_ffi_callback *cb = test_cb_of(NULL, thrower, "int (*)(int)", 0);
     int (*f)(int) = (int (*)(int))cryo_ffi_callback_ptr(cb);
     cryo_error *first, *last;
     assert_int_equal(cryo_ffi_callback_failures(cb, &first, &last), 0);
@@ -127,7 +101,7 @@ static void threads_and_handler(void **state) {
     (void)state;
     cryo_ffi_take_unhandled(NULL);
     for (int handled = 0; handled < 2; handled++) {
-        cryo_ffi_callback *cb = cb_of(thrower, "int (*)(int)");
+        cryo_ffi_callback *cb = test_cb_of(NULL, thrower, "int (*)(int)", 0);
         atomic_int seen = 0;
         if (handled) cryo_ffi_callback_set_error_handler(cb, count_errors, &seen);
         pthread_t th[NTHREADS];
@@ -154,7 +128,7 @@ static void threads_and_handler(void **state) {
 /* The arity is checked when the callback is made. */
 static void arity_at_creation(void **state) {
     (void)state;
-    cryo_sync *s = sync_of(NULL, "\n|a, b| a + b");
+    cryo_sync *s = test_sync(NULL, "\n|a, b| a + b");
     cryo_error *err = NULL;
     assert_null(cryo_ffi_callback_new(s, NULL, "int (*)(int)", &err));
     assert_non_null(err);
@@ -176,7 +150,7 @@ static void arity_at_creation(void **state) {
 /* A wrong argument count to cryo_sync_call names the function as the source writes it. */
 static void sync_call_arity(void **state) {
     (void)state;
-    cryo_sync *s = sync_of(NULL, "let k = 1;\n\n|a, b| a + b + k");
+    cryo_sync *s = test_sync(NULL, "let k = 1;\n\n|a, b| a + b + k");
     cryo_const args[1] = {cryo_const_int(1)};
     cryo_const r;
     cryo_error *err = NULL;
@@ -189,7 +163,7 @@ static void sync_call_arity(void **state) {
     cryo_error_free(err);
     cryo_sync_release(s);
 
-    s = sync_of(NULL, "fn add(a, b) {\n a + b\n}\nlet f = |x| add(x, 1); f");
+    s = test_sync(NULL, "fn add(a, b) {\n a + b\n}\nlet f = |x| add(x, 1); f");
     assert_int_equal(cryo_sync_call(s, 0, NULL, &r, &err), CRYO_ERR_NOT_FOUND);
     assert_non_null(strstr(err->message, "the closure defined at line 4 takes 1, called with 0"));
     cryo_error_free(err);

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "cryo_ffi.h"
+#include "test_ffi.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,21 +24,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static cryo_sync *sync_of(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_unit_release(u);
-    cryo_value f;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
-    cryo_sync *s = NULL;
-    assert_int_equal(cryo_vm_into_sync(vm, f, &s), CRYO_OK);
-    cryo_value_release(f);
-    cryo_vm_free(vm);
-    return s;
 }
 
 typedef struct errlog {
@@ -61,7 +46,7 @@ typedef int (*int_fn)(int);
 
 static void test_callback_operations_budget(void **state) {
     (void)state;
-    cryo_sync *s = sync_of(spin);
+    cryo_sync *s = test_sync(NULL, spin);
     cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int (*)(int)", NULL);
     assert_non_null(cb);
     errlog log = {0};
@@ -89,7 +74,7 @@ static void test_callback_operations_budget(void **state) {
 
 static void test_callback_deadline(void **state) {
     (void)state;
-    cryo_sync *s = sync_of(spin);
+    cryo_sync *s = test_sync(NULL, spin);
     cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int (*)(int)", NULL);
     errlog log = {0};
     cryo_ffi_callback_set_error_handler(cb, on_error, &log);
@@ -136,7 +121,7 @@ static void fn_interrupt(void *f) {
 }
 
 static void run_interrupted(void (*interrupt)(void *), bool by_function) {
-    cryo_sync *s = sync_of(spin);
+    cryo_sync *s = test_sync(NULL, spin);
     cryo_ffi_callback *cb = cryo_ffi_callback_new(s, NULL, "int (*)(int)", NULL);
     errlog log = {0};
     cryo_ffi_callback_set_error_handler(cb, on_error, &log);

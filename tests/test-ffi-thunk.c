@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "cryo_ffi.h"
+#include "test_ffi.h"
 #include "thunk_table.h"
 
 #include <pthread.h>
@@ -24,49 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Compiles and runs `src`, which evaluates to a closure, and freezes it. */
-static cryo_sync *sync_of(const char *src) {
-    cryo_error *err = NULL;
-    cryo_unit *u = cryo_compile(src, strlen(src), NULL, &err);
-    if (!u) fprintf(stderr, "compile %s: %s\n", src, err ? err->message : "?");
-    assert_non_null(u);
-    cryo_vm *vm = cryo_vm_new(u, NULL);
-    cryo_unit_release(u);
-    cryo_value f;
-    assert_int_equal(cryo_vm_run(vm, NULL, 0, &f), CRYO_OK);
-    cryo_sync *s = NULL;
-    cryo_error_kind k = cryo_vm_into_sync(vm, f, &s);
-    if (k) fprintf(stderr, "into_sync: %s\n", cryo_vm_error(vm)->message);
-    assert_int_equal(k, CRYO_OK);
-    cryo_value_release(f);
-    cryo_vm_free(vm);
-    return s;
-}
-
-static cryo_ffi_callback *cb_of(const char *src, const char *type, unsigned flags) {
-    cryo_sync *s = sync_of(src);
-    cryo_error *err = NULL;
-    cryo_ffi_callback *cb = cryo_ffi_callback_new_ex(s, NULL, type, flags, &err);
-    if (!cb) fprintf(stderr, "callback %s: %s\n", type, err ? err->message : "?");
-    assert_non_null(cb);
-    cryo_sync_release(s); /* the callback holds its own reference */
-    return cb;
-}
-
-typedef struct errlog {
-    int calls;
-    cryo_error_kind kind;
-    char msg[256];
-} errlog;
-
-static void on_error(void *ud, const cryo_ffi_callback *cb, const cryo_error *err) {
-    (void)cb;
-    errlog *l = ud;
-    l->calls++;
-    l->kind = err->kind;
-    snprintf(l->msg, sizeof l->msg, "%s", err->message ? err->message : "");
-}
 
 /* --- every signature of the table, both paths ----------------------------------------------
  * Each case calls the pointer with fixed arguments and returns what it saw as a double: the
@@ -235,7 +192,7 @@ static void test_every_signature_both_paths(void **state) {
         for (int forced = 0; forced < 2; forced++) {
             unsigned flags = forced ? CRYO_FFI_CALLBACK_LIBFFI : 0;
             cryo_ffi_path want = forced ? CRYO_FFI_PATH_LIBFFI : CRYO_FFI_PATH_THUNK;
-            cryo_ffi_callback *cb = cb_of(t->script, t->type, flags);
+            cryo_ffi_callback *cb = test_cb_of(NULL, t->script, t->type, flags);
             if (cryo_ffi_callback_path(cb) != want)
                 fprintf(stderr, "%s: path %d, expected %d\n", t->type,
                         (int)cryo_ffi_callback_path(cb), (int)want);
@@ -252,11 +209,11 @@ static void test_every_signature_both_paths(void **state) {
             cryo_ffi_callback_free(cb);
 
             /* failures: the default result, the count, the handler, the kept error */
-            cb = cb_of(failing(t->nparams), t->type, flags);
+            cb = test_cb_of(NULL, failing(t->nparams), t->type, flags);
             assert_int_equal(cryo_ffi_callback_path(cb), want);
             set_default(cb, t->key[0]);
-            errlog log = {0};
-            cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+            test_errlog log = {0};
+            cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
             for (int i = 0; i < 2; i++)
                 assert_true(t->call(cryo_ffi_callback_ptr(cb)) == t->fail);
             int calls = strcmp(t->key, "I_I") == 0 ? 4 : 2; /* c_I_I calls twice */
@@ -275,10 +232,10 @@ static void test_every_signature_both_paths(void **state) {
     }
     /* V_I's script throws unless its argument arrived: 8 is refused on both paths */
     for (int forced = 0; forced < 2; forced++) {
-        cryo_ffi_callback *cb =
-            cb_of(cases[13].script, "void (*)(int)", forced ? CRYO_FFI_CALLBACK_LIBFFI : 0);
-        errlog log = {0};
-        cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+        cryo_ffi_callback *cb = test_cb_of(NULL, cases[13].script, "void (*)(int)",
+                                           forced ? CRYO_FFI_CALLBACK_LIBFFI : 0);
+        test_errlog log = {0};
+        cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
         ((void (*)(int))cryo_ffi_callback_ptr(cb))(8);
         assert_int_equal(cryo_ffi_callback_errors(cb), 1);
         assert_non_null(strstr(log.msg, "not 7"));
@@ -291,10 +248,10 @@ static void test_every_signature_both_paths(void **state) {
 static void test_wrong_result(void **state) {
     (void)state;
     for (int forced = 0; forced < 2; forced++) {
-        cryo_ffi_callback *cb =
-            cb_of("|x| \"no\"", "double (*)(double)", forced ? CRYO_FFI_CALLBACK_LIBFFI : 0);
-        errlog log = {0};
-        cryo_ffi_callback_set_error_handler(cb, on_error, &log);
+        cryo_ffi_callback *cb = test_cb_of(NULL, "|x| \"no\"", "double (*)(double)",
+                                           forced ? CRYO_FFI_CALLBACK_LIBFFI : 0);
+        test_errlog log = {0};
+        cryo_ffi_callback_set_error_handler(cb, test_errlog_handler, &log);
         double d = 2.25;
         assert_int_equal(cryo_ffi_callback_set_default(cb, &d, sizeof d), CRYO_OK);
         assert_true(((double (*)(double))cryo_ffi_callback_ptr(cb))(1.0) == 2.25);
@@ -307,34 +264,34 @@ static void test_wrong_result(void **state) {
 /* Declarations outside the table's classes take libffi and work. */
 static void test_outside_the_table(void **state) {
     (void)state;
-    cryo_ffi_callback *cb = cb_of("|x| x + 1", "unsigned (*)(unsigned)", 0);
+    cryo_ffi_callback *cb = test_cb_of(NULL, "|x| x + 1", "unsigned (*)(unsigned)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     assert_int_equal(((unsigned (*)(unsigned))cryo_ffi_callback_ptr(cb))(41u), 42u);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|x| x * 2.0", "float (*)(float)", 0);
+    cb = test_cb_of(NULL, "|x| x * 2.0", "float (*)(float)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     assert_true(((float (*)(float))cryo_ffi_callback_ptr(cb))(1.5f) == 3.0f);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|a, b| a - b", "short (*)(short, short)", 0);
+    cb = test_cb_of(NULL, "|a, b| a - b", "short (*)(short, short)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     assert_int_equal(((short (*)(short, short))cryo_ffi_callback_ptr(cb))(5, 9), -4);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|a, b, c, d, e, f| a + f", "int (*)(int, int, int, int, int, int)", 0);
+    cb = test_cb_of(NULL, "|a, b, c, d, e, f| a + f", "int (*)(int, int, int, int, int, int)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     assert_int_equal(
         ((int (*)(int, int, int, int, int, int))cryo_ffi_callback_ptr(cb))(1, 0, 0, 0, 0, 9), 10);
     cryo_ffi_callback_free(cb);
     /* an int64_t spelled `long long` shares the class; `char` is not an int */
-    cb = cb_of("|x| x - 1", "long long (*)(long long)", 0);
+    cb = test_cb_of(NULL, "|x| x - 1", "long long (*)(long long)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_THUNK);
     assert_int_equal(((long long (*)(long long))cryo_ffi_callback_ptr(cb))(-5), -6);
     cryo_ffi_callback_free(cb);
-    cb = cb_of("|x| x", "int (*)(char)", 0);
+    cb = test_cb_of(NULL, "|x| x", "int (*)(char)", 0);
     assert_int_equal(cryo_ffi_callback_path(cb), CRYO_FFI_PATH_LIBFFI);
     cryo_ffi_callback_free(cb);
     assert_int_equal(cryo_ffi_callback_path(NULL), CRYO_FFI_PATH_NONE);
     /* reserved flag bits are refused */
-    cryo_sync *s = sync_of("|x| x");
+    cryo_sync *s = test_sync(NULL, "|x| x");
     cryo_error *err = NULL;
     assert_null(cryo_ffi_callback_new_ex(s, NULL, "int (*)(int)", 2, &err));
     assert_non_null(err);
@@ -353,7 +310,7 @@ static void test_slots_exhausted_and_reused(void **state) {
     for (int i = 0; i < N; i++) {
         char src[64];
         snprintf(src, sizeof src, "|a, b| a * b + %d", i);
-        cbs[i] = cb_of(src, "double (*)(double, double)", 0);
+        cbs[i] = test_cb_of(NULL, src, "double (*)(double, double)", 0);
         assert_int_equal(cryo_ffi_callback_path(cbs[i]),
                          i < CRYO_THUNK_SLOTS ? CRYO_FFI_PATH_THUNK : CRYO_FFI_PATH_LIBFFI);
     }
@@ -362,12 +319,12 @@ static void test_slots_exhausted_and_reused(void **state) {
         assert_true(f(2.0, 3.5) == 7.0 + i);
     }
     /* forcing libffi takes no slot */
-    cryo_ffi_callback *forced = cb_of("|a, b| a", "double (*)(double, double)", 1);
+    cryo_ffi_callback *forced = test_cb_of(NULL, "|a, b| a", "double (*)(double, double)", 1);
     assert_int_equal(cryo_ffi_callback_path(forced), CRYO_FFI_PATH_LIBFFI);
     cryo_ffi_callback_free(forced);
     void *freed = cryo_ffi_callback_ptr(cbs[5]);
     cryo_ffi_callback_free(cbs[5]);
-    cbs[5] = cb_of("|a, b| a - b", "double (*)(double, double)", 0);
+    cbs[5] = test_cb_of(NULL, "|a, b| a - b", "double (*)(double, double)", 0);
     assert_int_equal(cryo_ffi_callback_path(cbs[5]), CRYO_FFI_PATH_THUNK);
     assert_ptr_equal(cryo_ffi_callback_ptr(cbs[5]), freed);
     assert_true(((double (*)(double, double))freed)(2.0, 3.5) == -1.5);
@@ -375,7 +332,7 @@ static void test_slots_exhausted_and_reused(void **state) {
         cryo_ffi_callback_free(cbs[i]);
     /* every slot free again */
     for (int i = 0; i < CRYO_THUNK_SLOTS; i++)
-        cbs[i] = cb_of("|a, b| a + b", "double (*)(double, double)", 0);
+        cbs[i] = test_cb_of(NULL, "|a, b| a + b", "double (*)(double, double)", 0);
     for (int i = 0; i < CRYO_THUNK_SLOTS; i++) {
         assert_int_equal(cryo_ffi_callback_path(cbs[i]), CRYO_FFI_PATH_THUNK);
         cryo_ffi_callback_free(cbs[i]);
@@ -444,16 +401,16 @@ static void test_threads_with_churn(void **state) {
     (void)state;
     const char *env = getenv("CRYO_TEST_FFI_CALLS");
     int calls = env ? atoi(env) : getenv("CRYO_UNDER_VALGRIND") ? 5000 : 100000;
-    cryo_ffi_callback *f = cb_of("|x| x * 2 + 3", "int (*)(int)", 0);
+    cryo_ffi_callback *f = test_cb_of(NULL, "|x| x * 2 + 3", "int (*)(int)", 0);
     cryo_ffi_callback *cmp =
-        cb_of("|a, b| if a[0] < b[0] { -1 } else if a[0] > b[0] { 1 } else { 0 }",
-              "int (*)(const int *, const int *)", 0);
+        test_cb_of(NULL, "|a, b| if a[0] < b[0] { -1 } else if a[0] > b[0] { 1 } else { 0 }",
+                   "int (*)(const int *, const int *)", 0);
     assert_int_equal(cryo_ffi_callback_path(f), CRYO_FFI_PATH_THUNK);
     assert_int_equal(cryo_ffi_callback_path(cmp), CRYO_FFI_PATH_THUNK);
     /* held for the whole run: with f, 21 of the int (*)(int) slots are taken, so each churner
      * falls back to libffi in every round whatever the scheduling, and reuses the other 11 */
     enum { HELD = 20 };
-    cryo_sync *hs = sync_of("|x| x * 2 + 3");
+    cryo_sync *hs = test_sync(NULL, "|x| x * 2 + 3");
     cryo_ffi_callback *held[HELD];
     for (int i = 0; i < HELD; i++) {
         held[i] = cryo_ffi_callback_new(hs, NULL, "int (*)(int)", NULL);
@@ -474,7 +431,7 @@ static void test_threads_with_churn(void **state) {
         for (int k = 0; k < 4; k++) {
             char src[32];
             snprintf(src, sizeof src, "|x| x * 2 + %d", k);
-            churners[i].s[k] = sync_of(src);
+            churners[i].s[k] = test_sync(NULL, src);
         }
         assert_int_equal(pthread_create(&t[NCALL + i], NULL, churn_body, &churners[i]), 0);
     }
@@ -501,7 +458,7 @@ static void test_threads_with_churn(void **state) {
     cryo_ffi_callback_free(f);
     cryo_ffi_callback_free(cmp);
     /* and every slot came back: CRYO_THUNK_SLOTS int (*)(int) callbacks are thunks again */
-    cryo_sync *s = sync_of("|x| x");
+    cryo_sync *s = test_sync(NULL, "|x| x");
     cryo_ffi_callback *cbs[CRYO_THUNK_SLOTS];
     for (int i = 0; i < CRYO_THUNK_SLOTS; i++) {
         cbs[i] = cryo_ffi_callback_new(s, NULL, "int (*)(int)", NULL);

@@ -183,9 +183,53 @@ static void test_buffers_count_against_the_memory_limit(void **state) {
                      CRYO_LIMIT_MEMORY, 100000, CRYO_ERR_MEMORY, "out of memory");
 }
 
+/* A buffer of pointers (`ffi::new("T *", n)`: n elements of type T *) reads each element as a
+ * typed T pointer, so p[i][j] works for int, double and char; more levels (char **) keep theirs.
+ * A struct pointer element stays opaque (struct pointers are not indexed). */
+static void test_pointer_elements_keep_their_pointee(void **state) {
+    (void)state;
+    EXPECT_IN(ffi,
+              "let q = ffi::new(\"int\", 2); let p = ffi::new(\"int *\", 3); p[0] = q; "
+              "p[0][1] = 5; [p[0][1] == 5, q[1], p[1] == ()]",
+              "[true, 5, true]");
+    EXPECT_IN(ffi,
+              "let q = ffi::new(\"double\", 2); let p = ffi::new(\"double *\"); p[0] = q; "
+              "p[0][1] = 2.5; q[1]",
+              "2.5");
+    EXPECT_IN(ffi,
+              "let q = ffi::new(\"char\", 3); let p = ffi::new(\"char *\"); p[0] = q; "
+              "p[0][0] = 104; p[0][1] = 105; ffi::string(q)",
+              "\"hi\"");
+    EXPECT_IN(ffi,
+              "let s = ffi::new(\"char\", 2); s[0] = 120; let m = ffi::new(\"char *\"); m[0] = s; "
+              "let p = ffi::new(\"char **\"); p[0] = m; p[0][0][0]",
+              "120");
+    EXPECT_IN(ffi,
+              "let q = ffi::new(\"int\"); q[0] = 7; let p = ffi::new(\"int *\"); p[0] = q; "
+              "ffi::cast(p, \"int **\")[0][0]",
+              "7");
+    EXPECT_IN(ffi,
+              "ffi::cdef(\"struct HrevP { int x; };\"); let p = ffi::new(\"struct HrevP *\"); p[0]",
+              "ptr<void>((nil))");
+    EXPECT_ERR_IN(ffi, "let p = ffi::new(\"int *\"); p[0] = 5", CRYO_ERR_TYPE,
+                  "cannot store i64 in a pointer element");
+}
+
+/* () is NULL for arguments, and a NULL pointer equals () (a non-NULL one does not). */
+static void test_null_equals_unit(void **state) {
+    (void)state;
+    EXPECT_IN(ffi, "[ffi::null() == (), () == ffi::null(), ffi::null() != (), () != ffi::null()]",
+              "[true, true, false, false]");
+    EXPECT_IN(ffi, "let p = ffi::new(\"int\"); [p == (), p != (), ffi::cast(0, \"int *\") == ()]",
+              "[false, true, true]");
+    EXPECT_IN(ffi, "switch ffi::null() { () => 1, _ => 2 }", "1");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_and_indexing),
+        cmocka_unit_test(test_pointer_elements_keep_their_pointee),
+        cmocka_unit_test(test_null_equals_unit),
         cmocka_unit_test(test_new_errors),
         cmocka_unit_test(test_alias_cast_addr_string),
         cmocka_unit_test(test_c_functions_take_and_return_pointers),

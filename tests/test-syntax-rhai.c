@@ -411,6 +411,20 @@ static void test_assignment_evaluates_right_side_first(void **state) {
     assert_value("let m = #{n: 1}; let k = 2; m.n += 1; m.n += k; m.n = k; m", "#{\"n\": 2}");
 }
 
+/* A fn name from a script string may hold a NUL: it names no script fn, even when the part
+ * before the NUL does (the lookup once read past the stored name). Fn() refuses such a name;
+ * is_def_fn and index_of look it up. */
+static void test_fn_name_with_nul(void **state) {
+    (void)state;
+    outcome o = run("fn f(a) { a } Fn(\"f\\0x\").call(1)");
+    assert_int_equal(o.kind, CRYO_ERR_ARGUMENT);
+    assert_non_null(strstr(o.text, "invalid function name"));
+    assert_value("fn f(a) { a } [is_def_fn(\"f\\0x\", 1), is_def_fn(\"f\\0\", 1), "
+                 "is_def_fn(\"f\", 1)]",
+                 "[false, false, true]");
+    assert_value("fn is_two(x) { x == 2 } [1, 2].index_of(\"is_two\\0\")", "-1");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_functions),
@@ -423,6 +437,7 @@ int main(void) {
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_take),
         cmocka_unit_test(test_fn_properties),
+        cmocka_unit_test(test_fn_name_with_nul),
         cmocka_unit_test(test_typed_methods),
         cmocka_unit_test(test_typed_method_errors),
         cmocka_unit_test(test_eval_needs_capability),

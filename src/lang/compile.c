@@ -603,17 +603,9 @@ void cc_mark_assigned(cc *c, cc_fn *fs, int cap) {
     }
 }
 
-/* FNV-1a: names are short, and this only runs once per call site and definition. */
-static uint32_t name_hash(const char *s, size_t len) {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 int cc_fn_index(const cc *c, const char *name, size_t len, uint32_t arity) {
     if (!c->fn_slots) return -1;
-    for (uint32_t h = name_hash(name, len) & c->fn_mask;; h = (h + 1) & c->fn_mask) {
+    for (uint32_t h = cl_name_hash(name, len) & c->fn_mask;; h = (h + 1) & c->fn_mask) {
         uint32_t e = c->fn_slots[h];
         if (e == 0) return -1;
         const cryo_fndef *f = &c->u->fns[e - 1];
@@ -626,7 +618,7 @@ int cc_fn_index(const cc *c, const char *name, size_t len, uint32_t arity) {
 /* Enters u->fns[i] (already stored, with fn_nodes[i]) into the index. */
 static void fn_index_add(cc *c, uint32_t i) {
     const cryo_node *fn = c->fn_nodes[i];
-    uint32_t h = name_hash(fn->name, fn->len) & c->fn_mask;
+    uint32_t h = cl_name_hash(fn->name, fn->len) & c->fn_mask;
     while (c->fn_slots[h])
         h = (h + 1) & c->fn_mask;
     c->fn_slots[h] = i + 1;

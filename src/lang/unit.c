@@ -88,16 +88,72 @@ void cl_unit_destroy(cryo_unit *u) {
         free(u->hosts[i].name);
     free(u->hosts);
     free(u->source_name);
+    free(atomic_load_explicit(&u->fn_index, memory_order_relaxed));
     cvm_unit_free_bindings(u);
     free(u);
 }
 
+/* Open addressing over u->fns: slot holds fn index + 1 (0: empty) and that fn's name length,
+ * so a probe rejects other names without touching their bytes. At most half full. */
+struct cl_fn_index {
+    uint32_t mask;
+    struct {
+        uint32_t fn; /* index + 1 */
+        uint32_t len;
+    } slot[];
+};
+
+static struct cl_fn_index *fn_index_build(const cryo_unit *u) {
+    uint32_t cap = 8;
+    while (cap < 0x80000000u && cap / 2 < u->nfns)
+        cap *= 2;
+    struct cl_fn_index *ix = calloc(1, sizeof *ix + (size_t)cap * sizeof ix->slot[0]);
+    if (!ix) return NULL;
+    ix->mask = cap - 1;
+    for (uint32_t i = 0; i < u->nfns; i++) { /* in order: the first definition probes first */
+        size_t len = strlen(u->fns[i].name);
+        uint32_t h = cl_name_hash(u->fns[i].name, len) & ix->mask;
+        while (ix->slot[h].fn)
+            h = (h + 1) & ix->mask;
+        ix->slot[h].fn = i + 1;
+        ix->slot[h].len = (uint32_t)len;
+    }
+    return ix;
+}
+
+/* The unit's index, built once. Two threads may build it at once: the loser frees its copy. */
+static const struct cl_fn_index *fn_index_get(const cryo_unit *u) {
+    cryo_unit *mu = (cryo_unit *)u; /* the index is a cache, not part of the unit's value */
+    struct cl_fn_index *ix = atomic_load_explicit(&mu->fn_index, memory_order_acquire);
+    if (ix) return ix;
+    struct cl_fn_index *mine = fn_index_build(u);
+    if (!mine) return NULL;
+    if (atomic_compare_exchange_strong_explicit(&mu->fn_index, &ix, mine, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return mine;
+    free(mine);
+    return ix;
+}
+
+static bool fn_matches(const cryo_fndef *f, const char *name, size_t len, uint32_t arity) {
+    return f->arity == arity && memcmp(f->name, name, len) == 0 && f->name[len] == 0;
+}
+
 int cl_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity) {
-    if (!u || !name) return -1;
-    for (uint32_t i = 0; i < u->nfns; i++) {
-        const cryo_fndef *f = &u->fns[i];
-        if (f->arity == arity && strncmp(f->name, name, len) == 0 && f->name[len] == 0)
-            return (int)i;
+    if (!u || !name || u->nfns == 0) return -1;
+    /* No fn name holds a NUL (they are C strings): a name with one matches none. */
+    if (memchr(name, 0, len)) return -1;
+    const struct cl_fn_index *ix = fn_index_get(u);
+    if (!ix) { /* out of memory for the index: scan, length-safely */
+        for (uint32_t i = 0; i < u->nfns; i++)
+            if (strlen(u->fns[i].name) == len && fn_matches(&u->fns[i], name, len, arity))
+                return (int)i;
+        return -1;
+    }
+    for (uint32_t h = cl_name_hash(name, len) & ix->mask; ix->slot[h].fn; h = (h + 1) & ix->mask) {
+        const cryo_fndef *f = &u->fns[ix->slot[h].fn - 1];
+        if (ix->slot[h].len == len && fn_matches(f, name, len, arity))
+            return (int)(ix->slot[h].fn - 1);
     }
     return -1;
 }

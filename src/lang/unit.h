@@ -91,9 +91,23 @@ struct cryo_unit {
     /* Bindings of `hosts` to a context's functions, cached per context (see context.c):
      * a lock-free singly linked list, appended with compare-and-swap. */
     _Atomic(struct cryo_binding *) bindings;
+    /* The hash index of `fns` for cl_unit_find_fn, built by the first lookup (a unit from an
+     * image or the compiler alike) and published with compare-and-swap; NULL until then. */
+    _Atomic(struct cl_fn_index *) fn_index;
 };
 
-/* Finds a script fn by name and arity; -1 if none. */
+/* FNV-1a over a name's bytes: the one hash of fn names, for the compiler's index (compile.c)
+ * and the unit's (unit.c). Names are short; only their bytes count, so a NUL hashes too. */
+static inline uint32_t cl_name_hash(const char *s, size_t len) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Finds a script fn by name (len bytes, which may hold a NUL: such a name matches no fn) and
+ * arity; -1 if none. O(1) on average; safe from any thread. The first of equal definitions wins
+ * (the lowest index), as a scan would. */
 int cl_unit_find_fn(const cryo_unit *u, const char *name, size_t len, uint32_t arity);
 
 /* Frees a unit (called by the last cryo_unit_release). */

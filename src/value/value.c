@@ -355,6 +355,9 @@ static bool equals_shallow(cryo_value a, cryo_value b, bool *descend) {
     if (text_bytes(a, ba, &pa, &na) && text_bytes(b, bb, &pb, &nb)) {
         return na == nb && memcmp(pa, pb, na) == 0;
     }
+    /* A NULL pointer equals (): scripts pass () for NULL, so ffi::null() == () as well. */
+    if (a.type == CRYO_T_POINTER && b.type == CRYO_T_UNIT) return !cv_pointer_addr(a);
+    if (a.type == CRYO_T_UNIT && b.type == CRYO_T_POINTER) return !cv_pointer_addr(b);
     if (a.type != b.type) return false;
     switch (a.type) {
     case CRYO_T_UNIT: return true;
