@@ -601,8 +601,9 @@ dispatch:
     ((unsigned)((a)->type - CRYO_T_INT) <= 1u && (unsigned)((b)->type - CRYO_T_INT) <= 1u)
 #define AS_F64(v) ((v)->type == CRYO_T_INT ? (double)(v)->as.i : (v)->as.f)
 /* `x == ()` / `x != ()`: a type test, unless the other side is a handle (its type's operator
- * decides) or a cell (compared by its contents). */
-#define UNIT_OTHER_PLAIN(o) ((o)->type != CRYO_T_HANDLE && (o)->type != CRYO_T_CELL)
+ * decides), a cell (compared by its contents) or a pointer (NULL equals ()). */
+#define UNIT_OTHER_PLAIN(o)                                                                        \
+    ((o)->type != CRYO_T_HANDLE && (o)->type != CRYO_T_CELL && (o)->type != CRYO_T_POINTER)
 #define UNIT_PAIR(a, b)                                                                            \
     (((a)->type == CRYO_T_UNIT && UNIT_OTHER_PLAIN(b)) ||                                          \
      ((b)->type == CRYO_T_UNIT && UNIT_OTHER_PLAIN(a)))
